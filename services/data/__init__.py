@@ -1,0 +1,1 @@
+"""Deterministic demo data for the Slipway feature store (drivers, customers, trips)."""

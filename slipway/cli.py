@@ -1,0 +1,107 @@
+"""The ``slipway`` command: one Typer app composed of each area's command group.
+
+Errors raised by any area print as one red line on stderr and exit non-zero; the traceback is
+shown only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from services.cli import data_app, features_app
+from services.errors import ServicesError, ValidationFailedError
+from slipway import __version__
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+app = typer.Typer(
+    name="slipway",
+    help=(
+        "Slipway: GitOps CI/CD for ML models plus a feature store service.\n\n"
+        "Start with `slipway demo` to run the whole loop on your machine with no cloud."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+
+_state = {"verbose": False}
+_err = Console(stderr=True, highlight=False)
+
+#: Error bases of every area: these are expected failures, reported as one line.
+KNOWN_ERRORS: tuple[type[Exception], ...] = (ServicesError,)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"slipway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Slipway: GitOps CI/CD for ML models plus a feature store service."""
+    _state["verbose"] = verbose
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        str, typer.Option(help="Folder for the demo's state (git forge, registry, reports).")
+    ] = ".slipway/demo",
+) -> None:
+    """Run the whole loop on the embedded default: data, gate, features, online lookup."""
+    from slipway.demo import run_demo
+
+    run_demo(workdir=workdir)
+
+
+def main() -> None:
+    """Entry point of the ``slipway`` console script."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(prog_name="slipway", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _err.print("[red]aborted[/red]")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ValidationFailedError as exc:
+        _fail(exc, code=1)
+    except KNOWN_ERRORS as exc:
+        _fail(exc, code=1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line instead of a traceback
+        _fail(exc, code=2, unexpected=True)
+
+
+def _fail(exc: BaseException, *, code: int, unexpected: bool = False) -> None:
+    if _state["verbose"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = f"{type(exc).__name__}: {exc}" if unexpected else str(exc)
+    hint = "" if _state["verbose"] else " (run with --verbose for details)" if unexpected else ""
+    _err.print(Text.assemble(("error: ", "bold red"), message + hint), soft_wrap=True)
+    sys.exit(code)

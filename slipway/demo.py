@@ -1,0 +1,135 @@
+"""The main job: the whole Slipway loop on the embedded default, with no cloud at all."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from services.errors import ConfigError
+from services.repo import FeatureRepo
+from services.settings import ServicesSettings
+
+console = Console()
+DEMO_DRIVERS = [1001, 1002, 1003, 1004, 1005]
+
+
+@dataclass
+class DemoRun:
+    """State and timings of one demo run."""
+
+    workdir: Path
+    repo: FeatureRepo
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, title: str, action: Callable[[], Any]) -> Any:
+        """Run one step under a spinner and record its wall time."""
+        started = time.perf_counter()
+        with console.status(f"{title}..."):
+            value = action()
+        seconds = time.perf_counter() - started
+        self.timings.append((title, seconds))
+        console.print(f"[green]✓[/green] {title} [dim]({seconds:.1f}s)[/dim]")
+        return value
+
+
+def prepare_repo(*, source: Path, workdir: Path) -> FeatureRepo:
+    """Copy the feature repo definitions (not its data) into the demo's own folder.
+
+    Args:
+        source: The checked-in feature repo.
+        workdir: The demo folder; ``<workdir>/feature_repo`` is replaced.
+
+    Returns:
+        The copied repo on the embedded default (SQLite) configuration.
+
+    Raises:
+        ConfigError: The source repo does not exist.
+    """
+    if not (source / "feature_store.yaml").is_file():
+        raise ConfigError(
+            f"{source / 'feature_store.yaml'}: file not found; run the demo from the Slipway "
+            "checkout or set SLIPWAY_FEATURE_REPO"
+        )
+    target = workdir / "feature_repo"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    return FeatureRepo(path=target.resolve(), env="local")
+
+
+def run_demo(*, workdir: str | Path) -> DemoRun:
+    """Run the demo loop and print a summary.
+
+    Args:
+        workdir: Folder holding the demo's state; recreated parts are replaced, so re-running
+            converges to the same result.
+
+    Returns:
+        The run, with timings and outputs.
+    """
+    from services.data.demo import DemoSizes, write_demo_data
+    from services.gate import ensure_valid, print_reports, validate_sources, write_reports
+    from services.online import read_online
+    from services.store import apply, materialize
+
+    root = Path(workdir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    source = ServicesSettings().feature_repo.resolve()
+    run = DemoRun(workdir=root, repo=prepare_repo(source=source, workdir=root))
+    repo = run.repo
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    reports_dir = root / "reports" / "validation"
+
+    console.rule("[bold]Slipway demo[/bold] (embedded default: SQLite, local files)")
+    run.step(
+        "Generate demo data",
+        lambda: write_demo_data(out_dir=repo.data_dir, sizes=DemoSizes(), seed=42, end=end),
+    )
+    reports = run.step(
+        "Validate sources (Great Expectations)",
+        lambda: validate_sources(repo_path=repo.path, now=end),
+    )
+    run.step("Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir))
+    print_reports(reports, console)
+    ensure_valid(reports)
+    run.step("Apply feature definitions", lambda: apply(repo=repo))
+    run.step("Materialize (gated)", lambda: materialize(repo=repo, end=end, now=end))
+    rows = run.step(
+        "Read online features",
+        lambda: read_online(
+            repo=repo,
+            entities={"driver_id": DEMO_DRIVERS},
+            feature_service="driver_activity_v1",
+        ),
+    )
+    run.outputs["online_rows"] = rows
+    _print_rows(rows)
+    _print_summary(run, reports_dir)
+    return run
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Online features (driver_activity_v1)")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+    console.print(table)
+
+
+def _print_summary(run: DemoRun, reports_dir: Path) -> None:
+    total = sum(seconds for _, seconds in run.timings)
+    console.rule("[bold]Summary[/bold]")
+    console.print(f"feature repo:       {run.repo.path}")
+    console.print(f"online store:       {run.repo.data_dir / 'online_store.db'}")
+    console.print(f"validation reports: {reports_dir / 'index.html'}")
+    console.print(f"total:              {total:.1f}s")
