@@ -96,7 +96,9 @@ def generate(
 def validate(
     sources: Annotated[
         list[str] | None,
-        typer.Argument(help="Source names (default: every source with a suite).", show_default=False),
+        typer.Argument(
+            help="Source names (default: every source with a suite).", show_default=False
+        ),
     ] = None,
     repo: RepoOption = None,
     report_dir: Annotated[
@@ -172,7 +174,8 @@ def materialize_cmd(
     print_reports(result.reports, console)
     window = f"{result.start:%Y-%m-%d %H:%M} .. " if result.start else "incremental up to "
     console.print(
-        f"[green]materialized[/green] {', '.join(result.views)} ({window}{result.end:%Y-%m-%d %H:%M}"
+        f"[green]materialized[/green] {', '.join(result.views)} "
+        f"({window}{result.end:%Y-%m-%d %H:%M}"
         f" UTC) in {result.seconds:.1f}s (gate {result.validate_seconds:.1f}s)"
     )
 

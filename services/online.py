@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.errors import FeatureStoreError
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def read_online(
     *,
     repo: FeatureRepo,
-    entities: dict[str, Sequence[Any]],
+    entities: Mapping[str, Sequence[Any]],
     feature_service: str | None = None,
     features: list[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -46,7 +46,8 @@ def read_online(
 
     try:
         refs: Any = store.get_feature_service(feature_service) if feature_service else features
-        rows = [dict(zip(entities, values, strict=True)) for values in zip(*entities.values())]
+        columns = list(entities.values())
+        rows = [dict(zip(entities, values, strict=True)) for values in zip(*columns, strict=True)]
         result = store.get_online_features(features=refs, entity_rows=rows).to_dict()
     except (FeastError, ValueError, KeyError, TypeError) as exc:
         raise FeatureStoreError(f"online read failed: {exc}") from exc

@@ -98,7 +98,9 @@ class FeatureRepo:
         try:
             return FeatureStore(repo_path=str(self.path), config=config)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise FeatureStoreError(f"{self.yaml_path}: cannot open the feature store: {exc}") from exc
+            raise FeatureStoreError(
+                f"{self.yaml_path}: cannot open the feature store: {exc}"
+            ) from exc
 
     def parse(self) -> RepoContents:
         """Import the repo's Python definitions and collect the Feast objects.
@@ -207,8 +209,7 @@ def _inside(repo_path: Path) -> Iterator[None]:
     old_cwd = Path.cwd()
     root = str(repo_path)
     stems = {
-        ".".join(p.relative_to(repo_path).with_suffix("").parts)
-        for p in repo_path.glob("**/*.py")
+        ".".join(p.relative_to(repo_path).with_suffix("").parts) for p in repo_path.glob("**/*.py")
     }
     for name in stems:
         sys.modules.pop(name, None)

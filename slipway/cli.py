@@ -11,13 +11,12 @@ import sys
 import traceback
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from services.cli import data_app, features_app
-from services.errors import ServicesError, ValidationFailedError
+from services.errors import ServicesError
 from slipway import __version__
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -77,19 +76,8 @@ def demo(
 
 def main() -> None:
     """Entry point of the ``slipway`` console script."""
-    command = typer.main.get_command(app)
     try:
-        command.main(prog_name="slipway", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        _err.print("[red]aborted[/red]")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ValidationFailedError as exc:
-        _fail(exc, code=1)
+        app(prog_name="slipway")
     except KNOWN_ERRORS as exc:
         _fail(exc, code=1)
     except KeyboardInterrupt:

@@ -76,8 +76,9 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
     Returns:
         The run, with timings and outputs.
     """
-    from services.data.demo import DemoSizes, write_demo_data
     from services.gate import ensure_valid, print_reports, validate_sources, write_reports
+
+    from services.data.demo import DemoSizes, write_demo_data
     from services.online import read_online
     from services.store import apply, materialize
 
@@ -98,7 +99,9 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
         "Validate sources (Great Expectations)",
         lambda: validate_sources(repo_path=repo.path, now=end),
     )
-    run.step("Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir))
+    run.step(
+        "Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir)
+    )
     print_reports(reports, console)
     ensure_valid(reports)
     run.step("Apply feature definitions", lambda: apply(repo=repo))

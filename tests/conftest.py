@@ -17,7 +17,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 def copy_feature_repo(target: Path) -> Path:
     """Copy the repo's definitions, configs and suites (not its data) into ``target``."""
     shutil.copytree(
-        FEATURE_REPO, target, ignore=shutil.ignore_patterns("data", "__pycache__"), dirs_exist_ok=True
+        FEATURE_REPO,
+        target,
+        ignore=shutil.ignore_patterns("data", "__pycache__"),
+        dirs_exist_ok=True,
     )
     return target
 

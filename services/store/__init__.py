@@ -1,6 +1,15 @@
 """Operations on the Feast feature store: plan, apply and gated materialization."""
 
+from services.store.history import get_training_frame
 from services.store.materialization import MaterializeResult, materialize
 from services.store.registry_sync import ObjectChange, PlanResult, apply, plan
 
-__all__ = ["MaterializeResult", "ObjectChange", "PlanResult", "apply", "materialize", "plan"]
+__all__ = [
+    "MaterializeResult",
+    "get_training_frame",
+    "ObjectChange",
+    "PlanResult",
+    "apply",
+    "materialize",
+    "plan",
+]

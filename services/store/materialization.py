@@ -1,4 +1,4 @@
-"""Gated materialization: validate every source first, write to the online store only if all pass."""
+"""Gated materialization: validate every source, then write to the online store if all pass."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ def plan(*, repo: FeatureRepo) -> PlanResult:
     store = repo.open_store()
     contents = repo.parse()
     registry_diff, infra_diff, _ = _feast_plan(store, contents, repo)
-    return _summarise(registry_diff, infra_diff, time.perf_counter() - started, applied=False)
+    return _summarise(
+        registry_diff, _tracked(store, infra_diff), time.perf_counter() - started, applied=False
+    )
 
 
 def apply(*, repo: FeatureRepo) -> PlanResult:
@@ -105,18 +107,31 @@ def apply(*, repo: FeatureRepo) -> PlanResult:
     repo.data_dir.mkdir(parents=True, exist_ok=True)
     store = repo.open_store()
     contents = repo.parse()
-    registry_diff, infra_diff, _ = _feast_plan(store, contents, repo)
-    result = _summarise(registry_diff, infra_diff, 0.0, applied=True)
-    if result.in_sync:
-        return _summarise(registry_diff, infra_diff, time.perf_counter() - started, applied=False)
-    to_apply, to_delete, _, _ = extract_objects_for_apply_delete(
-        store.project, store.registry, contents
-    )
+    registry_diff, infra_diff, new_infra = _feast_plan(store, contents, repo)
+    tracked = _tracked(store, infra_diff)
+    if _summarise(registry_diff, tracked, 0.0, applied=False).in_sync:
+        return _summarise(registry_diff, tracked, time.perf_counter() - started, applied=False)
     try:
-        store.apply(to_apply, objects_to_delete=to_delete, partial=False)
+        if store._should_use_plan():
+            # Feast's own `feast apply` path: online tables first, then registry and infra record.
+            store._apply_diffs(registry_diff, infra_diff, new_infra)
+        else:
+            to_apply, to_delete, _, _ = extract_objects_for_apply_delete(
+                store.project, store.registry, contents
+            )
+            store.apply(to_apply, objects_to_delete=to_delete, partial=False)
     except (ValueError, TypeError, RuntimeError, OSError) as exc:
         raise FeatureStoreError(f"{repo.path}: feast apply failed: {exc}") from exc
-    return _summarise(registry_diff, infra_diff, time.perf_counter() - started, applied=True)
+    return _summarise(registry_diff, tracked, time.perf_counter() - started, applied=True)
+
+
+def _tracked(store: Any, infra_diff: Any) -> Any:
+    """Feast records infra (online tables) only on its plan-based path (local + SQLite)."""
+    if store._should_use_plan():
+        return infra_diff
+    from feast.diff.infra_diff import InfraDiff
+
+    return InfraDiff()
 
 
 def _feast_plan(store: Any, contents: Any, repo: FeatureRepo) -> tuple[Any, Any, Any]:

@@ -15,7 +15,7 @@ from services.data.demo import DemoSizes, write_demo_data
 from services.errors import ValidationFailedError
 from services.online import read_online
 from services.repo import FeatureRepo
-from services.store import apply, materialize, plan
+from services.store import apply, get_training_frame, materialize, plan
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def _rows(path: Path) -> list[tuple[object, ...]]:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
         rows: list[tuple[object, ...]] = []
         for table in sorted(tables):
-            rows.extend(con.execute(f'select * from "{table}" order by 1, 2'))  # noqa: S608
+            rows.extend(con.execute(f'select * from "{table}" order by 1, 2'))
     return rows
 
 
@@ -51,7 +51,8 @@ def test_plan_then_apply_is_idempotent(repo: FeatureRepo) -> None:
     applied = apply(repo=repo)
     assert applied.applied
     again = apply(repo=repo)
-    assert again.in_sync and not again.applied
+    assert again.in_sync
+    assert not again.applied
     assert plan(repo=repo).in_sync
 
 
@@ -62,7 +63,9 @@ def test_materialize_serves_latest_values(repo: FeatureRepo) -> None:
     assert {r.source for r in result.reports} == {"driver_hourly_stats", "customer_profile"}
 
     frame = pd.read_parquet(repo.data_dir / "driver_hourly_stats.parquet")
-    latest = frame.sort_values("event_timestamp").groupby("driver_id").tail(1).set_index("driver_id")
+    latest = (
+        frame.sort_values("event_timestamp").groupby("driver_id").tail(1).set_index("driver_id")
+    )
     drivers = [int(d) for d in latest.index] + [999_999]
     rows = read_online(
         repo=repo,
@@ -113,7 +116,6 @@ def test_historical_features_are_point_in_time_correct(repo: FeatureRepo) -> Non
     ]
     _driver_rows(rows).to_parquet(repo.data_dir / "driver_hourly_stats.parquet", index=False)
     apply(repo=repo)
-    store = repo.open_store()
     asks = [
         (1, t0 - timedelta(minutes=1), None),  # before any row
         (1, t0 + timedelta(minutes=59), 0.1),
@@ -132,15 +134,38 @@ def test_historical_features_are_point_in_time_correct(repo: FeatureRepo) -> Non
             "ask": range(len(asks)),
         }
     )
-    out = (
-        store.get_historical_features(
-            entity_df=entity_df, features=["driver_hourly_stats:conv_rate"]
-        )
-        .to_df()
-        .sort_values("ask")
+    out = get_training_frame(
+        repo=repo, entity_df=entity_df, features=["driver_hourly_stats:conv_rate"]
     )
+    assert list(out["ask"]) == list(range(len(asks)))  # every row kept, in order
     got = [None if pd.isna(v) else round(float(v), 4) for v in out["conv_rate"]]
     assert got == [a[2] for a in asks]
+
+
+def test_feast_file_store_drops_rows_that_get_training_frame_keeps(repo: FeatureRepo) -> None:
+    """Documents the Feast behaviour the wrapper exists for (fails if Feast fixes it)."""
+    t0 = END - timedelta(days=3)
+    _driver_rows([(1, t0, 0.1)]).to_parquet(
+        repo.data_dir / "driver_hourly_stats.parquet", index=False
+    )
+    apply(repo=repo)
+    entity_df = pd.DataFrame(
+        {
+            "driver_id": [1, 1],
+            "event_timestamp": pd.to_datetime([t0 - timedelta(hours=1), t0], utc=True),
+        }
+    )
+    raw = (
+        repo.open_store()
+        .get_historical_features(entity_df=entity_df, features=["driver_hourly_stats:conv_rate"])
+        .to_df()
+    )
+    kept = get_training_frame(
+        repo=repo, entity_df=entity_df, features=["driver_hourly_stats:conv_rate"]
+    )
+    assert len(raw) == 1
+    assert len(kept) == 2
+    assert pd.isna(kept["conv_rate"][0])
 
 
 BAD_BATCHES = {

@@ -1,0 +1,1 @@
+"""Model serving: the model bundle format and the SageMaker-compatible inference server."""

@@ -1,0 +1,107 @@
+"""The CLI as a user runs it: every expected failure is one line naming the file, exit 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.data.demo import DemoSizes, write_demo_data
+
+pytestmark = pytest.mark.integration
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "slipway", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_missing_feature_store_yaml(tmp_path: Path) -> None:
+    result = _run("features", "plan", "--repo", str(tmp_path), cwd=tmp_path)
+    _assert_one_line_error(result, str(tmp_path / "feature_store.yaml"), "not found")
+
+
+def test_malformed_feature_store_yaml(feature_repo_copy: Path) -> None:
+    (feature_repo_copy / "feature_store.yaml").write_text("project: [unclosed\n")
+    result = _run("features", "apply", "--repo", str(feature_repo_copy), cwd=feature_repo_copy)
+    _assert_one_line_error(result, "feature_store.yaml", "invalid YAML")
+
+
+def test_unknown_field_in_feature_store_yaml(feature_repo_copy: Path) -> None:
+    path = feature_repo_copy / "feature_store.yaml"
+    path.write_text(path.read_text() + "online_stor: {type: sqlite}\n")
+    result = _run("features", "plan", "--repo", str(feature_repo_copy), cwd=feature_repo_copy)
+    _assert_one_line_error(result, "feature_store.yaml", "online_stor")
+
+
+def test_unknown_source(feature_repo_copy: Path) -> None:
+    result = _run(
+        "data", "validate", "nosuch", "--repo", str(feature_repo_copy), cwd=feature_repo_copy
+    )
+    _assert_one_line_error(result, "nosuch", "driver_hourly_stats")
+
+
+def test_missing_parquet(feature_repo_copy: Path) -> None:
+    result = _run(
+        "data", "validate", "trips", "--repo", str(feature_repo_copy), cwd=feature_repo_copy
+    )
+    _assert_one_line_error(result, str(feature_repo_copy / "data" / "trips.parquet"))
+
+
+def test_corrupt_parquet(feature_repo_copy: Path) -> None:
+    data = feature_repo_copy / "data"
+    data.mkdir()
+    (data / "trips.parquet").write_bytes(b"PAR1 this is not parquet at all")
+    result = _run(
+        "data", "validate", "trips", "--repo", str(feature_repo_copy), cwd=feature_repo_copy
+    )
+    _assert_one_line_error(result, str(data / "trips.parquet"))
+
+
+def test_suite_json_that_does_not_parse(feature_repo_copy: Path) -> None:
+    write_demo_data(
+        out_dir=feature_repo_copy / "data",
+        sizes=DemoSizes(drivers=2, customers=2, days=2, trips=10),
+        end=datetime.now(UTC),
+    )
+    suite = feature_repo_copy / "expectations" / "trips.json"
+    suite.write_text('{"name": "trips", "expectations": [')
+    result = _run(
+        "data", "validate", "trips", "--repo", str(feature_repo_copy), cwd=feature_repo_copy
+    )
+    _assert_one_line_error(result, str(suite))
+
+
+def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
+    result = _run("--verbose", "features", "plan", "--repo", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("features", "materialize", "--end", "yesterday-ish", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "ISO 8601" in result.stderr
