@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from services.repo import FeatureRepo
 from services.settings import FeatureEnv, ServicesSettings
+
+if TYPE_CHECKING:
+    from services.gate import SourceReport
 
 data_app = typer.Typer(
     help="Generate demo data and validate data sources with the Great Expectations gate.",
@@ -161,7 +164,6 @@ def materialize_cmd(
 
     If any source fails its expectation suite, nothing is written.
     """
-    from services.gate import print_reports
     from services.store import materialize
 
     with console.status("Validating sources and materializing..."):
@@ -171,7 +173,7 @@ def materialize_cmd(
             end=_parse_time(end, "--end"),
             views=views or None,
         )
-    print_reports(result.reports, console)
+    print_gate_summary(result.reports, console)
     window = f"{result.start:%Y-%m-%d %H:%M} .. " if result.start else "incremental up to "
     console.print(
         f"[green]materialized[/green] {', '.join(result.views)} "
@@ -212,6 +214,25 @@ def get_cmd(
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     console.print(table)
+
+
+def print_gate_summary(reports: list[SourceReport], out: Console) -> None:
+    """One line per source when everything passed; the failed expectations otherwise.
+
+    Args:
+        reports: Data gate reports.
+        out: Console to print to.
+    """
+    from services.gate import print_reports
+
+    if all(r.success for r in reports):
+        for r in reports:
+            out.print(
+                f"[green]PASS[/green] {r.source}: {len(r.outcomes)} expectations, "
+                f"{r.row_count:,} rows, {r.seconds:.2f}s"
+            )
+    else:
+        print_reports(reports, out, failures_only=True)
 
 
 def _parse_entities(items: list[str]) -> dict[str, list[int | float | str]]:

@@ -76,7 +76,8 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
     Returns:
         The run, with timings and outputs.
     """
-    from services.gate import ensure_valid, print_reports, validate_sources, write_reports
+    from services.cli import print_gate_summary
+    from services.gate import ensure_valid, validate_sources, write_reports
 
     from services.data.demo import DemoSizes, write_demo_data
     from services.online import read_online
@@ -102,7 +103,7 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
     run.step(
         "Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir)
     )
-    print_reports(reports, console)
+    print_gate_summary(reports, console)
     ensure_valid(reports)
     run.step("Apply feature definitions", lambda: apply(repo=repo))
     run.step("Materialize (gated)", lambda: materialize(repo=repo, end=end, now=end))

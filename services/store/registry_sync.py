@@ -152,9 +152,18 @@ def _summarise(registry_diff: Any, infra_diff: Any, seconds: float, *, applied: 
         if action == "unchanged":
             unchanged.append(diff.name)
             continue
-        props = tuple(
-            (p.property_name, _short(p.val_existing), _short(p.val_declared))
+        real = [
+            p
             for p in getattr(diff, "feast_object_property_diffs", [])
+            if _without_meta(p.val_existing) != _without_meta(p.val_declared)
+        ]
+        if action == "update" and not real:
+            # Feast reports a data source as updated when only its bookkeeping timestamps
+            # differ; that is not a change anyone needs to review or apply.
+            unchanged.append(diff.name)
+            continue
+        props = tuple(
+            (p.property_name, _short(p.val_existing), _short(p.val_declared)) for p in real
         )
         changes.append(ObjectChange(action=action, kind=kind, name=diff.name, properties=props))
     infra = [
@@ -166,6 +175,24 @@ def _summarise(registry_diff: Any, infra_diff: Any, seconds: float, *, applied: 
     return PlanResult(
         changes=changes, unchanged=sorted(unchanged), infra=infra, seconds=seconds, applied=applied
     )
+
+
+def _without_meta(value: Any) -> Any:
+    """A protobuf copy with ``meta`` (created/updated timestamps) cleared at every level."""
+    if not hasattr(value, "ListFields") or not hasattr(value, "CopyFrom"):
+        return value
+    copy = type(value)()
+    copy.CopyFrom(value)
+    _clear_meta(copy)
+    return copy
+
+
+def _clear_meta(message: Any) -> None:
+    for descriptor, field_value in message.ListFields():
+        if descriptor.name == "meta":
+            message.ClearField("meta")
+        elif descriptor.message_type is not None and hasattr(field_value, "ListFields"):
+            _clear_meta(field_value)
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -227,3 +227,19 @@ def test_ungated_bad_batch_would_change_the_store(repo: FeatureRepo) -> None:
     bad.to_parquet(source, index=False)
     materialize(repo=repo, validate=False, **window)
     assert _rows(online) != rows
+
+
+def test_plan_in_a_new_process_after_apply_shows_no_changes(repo: FeatureRepo) -> None:
+    """Feast marks sources as updated when only their timestamps differ; we must not."""
+    import subprocess
+    import sys
+
+    apply(repo=repo)
+    result = subprocess.run(
+        [sys.executable, "-m", "slipway", "features", "plan", "--repo", str(repo.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "No changes" in result.stdout, result.stdout
