@@ -144,9 +144,7 @@ def trip_context(inputs: dict[str, Any]) -> dict[str, Any]:
         strict=True,
     ):
         scores.append(None if conv is None or acc is None else float(conv) * float(acc))
-        ratios.append(
-            None if trips is None or dist is None else float(dist) / (1.0 + float(trips))
-        )
+        ratios.append(None if trips is None or dist is None else float(dist) / (1.0 + float(trips)))
     return {"pickup_score": scores, "distance_per_daily_trip": ratios}
 
 

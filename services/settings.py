@@ -16,7 +16,7 @@ class ServicesSettings(BaseSettings):
 
     Attributes:
         feature_repo: Path of the declarative Feast repo.
-        feature_env: Which ``feature_store*.yaml`` to load: ``local`` (SQLite, the embedded default),
+        feature_env: Which ``feature_store*.yaml`` to load: ``local`` (SQLite, the default),
             ``redis`` or ``aws`` (DynamoDB online store, S3 registry).
     """
 

@@ -77,9 +77,8 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
         The run, with timings and outputs.
     """
     from services.cli import print_gate_summary
-    from services.gate import ensure_valid, validate_sources, write_reports
-
     from services.data.demo import DemoSizes, write_demo_data
+    from services.gate import ensure_valid, validate_sources, write_reports
     from services.online import read_online
     from services.store import apply, materialize
 

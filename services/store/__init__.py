@@ -6,10 +6,10 @@ from services.store.registry_sync import ObjectChange, PlanResult, apply, plan
 
 __all__ = [
     "MaterializeResult",
-    "get_training_frame",
     "ObjectChange",
     "PlanResult",
     "apply",
+    "get_training_frame",
     "materialize",
     "plan",
 ]
