@@ -1,0 +1,136 @@
+"""The same feature definitions on the other store configurations, against real servers.
+
+* ``redis``: a real ``redis-server`` on 127.0.0.1 (Debian package).
+* ``aws``: DynamoDB online store and S3 registry on a moto server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from services.data.demo import DemoSizes, write_demo_data
+from services.online import read_online
+from services.repo import FeatureRepo
+from services.store import apply, materialize
+
+pytestmark = pytest.mark.integration
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SIZES = DemoSizes(drivers=4, customers=6, days=2, trips=50)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not start within 10 s")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FEAST_S3_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _latest(repo: FeatureRepo) -> pd.DataFrame:
+    frame = pd.read_parquet(repo.data_dir / "driver_hourly_stats.parquet")
+    return frame.sort_values("event_timestamp").groupby("driver_id").tail(1).set_index("driver_id")
+
+
+def _roundtrip(repo: FeatureRepo) -> None:
+    write_demo_data(out_dir=repo.data_dir, sizes=SIZES, seed=3, end=END)
+    assert apply(repo=repo).applied
+    assert apply(repo=repo).in_sync  # idempotent on this store too
+    materialize(repo=repo, start=END - timedelta(days=3), end=END, now=END)
+    latest = _latest(repo)
+    rows = read_online(
+        repo=repo,
+        entities={"driver_id": [*map(int, latest.index), 424242]},
+        feature_service="driver_activity_v1",
+    )
+    for row in rows[:-1]:
+        expected = latest.loc[row["driver_id"]]
+        assert row["conv_rate"] == pytest.approx(float(expected["conv_rate"]), rel=1e-6)
+        assert row["avg_daily_trips"] == int(expected["avg_daily_trips"])
+    assert rows[-1]["conv_rate"] is None
+
+
+def test_redis_online_store(
+    feature_repo_copy: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLIPWAY_REDIS_URL", redis_url)
+    repo = FeatureRepo(path=feature_repo_copy, env="redis")
+    assert repo.config.online_store.type == "redis"
+    _roundtrip(repo)
+
+
+def test_aws_dynamodb_online_store_and_s3_registry(
+    feature_repo_copy: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket="slipway-registry"
+    )
+    monkeypatch.setenv("SLIPWAY_AWS_REGION", "us-east-1")
+    monkeypatch.setenv("SLIPWAY_REGISTRY_S3_URI", "s3://slipway-registry/feast/registry.db")
+    monkeypatch.setenv("SLIPWAY_DYNAMODB_ENDPOINT", moto_endpoint)
+    repo = FeatureRepo(path=feature_repo_copy, env="aws")
+    _roundtrip(repo)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    assert s3.head_object(Bucket="slipway-registry", Key="feast/registry.db")["ContentLength"] > 0
+    tables = boto3.client(
+        "dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1"
+    ).list_tables()["TableNames"]
+    assert "slipway.driver_hourly_stats" in tables
