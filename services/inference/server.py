@@ -1,0 +1,249 @@
+"""The inference server: SageMaker's container contract (``/ping``, ``/invocations``) over FastAPI.
+
+Endpoints:
+
+* ``GET /ping``: 200 once the model is loaded (SageMaker's health check).
+* ``POST /invocations``: score ``application/json`` or ``text/csv`` (see
+  :mod:`services.inference.payload`); answers in the request's format unless ``Accept`` asks for
+  the other one. JSON answers ``{"predictions": [{"probability": p, "label": 0|1}, ...],
+  "model": {"ref": ..., "digest": ...}}``; CSV answers one ``probability,label`` line per row.
+  Every answer carries ``X-Model-Ref`` and ``X-Model-Digest`` headers.
+* ``GET /metadata``: features (order and types), threshold, model ref and digest.
+* ``GET /healthz``: liveness. ``GET /execution-parameters``: SageMaker batch transform hints.
+
+Errors are JSON ``{"error": code, "message": ..., "details": {...}}``: 400 malformed body or CSV
+shape, 406 unsupported ``Accept``, 413 body over the limit (6 MB by default, like SageMaker), 415
+unsupported content type, 422 content the model cannot score. A 500 never carries exception text;
+the traceback goes to the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.errors import ConfigError
+from services.inference.errors import RequestError
+from services.inference.payload import parse_csv, parse_json
+from services.inference.predictor import Predictor, Scores
+
+logger = logging.getLogger(__name__)
+
+JSON: Final = "application/json"
+CSV: Final = "text/csv"
+CONTENT_TYPES: Final = (JSON, CSV)
+DEFAULT_MAX_BODY_BYTES: Final = 6 * 1024 * 1024
+"""SageMaker real-time endpoints refuse payloads over 6 MB; the server does the same."""
+
+_INLINE_BYTES: Final = 64 * 1024
+"""Bodies up to this size are scored on the event loop; larger ones in a worker thread."""
+_INTERNAL_ERROR: Final = {
+    "error": "internal_error",
+    "message": "the server failed to handle the request; see the server log",
+    "details": {},
+}
+
+
+def create_inference_app(
+    *, bundle_dir: Path, model_ref: str = "", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
+    """Load a model bundle and build the app serving it.
+
+    Args:
+        bundle_dir: Folder holding ``model.joblib`` and ``bundle.json``.
+        model_ref: Model reference shown to callers, e.g. ``driver_ranking:3`` (defaults to the
+            bundle metadata's ``model_ref`` or ``model_name:version``, else empty).
+        max_body_bytes: Largest accepted request body; larger ones get a 413.
+
+    Returns:
+        The FastAPI app (the model is loaded and warmed up, so ``/ping`` answers 200).
+
+    Raises:
+        BundleError: The bundle is missing, unreadable or unusable.
+        ConfigError: ``max_body_bytes`` is not positive.
+    """
+    if max_body_bytes <= 0:
+        raise ConfigError(f"max_body_bytes must be positive, got {max_body_bytes}")
+    predictor = Predictor.load(bundle_dir=bundle_dir, model_ref=model_ref)
+    logger.info(
+        "loaded model %s (%s): %d features, threshold %s",
+        predictor.ref or "(no ref)",
+        predictor.digest,
+        len(predictor.schema.features),
+        predictor.threshold,
+    )
+    return _build_app(predictor=predictor, max_body_bytes=max_body_bytes)
+
+
+def _build_app(*, predictor: Predictor, max_body_bytes: int) -> FastAPI:
+    """Wire the routes and error handlers around a loaded predictor."""
+    app = FastAPI(title="Slipway inference", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.predictor = predictor
+    identity = {"ref": predictor.ref, "digest": predictor.digest}
+    identity_json = orjson.dumps(identity)
+    model_headers = {
+        "X-Model-Ref": _header_value(predictor.ref),
+        "X-Model-Digest": predictor.digest,
+    }
+
+    def score(body: bytes, content_type: str, answer_type: str) -> Response:
+        parse = parse_json if content_type == JSON else parse_csv
+        scores = predictor.predict(parse(body, schema=predictor.schema))
+        if answer_type == CSV:
+            return Response(_csv_body(scores), media_type=CSV, headers=model_headers)
+        predictions = [
+            {"probability": p, "label": label}
+            for p, label in zip(scores.probabilities, scores.labels, strict=True)
+        ]
+        content = b'{"predictions":%s,"model":%s}' % (orjson.dumps(predictions), identity_json)
+        return Response(content, media_type=JSON, headers=model_headers)
+
+    @app.get("/ping")
+    async def ping() -> Response:
+        """SageMaker health check: 200 once the model is loaded."""
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        """Liveness probe with the served model's identity."""
+        return _json({"status": "ok", "model": identity})
+
+    @app.get("/metadata")
+    async def metadata() -> Response:
+        """Features, threshold and identity of the served model."""
+        described = predictor.describe()
+        described.update(content_types=list(CONTENT_TYPES), max_body_bytes=max_body_bytes)
+        return _json(described)
+
+    @app.get("/execution-parameters")
+    async def execution_parameters() -> Response:
+        """SageMaker batch transform hints: one request at a time, many records per request."""
+        return _json(
+            {
+                "MaxConcurrentTransforms": 1,
+                "BatchStrategy": "MULTI_RECORD",
+                "MaxPayloadInMB": max(1, max_body_bytes // (1024 * 1024)),
+            }
+        )
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        """Score JSON or CSV rows (SageMaker's inference request)."""
+        content_type = _media_type(request.headers.get("content-type"))
+        if content_type not in CONTENT_TYPES:
+            raise RequestError(
+                f"unsupported content type {content_type or '(none)'!r}; "
+                f"send {' or '.join(CONTENT_TYPES)}",
+                status=415,
+                code="unsupported_media_type",
+                details={"supported": list(CONTENT_TYPES)},
+            )
+        answer_type = _negotiate(request.headers.get("accept"), default=content_type)
+        body = await _read_body(request, limit=max_body_bytes)
+        try:
+            if len(body) <= _INLINE_BYTES:
+                return score(body, content_type, answer_type)
+            return await run_in_threadpool(score, body, content_type, answer_type)
+        except RequestError:
+            raise
+        except Exception:
+            logger.exception("scoring failed (%s, %d bytes)", content_type, len(body))
+            return _json(_INTERNAL_ERROR, status=500)
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> Response:
+        return _json(exc.body(), status=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return _json(
+            {"error": code, "message": message, "details": {}},
+            status=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return _json(_INTERNAL_ERROR, status=500)
+
+    return app
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    """Read the body, refusing (413) as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestError:
+    """The 413 error for a body over the limit."""
+    return RequestError(
+        f"the request body is larger than {limit} bytes; send fewer rows per request",
+        status=413,
+        code="payload_too_large",
+        details={"max_body_bytes": limit},
+    )
+
+
+def _media_type(header: str | None) -> str:
+    """The media type of a Content-Type or Accept item, without parameters, lower case."""
+    return header.split(";", 1)[0].strip().lower() if header else ""
+
+
+def _negotiate(accept: str | None, *, default: str) -> str:
+    """Pick the answer format from ``Accept`` (first supported type listed wins)."""
+    if not accept:
+        return default
+    for item in accept.split(","):
+        media = _media_type(item)
+        if media in ("", "*/*"):
+            return default
+        if media in CONTENT_TYPES:
+            return media
+        if media in ("application/*", "text/*"):
+            return JSON if media == "application/*" else CSV
+    raise RequestError(
+        f"cannot answer in {accept!r}; accepted: {' or '.join(CONTENT_TYPES)}",
+        status=406,
+        code="not_acceptable",
+        details={"supported": list(CONTENT_TYPES)},
+    )
+
+
+def _csv_body(scores: Scores) -> bytes:
+    """One ``probability,label`` line per row; probabilities round-trip exactly (repr)."""
+    lines = [
+        f"{p!r},{label}\n" for p, label in zip(scores.probabilities, scores.labels, strict=True)
+    ]
+    return "".join(lines).encode()
+
+
+def _json(content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response serialised with orjson."""
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON, headers=headers)
+
+
+def _header_value(value: str) -> str:
+    """Make a string safe as an HTTP header value (printable ASCII only)."""
+    return "".join(c if " " <= c <= "~" else "?" for c in value)
