@@ -1,0 +1,102 @@
+"""Rules every registry implementation applies the same way: transitions and input checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from model_build.errors import InvalidTransitionError, RegistryError
+from model_build.registry.protocol import ApprovalStatus, NewVersion
+from services.inference.artifact import META_FILE, MODEL_FILE, bundle_digest
+
+#: Transitions allowed without ``force`` (setting the current status again is a no-op).
+ALLOWED_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozenset(
+    {
+        (ApprovalStatus.PENDING, ApprovalStatus.APPROVED),
+        (ApprovalStatus.PENDING, ApprovalStatus.REJECTED),
+        (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED),
+    }
+)
+#: Transitions allowed only with ``force=True`` (an explicit, recorded override).
+FORCED_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozenset(
+    {(ApprovalStatus.REJECTED, ApprovalStatus.APPROVED)}
+)
+
+
+def check_transition(
+    *, ref: str, current: ApprovalStatus, target: ApprovalStatus, force: bool
+) -> bool:
+    """Decide whether a status change may happen.
+
+    Args:
+        ref: ``<model>:<version>``, for the error message.
+        current: The version's status now.
+        target: The requested status.
+        force: Whether the caller asked for an explicit override.
+
+    Returns:
+        True if the status must change, False if it is already ``target`` (a no-op).
+
+    Raises:
+        InvalidTransitionError: The change is not allowed (or needs ``force``).
+    """
+    if current == target:
+        return False
+    if (current, target) in ALLOWED_TRANSITIONS:
+        return True
+    if (current, target) in FORCED_TRANSITIONS:
+        if force:
+            return True
+        raise InvalidTransitionError(
+            f"{ref} is {current.value}; approving a rejected version needs force=True "
+            "(--force on the command line), an explicit override"
+        )
+    raise InvalidTransitionError(
+        f"{ref}: cannot change status from {current.value} to {target.value}"
+    )
+
+
+def validate_new_version(new: NewVersion) -> None:
+    """Check what a registry must be able to store and give back exactly.
+
+    Args:
+        new: The version about to be registered.
+
+    Raises:
+        RegistryError: A metric is not a finite number, or the params are not plain JSON.
+    """
+    bad = sorted(name for name, value in new.metrics.items() if not math.isfinite(value))
+    if bad:
+        raise RegistryError(
+            f"{new.model_name}: metrics must be finite numbers; not finite: {', '.join(bad)}"
+        )
+    try:
+        json.dumps(new.params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(f"{new.model_name}: params must be plain JSON values: {exc}") from exc
+
+
+def verify_bundle(*, bundle_dir: Path, expected: str, what: str) -> str:
+    """Check that a folder is a model bundle with the expected digest.
+
+    Args:
+        bundle_dir: The bundle folder.
+        expected: The digest it must have (``sha256:<hex>``).
+        what: What is being checked, for the error message.
+
+    Returns:
+        The digest.
+
+    Raises:
+        RegistryError: A bundle file is missing, or the digest differs.
+    """
+    for name in (META_FILE, MODEL_FILE):
+        if not (bundle_dir / name).is_file():
+            raise RegistryError(f"{what}: {bundle_dir / name} not found (not a model bundle?)")
+    actual = bundle_digest(directory=bundle_dir)
+    if actual != expected:
+        raise RegistryError(
+            f"{what}: bundle digest {actual} does not match artifact_digest {expected}"
+        )
+    return actual
