@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from model_build.cli import models_app
+from model_build.errors import BuildError
 from services.cli import data_app, features_app
 from services.errors import ServicesError
 from slipway import __version__
@@ -34,12 +36,13 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
 
 _state = {"verbose": False}
 _err = Console(stderr=True, highlight=False)
 
 #: Error bases of every area: these are expected failures, reported as one line.
-KNOWN_ERRORS: tuple[type[Exception], ...] = (ServicesError,)
+KNOWN_ERRORS: tuple[type[Exception], ...] = (ServicesError, BuildError)
 
 
 def _version(value: bool) -> None:
