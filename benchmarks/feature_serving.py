@@ -1,0 +1,240 @@
+"""Benchmark: Slipway's feature service vs ``feast serve`` vs a bare FastAPI ceiling.
+
+Builds a demo repo (SQLite online store) in a temp folder, starts the three servers on
+127.0.0.1 with the same worker count, checks that Slipway and Feast answer the same, then drives
+each with ``wrk -t1 -cC -dDs --latency`` and a Lua script that POSTs the request body. Prints a
+table of req/s and p50/p95/p99 per scenario, and a Markdown version for docs/benchmarks.md.
+
+Usage::
+
+    .venv/bin/python benchmarks/feature_serving.py [--duration 15] [--connections 8] [--workers 1]
+
+Needs ``wrk`` on the PATH. Nothing is timed in the test suite; this script only prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.data.demo import DemoSizes, write_demo_data  # noqa: E402
+from services.repo import FeatureRepo  # noqa: E402
+from services.server.testing import (  # noqa: E402
+    ManagedProcess,
+    by_name,
+    feast_process,
+    free_port,
+    service_process,
+)
+from services.store import apply, materialize  # noqa: E402
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SIZES = DemoSizes(drivers=200, customers=400, days=3, trips=100)
+DRIVER = ["conv_rate", "acc_rate", "avg_daily_trips", "rating", "cancel_rate", "online_hours"]
+CUSTOMER = ["current_balance", "avg_passenger_count", "lifetime_trip_count", "customer_segment"]
+
+SCENARIOS: dict[str, dict[str, object]] = {
+    "1 entity x 3 features": {
+        "features": [f"driver_hourly_stats:{f}" for f in DRIVER[:3]],
+        "entities": {"driver_id": [1001]},
+    },
+    "1 entity x driver_ranking_v1 (13, ODFV)": {
+        "feature_service": "driver_ranking_v1",
+        "entities": {"driver_id": [1001], "customer_id": [201], "trip_distance_km": [4.2]},
+    },
+    "100 entities x 10 features": {
+        "features": [f"driver_hourly_stats:{f}" for f in DRIVER]
+        + [f"customer_profile:{f}" for f in CUSTOMER],
+        "entities": {
+            "driver_id": list(range(1001, 1101)),
+            "customer_id": list(range(201, 301)),
+        },
+    },
+}
+
+CEILING_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+PAYLOAD = {"metadata": {"feature_names": ["driver_id", "conv_rate"]},
+           "results": [{"values": [1001], "statuses": ["PRESENT"],
+                        "event_timestamps": ["1970-01-01T00:00:00Z"]}]}
+
+
+@app.post("/get-online-features")
+async def constant() -> dict:
+    return PAYLOAD
+"""
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[{body}]==]
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("RESULT %d %.3f %d %d %d %d\\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), errors))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One wrk run."""
+
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+def build_repo(base: Path) -> Path:
+    target = base / "feature_repo"
+    shutil.copytree(
+        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
+    )
+    write_demo_data(out_dir=target / "data", sizes=SIZES, seed=42, end=END)
+    repo = FeatureRepo(path=target)
+    apply(repo=repo)
+    materialize(repo=repo, start=END - timedelta(days=4), end=END, validate=False)
+    return target
+
+
+def run_wrk(
+    url: str, body: dict[str, object], *, seconds: int, connections: int, lua: Path
+) -> Result:
+    lua.write_text(LUA.replace("{body}", json.dumps(body, separators=(",", ":"))))
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) ([\d.]+) (\d+) (\d+) (\d+) (\d+)", out)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    requests, duration, p50, p95, p99, errors = match.groups()
+    return Result(
+        rps=int(requests) / float(duration),
+        p50_ms=int(p50) / 1000,
+        p95_ms=int(p95) / 1000,
+        p99_ms=int(p99) / 1000,
+        errors=int(errors),
+    )
+
+
+def answers(url: str) -> dict[str, dict[str, object]]:
+    return {
+        name: by_name(httpx.post(f"{url}/get-online-features", json=body, timeout=30).json())
+        for name, body in SCENARIOS.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="wrk seconds per run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=3, help="wrk seconds before each run")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp:
+        base = Path(tmp)
+        print("building the demo repo (apply + materialize)...", flush=True)
+        repo = build_repo(base)
+        (base / "ceiling.py").write_text(CEILING_APP)
+        ceiling_port = free_port()
+        uvicorn_args = ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        ceiling = ManagedProcess(
+            [sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(base),
+             "--host", "127.0.0.1", "--port", str(ceiling_port), "--workers", str(args.workers),
+             *uvicorn_args, "--log-level", "warning"],
+            port=ceiling_port,
+            log=base / "ceiling.log",
+        )  # fmt: skip
+        servers = {
+            "feast serve": feast_process(repo=repo, workers=args.workers, log=base / "feast.log"),
+            "slipway": service_process(repo=repo, workers=args.workers, log=base / "slipway.log"),
+            "slipway, row cache off": service_process(
+                repo=repo,
+                workers=args.workers,
+                extra_env={"SLIPWAY_SERVER_SQLITE_CACHE_ENTRIES": "0"},
+                log=base / "slipway-nocache.log",
+            ),
+            "bare FastAPI (ceiling)": ceiling,
+        }
+        results: dict[tuple[str, str], Result] = {}
+        expected: dict[str, dict[str, object]] = {}
+        for server_name, server in servers.items():
+            with server:
+                server.wait_port(timeout=120)
+                path = "/health" if server_name == "feast serve" else "/healthz"
+                if server_name != "bare FastAPI (ceiling)":
+                    server.wait_http(path, timeout=120)
+                if server_name == "feast serve":
+                    expected = answers(server.url)
+                elif server_name.startswith("slipway") and answers(server.url) != expected:
+                    raise SystemExit("Slipway and feast serve disagree on a scenario")
+                for scenario, body in SCENARIOS.items():
+                    url = f"{server.url}/get-online-features"
+                    lua = base / "post.lua"
+                    if args.warmup:
+                        run_wrk(
+                            url, body, seconds=args.warmup, connections=args.connections, lua=lua
+                        )
+                    results[(server_name, scenario)] = run_wrk(
+                        url, body, seconds=args.duration, connections=args.connections, lua=lua
+                    )
+                    r = results[(server_name, scenario)]
+                    print(f"  {server_name:24} {scenario:40} {r.rps:9.0f} req/s  "
+                          f"p50 {r.p50_ms:7.2f}  p95 {r.p95_ms:7.2f}  p99 {r.p99_ms:7.2f} ms"
+                          f"  errors {r.errors}", flush=True)  # fmt: skip
+        print_tables(results, args)
+
+
+def print_tables(results: dict[tuple[str, str], Result], args: argparse.Namespace) -> None:
+    load = os.getloadavg()
+    print()
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s --latency, {args.workers} worker(s), "
+        f"{os.cpu_count()} CPUs, load average before the table {load[0]:.2f}"
+    )
+    print()
+    print("| scenario | server | req/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    servers = list(dict.fromkeys(server for server, _ in results))
+    for scenario in SCENARIOS:
+        for server in servers:
+            r = results[(server, scenario)]
+            print(
+                f"| {scenario} | {server} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | "
+                f"{r.p99_ms:.2f} | {r.errors} |"
+            )
+    print()
+    print("| scenario | server | vs feast serve | vs ceiling |")
+    print("|---|---|---:|---:|")
+    for scenario in SCENARIOS:
+        feast = results[("feast serve", scenario)].rps
+        ceiling = results[("bare FastAPI (ceiling)", scenario)].rps
+        for server in ("slipway", "slipway, row cache off"):
+            ours = results[(server, scenario)].rps
+            print(f"| {scenario} | {server} | {ours / feast:.1f}x | {ours / ceiling:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Plain git for the local forge: read files at a ref, commit one file, move refs, merge.
+
+Commits are made with plumbing (a temporary index, ``commit-tree``, ``update-ref`` with the
+expected old value), so proposing a change never touches the work tree, the index or HEAD.
+Merging is a real ``git merge --no-ff`` of the approved commit, run in the work tree that has
+the base branch checked out (it must be clean) or in a temporary worktree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ci.errors import GitError, MergeBlockedError
+
+ZERO_SHA = "0" * 40
+_BOT = {"name": "Slipway", "email": "slipway@localhost"}
+
+
+class Git:
+    """Runs git in one repository.
+
+    Args:
+        work_tree: A folder inside the repository's work tree.
+        timeout: Seconds any git command may take.
+    """
+
+    def __init__(self, work_tree: Path, *, timeout: float = 60.0) -> None:
+        self.work_tree = Path(work_tree)
+        self.timeout = timeout
+
+    def run(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> str:
+        """Run one git command and return its stdout.
+
+        Args:
+            *args: Arguments after ``git``.
+            input_text: Text for stdin.
+            env: Extra environment variables.
+            cwd: Folder to run in (default: the work tree).
+
+        Returns:
+            Stdout, stripped of the trailing newline.
+
+        Raises:
+            GitError: git is missing, timed out, or exited non-zero (first stderr line).
+        """
+        done = self._run(args, input_text=input_text, env=env, cwd=cwd)
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            first = lines[0] if lines else f"exit code {done.returncode}"
+            raise GitError(f"git {args[0]} failed: {first}")
+        return done.stdout.rstrip("\n")
+
+    def git_dir(self) -> Path:
+        """The repository's common git directory (shared by all worktrees)."""
+        path = Path(self.run("rev-parse", "--git-common-dir"))
+        return path if path.is_absolute() else (self.work_tree / path).resolve()
+
+    def rev_parse(self, ref: str) -> str | None:
+        """Commit SHA of ``ref``, or None when it does not exist."""
+        done = self._run(("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"))
+        return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+    def show(self, *, ref: str, path: str) -> str | None:
+        """Text of ``path`` at ``ref``, or None when the ref or the file does not exist."""
+        done = self._run(("cat-file", "blob", f"{ref}:{path}"))
+        return done.stdout if done.returncode == 0 else None
+
+    def commit_file(self, *, parent: str, path: str, content: str, message: str) -> str:
+        """Make a commit on top of ``parent`` that sets one file (refs are not moved).
+
+        Args:
+            parent: Parent commit.
+            path: File path relative to the repository root (``/`` separated).
+            content: New text.
+            message: Commit message.
+
+        Returns:
+            The new commit's SHA.
+        """
+        blob = self.run("hash-object", "-w", "--stdin", input_text=content)
+        listed = self.run("ls-tree", parent, "--", path)
+        mode = listed.split()[0] if listed else "100644"
+        fd, index = tempfile.mkstemp(prefix="slipway-index-")
+        os.close(fd)
+        os.unlink(index)  # git wants to create the index itself
+        try:
+            env = {"GIT_INDEX_FILE": index}
+            self.run("read-tree", parent, env=env)
+            self.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+            tree = self.run("write-tree", env=env)
+        finally:
+            Path(index).unlink(missing_ok=True)
+        return self.run(
+            "commit-tree", tree, "-p", parent, "-F", "-", input_text=message, env=self._identity()
+        )
+
+    def update_ref(self, *, branch: str, new: str, old: str | None) -> None:
+        """Point ``branch`` at ``new`` if it still points at ``old`` (None: must not exist).
+
+        Raises:
+            GitError: The branch moved meanwhile, or it is checked out in a worktree.
+        """
+        busy = self.worktrees_with(branch)
+        if busy:
+            raise GitError(
+                f"branch {branch} is checked out in {busy[0]}; switch that worktree to "
+                "another branch first"
+            )
+        self.run("update-ref", f"refs/heads/{branch}", new, old or ZERO_SHA)
+
+    def worktrees_with(self, branch: str) -> list[Path]:
+        """Worktrees that have ``branch`` checked out."""
+        listing = self.run("worktree", "list", "--porcelain")
+        found: list[Path] = []
+        current: Path | None = None
+        for line in listing.splitlines():
+            if line.startswith("worktree "):
+                current = Path(line.removeprefix("worktree "))
+            elif line == f"branch refs/heads/{branch}" and current is not None:
+                found.append(current)
+        return found
+
+    def merge_no_ff(self, *, base: str, commit: str, message: str) -> str:
+        """``git merge --no-ff`` of ``commit`` into ``base``.
+
+        Args:
+            base: Branch merged into.
+            commit: Exact commit merged (the approved head, not whatever the branch is now).
+            message: Merge commit message.
+
+        Returns:
+            The merge commit's SHA.
+
+        Raises:
+            MergeBlockedError: The checkout of ``base`` has uncommitted changes, or the merge
+                conflicts (it is aborted; nothing changes).
+        """
+        trees = self.worktrees_with(base)
+        if trees:
+            return self._merge_in(trees[0], base=base, commit=commit, message=message)
+        scratch = Path(tempfile.mkdtemp(prefix="slipway-merge-"))
+        shutil.rmtree(scratch)
+        self.run("worktree", "add", "--quiet", str(scratch), base)
+        try:
+            return self._merge_in(scratch, base=base, commit=commit, message=message)
+        finally:
+            self._run(("worktree", "remove", "--force", str(scratch)))
+            shutil.rmtree(scratch, ignore_errors=True)
+            self._run(("worktree", "prune"))
+
+    def _merge_in(self, tree: Path, *, base: str, commit: str, message: str) -> str:
+        dirty = self.run("status", "--porcelain", "--untracked-files=no", cwd=tree)
+        if dirty:
+            raise MergeBlockedError(
+                f"{tree} (branch {base}) has uncommitted changes; commit or stash them first"
+            )
+        done = self._run(
+            ("merge", "--no-ff", "--no-edit", "-m", message, commit),
+            cwd=tree,
+            env=self._identity(),
+        )
+        if done.returncode != 0:
+            self._run(("merge", "--abort"), cwd=tree)
+            lines = (done.stdout + done.stderr).strip().splitlines()
+            raise MergeBlockedError(
+                f"merging {commit[:12]} into {base} conflicts"
+                + (f": {lines[-1]}" if lines else "")
+                + "; nothing was changed"
+            )
+        sha = self.rev_parse(f"refs/heads/{base}")
+        if sha is None:  # pragma: no cover - the branch was just merged into
+            raise GitError(f"branch {base} vanished during the merge")
+        return sha
+
+    def _identity(self) -> dict[str, str]:
+        if self._run(("config", "user.email")).stdout.strip():
+            return {}
+        return {
+            "GIT_AUTHOR_NAME": _BOT["name"],
+            "GIT_AUTHOR_EMAIL": _BOT["email"],
+            "GIT_COMMITTER_NAME": _BOT["name"],
+            "GIT_COMMITTER_EMAIL": _BOT["email"],
+        }
+
+    def _run(
+        self,
+        args: tuple[str, ...],
+        *,
+        input_text: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        try:
+            return subprocess.run(
+                ["git", *args],
+                cwd=cwd or self.work_tree,
+                input=input_text,
+                capture_output=True,
+                encoding="utf-8",
+                env=full_env,
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed (the local forge needs it)") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise GitError(f"git {args[0]} took more than {self.timeout:g} s") from exc

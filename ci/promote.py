@@ -1,0 +1,285 @@
+"""``slipway promote``: propose a model version for an environment by pull request.
+
+Kargo-style steps, one module each in :mod:`ci.steps`: resolve the version (``resolve``),
+edit the manifest's ``model`` block (``manifest_edit``), commit it to
+``slipway/promote-<env>`` (``branch``), render the body with the plan (``body``), open or
+adopt the pull request (``pull_request``). Manifests are read from the forge at the base
+branch. Re-running with the same inputs makes no commit, no pull request and no edit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ci.errors import CiError, PromotionError
+from ci.forge.protocol import FileCommit, Forge, PullRequest
+from ci.planning import Planner, RegistryOpener, manifest_path, read_manifests
+from ci.steps.body import Proposal, render_body
+from ci.steps.branch import branch_name, commit_manifest
+from ci.steps.manifest_edit import set_model
+from ci.steps.pull_request import PrAction, open_or_adopt
+from ci.steps.resolve import resolve_candidate
+from model_build.errors import BuildError
+from model_deploy.errors import DeployError
+from model_deploy.manifest.loader import LoadedManifest, parse_manifest
+from model_deploy.plan import Plan
+from model_deploy.service import ENV_ORDER
+
+_ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class PromotionRequest:
+    """What to promote where.
+
+    Attributes:
+        env: Target environment.
+        version: ``N`` or ``MODEL:N`` (or None with ``source_env``).
+        source_env: Environment whose manifest names the version (``--from``).
+        override_rejection: Propose a Rejected version anyway (recorded in the body).
+        base: Branch the pull request targets.
+        manifests_dir: Manifests folder in the repository.
+        registry: Registry of an explicit version (default: from the manifests).
+    """
+
+    env: str
+    version: str | None = None
+    source_env: str | None = None
+    override_rejection: bool = False
+    base: str = "main"
+    manifests_dir: str = "model_deploy/environments"
+    registry: str | None = None
+
+    @property
+    def command(self) -> str:
+        """The equivalent command line."""
+        what = f"--from {self.source_env}" if self.source_env else str(self.version)
+        flag = " --override-rejection" if self.override_rejection else ""
+        return f"slipway promote --to {self.env} {what}{flag}"
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What a promotion (or revert) did.
+
+    Attributes:
+        env: Environment.
+        branch: Its branch.
+        model_ref: The proposed ``<model>:<version>`` (None for ``model: null``).
+        pr: The open pull request, if any.
+        commit: The branch commit (None when nothing was proposed).
+        pr_action: ``created``, ``updated`` or ``unchanged`` (None when nothing was proposed).
+        noop: Why nothing was proposed, if so.
+        plan: The plan shown in the body.
+    """
+
+    env: str
+    branch: str
+    model_ref: str | None
+    pr: PullRequest | None
+    commit: FileCommit | None
+    pr_action: PrAction | None
+    noop: str | None = None
+    plan: Plan | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether a commit, a pull request or an edit was made."""
+        return bool(
+            (self.commit and self.commit.changed) or self.pr_action in ("created", "updated")
+        )
+
+
+def promote(
+    request: PromotionRequest, *, forge: Forge, registries: RegistryOpener, planner: Planner
+) -> PromotionResult:
+    """Open or update the promotion pull request of ``request.env``.
+
+    Args:
+        request: What to promote where.
+        forge: The forge.
+        registries: Opens a registry by kind.
+        planner: Plans a set of manifests.
+
+    Returns:
+        What was done.
+
+    Raises:
+        PromotionError: Unknown environment or version, Rejected version without override,
+            or a manifest that cannot be edited.
+        ForgeError: The forge failed.
+    """
+    for name in (request.env, request.source_env):
+        if name is not None and not _ENV.match(name):
+            raise PromotionError(f"{name!r} is not an environment name (like dev, staging, prod)")
+    if request.source_env == request.env:
+        raise PromotionError(f"cannot promote {request.env} from itself")
+    target = _manifest(forge, request, request.env)
+    source = _manifest(forge, request, request.source_env) if request.source_env else None
+    others: dict[str, LoadedManifest] = {}
+    if request.version is not None and target[1].manifest.model is None:
+        for name in ENV_ORDER:
+            if name != request.env and (found := _optional_manifest(forge, request, name)):
+                others[name] = found[1]
+    candidate = resolve_candidate(
+        target=target[1],
+        version=request.version,
+        source=source[1] if source else None,
+        others=others,
+        registries=registries,
+        registry_kind=request.registry,
+    )
+    if candidate.rejected and not request.override_rejection:
+        reason = f" ({candidate.record.status_reason})" if candidate.record.status_reason else ""
+        raise PromotionError(
+            f"{candidate.model.ref} is Rejected in the registry{reason}; pass "
+            "--override-rejection to propose it anyway (recorded in the pull request)"
+        )
+    path = manifest_path(request.manifests_dir, request.env)
+    why = (
+        f"the version `{candidate.source_env}`'s manifest names"
+        if candidate.source_env
+        else f"requested explicitly (`{request.version}`)"
+    )
+    proposal = Proposal(
+        kind="promote",
+        env=request.env,
+        path=path,
+        model=candidate.model,
+        previous=target[1].manifest.model,
+        record=candidate.record,
+        why=why,
+        command=request.command,
+        override_rejection=request.override_rejection and candidate.rejected,
+    )
+    return propose(
+        forge,
+        proposal,
+        base=request.base,
+        base_text=target[0],
+        planner=planner,
+        manifests_dir=request.manifests_dir,
+    )
+
+
+def propose(
+    forge: Forge,
+    proposal: Proposal,
+    *,
+    base: str,
+    base_text: str,
+    planner: Planner,
+    manifests_dir: str,
+) -> PromotionResult:
+    """Commit a manifest change to its branch and open or update its pull request.
+
+    Args:
+        forge: The forge.
+        proposal: The change.
+        base: Base branch.
+        base_text: The manifest at ``base``.
+        planner: Plans the proposed manifests.
+        manifests_dir: Manifests folder in the repository.
+
+    Returns:
+        What was done (``noop`` set when the base already has the change).
+    """
+    branch = branch_name(proposal.kind, proposal.env)
+    ref = proposal.model.ref if proposal.model else None
+    new_text = set_model(base_text, proposal.model, source=proposal.path)
+    existing = forge.find_open_pr(head=branch, base=base)
+    if new_text == base_text:
+        return PromotionResult(
+            env=proposal.env,
+            branch=branch,
+            model_ref=ref,
+            pr=existing,
+            commit=None,
+            pr_action=None,
+            noop=f"{proposal.path} on {base} already names {ref or 'nothing'}; nothing to do",
+        )
+    plan, plan_error = _plan(planner, forge, proposal.env, base, new_text, manifests_dir)
+    body = render_body(proposal, plan=plan, plan_error=plan_error)
+    commit = commit_manifest(
+        forge,
+        branch=branch,
+        base=base,
+        path=proposal.path,
+        content=new_text,
+        message=_commit_message(proposal),
+        has_open_pr=existing is not None,
+    )
+    labels = (
+        f"slipway:{'promotion' if proposal.kind == 'promote' else 'revert'}",
+        f"env:{proposal.env}",
+    )
+    pr, action = open_or_adopt(
+        forge,
+        head=branch,
+        base=base,
+        title=proposal.title,
+        body=body,
+        labels=labels,
+        existing=existing,
+    )
+    return PromotionResult(
+        env=proposal.env,
+        branch=branch,
+        model_ref=ref,
+        pr=pr,
+        commit=commit,
+        pr_action=action,
+        plan=plan,
+    )
+
+
+def _manifest(forge: Forge, request: PromotionRequest, env: str) -> tuple[str, LoadedManifest]:
+    found = _optional_manifest(forge, request, env)
+    if found is None:
+        path = manifest_path(request.manifests_dir, env)
+        raise PromotionError(f"no manifest for {env!r}: {path} does not exist on {request.base}")
+    return found
+
+
+def _optional_manifest(
+    forge: Forge, request: PromotionRequest, env: str
+) -> tuple[str, LoadedManifest] | None:
+    path = manifest_path(request.manifests_dir, env)
+    text = forge.read_file(path=path, ref=request.base)
+    if text is None:
+        return None
+    try:
+        return text, parse_manifest(text=text, source=path, expected_env=env)
+    except DeployError as exc:
+        raise PromotionError(str(exc)) from exc
+
+
+def _plan(
+    planner: Planner, forge: Forge, env: str, base: str, text: str, manifests_dir: str
+) -> tuple[Plan | None, str | None]:
+    try:
+        manifests = read_manifests(
+            forge, env=env, ref=base, manifests_dir=manifests_dir, override={env: text}
+        )
+        return planner(env, manifests), None
+    except (DeployError, BuildError, CiError) as exc:
+        return None, str(exc)
+
+
+def _commit_message(proposal: Proposal) -> str:
+    lines = [proposal.title, ""]
+    if proposal.record is not None:
+        r = proposal.record
+        lines += [
+            f"Why: {proposal.why.replace('`', '')}. Registry status: {r.status}.",
+            f"Artifact {r.artifact_digest}, model git {r.git_sha}, data {r.data_hash}.",
+            "",
+        ]
+    lines.append(
+        f"Slipway-{proposal.kind.capitalize()}: {proposal.env} "
+        f"{proposal.model.ref if proposal.model else 'null'}"
+    )
+    if proposal.override_rejection:
+        lines.append("Slipway-Override-Rejection: true")
+    return "\n".join(lines) + "\n"

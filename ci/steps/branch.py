@@ -1,0 +1,58 @@
+"""Step 3 of a promotion: commit the edited manifest to the promotion branch.
+
+With an open pull request the change is committed on top of the branch (reviewers keep their
+history; nothing is force-pushed under them), or not at all when the branch already holds that
+content. Without one, the branch is started afresh from the base branch, so a new pull request
+never carries leftovers of an old, closed one.
+"""
+
+from __future__ import annotations
+
+from ci.forge.protocol import FileCommit, Forge
+
+
+def branch_name(kind: str, env: str) -> str:
+    """The branch of a change: ``slipway/promote-<env>`` or ``slipway/revert-<env>``.
+
+    Args:
+        kind: ``promote`` or ``revert``.
+        env: Environment.
+
+    Returns:
+        The branch name.
+    """
+    return f"slipway/{kind}-{env}"
+
+
+def commit_manifest(
+    forge: Forge,
+    *,
+    branch: str,
+    base: str,
+    path: str,
+    content: str,
+    message: str,
+    has_open_pr: bool,
+) -> FileCommit:
+    """Put ``content`` at ``path`` on ``branch``.
+
+    Args:
+        forge: The forge.
+        branch: Promotion branch.
+        base: Base branch.
+        path: Manifest path in the repository.
+        content: New manifest text.
+        message: Commit message.
+        has_open_pr: Whether an open pull request uses the branch.
+
+    Returns:
+        The commit (``changed`` is False when the branch already had the content).
+    """
+    return forge.push_file(
+        branch=branch,
+        base=base,
+        path=path,
+        content=content,
+        message=message,
+        reset=not has_open_pr,
+    )

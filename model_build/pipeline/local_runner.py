@@ -1,0 +1,347 @@
+"""Run the build pipeline on this machine: validate, training set, train, evaluate, gate, register.
+
+Each run writes a folder ``<run_dir>/<run_id>/``::
+
+    validation.json      data gate verdict per source
+    training_set.json    rows, label rate, time range, per-feature statistics, data hash
+    bundle/              the model bundle (bundle.json, model.joblib)
+    evaluation.json      holdout metrics, calibration, importance, lineage, gate verdict
+    plots/               roc.png, pr.png, calibration.png, feature_importance.png
+    gate.json            every gate check with its numbers
+    run.json             summary: status, digests, metrics, registered version, step timings
+
+A blocked or failed run still writes ``run.json`` (status ``blocked`` or ``failed``) before the
+error propagates.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from model_build.errors import GateFailedError, RegistryError
+from model_build.pipeline.params import load_params
+from model_build.pipeline.plots import write_plots
+from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
+from model_build.pipeline.steps.gate import check_gate, enforce_gate, rescore_serving
+from model_build.pipeline.steps.register import git_sha, new_version, register_model
+from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
+from model_build.pipeline.steps.training_set import build_training_set, describe_feature_service
+from model_build.pipeline.steps.validate import validate_data
+from services.inference.artifact import BundleError, save_bundle
+
+if TYPE_CHECKING:
+    from model_build.pipeline.steps.gate import GateResult
+    from model_build.registry.protocol import ModelRegistry, ModelVersion
+    from services.repo import FeatureRepo
+
+T = TypeVar("T")
+Status = Literal["registered", "passed", "blocked", "failed"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a local build produced.
+
+    Attributes:
+        run_id: Run identifier (folder name).
+        run_dir: The run folder.
+        status: ``registered`` (or ``passed`` when registration was skipped).
+        metrics: Holdout metrics of the candidate.
+        artifact_digest: Bundle digest.
+        data_hash: Training data snapshot hash.
+        gate: The gate verdict.
+        version: The registered version, or None when registration was skipped.
+        timings: Seconds per step.
+        seconds: Total wall time.
+    """
+
+    run_id: str
+    run_dir: Path
+    status: Status
+    metrics: dict[str, float]
+    artifact_digest: str
+    data_hash: str
+    gate: GateResult
+    version: ModelVersion | None
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: ``<UTC time>-<6 hex>``, e.g. ``20261101T120000Z-3fa2c1``."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_local(
+    *,
+    repo: FeatureRepo,
+    params_path: Path,
+    registry: ModelRegistry,
+    run_dir: Path,
+    serving: ModelVersion | None,
+    now: datetime | None = None,
+    run_id: str | None = None,
+    git_commit: str | None = None,
+    rescore: bool = True,
+    register: bool = True,
+    console: Console | None = None,
+    progress: bool = True,
+) -> BuildResult:
+    """Run every build step locally and register the candidate if the gate passes.
+
+    Args:
+        repo: The applied Feast repo with its data.
+        params_path: Build parameters file.
+        registry: Where the candidate is registered and the serving bundle fetched.
+        run_dir: Parent folder of run folders.
+        serving: The version serving in prod (see ``resolve_serving``), or None.
+        now: Clock of the data gate's freshness checks; the current time when None.
+        run_id: Run id; a new one when None.
+        git_commit: Commit to record; ``git rev-parse HEAD`` when None.
+        rescore: Re-score the serving bundle on this holdout (else use its recorded metrics).
+        register: Register the candidate when the gate passes.
+        console: Where progress is drawn; stderr when None.
+        progress: Draw progress at all.
+
+    Returns:
+        The build result.
+
+    Raises:
+        ParamsError: The parameters file is invalid.
+        ValidationFailedError: The data gate failed.
+        GateFailedError: The candidate was blocked; the message gives the numbers.
+        PipelineError: A step failed; the message names it.
+        RegistryError: Registration failed.
+    """
+    run = _Run(run_id=run_id or new_run_id(), run_dir=run_dir)
+    console = console or Console(stderr=True)
+    columns = (SpinnerColumn(finished_text=" "), TextColumn("{task.description}"))
+    with Progress(*columns, TimeElapsedColumn(), console=console, disable=not progress) as bar:
+        run.bar = bar
+        try:
+            return _build(
+                run,
+                repo=repo,
+                params_path=params_path,
+                registry=registry,
+                serving=serving,
+                now=now,
+                git_commit=git_commit,
+                rescore=rescore,
+                register=register,
+            )
+        except GateFailedError as exc:
+            run.finish(status="blocked", error=str(exc))
+            raise
+        except Exception as exc:
+            run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _build(
+    run: _Run,
+    *,
+    repo: FeatureRepo,
+    params_path: Path,
+    registry: ModelRegistry,
+    serving: ModelVersion | None,
+    now: datetime | None,
+    git_commit: str | None,
+    rescore: bool,
+    register: bool,
+) -> BuildResult:
+    folder = run.folder
+    params = run.step("params", "Load parameters", lambda: load_params(path=params_path))
+    run.summary.update(model_name=params.model.name, params_digest=params.digest())
+    run.summary["params_path"] = str(params_path)
+    info = run.step(
+        "feature_service",
+        f"Read feature service {params.model.feature_service}",
+        lambda: describe_feature_service(
+            store=repo.open_store(), name=params.model.feature_service
+        ),
+    )
+    sources = [params.data.entity_source, *info.sources]
+    validation = run.step(
+        "validate",
+        f"Validate data ({', '.join(dict.fromkeys(sources))})",
+        lambda: validate_data(repo_path=repo.path, sources=sources, now=now),
+    )
+    _write_json(folder / "validation.json", validation.summary())
+    training_set = run.step(
+        "training_set",
+        "Build the point-in-time training set",
+        lambda: build_training_set(
+            repo=repo, data=params.data, feature_service=params.model.feature_service
+        ),
+    )
+    _write_json(folder / "training_set.json", training_set.stats())
+    run.summary["data_hash"] = training_set.data_hash
+    model = run.step(
+        "train", "Train", lambda: train_model(training_set=training_set, params=params)
+    )
+    bundle = make_bundle(model=model, training_set=training_set, params=params)
+    digest = run.step(
+        "save_bundle", "Save the bundle", lambda: save_bundle(bundle, directory=folder / "bundle")
+    )
+    run.summary["artifact_digest"] = digest
+    _, holdout, _ = split_by_time(training_set, holdout_fraction=params.data.holdout_fraction)
+    evaluation = run.step(
+        "evaluate",
+        "Evaluate on the holdout",
+        lambda: evaluate_model(
+            estimator=model.estimator,
+            holdout=holdout,
+            features=model.features,
+            label=training_set.label,
+            split=model.split,
+            params=params,
+        ),
+    )
+    run.summary["metrics"] = evaluation.metrics
+    run.step("plots", "Draw plots", lambda: write_plots(evaluation, out_dir=folder / "plots"))
+
+    def gate() -> GateResult:
+        measured = None
+        if serving is not None and rescore:
+            try:
+                measured = rescore_serving(
+                    registry=registry,
+                    serving=serving,
+                    holdout=holdout,
+                    label=training_set.label,
+                    threshold=params.evaluate.threshold,
+                    bins=params.evaluate.calibration_bins,
+                    directory=folder / "serving_bundle",
+                )
+            except (RegistryError, BundleError) as exc:  # compare with recorded metrics
+                run.summary["rescore_error"] = f"{serving.ref}: {exc}"
+        return check_gate(
+            metrics=evaluation.metrics, gate=params.gate, serving=serving, serving_metrics=measured
+        )
+
+    against = f" against prod {serving.ref}" if serving else ""
+    verdict = run.step("gate", f"Gate{against}", gate)
+    lineage = {
+        "model_name": params.model.name,
+        "feature_service": training_set.info.name,
+        "features": training_set.features,
+        "data_hash": training_set.data_hash,
+        "artifact_digest": digest,
+        "params_digest": params.digest(),
+    }
+    write_evaluation(
+        evaluation, out_dir=folder, extra={"lineage": lineage, "gate": verdict.to_dict()}
+    )
+    _write_json(folder / "gate.json", verdict.to_dict())
+    run.summary["gate"] = verdict.summary()
+    enforce_gate(verdict, model_name=params.model.name)
+    version: ModelVersion | None = None
+    if register:
+        record = new_version(
+            params=params,
+            artifact_digest=digest,
+            metrics=evaluation.metrics,
+            data_hash=training_set.data_hash,
+            features=training_set.features,
+            run_id=run.run_id,
+            git_commit=git_commit or git_sha(),
+            description=f"local build {run.run_id}",
+        )
+        run.summary["git_sha"] = record.git_sha
+        version = run.step(
+            "register",
+            f"Register {params.model.name}",
+            lambda: register_model(registry=registry, new=record, bundle_dir=folder / "bundle"),
+        )
+        run.summary["version"] = {"ref": version.ref, "artifact_uri": version.artifact_uri}
+    status: Status = "registered" if version is not None else "passed"
+    seconds = run.finish(status=status)
+    return BuildResult(
+        run_id=run.run_id,
+        run_dir=folder,
+        status=status,
+        metrics=dict(evaluation.metrics),
+        artifact_digest=digest,
+        data_hash=training_set.data_hash,
+        gate=verdict,
+        version=version,
+        timings=dict(run.timings),
+        seconds=seconds,
+    )
+
+
+class _Run:
+    """Timings, progress lines and ``run.json`` of one run."""
+
+    def __init__(self, *, run_id: str, run_dir: Path) -> None:
+        self.run_id = run_id
+        self.folder = run_dir / run_id
+        self.folder.mkdir(parents=True, exist_ok=False)
+        self.started = time.perf_counter()
+        self.started_at = datetime.now(UTC)
+        self.timings: dict[str, float] = {}
+        self.summary: dict[str, Any] = {}
+        self.bar: Progress | None = None
+
+    def step(self, name: str, label: str, action: Callable[[], T]) -> T:
+        task = self.bar.add_task(label, total=1) if self.bar else None
+        began = time.perf_counter()
+        try:
+            value = action()
+        except Exception:
+            if self.bar is not None and task is not None:
+                self.bar.update(task, description=f"[red]✗[/] {label}", completed=1)
+            self.summary["failed_step"] = name
+            raise
+        finally:
+            self.timings[name] = round(time.perf_counter() - began, 3)
+        if self.bar is not None and task is not None:
+            self.bar.update(task, description=f"[green]✓[/] {label}", completed=1)
+        return value
+
+    def finish(self, *, status: Status, error: str | None = None) -> float:
+        seconds = round(time.perf_counter() - self.started, 3)
+        document = {
+            "run_id": self.run_id,
+            "status": status,
+            "error": error,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "seconds": seconds,
+            "timings": self.timings,
+            "environment": _environment(),
+            **self.summary,
+        }
+        _write_json(self.folder / "run.json", document)
+        return seconds
+
+
+def _environment() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": str(sklearn.__version__),
+    }
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

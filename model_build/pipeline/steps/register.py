@@ -1,0 +1,98 @@
+"""Step 6, register: record the bundle and its lineage as a new Pending version.
+
+Lineage: artifact digest, holdout metrics, parameters, git commit, data snapshot hash, feature
+service and the ordered feature list. Approval is a separate, human step.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model_build.registry.protocol import NewVersion
+
+if TYPE_CHECKING:
+    from model_build.pipeline.params import BuildParams
+    from model_build.registry.protocol import ModelRegistry, ModelVersion
+
+
+def git_sha(*, cwd: Path | None = None) -> str:
+    """The commit checked out in ``cwd`` (``git rev-parse HEAD``), or ``unknown``.
+
+    Args:
+        cwd: Any folder inside the work tree; the current folder when None.
+
+    Returns:
+        The 40-character SHA, or ``unknown`` when git or the repository is unavailable.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    sha = done.stdout.strip()
+    return sha if done.returncode == 0 and len(sha) == 40 else "unknown"
+
+
+def new_version(
+    *,
+    params: BuildParams,
+    artifact_digest: str,
+    metrics: dict[str, float],
+    data_hash: str,
+    features: list[str],
+    run_id: str,
+    git_commit: str,
+    description: str = "",
+) -> NewVersion:
+    """Assemble what is registered (pure).
+
+    Args:
+        params: Build parameters (model name, feature service, lineage params).
+        artifact_digest: The bundle digest.
+        metrics: Holdout metrics.
+        data_hash: Training data snapshot hash.
+        features: Ordered features of the bundle.
+        run_id: Build run id.
+        git_commit: Commit the build ran from.
+        description: Free text.
+
+    Returns:
+        The new version record.
+    """
+    return NewVersion(
+        model_name=params.model.name,
+        artifact_digest=artifact_digest,
+        metrics=dict(metrics),
+        params=params.lineage(),
+        git_sha=git_commit,
+        data_hash=data_hash,
+        feature_service=params.model.feature_service,
+        features=list(features),
+        run_id=run_id,
+        description=description,
+    )
+
+
+def register_model(*, registry: ModelRegistry, new: NewVersion, bundle_dir: Path) -> ModelVersion:
+    """Register the bundle as a new Pending version.
+
+    Args:
+        registry: The model registry.
+        new: The version record (see :func:`new_version`).
+        bundle_dir: The bundle folder; its digest must equal ``new.artifact_digest``.
+
+    Returns:
+        The registered version.
+
+    Raises:
+        RegistryError: The registry refused (digest mismatch, storage failure...).
+    """
+    return registry.register(new=new, bundle_dir=bundle_dir)

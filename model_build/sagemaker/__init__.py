@@ -1,0 +1,6 @@
+"""The build pipeline on SageMaker: offline compilation, job entry points, upsert and start.
+
+* :mod:`model_build.sagemaker.compile`: :func:`compile_pipeline` (no credentials, no network).
+* :mod:`model_build.sagemaker.jobs`: what the PrepareData, Train and Evaluate jobs run.
+* :mod:`model_build.sagemaker.client`: upload code, :func:`upsert_and_start`.
+"""

@@ -1,0 +1,300 @@
+"""What each SageMaker job runs: the same step functions as the local runner, on container paths.
+
+The thin scripts in ``model_build/sagemaker/scripts/`` (uploaded to ``s3://<bucket>/<prefix>/
+code/``) only call :func:`main` with a job name; the image has Slipway installed. Every job
+takes its folders as arguments, so tests run the three jobs back to back on temp folders.
+
+* ``prepare`` (ProcessingStep): apply the Feast repo copy, validate the sources, build the
+  point-in-time training set, write it as Parquet plus JSON.
+* ``train`` (TrainingStep): fit on the training part, write the bundle to ``/opt/ml/model``
+  (SageMaker packs it as ``model.tar.gz``).
+* ``evaluate`` (ProcessingStep): unpack the bundle, evaluate on the holdout, run the gate
+  against the serving metrics passed as a pipeline parameter, write ``evaluation.json`` (read
+  by the ConditionStep through a PropertyFile), plots and ``lineage.json`` (the lineage of the
+  version the RegisterModel step creates, in the SageMaker registry's lineage format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from model_build.errors import PipelineError
+from model_build.pipeline.params import load_params
+from model_build.pipeline.plots import write_plots
+from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
+from model_build.pipeline.steps.gate import Baseline, check_against
+from model_build.pipeline.steps.register import new_version
+from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
+from model_build.pipeline.steps.training_set import (
+    build_training_set,
+    describe_feature_service,
+    load_training_set,
+    save_training_set,
+)
+from model_build.pipeline.steps.validate import validate_data
+from model_build.registry.sagemaker_metadata import version_fields
+from services.inference.artifact import bundle_digest, load_bundle, save_bundle, unpack_bundle
+
+PROCESSING: Final = Path("/opt/ml/processing")
+PATHS: Final[dict[str, str]] = {
+    "repo": str(PROCESSING / "input" / "feature_repo"),
+    "params_processing": str(PROCESSING / "input" / "params" / "params.yaml"),
+    "params_training": "/opt/ml/input/data/code/params.yaml",
+    "training_set_out": str(PROCESSING / "output" / "training_set"),
+    "training_set_train": "/opt/ml/input/data/training_set",
+    "training_set_eval": str(PROCESSING / "input" / "training_set"),
+    "model_dir": "/opt/ml/model",
+    "model_in": str(PROCESSING / "input" / "model"),
+    "evaluation_out": str(PROCESSING / "output" / "evaluation"),
+}
+"""Container paths each job reads and writes (also used by the compiler)."""
+
+NEW_VERSION_FILE: Final = "lineage.json"
+"""Lineage document of the registered version (``slipway.lineage_uri`` points at it)."""
+_LOCAL_STATE: Final = ("registry.db", "online_store.db")
+
+
+def prepare_job(
+    *, repo_dir: Path, params_path: Path, out_dir: Path, now: datetime | None = None
+) -> Path:
+    """Validate the sources and write the training set.
+
+    The repo is copied to a scratch folder and applied there (the container has no registry).
+
+    Args:
+        repo_dir: Feast repo folder (definitions, ``expectations/``, ``data/``).
+        params_path: Build parameters.
+        out_dir: Output folder (``training_set.parquet``, ``training_set.json``,
+            ``validation.json``).
+        now: Clock of the freshness checks; the current time when None.
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        ValidationFailedError: The data gate failed.
+        PipelineError: Feast could not build the training set.
+    """
+    from services.repo import FeatureRepo
+    from services.store import apply
+
+    params = load_params(path=params_path)
+    with tempfile.TemporaryDirectory(prefix="slipway-repo-") as scratch:
+        work = Path(scratch) / "feature_repo"
+        shutil.copytree(repo_dir, work, ignore=shutil.ignore_patterns(*_LOCAL_STATE))
+        repo = FeatureRepo(path=work, env="local")
+        apply(repo=repo)
+        info = describe_feature_service(store=repo.open_store(), name=params.model.feature_service)
+        sources = [params.data.entity_source, *info.sources]
+        validation = validate_data(repo_path=work, sources=sources, now=now)
+        training_set = build_training_set(
+            repo=repo, data=params.data, feature_service=params.model.feature_service
+        )
+    save_training_set(training_set, directory=out_dir)
+    _write_json(out_dir / "validation.json", validation.summary())
+    return out_dir
+
+
+def train_job(*, training_set_dir: Path, params_path: Path, model_dir: Path) -> str:
+    """Fit the model and write its bundle.
+
+    Args:
+        training_set_dir: Folder written by :func:`prepare_job`.
+        params_path: Build parameters.
+        model_dir: Bundle folder (``/opt/ml/model`` in SageMaker).
+
+    Returns:
+        The bundle digest.
+    """
+    params = load_params(path=params_path)
+    training_set = load_training_set(directory=training_set_dir)
+    model = train_model(training_set=training_set, params=params)
+    bundle = make_bundle(model=model, training_set=training_set, params=params)
+    return save_bundle(bundle, directory=model_dir)
+
+
+def evaluate_job(
+    *,
+    model_path: Path,
+    training_set_dir: Path,
+    params_path: Path,
+    out_dir: Path,
+    serving: str = "{}",
+    run_id: str = "",
+    git_commit: str = "unknown",
+) -> dict[str, Any]:
+    """Evaluate the trained bundle, run the gate and write the reports.
+
+    Args:
+        model_path: A bundle folder, or a folder holding ``model.tar.gz``, or the archive.
+        training_set_dir: Folder written by :func:`prepare_job`.
+        params_path: Build parameters.
+        out_dir: Output folder (``evaluation.json``, ``lineage.json``, ``plots/``).
+        serving: JSON ``{"ref": "<model>:<version>", "metrics": {...}}`` of the version
+            serving in prod, or ``{}`` for none.
+        run_id: Pipeline execution id, recorded as the run id.
+        git_commit: Commit the pipeline was started from.
+
+    Returns:
+        The ``evaluation.json`` document.
+
+    Raises:
+        PipelineError: The model or the serving JSON is unusable.
+    """
+    params = load_params(path=params_path)
+    training_set = load_training_set(directory=training_set_dir)
+    with tempfile.TemporaryDirectory(prefix="slipway-model-") as scratch:
+        bundle_dir = _bundle_dir(model_path, Path(scratch))
+        digest = bundle_digest(directory=bundle_dir)
+        bundle = load_bundle(directory=bundle_dir)
+    _, holdout, split = split_by_time(training_set, holdout_fraction=params.data.holdout_fraction)
+    evaluation = evaluate_model(
+        estimator=bundle.estimator,
+        holdout=holdout,
+        features=bundle.features,
+        label=training_set.label,
+        split=split,
+        params=params,
+    )
+    verdict = check_against(
+        metrics=evaluation.metrics, gate=params.gate, baseline=parse_serving(serving)
+    )
+    record = new_version(
+        params=params,
+        artifact_digest=digest,
+        metrics=evaluation.metrics,
+        data_hash=training_set.data_hash,
+        features=bundle.features,
+        run_id=run_id,
+        git_commit=git_commit,
+        description=f"SageMaker pipeline execution {run_id}".strip(),
+    )
+    lineage = {
+        "model_name": params.model.name,
+        "feature_service": training_set.info.name,
+        "features": list(bundle.features),
+        "data_hash": training_set.data_hash,
+        "artifact_digest": digest,
+        "params_digest": params.digest(),
+    }
+    path = write_evaluation(
+        evaluation, out_dir=out_dir, extra={"lineage": lineage, "gate": verdict.to_dict()}
+    )
+    _write_json(out_dir / NEW_VERSION_FILE, {"format": 1, **version_fields(record)})
+    write_plots(evaluation, out_dir=out_dir / "plots")
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def parse_serving(text: str) -> Baseline | None:
+    """Parse the ``ServingMetrics`` pipeline parameter.
+
+    Args:
+        text: ``{}`` or ``{"ref": "driver_ranking:3", "metrics": {"roc_auc": 0.84}}``.
+
+    Returns:
+        The baseline, or None for ``{}``.
+
+    Raises:
+        PipelineError: The text is not that JSON shape.
+    """
+    try:
+        raw = json.loads(text or "{}")
+        if not raw:
+            return None
+        metrics = {str(k): float(v) for k, v in dict(raw["metrics"]).items()}
+        return Baseline(ref=str(raw["ref"]), metrics=metrics, source="registry")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PipelineError(f"evaluate: invalid serving metrics {text!r}: {exc}") from exc
+
+
+def serving_parameter(*, ref: str, metrics: dict[str, float], keep: list[str]) -> str:
+    """Encode the serving version for the ``ServingMetrics`` parameter (short, sorted JSON).
+
+    Args:
+        ref: ``<model>:<version>``.
+        metrics: Its registered metrics.
+        keep: Metrics to pass (those with a serving tolerance).
+
+    Returns:
+        Compact JSON (within the 256-character container argument limit for a few metrics).
+    """
+    chosen = {k: round(float(metrics[k]), 6) for k in sorted(keep) if k in metrics}
+    return json.dumps({"ref": ref, "metrics": chosen}, sort_keys=True, separators=(",", ":"))
+
+
+def main(job: str, argv: list[str] | None = None) -> None:
+    """Command-line entry of the container scripts.
+
+    Args:
+        job: ``prepare``, ``train`` or ``evaluate``.
+        argv: Arguments (``sys.argv[1:]`` when None).
+
+    Raises:
+        PipelineError: Unknown job.
+    """
+    parser = argparse.ArgumentParser(prog=f"slipway-{job}")
+    if job == "prepare":
+        parser.add_argument("--repo", default=PATHS["repo"])
+        parser.add_argument("--params", default=PATHS["params_processing"])
+        parser.add_argument("--out", default=PATHS["training_set_out"])
+        parser.add_argument("--now", default="now")
+        args = parser.parse_args(argv)
+        now = None if args.now in ("", "now") else datetime.fromisoformat(args.now)
+        if now is not None and now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        prepare_job(
+            repo_dir=Path(args.repo), params_path=Path(args.params), out_dir=Path(args.out), now=now
+        )
+    elif job == "train":
+        parser.add_argument("--training-set", default=PATHS["training_set_train"])
+        parser.add_argument("--params", default=PATHS["params_training"])
+        parser.add_argument("--model-dir", default=PATHS["model_dir"])
+        args = parser.parse_args(argv)
+        digest = train_job(
+            training_set_dir=Path(args.training_set),
+            params_path=Path(args.params),
+            model_dir=Path(args.model_dir),
+        )
+        print(f"bundle {digest}")
+    elif job == "evaluate":
+        parser.add_argument("--model", default=PATHS["model_in"])
+        parser.add_argument("--training-set", default=PATHS["training_set_eval"])
+        parser.add_argument("--params", default=PATHS["params_processing"])
+        parser.add_argument("--out", default=PATHS["evaluation_out"])
+        parser.add_argument("--serving", default="{}")
+        parser.add_argument("--run-id", default="")
+        parser.add_argument("--git-sha", default="unknown")
+        args = parser.parse_args(argv)
+        document = evaluate_job(
+            model_path=Path(args.model),
+            training_set_dir=Path(args.training_set),
+            params_path=Path(args.params),
+            out_dir=Path(args.out),
+            serving=args.serving,
+            run_id=args.run_id,
+            git_commit=args.git_sha,
+        )
+        print(f"gate: {document['gate']['summary']}")
+    else:
+        raise PipelineError(f"unknown job {job!r} (prepare, train, evaluate)")
+
+
+def _bundle_dir(model_path: Path, scratch: Path) -> Path:
+    archive = model_path if model_path.is_file() else model_path / "model.tar.gz"
+    if archive.is_file():
+        return unpack_bundle(archive=archive, directory=scratch / "bundle")
+    if (model_path / "bundle.json").is_file():
+        return model_path
+    raise PipelineError(f"evaluate: {model_path}: no model.tar.gz or bundle found")
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

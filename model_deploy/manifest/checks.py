@@ -1,0 +1,157 @@
+"""Manifest sections about checks: smoke tests, metric thresholds and freeze windows."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class ProbabilityRange(BaseModel):
+    """Bounds every predicted probability must fall in.
+
+    Attributes:
+        min: Lower bound (0 to 1).
+        max: Upper bound (0 to 1, at least ``min``).
+    """
+
+    model_config = _STRICT
+
+    min: float = Field(default=0.0, ge=0, le=1)
+    max: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("max")
+    @classmethod
+    def _max_at_least_min(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("min")
+        if isinstance(low, float) and value < low:
+            raise ValueError(f"must be at least min ({low}), got {value}")
+        return value
+
+
+class SmokeExpect(BaseModel):
+    """What a smoke test case's answer must look like.
+
+    Attributes:
+        probability: Range every row's probability must fall in.
+        label: If set, the label (0 or 1) every row must get.
+    """
+
+    model_config = _STRICT
+
+    probability: ProbabilityRange = ProbabilityRange()
+    label: int | None = Field(default=None, ge=0, le=1)
+
+
+class SmokeCase(BaseModel):
+    """One request sent to a new endpoint before it takes traffic.
+
+    Attributes:
+        name: Short description, shown in reports.
+        instances: Feature rows (feature name to value); the answer must hold one prediction
+            per row.
+        expect: Checks on every prediction.
+    """
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=80)
+    instances: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+    expect: SmokeExpect = SmokeExpect()
+
+    @field_validator("instances")
+    @classmethod
+    def _scalar_values(cls, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, row in enumerate(rows):
+            if not row:
+                raise ValueError(f"row {index} is empty")
+            for key, value in row.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"row {index}: feature names must be strings, got {key!r}")
+                if value is not None and not isinstance(value, bool | int | float | str):
+                    raise ValueError(
+                        f"row {index}: {key} must be a number, a string or null, got "
+                        f"{type(value).__name__}"
+                    )
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"row {index}: {key} must be finite, got {value}")
+        return rows
+
+
+class MetricThreshold(BaseModel):
+    """Bounds on one registry metric of the candidate version.
+
+    Attributes:
+        min: The metric must be at least this (e.g. ``roc_auc``).
+        max: The metric must be at most this (e.g. ``log_loss``).
+    """
+
+    model_config = _STRICT
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> MetricThreshold:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+class PolicySettings(BaseModel):
+    """Per-environment policy parameters (the rules themselves live in code).
+
+    Attributes:
+        thresholds: Metric name to bounds the candidate version must meet.
+    """
+
+    model_config = _STRICT
+
+    thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
+
+
+class FreezeWindow(BaseModel):
+    """A period when the environment must not change (apply and plan report it).
+
+    Attributes:
+        start: Start, with a time zone (``2025-12-20T00:00:00Z``).
+        end: End, with a time zone, after ``start``.
+        reason: Why (shown in the violation sentence).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="freeze window", min_length=1, max_length=200)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _timestamp_only(cls, value: object) -> object:
+        if isinstance(value, datetime) or (isinstance(value, str) and "T" in value):
+            return value
+        raise ValueError(
+            f"must be a date and time with a time zone, e.g. 2025-12-20T00:00:00Z (got {value!r})"
+        )
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if isinstance(start, datetime) and value <= start:
+            raise ValueError(f"must be after start ({start.isoformat()})")
+        return value

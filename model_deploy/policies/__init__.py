@@ -1,0 +1,44 @@
+"""Deployment policies: pure functions of a :class:`PolicyContext`, one module per rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from model_deploy.policies.approval import check_approval
+from model_deploy.policies.freeze import check_freeze_windows
+from model_deploy.policies.metrics import check_metric_thresholds
+from model_deploy.policies.promotion import check_promotion_order
+from model_deploy.policies.result import PolicyContext, PolicyResult, UpstreamState
+from model_deploy.policies.schema import check_feature_schema
+
+Policy = Callable[[PolicyContext], PolicyResult]
+
+#: Every policy, in the order reports list them.
+POLICIES: tuple[Policy, ...] = (
+    check_approval,
+    check_promotion_order,
+    check_metric_thresholds,
+    check_feature_schema,
+    check_freeze_windows,
+)
+
+
+def evaluate_policies(ctx: PolicyContext) -> list[PolicyResult]:
+    """Run every policy.
+
+    Args:
+        ctx: Policy context.
+
+    Returns:
+        One result per policy, in :data:`POLICIES` order.
+    """
+    return [policy(ctx) for policy in POLICIES]
+
+
+__all__ = [
+    "POLICIES",
+    "PolicyContext",
+    "PolicyResult",
+    "UpstreamState",
+    "evaluate_policies",
+]

@@ -1,0 +1,45 @@
+"""Promotion order: prod only takes a version that is serving, healthy, in staging."""
+
+from __future__ import annotations
+
+from model_deploy.policies.config import UPSTREAM
+from model_deploy.policies.result import PolicyContext, PolicyResult
+
+NAME = "promotion-order"
+
+
+def check_promotion_order(ctx: PolicyContext) -> PolicyResult:
+    """Check that the upstream environment serves the candidate and is healthy.
+
+    Args:
+        ctx: Policy context.
+
+    Returns:
+        The result.
+    """
+    upstream_env = UPSTREAM.get(ctx.env)
+    if upstream_env is None:
+        return PolicyResult(NAME, "skip", f"{ctx.env} has no upstream environment.")
+    candidate = ctx.candidate
+    if candidate is None:
+        return PolicyResult(NAME, "skip", "No model version is deployed, so order is moot.")
+    ref = f"{candidate.model_name}:{candidate.version}"
+    upstream = ctx.upstream
+    if upstream is None or upstream.error:
+        why = upstream.error if upstream and upstream.error else "it was not checked"
+        return PolicyResult(
+            NAME, "fail", f"Cannot confirm that {upstream_env} serves {ref}: {why}."
+        )
+    if upstream.model_ref != ref:
+        serving = upstream.model_ref or "nothing"
+        return PolicyResult(
+            NAME,
+            "fail",
+            f"{ctx.env} only takes a version serving in {upstream_env}, which serves {serving}, "
+            f"not {ref}.",
+        )
+    if not upstream.healthy:
+        return PolicyResult(
+            NAME, "fail", f"{upstream_env} serves {ref} but is not healthy; fix it first."
+        )
+    return PolicyResult(NAME, "pass", f"{ref} is serving and healthy in {upstream_env}.")

@@ -1,0 +1,187 @@
+"""The plan as GitHub markdown: what a reviewer reads in the promotion pull request.
+
+Summary first (one heading, one status line), then the change table, the candidate-vs-serving
+metrics with deltas, direction arrows and thresholds, the policy checklist, and the evidence
+(digest, git SHA, data hash) in a collapsed block. A hidden marker lets a bot update its comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from model_deploy.plan import Evidence, MetricRow, Plan
+from model_deploy.policies.result import PolicyResult
+
+_OUTCOME_ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
+_ACTION_WORD = {
+    "create": "create",
+    "update": "update",
+    "destroy": "tear down",
+    "noop": "no change",
+}
+
+
+def plan_markdown(plan: Plan) -> str:
+    """Render a plan for a pull request comment.
+
+    Args:
+        plan: The plan.
+
+    Returns:
+        Markdown text (ends with a newline).
+    """
+    lines = [f"<!-- slipway:plan env={plan.env} -->", _heading(plan), "", _status_line(plan), ""]
+    if plan.blocked:
+        failed = sum(result.failed for result in plan.policies)
+        lines += [
+            f"> [!CAUTION]\n> **Blocked:** {failed} policy check(s) failed; "
+            f"`slipway deploy apply {plan.env}` will refuse this change.",
+            "",
+        ]
+    elif plan.in_sync:
+        lines += [f"> [!NOTE]\n> {_escape(plan.summary)}", ""]
+    lines += _changes(plan)
+    lines += _metrics(plan)
+    lines += _policies(plan.policies)
+    lines += _evidence(plan)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _heading(plan: Plan) -> str:
+    serving = f"`{plan.serving_ref}`" if plan.serving_ref else "nothing"
+    desired = f"`{plan.desired_ref}`" if plan.desired_ref else "nothing (`model: null`)"
+    if plan.action in ("create", "destroy") or plan.serving_ref != plan.desired_ref:
+        return f"### 🚢 Deploy plan · `{plan.env}`: {serving} → {desired}"
+    return f"### 🚢 Deploy plan · `{plan.env}`: {serving}"
+
+
+def _status_line(plan: Plan) -> str:
+    counts = {outcome: 0 for outcome in _OUTCOME_ICON}
+    for result in plan.policies:
+        counts[result.outcome] += 1
+    verdict = (
+        "⛔ **blocked**"
+        if plan.blocked
+        else ("✔️ **in sync**" if plan.in_sync else "🟢 **ready to apply**")
+    )
+    return (
+        f"**{_ACTION_WORD[plan.action]}** on the `{plan.target}` target · "
+        f"{len(plan.changes)} change(s) · policies: {counts['pass']} ✅ {counts['fail']} ❌ "
+        f"{counts['skip']} ⏭️ · {verdict}"
+    )
+
+
+def _changes(plan: Plan) -> list[str]:
+    if not plan.changes:
+        return []
+    lines = ["#### Changes", "", "| Setting | Serving now | After apply |", "|---|---|---|"]
+    for change in plan.changes:
+        lines.append(
+            f"| {change.setting} | {_code(change.serving)} | **{_code(change.desired)}** |"
+        )
+    return [*lines, ""]
+
+
+def _metrics(plan: Plan) -> list[str]:
+    if not plan.metrics:
+        return []
+    serving = f"Serving `{plan.serving.ref}`" if plan.serving else "Serving"
+    candidate = f"Candidate `{plan.candidate.ref}`" if plan.candidate else "Candidate"
+    lines = [
+        "#### Metrics: candidate vs serving",
+        "",
+        f"| Metric | {serving} | {candidate} | Δ | Threshold |",
+        "|---|---:|---:|---|---|",
+    ]
+    lines += [_metric_line(row) for row in plan.metrics]
+    if plan.serving is None:
+        lines += ["", "_Nothing comparable serves yet: no baseline._"]
+    return [*lines, ""]
+
+
+def _metric_line(row: MetricRow) -> str:
+    direction = "↓ lower is better" if row.lower_is_better else "↑ higher is better"
+    if row.delta is None:
+        delta = "–"
+    elif row.delta == 0:
+        delta = "⚪ ±0"
+    else:
+        arrow = "▲" if row.delta > 0 else "▼"
+        mood = "🟢" if row.verdict == "better" else "🔴"
+        delta = f"{mood} {arrow} {row.delta:+.4f}"
+    bounds = []
+    if row.minimum is not None:
+        bounds.append(f"≥ {row.minimum:g}")
+    if row.maximum is not None:
+        bounds.append(f"≤ {row.maximum:g}")
+    threshold = " and ".join(bounds) or "–"
+    if row.meets_threshold is not None:
+        threshold += " ✅" if row.meets_threshold else " ❌"
+    return (
+        f"| `{row.name}` <sub>{direction}</sub> | {_number(row.serving)} | "
+        f"{_number(row.candidate)} | {delta} | {threshold} |"
+    )
+
+
+def _policies(results: list[PolicyResult]) -> list[str]:
+    if not results:
+        return []
+    lines = ["#### Policy checks", ""]
+    for result in results:
+        lines.append(
+            f"- [{'x' if result.outcome == 'pass' else ' '}] {_OUTCOME_ICON[result.outcome]} "
+            f"**{result.policy}**: {_escape(result.message)}"
+        )
+    return [*lines, ""]
+
+
+def _evidence(plan: Plan) -> list[str]:
+    columns = [(label, ev) for label, ev in (("Candidate", plan.candidate),
+                                              ("Serving", plan.serving)) if ev]  # fmt: skip
+    lines = ["<details><summary>Evidence</summary>", ""]
+    if columns:
+        lines += [
+            "| | " + " | ".join(label for label, _ in columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
+        for label, getter in _EVIDENCE_ROWS:
+            lines.append(
+                f"| {label} | " + " | ".join(_code(getter(ev)) for _, ev in columns) + " |"
+            )
+        lines.append("")
+    actual = plan.actual
+    lines.append(
+        f"Manifest `{plan.manifest_path}` · hash `{plan.manifest_hash}` · actual state read from "
+        f"the `{plan.target}` target at {plan.generated_at:%Y-%m-%d %H:%M:%S %Z}"
+        + (f" · deployed from commit `{actual.git_sha}`" if actual.git_sha else "")
+    )
+    if actual.notes:
+        lines += ["", "Target notes:", *[f"- ⚠️ {_escape(note)}" for note in actual.notes]]
+    return [*lines, "", "</details>"]
+
+
+_EVIDENCE_ROWS: tuple[tuple[str, Callable[[Evidence], str]], ...] = (
+    ("Version", lambda ev: f"{ev.ref} ({ev.status})"),
+    ("Artifact digest", lambda ev: ev.artifact_digest),
+    ("Model git SHA", lambda ev: ev.git_sha),
+    ("Training data hash", lambda ev: ev.data_hash),
+    ("Feature service", lambda ev: ev.feature_service),
+    ("Artifact URI", lambda ev: ev.artifact_uri),
+    ("Registry ARN", lambda ev: ev.arn or "–"),
+    ("Registered", lambda ev: f"{ev.created_at:%Y-%m-%d %H:%M} UTC"),
+)
+
+
+def _code(value: str | None) -> str:
+    if value is None or value == "-":
+        return "–"
+    clean = value.replace("`", "'").replace("|", "\\|")
+    return f"`{clean}`"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"

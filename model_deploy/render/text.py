@@ -1,0 +1,105 @@
+"""Plain-text renderings for the terminal: plan, apply result and status."""
+
+from __future__ import annotations
+
+from model_deploy.apply import ApplyResult
+from model_deploy.plan import Plan
+from model_deploy.status import EnvStatus
+
+_MARK = {"pass": "pass", "fail": "FAIL", "skip": "skip"}
+
+
+def plan_text(plan: Plan) -> str:
+    """Render a plan for a terminal.
+
+    Args:
+        plan: The plan.
+
+    Returns:
+        Text (ends with a newline).
+    """
+    lines = [f"Plan for {plan.env} ({plan.target} target): {plan.summary}"]
+    if plan.changes:
+        width = max(len(change.setting) for change in plan.changes)
+        lines += ["", "Changes (serving -> after apply):"]
+        for change in plan.changes:
+            lines.append(
+                f"  {change.setting:<{width}}  {change.serving or '-'}  ->  {change.desired or '-'}"
+            )
+    if plan.metrics:
+        base = plan.serving.ref if plan.serving else "none"
+        cand = plan.candidate.ref if plan.candidate else "?"
+        lines += ["", f"Metrics (serving {base} -> candidate {cand}):"]
+        for row in plan.metrics:
+            arrow = "lower is better" if row.lower_is_better else "higher is better"
+            serving = "-" if row.serving is None else f"{row.serving:.4f}"
+            candidate = "-" if row.candidate is None else f"{row.candidate:.4f}"
+            delta = "" if row.delta is None else f"  {row.delta:+.4f} {row.verdict}"
+            bound = ""
+            if row.meets_threshold is not None:
+                bound = "  threshold ok" if row.meets_threshold else "  THRESHOLD MISSED"
+            lines.append(f"  {row.name} ({arrow}): {serving} -> {candidate}{delta}{bound}")
+    if plan.policies:
+        lines += ["", "Policies:"]
+        lines += [f"  [{_MARK[r.outcome]}] {r.policy}: {r.message}" for r in plan.policies]
+    if plan.candidate:
+        ev = plan.candidate
+        lines += [
+            "",
+            f"Evidence: {ev.ref} ({ev.status}) digest {ev.artifact_digest}, git {ev.git_sha}, "
+            f"data {ev.data_hash}",
+        ]
+    lines += [f"Manifest: {plan.manifest_path} ({plan.manifest_hash})"]
+    lines += [f"Note: {note}" for note in plan.actual.notes]
+    if plan.blocked:
+        lines += ["", f"BLOCKED: `slipway deploy apply {plan.env}` would refuse this change."]
+    return "\n".join(lines) + "\n"
+
+
+def result_text(result: ApplyResult) -> str:
+    """Render an apply or rollback result.
+
+    Args:
+        result: The result.
+
+    Returns:
+        Text (ends with a newline).
+    """
+    lines = [result.message + f" in {result.seconds:.1f} s."]
+    for case in result.smoke_tests:
+        lines.append(f"  smoke [{'pass' if case.passed else 'FAIL'}] {case.name} {case.message}")
+    after = result.after
+    if after.deployed:
+        health = "healthy" if after.healthy else "UNHEALTHY"
+        lines.append(f"Serving {after.model_ref} at {after.endpoint} ({health}).")
+    return "\n".join(lines) + "\n"
+
+
+def status_text(statuses: list[EnvStatus]) -> str:
+    """Render every environment's status.
+
+    Args:
+        statuses: One per environment.
+
+    Returns:
+        Text (ends with a newline).
+    """
+    if not statuses:
+        return "No environment manifests found.\n"
+    lines = []
+    for status in statuses:
+        if status.error:
+            lines.append(f"{status.env}: ERROR {status.error}")
+            continue
+        verdict = "in sync" if status.in_sync else "DRIFT"
+        health = "healthy" if status.healthy else "NOT HEALTHY"
+        registry = f" ({status.registry_status})" if status.registry_status else ""
+        lines.append(
+            f"{status.env}: {verdict} - manifest {status.desired_ref or 'none'}{registry}, "
+            f"{status.target} serves {status.serving_ref or 'nothing'}"
+            + (f", {health}" if status.serving_ref else "")
+        )
+        lines += [f"    - {item}" for item in status.drift]
+        if status.last_deploy:
+            lines.append(f"    last: {status.last_deploy}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,393 @@
+"""The local target (embedded default): inference processes behind a router, blue/green.
+
+Per environment: a router process on the manifest's stable port forwards to the active backend
+(``python -m services.inference --bundle DIR --host 127.0.0.1 --port N``). A deploy starts the new
+backend on a spare port, waits for ``/ping``, runs the smoke tests against it directly, shifts
+traffic step by step (strategy) while watching its health, waits until the router has switched and
+the old backend has no request in flight, and only then stops the old backend: zero failed
+requests. Any failure routes back to the old backend and stops the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from model_deploy.errors import DeployError, TargetError
+from model_deploy.manifest.model import LocalTargetSpec, Manifest
+from model_deploy.targets import processes as proc
+from model_deploy.targets.local_state import (
+    ROUTER_MODULE,
+    Backend,
+    EnvFiles,
+    LocalState,
+    RouterProcess,
+    read_state,
+    wait_router_switched,
+    write_routes,
+    write_state,
+)
+from model_deploy.targets.protocol import (
+    ActualState,
+    DeployRequest,
+    TargetKind,
+    Verifier,
+    describe_strategy,
+)
+from model_deploy.targets.traffic import traffic_steps
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class LocalTarget:
+    """Serve environments as local processes on 127.0.0.1.
+
+    Args:
+        state_dir: Deploy state root; each environment uses ``<state_dir>/<env>/``.
+        server_command: Command starting an inference server, before ``--bundle DIR --host
+            127.0.0.1 --port N`` (default ``python -m services.inference``).
+        health_timeout: Seconds a new backend has to answer ``/ping``.
+        switch_timeout: Seconds the router has to switch and drain the old backend.
+        sleep: Sleep function (tests may speed up bakes).
+    """
+
+    kind: TargetKind = "local"
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        server_command: Sequence[str] | None = None,
+        health_timeout: float = 60.0,
+        switch_timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.server_command = list(server_command or [sys.executable, "-m", "services.inference"])
+        self.health_timeout = health_timeout
+        self.switch_timeout = switch_timeout
+        self._sleep = sleep
+
+    def describe(self, *, env: str, manifest: Manifest) -> ActualState:
+        """Read the environment's processes and ping it through the router.
+
+        Args:
+            env: Environment name.
+            manifest: Its manifest (for the port).
+
+        Returns:
+            The actual state; stale pids become notes, never errors.
+        """
+        files = self._files(env, create=False)  # reading never writes
+        state, notes = read_state(files)
+        router, active = state.router, state.active
+        router_ok = router is not None and proc.is_running(router.pid, marker=router.marker)
+        active_ok = active is not None and proc.is_running(active.pid, marker=active.marker)
+        if router is not None and not router_ok:
+            notes.append(f"router process {router.pid} is not running (stale state file)")
+        if active is not None and not active_ok:
+            notes.append(
+                f"inference process {active.pid} ({active.model_name}:{active.version}) "
+                "is not running (stale state file)"
+            )
+        port = self._spec(manifest).port
+        if router is not None and router.port != port:
+            notes.append(f"router listens on port {router.port}; the manifest says {port}")
+        healthy = bool(router_ok and active_ok and router and proc.ping(router.port))
+        if router_ok and active_ok and not healthy:
+            notes.append("the endpoint does not answer /ping with 200")
+        details = {"state_file": str(files.state)}
+        if router is not None:
+            details.update(router_pid=str(router.pid), router_port=str(router.port))
+        if active is not None:
+            details.update(
+                backend_pid=str(active.pid), backend_port=str(active.port), bundle=active.bundle
+            )
+        return ActualState(
+            env=env,
+            target="local",
+            deployed=active is not None,
+            healthy=healthy,
+            model_name=active.model_name if active else None,
+            version=active.version if active else None,
+            artifact_digest=active.artifact_digest if active else None,
+            manifest_hash=active.manifest_hash if active else None,
+            git_sha=active.git_sha if active else None,
+            endpoint=f"http://127.0.0.1:{router.port if router else port}",
+            instance_count=(1 if active_ok else 0) if active else None,
+            data_capture_percentage=active.data_capture_percentage if active else None,
+            strategy=active.strategy if active else None,
+            notes=notes,
+            details=details,
+        )
+
+    def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
+        """Blue/green deploy of ``request`` (see the module docstring).
+
+        Args:
+            request: What to deploy; ``bundle_dir`` must be set.
+            verify: Smoke tests, run against the new backend before it takes traffic.
+
+        Returns:
+            The new actual state.
+
+        Raises:
+            TargetError: A process failed to start, stay healthy, or the router to switch.
+            SmokeTestError: The new backend failed a smoke test.
+        """
+        if request.bundle_dir is None:
+            raise TargetError("the local target needs a local copy of the bundle")
+        files = self._files(request.env)
+        state, _ = read_state(files)
+        blue = state.active
+        if blue is not None and not proc.is_running(blue.pid, marker=blue.marker):
+            blue = None
+        spec = self._spec(request.manifest)
+        router = self._ensure_router(files, state=state, blue=blue, port=spec.port)
+        generation = max(state.generation, _routes_generation(files))
+        write_state(files, LocalState(router=router, active=blue, generation=generation))
+        green = self._start_backend(files, request=request)
+        capture = request.manifest.data_capture.sampling_percentage
+        try:
+            verify(proc.invoker(green.port))
+            for step in traffic_steps(request.manifest.strategy, has_previous=blue is not None):
+                weights = {green.port: float(step.percent)}
+                if blue is not None and step.percent < 100:
+                    weights[blue.port] = float(100 - step.percent)
+                generation += 1
+                write_routes(
+                    files, generation=generation, weights=weights, capture_percentage=capture
+                )
+                wait_router_switched(
+                    port=router.port, generation=generation, drained=set(), timeout=30
+                )
+                self._watch(green, seconds=step.hold_seconds)
+            if not proc.ping(router.port):
+                raise TargetError(
+                    f"the endpoint on port {router.port} fails /ping after the switch"
+                )
+        except (DeployError, OSError) as exc:
+            generation += 1
+            self._route_back(files, router=router, blue=blue, green=green, generation=generation)
+            write_state(files, LocalState(router=router, active=blue, generation=generation))
+            if isinstance(exc, OSError):
+                raise TargetError(f"local deploy failed: {exc}") from exc
+            raise
+        write_state(files, LocalState(router=router, active=green, generation=generation))
+        if blue is not None:
+            wait_router_switched(
+                port=router.port,
+                generation=generation,
+                drained={blue.port},
+                timeout=self.switch_timeout,
+            )
+            proc.stop(blue.pid, marker=blue.marker)
+        return self.describe(env=request.env, manifest=request.manifest)
+
+    def health(self, *, env: str, manifest: Manifest) -> bool:
+        """Whether the environment answers ``/ping`` with 200 through its router.
+
+        Args:
+            env: Environment name.
+            manifest: Its manifest.
+
+        Returns:
+            True when healthy.
+        """
+        return proc.ping(self._spec(manifest).port)
+
+    def invoke(
+        self, *, env: str, manifest: Manifest, instances: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Score rows through the router (what clients call).
+
+        Args:
+            env: Environment name.
+            manifest: Its manifest.
+            instances: Feature rows.
+
+        Returns:
+            The decoded answer.
+
+        Raises:
+            TargetError: The endpoint refused or failed the request.
+        """
+        return proc.invoker(self._spec(manifest).port)(instances)
+
+    def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
+        """Return to ``previous`` (a failed deploy already routes back by itself).
+
+        Args:
+            env: Environment name.
+            manifest: The manifest that was being applied.
+            previous: State read before the deploy.
+
+        Returns:
+            The state after the rollback.
+        """
+        if not previous.deployed:
+            self.stop(env=env, manifest=manifest)
+            return self.describe(env=env, manifest=manifest)
+        if not previous.healthy:
+            return self.describe(env=env, manifest=manifest)  # nothing healthy to go back to
+        files = self._files(env)
+        state, _ = read_state(files)
+        active = state.active
+        if (
+            active is not None
+            and str(active.pid) == previous.details.get("backend_pid")
+            and proc.is_running(active.pid, marker=active.marker)
+        ):
+            return self.describe(env=env, manifest=manifest)
+        raise TargetError(
+            f"{env}: cannot return to {previous.model_ref}: its process is gone; "
+            "run `slipway deploy rollback` to redeploy it"
+        )
+
+    def stop(self, *, env: str, manifest: Manifest) -> None:
+        """Stop the environment's backend and router and clear its state.
+
+        Args:
+            env: Environment name.
+            manifest: Its manifest.
+        """
+        files = self._files(env)
+        state, _ = read_state(files)
+        if state.active is not None:
+            proc.stop(state.active.pid, marker=state.active.marker)
+        if state.router is not None:
+            proc.stop(state.router.pid, marker=state.router.marker)
+        write_routes(files, generation=state.generation + 1, weights={}, capture_percentage=0)
+        write_state(files, LocalState(generation=state.generation + 1))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _files(self, env: str, *, create: bool = True) -> EnvFiles:
+        root = self.state_dir / env
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        return EnvFiles(root)
+
+    @staticmethod
+    def _spec(manifest: Manifest) -> LocalTargetSpec:
+        if not isinstance(manifest.target, LocalTargetSpec):
+            raise TargetError(f"{manifest.environment}: the manifest's target is not local")
+        return manifest.target
+
+    def _ensure_router(
+        self, files: EnvFiles, *, state: LocalState, blue: Backend | None, port: int
+    ) -> RouterProcess:
+        router = state.router
+        if router is not None and proc.is_running(router.pid, marker=router.marker):
+            if router.port == port:
+                return router
+            proc.stop(router.pid, marker=router.marker)
+        if not proc.port_is_free(port):
+            raise TargetError(
+                f"port {port} on 127.0.0.1 is in use by another process; stop it or change "
+                "target.port in the manifest"
+            )
+        weights = {blue.port: 100.0} if blue is not None else {}
+        write_routes(
+            files,
+            generation=max(state.generation, _routes_generation(files)),
+            weights=weights,
+            capture_percentage=blue.data_capture_percentage if blue else 0,
+        )
+        command = [sys.executable, "-m", ROUTER_MODULE, "--port", str(port)]
+        command += ["--routes", str(files.routes)]
+        log = files.logs / "router.log"
+        pid = proc.spawn(command=command, log_path=log, env=_pythonpath())
+        router = RouterProcess(pid=pid, port=port, routes=str(files.routes))
+        try:
+            proc.wait_ready(
+                port=port, path="/_router/status", pid=pid, marker=router.marker, timeout=15,
+                log_path=log,
+            )  # fmt: skip
+        except TargetError:
+            proc.stop(pid, marker=router.marker)
+            raise
+        return router
+
+    def _start_backend(self, files: EnvFiles, *, request: DeployRequest) -> Backend:
+        port = proc.free_port()
+        bundle = str(request.bundle_dir)
+        version = request.version
+        command = [*self.server_command, "--bundle", bundle, "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--model-ref", version.ref]
+        log = files.logs / f"backend-v{version.version}-{port}.log"
+        pid = proc.spawn(command=command, log_path=log, env=_pythonpath())
+        backend = Backend(
+            pid=pid,
+            port=port,
+            model_name=version.model_name,
+            version=version.version,
+            artifact_digest=version.artifact_digest,
+            bundle=bundle,
+            manifest_hash=request.manifest_hash,
+            git_sha=request.git_sha,
+            strategy=describe_strategy(request.manifest),
+            data_capture_percentage=request.manifest.data_capture.sampling_percentage,
+        )
+        try:
+            proc.wait_ready(
+                port=port, path="/ping", pid=pid, marker=backend.marker,
+                timeout=self.health_timeout, log_path=log,
+            )  # fmt: skip
+        except TargetError:
+            proc.stop(pid, marker=backend.marker)
+            raise
+        return backend
+
+    def _watch(self, backend: Backend, *, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            if not proc.is_running(backend.pid, marker=backend.marker):
+                raise TargetError(f"the new inference process {backend.pid} exited")
+            if not proc.ping(backend.port):
+                raise TargetError(f"the new inference process on port {backend.port} fails /ping")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._sleep(min(1.0, remaining))
+
+    def _route_back(
+        self,
+        files: EnvFiles,
+        *,
+        router: RouterProcess,
+        blue: Backend | None,
+        green: Backend,
+        generation: int,
+    ) -> None:
+        weights = {blue.port: 100.0} if blue is not None else {}
+        capture = blue.data_capture_percentage if blue else 0
+        write_routes(files, generation=generation, weights=weights, capture_percentage=capture)
+        try:
+            wait_router_switched(
+                port=router.port,
+                generation=generation,
+                drained={green.port},
+                timeout=self.switch_timeout,
+            )
+        finally:
+            proc.stop(green.pid, marker=green.marker)
+
+
+def _routes_generation(files: EnvFiles) -> int:
+    try:
+        return int(json.loads(files.routes.read_text(encoding="utf-8"))["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _pythonpath() -> dict[str, str]:
+    """Make the repo importable in child processes even without an installed package."""
+    current = os.environ.get("PYTHONPATH", "")
+    parts = [str(_REPO_ROOT), *([current] if current else [])]
+    return {"PYTHONPATH": os.pathsep.join(parts)}

@@ -1,0 +1,250 @@
+"""The local target's per-environment router: a tiny reverse proxy on the stable port.
+
+Run as ``python -m model_deploy.targets.local_router --port P --routes FILE``. It forwards every
+request to a backend picked by weight from the routes file, which it re-reads whenever the file
+changes (the deployer replaces it atomically). ``GET /_router/status`` reports the routes
+generation it uses and the requests in flight per backend, so the deployer stops an old backend
+only once the router has switched and the old backend has no request left: zero failed requests
+during a blue/green switch. A connection refused or reset before any answer is retried on a
+freshly picked backend (scoring is idempotent). Sampled requests and answers are appended to the
+capture file when data capture is on. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+STATUS_PATH = "/_router/status"
+_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
+)
+_ATTEMPTS = 4
+
+
+class Routes:
+    """The current routes, reloaded when the routes file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.generation = -1
+        self.backends: list[tuple[str, float]] = []
+        self.capture_percentage = 0.0
+        self.capture_path: Path | None = None
+        self.inflight: dict[str, int] = {}
+        self._signature: tuple[int, int, int] | None = None
+
+    def reload(self) -> None:
+        """Re-read the routes file if it changed (cheap ``stat`` otherwise)."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return
+        signature = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if signature == self._signature:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            backends = [(str(b["url"]), float(b["weight"])) for b in data["backends"]]
+            generation = int(data["generation"])
+            capture = data.get("capture") or {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # half-written or bad file: keep the last good routes
+        with self.lock:
+            self._signature = signature
+            self.generation = generation
+            self.backends = [(url, weight) for url, weight in backends if weight > 0]
+            self.capture_percentage = float(capture.get("percentage", 0))
+            path = capture.get("path")
+            self.capture_path = Path(path) if path else None
+
+    def acquire(self, *, avoid: str | None = None) -> str | None:
+        """Pick a backend by weight and count the request as in flight on it."""
+        self.reload()
+        with self.lock:
+            choices = [(u, w) for u, w in self.backends if u != avoid] or self.backends
+            if not choices:
+                return None
+            total = sum(weight for _, weight in choices)
+            point = random.uniform(0, total)
+            url = choices[-1][0]
+            for candidate, weight in choices:
+                point -= weight
+                if point <= 0:
+                    url = candidate
+                    break
+            self.inflight[url] = self.inflight.get(url, 0) + 1
+            return url
+
+    def release(self, url: str) -> None:
+        """Count a request to ``url`` as finished."""
+        with self.lock:
+            self.inflight[url] = max(0, self.inflight.get(url, 0) - 1)
+
+    def status(self) -> dict[str, Any]:
+        """Generation, backends and in-flight counts."""
+        self.reload()
+        with self.lock:
+            return {
+                "generation": self.generation,
+                "backends": [{"url": u, "weight": w} for u, w in self.backends],
+                "inflight": {u: n for u, n in self.inflight.items() if n},
+                "pid": os.getpid(),
+            }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _RouterServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logs (errors are logged explicitly)."""
+
+    def do_GET(self) -> None:
+        """Forward a GET (or answer the router status)."""
+        if self.path == STATUS_PATH:
+            self._answer(200, json.dumps(self.server.routes.status()).encode(), "application/json")
+            return
+        self._forward()
+
+    def do_POST(self) -> None:
+        """Forward a POST."""
+        self._forward()
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+        routes = self.server.routes
+        failed: str | None = None
+        for attempt in range(_ATTEMPTS):
+            url = routes.acquire(avoid=failed)
+            if url is None:
+                break
+            try:
+                status, reply_headers, data = _send(url, self.command, self.path, body, headers)
+            except OSError as exc:
+                failed = url
+                self.server.log(f"backend {url} failed ({exc}); attempt {attempt + 1}")
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            finally:
+                routes.release(url)
+            self._answer(status, data, reply_headers.get("content-type"), extra=reply_headers)
+            self.server.capture(self.path, body, status, data)
+            return
+        message = b'{"error": "no_backend", "message": "no healthy backend behind the router"}'
+        self._answer(503 if failed is None else 502, message, "application/json")
+
+    def _answer(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str | None,
+        *,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        for key, value in (extra or {}).items():
+            if key not in ("content-type", "content-length", "date", "server"):
+                self.send_header(key, value)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _send(
+    url: str, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+    except http.client.HTTPException as exc:
+        raise OSError(str(exc)) from exc
+    finally:
+        connection.close()
+    reply = {k.lower(): v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS}
+    return response.status, reply, data
+
+
+class _RouterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, routes: Routes) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.routes = routes
+        self._capture_lock = threading.Lock()
+
+    def log(self, message: str) -> None:
+        print(f"{datetime.now(UTC).isoformat()} {message}", file=sys.stderr, flush=True)
+
+    def capture(self, path: str, body: bytes, status: int, data: bytes) -> None:
+        routes = self.routes
+        if path != "/invocations" or routes.capture_path is None:
+            return
+        if random.uniform(0, 100) >= routes.capture_percentage:
+            return
+        record = {
+            "at": datetime.now(UTC).isoformat(),
+            "status": status,
+            "request": body.decode("utf-8", "replace"),
+            "response": data.decode("utf-8", "replace"),
+        }
+        with self._capture_lock, contextlib.suppress(OSError):
+            routes.capture_path.parent.mkdir(parents=True, exist_ok=True)
+            with routes.capture_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the router until SIGTERM or SIGINT.
+
+    Args:
+        argv: Command line arguments (``--port``, ``--routes``).
+
+    Returns:
+        The exit code.
+    """
+    parser = argparse.ArgumentParser(description="Slipway local target router")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--routes", type=Path, required=True)
+    args = parser.parse_args(argv)
+    routes = Routes(args.routes)
+    routes.reload()
+    server = _RouterServer(args.port, routes)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server.log(f"router listening on 127.0.0.1:{args.port}, routes {args.routes}")
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    server.log("router stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Background processes of the local target: spawn, identify (by command line), stop, probe.
+
+A pid read from a state file is trusted only if ``/proc/<pid>/cmdline`` still holds the marker
+recorded at spawn time (a bundle path, a routes file): a dead pid or one reused by an unrelated
+process is reported as not running and is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from model_deploy.errors import TargetError
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Processes spawned by this interpreter, kept so they are reaped (no zombies, no warnings)."""
+
+HOST = "127.0.0.1"
+
+
+def spawn(*, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
+    """Start a background process in its own session, output appended to a log file.
+
+    Args:
+        command: Program and arguments.
+        log_path: Log file (created, appended to).
+        env: Extra environment variables.
+
+    Returns:
+        The process id (also its process group id).
+
+    Raises:
+        TargetError: The program cannot be started.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    with log_path.open("ab") as log:
+        try:
+            process = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=full_env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise TargetError(f"cannot start {command[0]}: {exc.strerror}") from exc
+    _CHILDREN[process.pid] = process
+    return process.pid
+
+
+def cmdline(pid: int) -> str | None:
+    """The command line of a live process (arguments joined by spaces), or None.
+
+    Args:
+        pid: Process id.
+
+    Returns:
+        The command line, or None when the process does not exist or is a zombie.
+    """
+    _reap(pid)
+    proc = Path("/proc") / str(pid)
+    try:
+        stat = (proc / "stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return None
+        raw = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return None
+    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def is_running(pid: int | None, *, marker: str) -> bool:
+    """Whether ``pid`` is alive and is the process we started (its command line has ``marker``).
+
+    Args:
+        pid: Process id from a state file, or None.
+        marker: A string unique to that process's command line.
+
+    Returns:
+        True only for our live process.
+    """
+    if pid is None or pid <= 1:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        # Our own child: its pid cannot be reused before we reap it, and right after exec its
+        # cmdline may still read empty, so ask the kernel whether it exited instead.
+        if child.poll() is None:
+            return True
+        _CHILDREN.pop(pid, None)
+        return False
+    line = cmdline(pid)
+    return line is not None and marker in line
+
+
+def stop(pid: int | None, *, marker: str, timeout: float = 10.0) -> None:
+    """Stop our process group: SIGTERM, wait, then SIGKILL. Foreign or dead pids are left alone.
+
+    Args:
+        pid: Process id (the group leader, started by :func:`spawn`).
+        marker: Marker its command line must hold.
+        timeout: Seconds to wait after SIGTERM.
+    """
+    if pid is None or not is_running(pid, marker=marker):
+        return
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(pid, marker=marker):
+            return
+        time.sleep(0.05)
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and is_running(pid, marker=marker):
+        time.sleep(0.05)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _reap(pid: int) -> None:
+    process = _CHILDREN.get(pid)
+    if process is not None:
+        if process.poll() is not None:
+            _CHILDREN.pop(pid, None)
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Returns:
+        The port number.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it).
+
+    Args:
+        port: TCP port.
+
+    Returns:
+        True if it is free.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def request_json(
+    *, port: int, method: str, path: str, payload: Any = None, timeout: float = 5.0
+) -> tuple[int, Any]:
+    """One HTTP request to 127.0.0.1 (standard library only: cheap to import).
+
+    Args:
+        port: TCP port.
+        method: ``GET`` or ``POST``.
+        path: Request path.
+        payload: JSON body for ``POST``.
+        timeout: Seconds.
+
+    Returns:
+        Status code and decoded JSON body (None when the body is not JSON).
+
+    Raises:
+        OSError: Connection refused, reset or timed out.
+    """
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+    except http.client.HTTPException as exc:
+        raise OSError(f"bad HTTP answer: {exc}") from exc
+    finally:
+        connection.close()
+    try:
+        return response.status, json.loads(raw) if raw else None
+    except ValueError:
+        return response.status, None
+
+
+def ping(port: int) -> bool:
+    """Whether ``GET /ping`` on ``port`` answers 200.
+
+    Args:
+        port: TCP port on 127.0.0.1.
+
+    Returns:
+        True when it does.
+    """
+    try:
+        status, _ = request_json(port=port, method="GET", path="/ping", timeout=2.0)
+    except OSError:
+        return False
+    return status == 200
+
+
+def invoker(port: int) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+    """A function scoring rows with ``POST /invocations`` on ``port``.
+
+    Args:
+        port: TCP port on 127.0.0.1.
+
+    Returns:
+        The invoker; it raises ``TargetError`` on a refused request or a non-200 answer.
+    """
+
+    def invoke(instances: list[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            status, body = request_json(
+                port=port, method="POST", path="/invocations",
+                payload={"instances": instances}, timeout=30.0,
+            )  # fmt: skip
+        except OSError as exc:
+            raise TargetError(f"POST /invocations on port {port} failed: {exc}") from exc
+        if status != 200 or not isinstance(body, dict):
+            detail = body.get("message") if isinstance(body, dict) else body
+            raise TargetError(f"POST /invocations on port {port} answered {status}: {detail}")
+        return body
+
+    return invoke
+
+
+def wait_ready(
+    *, port: int, path: str, pid: int, marker: str, timeout: float, log_path: Path
+) -> None:
+    """Wait until ``GET path`` answers 200, failing early if the process exits.
+
+    Args:
+        port: TCP port.
+        path: Health path (``/ping``).
+        pid: The process serving it.
+        marker: Its command line marker.
+        timeout: Seconds.
+        log_path: Its log file (the tail goes into the error).
+
+    Raises:
+        TargetError: The process exited or did not become ready in time.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(pid, marker=marker):
+            raise TargetError(f"process {pid} exited while starting: {log_tail(log_path)}")
+        with contextlib.suppress(OSError):
+            status, _ = request_json(port=port, method="GET", path=path, timeout=1.0)
+            if status == 200:
+                return
+        time.sleep(0.1)
+    raise TargetError(
+        f"process {pid} did not answer {path} on port {port} within {timeout:g} s: "
+        f"{log_tail(log_path)}"
+    )
+
+
+def log_tail(path: Path, *, lines: int = 3) -> str:
+    """The last lines of a log file, joined with `` | `` (for one-line errors).
+
+    Args:
+        path: Log file.
+        lines: How many lines.
+
+    Returns:
+        The tail, or ``(no log)``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"

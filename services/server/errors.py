@@ -1,0 +1,83 @@
+"""Errors of the feature service and how each maps to an HTTP status.
+
+Every message here is written for the client: it names the feature, view, service or column at
+fault and never carries exception text from a library.
+"""
+
+from __future__ import annotations
+
+from services.errors import ServicesError
+
+
+class ApiError(ServicesError):
+    """A request the service refuses, with the HTTP status and a short machine-readable code.
+
+    Attributes:
+        status: HTTP status code.
+        code: Stable error code (``unknown_feature``, ``bad_entity_type``, ...).
+        message: One line for the client.
+    """
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+
+class BadRequestError(ApiError):
+    """The body is not JSON or not an object (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class ValidationError(ApiError):
+    """The body is JSON but its fields are wrong (422)."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class NotFoundError(ApiError):
+    """A named feature, feature view or feature service does not exist (404)."""
+
+    status = 404
+    code = "not_found"
+
+
+class TooLargeError(ApiError):
+    """The body or the number of entity rows exceeds a limit (413)."""
+
+    status = 413
+    code = "too_large"
+
+
+class UnauthorizedError(ApiError):
+    """No API key, or a key that is not on the list (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    """A valid key asked for something outside its scope (403)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class UnavailableError(ApiError):
+    """The registry is not loaded or the online store does not answer (503)."""
+
+    status = 503
+    code = "unavailable"
+
+
+class StoreUnavailableError(ServicesError):
+    """The online store did not answer in time or refused the connection."""

@@ -1,0 +1,146 @@
+"""Prometheus metrics of the feature service.
+
+* ``slipway_feature_server_requests_total{route,feature_service,status}``
+* ``slipway_feature_server_request_seconds{route,feature_service}`` (histogram)
+* ``slipway_feature_server_store_read_seconds{store}`` (histogram, one sample per request)
+* ``slipway_feature_server_entity_rows`` (histogram of rows per read)
+* ``slipway_feature_server_errors_total{type}``
+* ``slipway_feature_server_registry_age_seconds`` (single process only)
+
+``feature_service`` is a registered service name, ``(features)`` for a raw feature list or
+``(none)`` when the request failed before that was known, so cardinality stays bounded. With
+several workers the runner sets ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates every
+worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+ROW_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+FEATURES: Final = "(features)"
+NONE: Final = "(none)"
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+AGGREGATE_ENV: Final = "SLIPWAY_SERVER_METRICS_AGGREGATE"
+"""Set by the runner for several workers; a stray ``PROMETHEUS_MULTIPROC_DIR`` alone (Feast's
+server module sets one on import) does not switch ``/metrics`` to multiprocess collection."""
+
+
+class Metrics:
+    """The service's metrics, on a private registry (one per app)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, *, registry_age: Callable[[], float] | None = None) -> None:
+        """Create the metrics.
+
+        Args:
+            registry_age: Seconds since the last registry refresh (exported as a gauge when
+                running in a single process).
+        """
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV)) and bool(
+            os.environ.get(AGGREGATE_ENV)
+        )
+        self.registry = CollectorRegistry(auto_describe=True)
+        prefix = "slipway_feature_server"
+        self.requests = Counter(
+            f"{prefix}_requests",
+            "HTTP requests by route, feature service and status code.",
+            ["route", "feature_service", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            f"{prefix}_request_seconds",
+            "Request latency in seconds by route and feature service.",
+            ["route", "feature_service"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.store_read = Histogram(
+            f"{prefix}_store_read_seconds",
+            "Online store read latency per request (all views), seconds.",
+            ["store"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Histogram(
+            f"{prefix}_entity_rows",
+            "Entity rows per online read.",
+            buckets=ROW_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            f"{prefix}_errors",
+            "Errors by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        if registry_age is not None and not self.multiprocess:
+            age = Gauge(
+                f"{prefix}_registry_age_seconds",
+                "Seconds since the registry snapshot was last refreshed.",
+                registry=self.registry,
+            )
+            age.set_function(registry_age)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._reads: dict[str, Any] = {}
+
+    def observe(self, route: str, service: str, status: int, seconds: float) -> None:
+        """Count a request and record its latency."""
+        key = (route, service, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, service, str(status)),
+                self.latency.labels(route, service),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_read(self, store: str, seconds: float, rows: int) -> None:
+        """Record one online store read (all views of a request) and its entity rows."""
+        child = self._reads.get(store)
+        if child is None:
+            child = self._reads[store] = self.store_read.labels(store)
+        child.observe(seconds)
+        self.rows.observe(rows)
+
+    def error(self, kind: str) -> None:
+        """Count an error of a kind (an error code, ``store_unavailable``, ``internal``...)."""
+        self.errors.labels(kind).inc()
+
+    def render(self) -> bytes:
+        """Render the exposition text (aggregating workers in multiprocess mode)."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return bytes(generate_latest(registry))
+        return bytes(generate_latest(self.registry))

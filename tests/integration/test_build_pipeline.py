@@ -1,0 +1,234 @@
+"""The build pipeline on a real Feast repo with demo data: AUC, determinism, gate, data gate.
+
+One session fixture writes the demo data and applies the repo; one local build registers
+version 1; the other tests reuse both.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from model_build.build_cli import build_app
+from model_build.errors import GateFailedError
+from model_build.pipeline.local_runner import BuildResult, run_local
+from model_build.pipeline.params import DEFAULT_PARAMS_PATH
+from model_build.pipeline.plots import PLOT_FILES
+from model_build.registry.local import LocalRegistry
+from model_build.registry.protocol import ApprovalStatus, NewVersion
+from model_build.sagemaker.jobs import evaluate_job, prepare_job, train_job
+from services.data.demo import DemoSizes, write_demo_data
+from services.errors import ValidationFailedError
+from services.inference.artifact import load_bundle, pack_bundle
+from services.repo import FeatureRepo
+from services.store import apply
+
+pytestmark = pytest.mark.integration
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SIZES = DemoSizes(drivers=40, customers=150, days=10, trips=10_000)
+FEATURES = [
+    "conv_rate", "acc_rate", "avg_daily_trips", "rating", "cancel_rate", "online_hours",
+    "current_balance", "avg_passenger_count", "lifetime_trip_count", "customer_segment",
+    "tenure_days", "pickup_score", "distance_per_daily_trip", "trip_distance_km",
+]  # fmt: skip
+FEATURE_REPO = Path(__file__).resolve().parents[2] / "feature_repo"
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory: pytest.TempPathFactory) -> FeatureRepo:
+    """A copy of the feature repo with seeded demo data, applied once per session."""
+    path = tmp_path_factory.mktemp("build") / "feature_repo"
+    shutil.copytree(FEATURE_REPO, path, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    write_demo_data(out_dir=path / "data", sizes=SIZES, seed=11, end=END)
+    repo = FeatureRepo(path=path, env="local")
+    apply(repo=repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def first_build(
+    built_repo: FeatureRepo, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BuildResult, LocalRegistry]:
+    """Version 1: a local build with no serving version."""
+    registry = LocalRegistry(tmp_path_factory.mktemp("registry"))
+    result = run_local(
+        repo=built_repo,
+        params_path=DEFAULT_PARAMS_PATH,
+        registry=registry,
+        run_dir=tmp_path_factory.mktemp("runs"),
+        serving=None,
+        now=END,
+        git_commit="0" * 40,
+        progress=False,
+    )
+    return result, registry
+
+
+def test_local_build_trains_a_good_model_and_registers_it(
+    first_build: tuple[BuildResult, LocalRegistry],
+) -> None:
+    result, registry = first_build
+    assert result.status == "registered"
+    assert result.metrics["roc_auc"] >= 0.75
+    assert result.metrics["log_loss"] <= 0.60
+    folder = result.run_dir
+    for name in ("validation.json", "training_set.json", "evaluation.json", "gate.json"):
+        assert (folder / name).is_file(), name
+    assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(PLOT_FILES)
+    run = json.loads((folder / "run.json").read_text())
+    assert run["status"] == "registered"
+    assert run["artifact_digest"] == result.artifact_digest
+    assert set(run["timings"]) >= {"validate", "training_set", "train", "evaluate", "gate"}
+    stats = json.loads((folder / "training_set.json").read_text())
+    assert stats["rows"] == SIZES.trips
+    assert stats["inputs"] == FEATURES
+    assert set(stats["features"]) == set(FEATURES)
+    assert stats["features"]["customer_segment"]["values"].keys() <= {
+        "standard", "plus", "business",
+    }  # fmt: skip
+    validation = json.loads((folder / "validation.json").read_text())
+    assert set(validation["sources"]) == {"trips", "driver_hourly_stats", "customer_profile"}
+    assert validation["passed"]
+
+    assert result.version is not None
+    version = registry.get(model_name="driver_ranking", version=1)
+    assert version == result.version
+    assert version.artifact_digest == result.artifact_digest
+    assert version.data_hash == result.data_hash
+    assert version.features == FEATURES
+    assert version.feature_service == "driver_ranking_v1"
+    assert version.git_sha == "0" * 40
+    assert version.params["train"]["seed"] == 42
+    assert version.metrics == result.metrics
+    bundle = load_bundle(directory=folder / "bundle")
+    assert bundle.features == FEATURES
+    assert bundle.metadata["request_fields"] == ["trip_distance_km"]
+
+
+def test_same_data_params_and_seed_give_the_same_model(
+    first_build: tuple[BuildResult, LocalRegistry], built_repo: FeatureRepo, tmp_path: Path
+) -> None:
+    """A second build through the CLI, gated against version 1 serving in prod."""
+    first, registry = first_build
+    registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.APPROVED)
+    manifest = tmp_path / "prod.yaml"
+    manifest.write_text("environment: prod\nmodel:\n  name: driver_ranking\n  version: 1\n")
+    args = ["run", "--repo", str(built_repo.path), "--registry-path", str(registry.root)]
+    args += ["--run-dir", str(tmp_path / "runs"), "--prod-manifest", str(manifest)]
+    args += ["--now", END.isoformat()]
+    outcome = CliRunner().invoke(build_app, args)
+    assert outcome.exit_code == 0, outcome.output
+    said = " ".join(outcome.output.split())
+    assert "Serving in prod: driver_ranking:1" in said
+    (run_json,) = (tmp_path / "runs").glob("*/run.json")
+    second = json.loads(run_json.read_text())
+    assert second["status"] == "registered"
+    assert second["metrics"] == first.metrics
+    assert second["artifact_digest"] == first.artifact_digest
+    assert second["data_hash"] == first.data_hash
+    gate = json.loads((run_json.parent / "gate.json").read_text())
+    assert gate["baseline"]["ref"] == "driver_ranking:1"
+    assert gate["baseline"]["source"] == "holdout"  # prod re-scored on the same holdout
+    assert gate["baseline"]["metrics"]["roc_auc"] == first.metrics["roc_auc"]
+    assert gate["passed"]
+    assert registry.get(model_name="driver_ranking", version=2).artifact_digest == (
+        first.artifact_digest
+    )
+
+
+def test_gate_blocks_a_candidate_worse_than_prod(
+    first_build: tuple[BuildResult, LocalRegistry], built_repo: FeatureRepo, tmp_path: Path
+) -> None:
+    first, registry = first_build
+    better = {**first.metrics, "roc_auc": first.metrics["roc_auc"] + 0.05}
+    prod = registry.register(
+        new=NewVersion(
+            model_name="driver_ranking",
+            artifact_digest=first.artifact_digest,
+            metrics=better,
+            feature_service="driver_ranking_v1",
+            features=FEATURES,
+            description="a better model serving in prod (recorded metrics)",
+        ),
+        bundle_dir=first.run_dir / "bundle",
+    )
+    before = len(registry.list_versions(model_name="driver_ranking"))
+    with pytest.raises(GateFailedError) as caught:
+        run_local(
+            repo=built_repo, params_path=DEFAULT_PARAMS_PATH, registry=registry,
+            run_dir=tmp_path, serving=prod, now=END, rescore=False, progress=False,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert f"roc_auc {first.metrics['roc_auc']:.4f} is 0.0500 worse than prod {prod.ref}" in message
+    assert f"({better['roc_auc']:.4f})" in message
+    assert "tolerance 0.0100" in message
+    assert len(registry.list_versions(model_name="driver_ranking")) == before  # not registered
+    (run_json,) = tmp_path.glob("*/run.json")
+    run = json.loads(run_json.read_text())
+    assert run["status"] == "blocked"
+    assert "roc_auc" in run["error"]
+    assert not json.loads((run_json.parent / "gate.json").read_text())["passed"]
+
+
+def test_sagemaker_jobs_build_the_same_model(
+    first_build: tuple[BuildResult, LocalRegistry], built_repo: FeatureRepo, tmp_path: Path
+) -> None:
+    """PrepareData -> Train -> Evaluate on temp folders: the same step code as the local run."""
+    first, _ = first_build
+    training_set = prepare_job(
+        repo_dir=built_repo.path, params_path=DEFAULT_PARAMS_PATH, out_dir=tmp_path / "ts", now=END
+    )
+    assert json.loads((training_set / "validation.json").read_text())["passed"]
+    digest = train_job(
+        training_set_dir=training_set, params_path=DEFAULT_PARAMS_PATH, model_dir=tmp_path / "model"
+    )
+    assert digest == first.artifact_digest
+    archive = pack_bundle(directory=tmp_path / "model", archive=tmp_path / "out" / "model.tar.gz")
+    serving = json.dumps({"ref": "driver_ranking:1", "metrics": {"roc_auc": 0.99}})
+    report = evaluate_job(
+        model_path=archive.parent, training_set_dir=training_set, params_path=DEFAULT_PARAMS_PATH,
+        out_dir=tmp_path / "evaluation", serving=serving, run_id="exec-1", git_commit="abc",
+    )  # fmt: skip
+    assert report["metrics"] == first.metrics
+    assert report["lineage"]["artifact_digest"] == first.artifact_digest
+    assert report["lineage"]["data_hash"] == first.data_hash
+    assert report["gate"]["serving_passed"] is False  # 0.99 in prod: the condition fails
+    assert "worse than prod driver_ranking:1 (0.9900)" in report["gate"]["summary"]
+    # lineage.json: what the SageMaker registry reads back through slipway.lineage_uri.
+    record = json.loads((tmp_path / "evaluation" / "lineage.json").read_text())
+    assert record["format"] == 1
+    assert record["artifact_digest"] == first.artifact_digest
+    assert record["run_id"] == "exec-1"
+    assert record["git_sha"] == "abc"
+    assert json.loads(record["features"]) == FEATURES
+    assert json.loads(record["metrics"]) == first.metrics
+    assert json.loads(record["params"])["train"]["seed"] == 42
+    assert (tmp_path / "evaluation" / "plots" / "roc.png").is_file()
+
+
+def test_data_gate_stops_the_build_before_training(built_repo: FeatureRepo, tmp_path: Path) -> None:
+    path = tmp_path / "feature_repo"
+    shutil.copytree(built_repo.path, path)
+    trips = pd.read_parquet(path / "data" / "trips.parquet")
+    trips.loc[trips.index[:25], "label"] = 2
+    trips.to_parquet(path / "data" / "trips.parquet", index=False)
+    registry = LocalRegistry(tmp_path / "registry")
+    with pytest.raises(ValidationFailedError, match="trips") as caught:
+        run_local(
+            repo=FeatureRepo(path=path), params_path=DEFAULT_PARAMS_PATH, registry=registry,
+            run_dir=tmp_path / "runs", serving=None, now=END, progress=False,
+        )  # fmt: skip
+    assert "label" in str(caught.value)
+    (run_json,) = (tmp_path / "runs").glob("*/run.json")
+    run = json.loads(run_json.read_text())
+    assert (run["status"], run["failed_step"]) == ("failed", "validate")
+    assert "train" not in run["timings"]
+    assert not (run_json.parent / "bundle").exists()
+    assert registry.list_models() == []

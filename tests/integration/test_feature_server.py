@@ -1,0 +1,484 @@
+"""The feature service on the SQLite store, against Feast's own server and SDK as oracles."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from feast import FeatureStore, RepoConfig
+from feast.feature_server import get_app
+
+from services.data.demo import DemoSizes, write_demo_data
+from services.repo import FeatureRepo
+from services.server import ServerSettings, create_app
+from services.server.auth import hash_key
+from services.server.testing import (
+    by_name,
+    column_groups,
+    random_requests,
+    same_value,
+    service_process,
+)
+from services.store import apply, materialize
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SIZES = DemoSizes(drivers=8, customers=12, days=2, trips=50)
+DRIVERS = list(range(1001, 1009))
+CUSTOMERS = list(range(201, 213))
+SPECIAL = [9001, 9002]  # written directly: +-inf and nulls
+MISSING_DRIVERS = [5, 1999, 424242]
+MISSING_CUSTOMERS = [7, 9999]
+ALL_DRIVER_FEATURES = [
+    "conv_rate",
+    "acc_rate",
+    "avg_daily_trips",
+    "rating",
+    "cancel_rate",
+    "online_hours",
+]
+
+
+def make_repo(target: Path) -> FeatureRepo:
+    shutil.copytree(
+        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
+    )
+    write_demo_data(out_dir=target / "data", sizes=SIZES, seed=11, end=END)
+    return FeatureRepo(path=target, env="local")
+
+
+def load_repo(repo: FeatureRepo) -> None:
+    apply(repo=repo)
+    materialize(repo=repo, start=END - timedelta(days=3), end=END, validate=False)
+    stamp = pd.Timestamp("2026-10-31T22:30:00.250", tz="UTC")
+    special = pd.DataFrame(
+        {
+            "driver_id": SPECIAL,
+            "conv_rate": [0.25, 0.5],
+            "acc_rate": [math.inf, None],
+            "avg_daily_trips": pd.array([None, 3], dtype="Int64"),
+            "rating": [-math.inf, 4.0],
+            "cancel_rate": [0.0, 0.1],
+            "online_hours": pd.array([1, None], dtype="Int64"),
+            "event_timestamp": [stamp, stamp],
+            "created": [stamp, stamp],
+        }
+    )
+    repo.open_store().write_to_online_store("driver_hourly_stats", special)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> FeatureRepo:
+    feature_repo = make_repo(tmp_path_factory.mktemp("server") / "feature_repo")
+    load_repo(feature_repo)
+    return feature_repo
+
+
+@pytest.fixture(scope="module")
+def client(repo: FeatureRepo) -> Iterator[TestClient]:
+    app = create_app(ServerSettings(feature_repo=repo.path, max_entities=50))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def store(repo: FeatureRepo) -> FeatureStore:
+    return repo.open_store()
+
+
+@pytest.fixture(scope="module")
+def feast_client(store: FeatureStore) -> Iterator[TestClient]:
+    with TestClient(get_app(store, 0), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def _odfv_columns(snapshot: Any) -> set[str]:
+    return {
+        column
+        for odfv in snapshot.odfvs.values()
+        for feature in odfv.features
+        for column in (feature, f"{odfv.name}__{feature}")
+    }
+
+
+def assert_same_as_feast(
+    ours: dict[str, Any], feast: dict[str, Any], *, groups: dict[str, str], odfvs: set[str]
+) -> None:
+    """Same columns (Feast drops python ODFV outputs under full names), values, statuses,
+    timestamps; same order up to the order of features within one view."""
+    mine, theirs = by_name(ours), by_name(feast)
+    assert set(theirs) <= set(mine)
+    assert set(mine) - set(theirs) <= odfvs
+    for name, result in theirs.items():
+        assert mine[name] == result, name
+    our_names = [n for n in ours["metadata"]["feature_names"] if n in theirs]
+    feast_names = feast["metadata"]["feature_names"]
+    assert [groups.get(n, "") for n in our_names] == [groups.get(n, "") for n in feast_names]
+    joins = [n for n in feast_names if n not in groups]
+    assert our_names[: len(joins)] == joins
+
+
+def test_differential_against_feast_server_and_sdk(
+    client: TestClient, feast_client: TestClient, store: FeatureStore
+) -> None:
+    snapshot = client.app.state.slipway.watcher.snapshot  # type: ignore[attr-defined]
+    bodies = random_requests(
+        snapshot,
+        seed=20261101,
+        count=150,
+        keys={
+            "driver_id": DRIVERS + SPECIAL + MISSING_DRIVERS,
+            "customer_id": CUSTOMERS + MISSING_CUSTOMERS,
+        },
+        request_values={"trip_distance_km": lambda rng: round(rng.uniform(0.5, 40.0), 3)},
+    )
+    odfvs = _odfv_columns(snapshot)
+    statuses: set[str] = set()
+    byte_identical = 0
+    for body in bodies:
+        ours, theirs = client.post("/get-online-features", json=body), None
+        theirs = feast_client.post("/get-online-features", json=body)
+        assert ours.status_code == 200, (body, ours.text)
+        assert theirs.status_code == 200, (body, theirs.text)
+        groups = column_groups(snapshot, body)
+        assert_same_as_feast(ours.json(), theirs.json(), groups=groups, odfvs=odfvs)
+        if ours.json()["metadata"] == theirs.json()["metadata"]:
+            assert ours.content == theirs.content  # same order: byte for byte
+            byte_identical += 1
+        features: Any = body.get("features")
+        if body.get("feature_service"):
+            features = store.get_feature_service(body["feature_service"])
+        sdk = store.get_online_features(
+            features=features,
+            entity_rows=body["entities"],
+            full_feature_names=body["full_feature_names"],
+        ).to_dict()
+        mine = by_name(ours.json())
+        for name, values in sdk.items():
+            assert len(values) == len(mine[name]["values"])
+            for a, b in zip(mine[name]["values"], values, strict=True):
+                assert same_value(a, b), (name, a, b)
+        statuses |= {s for r in ours.json()["results"] for s in r["statuses"]}
+    assert statuses == {"PRESENT", "NOT_FOUND"}
+    assert byte_identical >= 10
+
+
+def test_row_cache_sees_every_commit_and_matches_no_cache(
+    repo: FeatureRepo, client: TestClient, store: FeatureStore
+) -> None:
+    """The SQLite row cache is dropped on each commit (PRAGMA data_version): never stale."""
+    body = {"features": ["driver_hourly_stats:cancel_rate"], "entities": {"driver_id": [9100]}}
+    before = by_name(client.post("/get-online-features", json=body).json())["cancel_rate"]
+    assert before["statuses"] == ["NOT_FOUND"]  # now cached as missing
+    stamp = pd.Timestamp("2026-10-31T23:30:00", tz="UTC")
+    row = {f: [0.75] for f in ("conv_rate", "acc_rate", "rating", "cancel_rate")}
+    update = pd.DataFrame(
+        {
+            "driver_id": [9100],
+            **row,
+            "avg_daily_trips": pd.array([4], dtype="Int64"),
+            "online_hours": pd.array([2], dtype="Int64"),
+            "event_timestamp": [stamp],
+            "created": [stamp],
+        }
+    )
+    store.write_to_online_store("driver_hourly_stats", update)
+    got = by_name(client.post("/get-online-features", json=body).json())["cancel_rate"]
+    assert got["values"] == [0.75]
+    assert got["event_timestamps"] == ["2026-10-31T23:30:00Z"]
+    uncached = create_app(ServerSettings(feature_repo=repo.path, sqlite_cache_entries=0))
+    snapshot = client.app.state.slipway.watcher.snapshot  # type: ignore[attr-defined]
+    bodies = random_requests(
+        snapshot,
+        seed=99,
+        count=40,
+        keys={"driver_id": DRIVERS + SPECIAL + MISSING_DRIVERS, "customer_id": CUSTOMERS},
+        request_values={"trip_distance_km": lambda rng: rng.uniform(0, 9)},
+    )
+    with TestClient(uncached) as plain:
+        for request in bodies:
+            cached = client.post("/get-online-features", json=request)
+            assert cached.content == plain.post("/get-online-features", json=request).content
+
+
+def test_special_values_and_timestamps(client: TestClient, feast_client: TestClient) -> None:
+    body = {
+        "features": [f"driver_hourly_stats:{f}" for f in ALL_DRIVER_FEATURES],
+        "entities": {"driver_id": [9001, 9002, 5]},
+    }
+    ours = by_name(client.post("/get-online-features", json=body).json())
+    assert ours["acc_rate"]["values"] == ["Infinity", None, None]
+    assert ours["acc_rate"]["statuses"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
+    assert ours["rating"]["values"] == ["-Infinity", 4.0, None]
+    assert ours["avg_daily_trips"]["values"] == [None, 3, None]
+    # SQLite keeps whole seconds; Feast's server shows them the same way.
+    assert ours["conv_rate"]["event_timestamps"] == [
+        "2026-10-31T22:30:00Z",
+        "2026-10-31T22:30:00Z",
+        "1970-01-01T00:00:00Z",
+    ]
+    assert ours == by_name(feast_client.post("/get-online-features", json=body).json())
+
+
+def test_ttl_does_not_filter_online_reads(client: TestClient) -> None:
+    """Feast 0.67 never returns OUTSIDE_MAX_AGE for these reads (the data is days old)."""
+    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": DRIVERS}}
+    result = client.post("/get-online-features", json=body).json()
+    assert {s for r in result["results"] for s in r["statuses"]} == {"PRESENT"}
+
+
+def test_feast_on_demand_bugs_are_not_copied(client: TestClient, feast_client: TestClient) -> None:
+    """Two Feast 0.67 defects with python on-demand views that this service does not share."""
+    rows = {"driver_id": [1001], "trip_distance_km": [2.0]}
+    # 1. Full names: Feast's server silently drops the on-demand outputs.
+    full = {"features": SCORE, "entities": rows, "full_feature_names": True}
+    assert by_name(feast_client.post("/get-online-features", json=full).json()).keys() == {
+        "driver_id"
+    }
+    ours = by_name(client.post("/get-online-features", json=full).json())
+    assert ours["trip_context__pickup_score"]["statuses"] == ["PRESENT"]
+    assert isinstance(ours["trip_context__pickup_score"]["values"][0], float)
+    # 2. Short names plus a same-named feature of another view: Feast's UDF input loses it (500).
+    mixed = {"features": [*SCORE, "driver_hourly_stats_fresh:conv_rate"], "entities": rows}
+    assert feast_client.post("/get-online-features", json=mixed).status_code == 500
+    got = by_name(client.post("/get-online-features", json=mixed).json())
+    assert got["pickup_score"]["values"] == ours["trip_context__pickup_score"]["values"]
+    assert got["conv_rate"]["statuses"] == ["PRESENT"]
+
+
+def test_on_demand_view_uses_request_values(client: TestClient) -> None:
+    body = {
+        "features": ["trip_context:distance_per_daily_trip", "driver_hourly_stats:avg_daily_trips"],
+        "entities": {"driver_id": [1001, 5], "trip_distance_km": [10.0, 3]},
+    }
+    got = by_name(client.post("/get-online-features", json=body).json())
+    trips = got["avg_daily_trips"]["values"][0]
+    assert got["distance_per_daily_trip"]["values"] == [10.0 / (1.0 + trips), None]
+    assert got["distance_per_daily_trip"]["statuses"] == ["PRESENT", "PRESENT"]
+
+
+CONV = ["driver_hourly_stats:conv_rate"]
+SCORE = ["trip_context:pickup_score"]
+ERRORS = [
+    ({"features": CONV, "entities": {"driver_id": ["1001"]}}, 422, "'driver_id' row 0"),
+    ({"features": CONV, "entities": {"driver_id": [1001.0]}}, 422, "'driver_id'"),
+    ({"features": CONV, "entities": {"driver_id": [1, True]}}, 422, "row 1"),
+    ({"features": CONV, "entities": {"driver_id": [None]}}, 422, "got null"),
+    ({"features": CONV, "entities": {"foo": [1]}}, 422, "'foo'"),
+    ({"features": CONV, "entities": {"customer_id": [1]}}, 422, "'driver_id'"),
+    ({"features": ["driver_hourly_stats:nope"], "entities": {"driver_id": [1]}}, 404, "'nope'"),
+    ({"features": ["nope:x"], "entities": {"driver_id": [1]}}, 404, "feature view 'nope'"),
+    ({"feature_service": "nope", "entities": {"driver_id": [1]}}, 404, "service 'nope'"),
+    ({"features": SCORE, "entities": {"driver_id": [1]}}, 422, "'trip_distance_km'"),
+    (
+        {"features": SCORE, "entities": {"driver_id": [1], "trip_distance_km": ["far"]}},
+        422,
+        "'trip_distance_km' row 0",
+    ),
+    ({"features": CONV, "entities": {"driver_id": [1, 2], "customer_id": [1]}}, 422, "length"),
+    ({"features": CONV, "entities": {"driver_id": list(range(51))}}, 413, "limit of 50"),
+    (
+        {
+            "features": [*CONV, "driver_hourly_stats_fresh:conv_rate"],
+            "entities": {"driver_id": [1]},
+        },
+        422,
+        "conv_rate",
+    ),
+    ({"features": CONV[0], "entities": {"driver_id": [1]}}, 422, "'features'"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "fragment"), ERRORS)
+def test_bad_requests_name_the_culprit(
+    client: TestClient, body: dict[str, Any], status: int, fragment: str
+) -> None:
+    response = client.post("/get-online-features", json=body, headers={"x-request-id": "req-42"})
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert fragment in error["detail"]
+    assert error["request_id"] == "req-42" == response.headers["x-request-id"]
+    assert error["code"]
+
+
+def test_body_limits(client: TestClient) -> None:
+    huge = b'{"entities": {"driver_id": [' + b"1," * 600_000 + b"1]}}"
+    response = client.post("/get-online-features", content=huge)
+    assert response.status_code == 413
+    assert "exceeds the limit" in response.json()["detail"]
+    response = client.post("/get-online-features", content=b"{nope")
+    assert response.status_code == 400
+
+
+def test_internal_errors_leak_nothing(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = client.app.state.slipway  # type: ignore[attr-defined]
+    odfv = state.watcher.snapshot.odfvs["trip_context"].view
+
+    def boom(_: Any) -> Any:
+        raise RuntimeError("secret-internal-detail /etc/passwd")
+
+    monkeypatch.setattr(odfv.feature_transformation, "udf", boom)
+    body = {
+        "features": ["trip_context:pickup_score"],
+        "entities": {"driver_id": [1001], "trip_distance_km": [1.0]},
+    }
+    response = client.post("/get-online-features", json=body)
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+    async def broken_ping() -> None:
+        raise RuntimeError("secret-ping-detail")
+
+    monkeypatch.setattr(state.reader, "ping", broken_ping)
+    response = client.get("/readyz")
+    assert response.status_code == 500
+    assert "secret" not in response.text
+
+
+def test_service_endpoints(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["auth"] == "disabled"
+    assert ready.json()["online_store"] == {"type": "sqlite", "ok": True, "error": None}
+    services = {s["name"]: s for s in client.get("/v1/feature-services").json()["feature_services"]}
+    ranking = services["driver_ranking_v1"]
+    assert len(ranking["features"]) == 13
+    assert ranking["entities"] == ["driver_id", "customer_id"]
+    assert ranking["request_fields"] == ["trip_distance_km"]
+    schema = client.get("/openapi.json").json()
+    operation = schema["paths"]["/get-online-features"]["post"]
+    assert (
+        "entities" in operation["requestBody"]["content"]["application/json"]["schema"]["required"]
+    )
+    assert {"200", "401", "403", "404", "413", "422", "503"} <= set(operation["responses"])
+
+
+def test_metrics(client: TestClient) -> None:
+    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001]}}
+    client.post("/get-online-features", json=body)
+    client.post("/get-online-features", json={"feature_service": "nope", "entities": {"x": [1]}})
+    text = client.get("/metrics").text
+    assert (
+        'slipway_feature_server_requests_total{feature_service="driver_activity_v1",'
+        'route="/get-online-features",status="200"}' in text
+    )
+    assert "slipway_feature_server_request_seconds_bucket" in text
+    assert 'slipway_feature_server_store_read_seconds_count{store="sqlite"}' in text
+    assert 'slipway_feature_server_errors_total{type="unknown_service"}' in text
+    assert 'route="/healthz"' in text or 'route="/readyz"' in text
+
+
+def test_api_keys(repo: FeatureRepo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(
+        yaml.safe_dump(
+            {
+                "keys": [
+                    {
+                        "name": "ranker",
+                        "sha256": hash_key("k-rank"),
+                        "feature_services": ["driver_ranking_v1"],
+                    },
+                    {"name": "ops", "sha256": hash_key("k-ops"), "feature_services": ["*"]},
+                ]
+            }
+        )
+    )
+    app = create_app(ServerSettings(feature_repo=repo.path, api_keys_file=keys))
+    ranking = {
+        "feature_service": "driver_ranking_v1",
+        "entities": {"driver_id": [1001], "customer_id": [201], "trip_distance_km": [2.0]},
+    }
+    activity = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001]}}
+    raw = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}
+    with TestClient(app) as c:
+        url = "/get-online-features"
+        assert c.post(url, json=ranking).status_code == 401
+        assert c.post(url, json=ranking).headers["www-authenticate"] == "Bearer"
+        assert c.post(url, json=ranking, headers={"x-api-key": "wrong"}).status_code == 401
+        rank = {"authorization": "Bearer k-rank"}
+        assert c.post(url, json=ranking, headers=rank).status_code == 200
+        assert c.post(url, json=activity, headers=rank).status_code == 403
+        assert c.post(url, json=raw, headers=rank).status_code == 403
+        assert c.post(url, json=raw, headers={"x-api-key": "k-ops"}).status_code == 200
+        listed = c.get("/v1/feature-services", headers=rank).json()["feature_services"]
+        assert [s["name"] for s in listed] == ["driver_ranking_v1"]
+        assert c.get("/v1/feature-services").status_code == 401
+        assert c.get("/readyz").json()["auth"] == "enabled"
+        assert "securitySchemes" in c.get("/openapi.json").json()["components"]
+    assert "k-rank" not in caplog.text
+    assert "k-ops" not in caplog.text
+
+
+def test_readiness_and_recovery(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "feature_repo")
+    settings = ServerSettings(feature_repo=repo.path, registry_refresh_seconds=0.2)
+    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001]}}
+    with TestClient(create_app(settings)) as c:
+        not_ready = c.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["registry"]["loaded"] is False
+        response = c.post("/get-online-features", json=body)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        load_repo(repo)
+        _wait_for(lambda: c.get("/readyz").status_code == 200)
+        assert c.post("/get-online-features", json=body).json()["results"][1]["statuses"] == [
+            "PRESENT"
+        ]
+        database = repo.data_dir / "online_store.db"
+        database.rename(database.with_suffix(".moved"))
+        _wait_for(lambda: c.post("/get-online-features", json=body).status_code == 503)
+        assert c.get("/readyz").json()["online_store"]["ok"] is False
+        database.with_suffix(".moved").rename(database)
+        _wait_for(lambda: c.post("/get-online-features", json=body).status_code == 200)
+
+
+def _wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(180)
+def test_feast_remote_online_store_client(
+    repo: FeatureRepo, store: FeatureStore, tmp_path: Path
+) -> None:
+    """Feast's own HTTP client (online_store type 'remote') works unchanged against the service."""
+    with service_process(repo=repo.path, log=tmp_path / "server.log") as server:
+        server.wait_http("/readyz")
+        client_store = FeatureStore(
+            config=RepoConfig(
+                project="slipway",
+                registry=str(repo.data_dir / "registry.db"),
+                provider="local",
+                online_store={"type": "remote", "path": server.url},
+                offline_store={"type": "file"},
+                entity_key_serialization_version=3,
+            )
+        )
+        rows = [
+            {"driver_id": 1001, "customer_id": 201, "trip_distance_km": 5.0},
+            {"driver_id": 5, "customer_id": 9999, "trip_distance_km": 1.5},
+        ]
+        for features in (
+            ["driver_hourly_stats:conv_rate", "customer_profile:customer_segment"],
+            client_store.get_feature_service("driver_ranking_v1"),
+        ):
+            remote = client_store.get_online_features(features=features, entity_rows=rows)
+            local = store.get_online_features(features=features, entity_rows=rows)
+            assert remote.to_dict() == local.to_dict()

@@ -1,0 +1,241 @@
+"""The workflows' helper scripts (.github/scripts/): changed environments, built version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from github_api.fixtures import github_api, github_server  # noqa: F401 - pytest fixtures
+from github_api.server import RunningServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / ".github" / "scripts"
+
+pytestmark = pytest.mark.integration
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _run(script: str, *args: str, cwd: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output)},
+    )
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    envs = root / "model_deploy" / "environments"
+    envs.mkdir(parents=True)
+    for name in ("prod", "dev", "staging", "qa"):
+        (envs / f"{name}.yaml").write_text(f"environment: {name}\n")
+    (root / "README.md").write_text("hi\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    return root
+
+
+def _change(repo: Path, *paths: str) -> tuple[str, str]:
+    base = _git(repo, "rev-parse", "HEAD")
+    for path in paths:
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(target.read_text() + "# changed\n" if target.exists() else "new\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "change")
+    return base, _git(repo, "rev-parse", "HEAD")
+
+
+def test_changed_envs_lists_touched_manifests_in_promotion_order(
+    repo: Path, tmp_path: Path
+) -> None:
+    base, head = _change(
+        repo, "model_deploy/environments/prod.yaml", "model_deploy/environments/dev.yaml"
+    )
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out) == {
+        "envs": '["dev", "prod"]',
+        "env-args": "--env dev --env prod",
+        "any": "true",
+    }
+
+
+def test_changed_envs_ignores_other_files(repo: Path, tmp_path: Path) -> None:
+    base, head = _change(repo, "README.md", "model_deploy/environments/notes.txt")
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out) == {"envs": "[]", "env-args": "", "any": "false"}
+
+
+def test_changed_envs_uses_the_merge_base(repo: Path, tmp_path: Path) -> None:
+    """Main moving on after the branch point does not count as the pull request's change."""
+    base = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-qb", "feature")
+    _, head = _change(repo, "model_deploy/environments/staging.yaml")
+    _git(repo, "checkout", "-q", "main")
+    _, main_tip = _change(repo, "model_deploy/environments/prod.yaml")
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", main_tip, "--head", head, cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(_outputs(out)["envs"]) == ["staging"]
+    assert base != main_tip
+
+
+@pytest.mark.parametrize("base", ["", "0" * 40, "f" * 40])
+def test_changed_envs_unknown_base_selects_every_environment(
+    repo: Path, tmp_path: Path, base: str
+) -> None:
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", base, cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(_outputs(out)["envs"]) == ["dev", "staging", "prod", "qa"]
+
+
+def test_changed_envs_only(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--only", "staging", cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out) == {"envs": '["staging"]', "env-args": "--env staging", "any": "true"}
+    missing = _run("changed_envs.py", "--only", "nope", cwd=repo, output=out)
+    assert missing.returncode == 1
+    assert "nope.yaml" in missing.stderr
+
+
+def test_changed_envs_skips_deleted_manifests(repo: Path, tmp_path: Path) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    (repo / "model_deploy/environments/qa.yaml").unlink()
+    _git(repo, "commit", "-qam", "drop qa")
+    out = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", base, "--head", "HEAD", cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out)["any"] == "false"
+
+
+def _write_run(run_dir: Path, run_id: str, document: dict[str, object]) -> None:
+    folder = run_dir / run_id
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"run_id": run_id, **document}))
+
+
+def test_build_version_reads_the_registered_version(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _write_run(
+        runs,
+        "20260101T000000Z-abc",
+        {"status": "registered", "version": {"ref": "driver_ranking:7", "artifact_uri": "x"}},
+    )
+    out = tmp_path / "out"
+    done = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out) == {
+        "version": "driver_ranking:7",
+        "run-id": "20260101T000000Z-abc",
+        "status": "registered",
+    }
+
+
+def test_build_version_empty_when_nothing_registered(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _write_run(runs, "r1", {"status": "blocked"})
+    out = tmp_path / "out"
+    done = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out)["version"] == ""
+
+
+def test_build_version_needs_exactly_one_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = tmp_path / "out"
+    none = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
+    assert none.returncode == 1
+    assert "expected one run.json" in none.stderr
+    _write_run(runs, "a", {"status": "registered"})
+    _write_run(runs, "b", {"status": "registered"})
+    two = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
+    assert two.returncode == 1
+
+
+def test_comment_features_posts_one_sticky_comment(
+    tmp_path: Path,
+    github_api: RunningServer,  # noqa: F811 - the fixture imported above
+) -> None:
+    state = github_api.state
+    with state.lock:
+        repo = state.add_repo("acme/slipway", files={"feature_repo/definitions.py": "a = 1\n"})
+        repo.refs["features"] = repo.refs["main"]
+        repo.commit_file("features", "feature_repo/definitions.py", b"a = 2\n", "change")
+    created = httpx.post(
+        f"{github_api.url}/repos/acme/slipway/pulls",
+        headers={"Authorization": f"token {github_api.token}"},
+        json={"title": "Features", "head": "features", "base": "main"},
+        timeout=10,
+    )
+    created.raise_for_status()
+    number = created.json()["number"]
+    plan = tmp_path / "plan.txt"
+    plan.write_text("\x1b[1mFeature views\x1b[0m\n  + driver_hourly_stats (new)\n")
+    summary = tmp_path / "summary.md"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SLIPWAY_FORGE": "github",
+        "SLIPWAY_GITHUB_TOKEN": github_api.token,
+        "SLIPWAY_GITHUB_REPOSITORY": "acme/slipway",
+        "SLIPWAY_GITHUB_API_URL": github_api.url,
+        "SLIPWAY_GITHUB_SECONDS_BETWEEN_WRITES": "0",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    args = [
+        sys.executable,
+        str(SCRIPTS / "comment_features.py"),
+        "--pr",
+        str(number),
+        "--plan-file",
+        str(plan),
+        "--gx-report-dir",
+        str(tmp_path / "missing"),
+        "--validate-outcome",
+        "failure",
+    ]
+    for _ in range(2):
+        done = subprocess.run(
+            args, capture_output=True, text=True, check=False, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+    comments = [c for c in repo.comments.values() if c["issue"] == number]
+    assert len(comments) == 1
+    body = comments[0]["body"]
+    assert body.startswith("<!-- slipway:features-plan -->")
+    assert "+ driver_hourly_stats (new)" in body
+    assert "\x1b[" not in body
+    assert "❌ data gate: **failure**" in body
+    assert "no such validation report folder" in body
+    assert "driver_hourly_stats" in summary.read_text()
+    edits = state.calls_to("PATCH", r"/issues/comments/")
+    assert edits == [], "an unchanged comment was edited"

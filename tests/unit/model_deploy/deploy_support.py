@@ -1,0 +1,240 @@
+"""Helpers shared by the model_deploy tests: bundles, a registry, manifests, process cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_build.errors import VersionNotFoundError
+from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
+from model_deploy.service import Deployer
+from model_deploy.settings import DeploySettings
+from model_deploy.targets import processes
+from model_deploy.targets.local import LocalTarget
+from model_deploy.targets.protocol import DeployTarget
+from services.inference.artifact import ModelBundle, bundle_digest, save_bundle
+
+HERE = Path(__file__).resolve().parent
+STANDIN_SERVER = HERE / "standin_server.py"
+FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
+MODEL = "driver_ranking"
+SERVICE = "driver_ranking_v1"
+GOOD_ROW = {"conv_rate": 0.95, "acc_rate": 0.97, "avg_daily_trips": 12}
+BAD_ROW = {"conv_rate": 0.02, "acc_rate": 0.05, "avg_daily_trips": 1}
+
+
+def real_server_available() -> bool:
+    """Whether ``python -m services.inference`` exists (else tests use the stand-in)."""
+    root = Path(__file__).resolve().parents[3]
+    return (root / "services" / "inference" / "__main__.py").is_file()
+
+
+def server_command() -> list[str]:
+    """Command of the inference server the local target starts in tests."""
+    if real_server_available() and not os.environ.get("SLIPWAY_TEST_STANDIN_SERVER"):
+        return [sys.executable, "-m", "services.inference"]
+    return [sys.executable, str(STANDIN_SERVER)]
+
+
+def make_bundle(directory: Path, *, seed: int, inverted: bool = False) -> str:
+    """Fit a tiny logistic regression (label = conv_rate + acc_rate > 1) and save it."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.uniform(0, 1, 400), rng.uniform(0, 1, 400), rng.integers(0, 30, 400)])
+    y = (x[:, 0] + x[:, 1] > 1).astype(int)
+    if inverted:
+        y = 1 - y
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    return save_bundle(
+        ModelBundle(estimator=model, features=list(FEATURES), metadata={"seed": seed}),
+        directory=directory,
+    )
+
+
+class FakeRegistry:
+    """In-memory registry implementing the ``ModelRegistry`` protocol (bundles on disk)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.versions: dict[tuple[str, int], ModelVersion] = {}
+
+    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
+        number = 1 + sum(1 for name, _ in self.versions if name == new.model_name)
+        version = ModelVersion(
+            **new.model_dump(),
+            version=number,
+            artifact_uri=str(bundle_dir),
+            created_at=datetime(2026, 1, number, tzinfo=UTC),
+        )
+        self.versions[(new.model_name, number)] = version
+        return version
+
+    def get(self, *, model_name: str, version: int) -> ModelVersion:
+        try:
+            return self.versions[(model_name, version)]
+        except KeyError:
+            raise VersionNotFoundError(f"{model_name}:{version} is not registered") from None
+
+    def list_versions(
+        self, *, model_name: str, status: ApprovalStatus | None = None
+    ) -> list[ModelVersion]:
+        found = [v for (name, _), v in sorted(self.versions.items()) if name == model_name]
+        return [v for v in found if status is None or v.status == status]
+
+    def latest(
+        self, *, model_name: str, status: ApprovalStatus | None = ApprovalStatus.APPROVED
+    ) -> ModelVersion | None:
+        found = self.list_versions(model_name=model_name, status=status)
+        return found[-1] if found else None
+
+    def set_status(
+        self,
+        *,
+        model_name: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str = "",
+        force: bool = False,
+    ) -> ModelVersion:
+        record = self.get(model_name=model_name, version=version)
+        updated = record.model_copy(update={"status": status, "status_reason": reason})
+        self.versions[(model_name, version)] = updated
+        return updated
+
+    def fetch_bundle(self, *, model_name: str, version: int, directory: Path) -> Path:
+        import shutil
+
+        source = Path(self.get(model_name=model_name, version=version).artifact_uri)
+        shutil.copytree(source, directory, dirs_exist_ok=True)
+        return directory
+
+
+def register_version(
+    registry: Any,
+    tmp_path: Path,
+    *,
+    seed: int,
+    metrics: Mapping[str, float] | None = None,
+    status: ApprovalStatus = ApprovalStatus.APPROVED,
+    inverted: bool = False,
+) -> ModelVersion:
+    """Build a bundle, register it and set its status."""
+    bundle = tmp_path / f"bundle-{seed}-{int(inverted)}"
+    digest = make_bundle(bundle, seed=seed, inverted=inverted)
+    version = registry.register(
+        new=NewVersion(
+            model_name=MODEL,
+            artifact_digest=digest,
+            metrics=dict(metrics or {"roc_auc": 0.8, "log_loss": 0.45}),
+            git_sha=f"{seed:07x}abc",
+            data_hash=f"data-{seed}",
+            feature_service=SERVICE,
+            features=list(FEATURES),
+        ),
+        bundle_dir=bundle,
+    )
+    if status != ApprovalStatus.PENDING:
+        version = registry.set_status(
+            model_name=MODEL, version=version.version, status=status, reason="test"
+        )
+    assert bundle_digest(directory=bundle) == digest
+    return version
+
+
+def local_manifest(
+    env: str,
+    *,
+    version: int | None,
+    port: int,
+    strategy: str = "type: all_at_once",
+    expect: str = "probability: {min: 0.0, max: 1.0}",
+    thresholds: str = "roc_auc: {min: 0.7}",
+    extra: str = "",
+) -> str:
+    """A local-target manifest with two smoke cases."""
+    model = (
+        "model: null"
+        if version is None
+        else f"model:\n  registry: local\n  name: {MODEL}\n  version: {version}\n"
+        f"  feature_service: {SERVICE}"
+    )
+    return f"""\
+# test manifest
+environment: {env}
+{model}
+target:
+  kind: local
+  port: {port}
+data_capture:
+  sampling_percentage: 100
+strategy:
+  {strategy}
+smoke_tests:
+  - name: strong driver
+    instances:
+      - {json.dumps(GOOD_ROW)}
+    expect:
+      {expect}
+  - name: two rows
+    instances:
+      - {json.dumps(GOOD_ROW)}
+      - {json.dumps(BAD_ROW)}
+policy:
+  thresholds:
+    {thresholds}
+{extra}"""
+
+
+def write_manifest(manifests: Path, env: str, text: str) -> Path:
+    """Write ``<manifests>/<env>.yaml``."""
+    manifests.mkdir(parents=True, exist_ok=True)
+    path = manifests / f"{env}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_deployer(
+    tmp_path: Path,
+    registry: Any,
+    *,
+    targets: Mapping[str, DeployTarget] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    health_timeout: float = 60.0,
+) -> Deployer:
+    """A deployer over ``tmp_path/manifests`` and ``tmp_path/state``."""
+    settings = DeploySettings(
+        deploy_manifests_dir=tmp_path / "manifests",
+        deploy_state_dir=tmp_path / "state",
+        git_sha="0123456789abcdef",
+    )
+    local = LocalTarget(
+        state_dir=settings.deploy_state_dir,
+        server_command=server_command(),
+        health_timeout=health_timeout,
+    )
+    return Deployer(
+        settings=settings,
+        registries=lambda kind: registry,
+        targets=dict(targets or {"local": local}),
+        clock=clock or (lambda: datetime(2026, 3, 2, 12, 0, tzinfo=UTC)),
+    )
+
+
+def kill_spawned() -> None:
+    """Kill every process group this interpreter spawned (fixture finalizer)."""
+    for pid, process in list(processes._CHILDREN.items()):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            process.wait(timeout=5)
+        processes._CHILDREN.pop(pid, None)

@@ -1,0 +1,270 @@
+"""Apply, rollback, status and the lock, against an in-memory target (no processes)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_support import (
+    FakeRegistry,
+    local_manifest,
+    make_deployer,
+    register_version,
+    write_manifest,
+)
+
+from model_build.registry.protocol import ApprovalStatus
+from model_deploy.apply import apply_env, rollback_env
+from model_deploy.errors import (
+    ApplyFailed,
+    LockedError,
+    ManifestError,
+    NoPreviousDeploymentError,
+    PolicyViolation,
+)
+from model_deploy.manifest.model import Manifest
+from model_deploy.state import env_lock, read_history
+from model_deploy.status import status_all
+from model_deploy.targets.protocol import ActualState, DeployRequest, Verifier
+
+
+class FakeTarget:
+    """Remembers deployments; scores with the version number as the probability."""
+
+    kind = "local"
+
+    def __init__(self) -> None:
+        self.serving: dict[str, DeployRequest] = {}
+        self.healthy: dict[str, bool] = {}
+        self.fail_deploy = False
+        self.probability = 0.9
+        self.deploys = 0
+
+    def describe(self, *, env: str, manifest: Manifest) -> ActualState:
+        request = self.serving.get(env)
+        if request is None:
+            return ActualState(env=env, target="local", deployed=False)
+        return ActualState(
+            env=env,
+            target="local",
+            deployed=True,
+            healthy=self.healthy.get(env, True),
+            model_name=request.version.model_name,
+            version=request.version.version,
+            artifact_digest=request.version.artifact_digest,
+            manifest_hash=request.manifest_hash,
+            endpoint=f"http://127.0.0.1:{request.manifest.target.port}",  # type: ignore[union-attr]
+            data_capture_percentage=request.manifest.data_capture.sampling_percentage,
+            strategy="all at once",
+        )
+
+    def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
+        self.deploys += 1
+        if self.fail_deploy:
+            from model_deploy.errors import TargetError
+
+            raise TargetError("the new process exited while starting")
+        digest = request.version.artifact_digest
+
+        def invoke(rows: list[dict[str, Any]]) -> dict[str, Any]:
+            preds = [{"probability": self.probability, "label": 1} for _ in rows]
+            return {"predictions": preds, "model": {"digest": digest}}
+
+        verify(invoke)
+        self.serving[request.env] = request
+        self.healthy[request.env] = True
+        return self.describe(env=request.env, manifest=request.manifest)
+
+    def health(self, *, env: str, manifest: Manifest) -> bool:
+        return self.healthy.get(env, False)
+
+    def invoke(self, *, env: str, manifest: Manifest, instances: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
+        return self.describe(env=env, manifest=manifest)
+
+    def stop(self, *, env: str, manifest: Manifest) -> None:
+        self.serving.pop(env, None)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Any, FakeTarget, FakeRegistry]:
+    registry = FakeRegistry(tmp_path / "registry")
+    register_version(registry, tmp_path, seed=1)
+    register_version(registry, tmp_path, seed=2, metrics={"roc_auc": 0.85, "log_loss": 0.4})
+    register_version(registry, tmp_path, seed=3, status=ApprovalStatus.PENDING)
+    target = FakeTarget()
+    deployer = make_deployer(tmp_path, registry, targets={"local": target})
+    return deployer, target, registry
+
+
+def manifests(deployer: Any) -> Path:
+    return Path(deployer.settings.deploy_manifests_dir)
+
+
+def test_apply_deploys_then_is_a_noop(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    result = apply_env(deployer, "dev")
+    assert result.outcome == "deployed"
+    assert result.after.model_ref == "driver_ranking:1"
+    assert [s.passed for s in result.smoke_tests] == [True, True]
+    again = apply_env(deployer, "dev")
+    assert again.outcome == "noop"
+    assert target.deploys == 1
+    history = read_history(state_dir=deployer.state_dir, env="dev")
+    assert [(r.action, r.outcome, r.model_ref) for r in history] == [
+        ("apply", "succeeded", "driver_ranking:1")
+    ]
+    assert history[0].git_sha == "0123456789abcdef"
+
+
+def test_a_manifest_edit_without_version_change_redeploys(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    text = local_manifest("dev", version=1, port=9001).replace("100", "50", 1)
+    write_manifest(manifests(deployer), "dev", text)
+    assert deployer.plan("dev").action == "update"
+    assert apply_env(deployer, "dev").outcome == "deployed"
+    assert target.deploys == 2
+    # comments alone do not change the hash
+    write_manifest(manifests(deployer), "dev", "# note\n" + text)
+    assert apply_env(deployer, "dev").outcome == "noop"
+
+
+def test_policy_violation_changes_nothing(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "staging", local_manifest("staging", version=3, port=9002))
+    with pytest.raises(PolicyViolation, match="staging only takes Approved versions"):
+        apply_env(deployer, "staging")
+    assert target.deploys == 0
+    assert read_history(state_dir=deployer.state_dir, env="staging") == []
+
+
+def test_unknown_version_is_a_failed_registry_check(setup: Any) -> None:
+    deployer, _, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=9, port=9001))
+    plan = deployer.plan("dev")
+    assert plan.blocked
+    assert plan.policies[0].policy == "registry"
+    assert "driver_ranking:9" in plan.policies[0].message
+    with pytest.raises(PolicyViolation, match="driver_ranking:9"):
+        apply_env(deployer, "dev")
+
+
+def test_prod_needs_staging_serving_the_version(setup: Any) -> None:
+    deployer, _, _ = setup
+    for env, port in (("staging", 9002), ("prod", 9003)):
+        write_manifest(manifests(deployer), env, local_manifest(env, version=2, port=port))
+    with pytest.raises(PolicyViolation, match="serves nothing, not driver_ranking:2"):
+        apply_env(deployer, "prod")
+    apply_env(deployer, "staging")
+    assert apply_env(deployer, "prod").outcome == "deployed"
+
+
+def test_failed_smoke_test_rolls_back_and_records_it(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    target.probability = 0.2  # v2 answers below the expected range
+    write_manifest(
+        manifests(deployer),
+        "dev",
+        local_manifest("dev", version=2, port=9001, expect="probability: {min: 0.5, max: 1.0}"),
+    )
+    with pytest.raises(ApplyFailed) as caught:
+        apply_env(deployer, "dev")
+    assert caught.value.restored
+    assert "smoke test(s) failed: 'strong driver': prediction 0: probability 0.2" in str(
+        caught.value
+    )
+    assert target.describe(env="dev", manifest=deployer.load("dev").manifest).version == 1
+    last = read_history(state_dir=deployer.state_dir, env="dev")[-1]
+    assert (last.outcome, last.model_ref) == ("rolled_back", "driver_ranking:2")
+
+
+def test_target_failure_rolls_back(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    target.fail_deploy = True
+    with pytest.raises(ApplyFailed, match="exited while starting; rolled back"):
+        apply_env(deployer, "dev")
+
+
+def test_rollback_goes_to_the_previous_deployment_and_status_shows_drift(setup: Any) -> None:
+    deployer, _, _ = setup
+    with pytest.raises(ManifestError, match="no manifest for 'dev'"):
+        rollback_env(deployer, "dev")
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    with pytest.raises(NoPreviousDeploymentError):
+        rollback_env(deployer, "dev")
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=2, port=9001))
+    apply_env(deployer, "dev")
+    result = rollback_env(deployer, "dev")
+    assert result.outcome == "rolled_back_to_previous"
+    assert result.after.model_ref == "driver_ranking:1"
+    (status,) = status_all(deployer)
+    assert not status.in_sync
+    assert status.serving_ref == "driver_ranking:1"
+    assert any("revert the manifest in git" in line for line in status.drift)
+    assert any("model version: the target has driver_ranking:1" in line for line in status.drift)
+
+
+def test_teardown_with_model_null(setup: Any) -> None:
+    deployer, target, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=None, port=9001))
+    assert deployer.plan("dev").action == "destroy"
+    assert apply_env(deployer, "dev").outcome == "torn_down"
+    assert "dev" not in target.serving
+    assert apply_env(deployer, "dev").outcome == "noop"
+
+
+def test_status_reports_each_environment_and_errors_separately(setup: Any) -> None:
+    deployer, _, registry = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    write_manifest(manifests(deployer), "staging", "environment: [broken\n")
+    write_manifest(manifests(deployer), "prod", local_manifest("prod", version=None, port=9003))
+    apply_env(deployer, "dev")
+    registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.REJECTED)
+    dev, staging, prod = status_all(deployer)
+    assert (dev.env, staging.env, prod.env) == ("dev", "staging", "prod")
+    assert "Rejected in the registry" in dev.drift[0]
+    assert not dev.in_sync
+    assert staging.error is not None
+    assert "staging.yaml:2" in staging.error
+    assert prod.in_sync
+    assert prod.serving_ref is None
+
+
+def test_second_concurrent_apply_is_refused_quickly(setup: Any) -> None:
+    deployer, _, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with env_lock(state_dir=deployer.state_dir, env="dev", operation="apply"):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        with pytest.raises(LockedError, match=r"another apply \(pid \d+, since"):
+            apply_env(deployer, "dev")
+        with pytest.raises(LockedError):
+            rollback_env(deployer, "dev")
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        thread.join()
+    assert apply_env(deployer, "dev").outcome == "deployed"

@@ -1,0 +1,422 @@
+"""Manifests: checked-in files, JSON Schema sync, a malformed-manifest corpus (100 % rejected)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from model_deploy.errors import ManifestError
+from model_deploy.manifest import load_manifest, parse_manifest
+from model_deploy.manifest.schema import SCHEMA_PATH, manifest_json_schema, render_schema
+
+ROOT = Path(__file__).resolve().parents[3]
+ENVIRONMENTS = ROOT / "model_deploy" / "environments"
+SOURCE = "envs/prod.yaml"
+
+VALID: dict[str, Any] = {
+    "environment": "prod",
+    "description": "production",
+    "model": {
+        "registry": "sagemaker",
+        "name": "driver_ranking",
+        "version": 3,
+        "feature_service": "driver_ranking_v1",
+    },
+    "target": {
+        "kind": "sagemaker",
+        "endpoint_name": "slipway-prod",
+        "instance_type": "ml.m5.large",
+        "autoscaling": {"min_capacity": 1, "max_capacity": 4},
+        "instance_count": 2,
+        "execution_role_arn": "arn:aws:iam::123456789012:role/sm",
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway:1",
+    },
+    "data_capture": {"sampling_percentage": 20, "destination": "s3://bucket/capture"},
+    "strategy": {"type": "canary", "percent": 10, "bake_minutes": 5.0},
+    "rollback_alarms": ["prod-5xx", "prod-latency"],
+    "smoke_tests": [
+        {
+            "name": "one row",
+            "instances": [{"conv_rate": 0.5, "segment": "plus"}],
+            "expect": {"probability": {"min": 0.0, "max": 1.0}, "label": 1},
+        }
+    ],
+    "policy": {"thresholds": {"roc_auc": {"min": 0.7}, "log_loss": {"max": 0.6}}},
+    "freeze_windows": [
+        {"start": "2026-12-20T00:00:00Z", "end": "2027-01-02T00:00:00Z", "reason": "holidays"}
+    ],
+}
+
+# Mappings whose keys are data, not fields: adding a key there is not an error.
+FREE_MAPPINGS = {("policy", "thresholds")}
+
+
+def dump(data: Any) -> str:
+    stream = io.StringIO()
+    YAML().dump(data, stream)
+    return stream.getvalue()
+
+
+def dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def get_at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def leaves(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every field value (not inside free-form smoke rows)."""
+    found: list[tuple[Any, ...]] = []
+    if isinstance(data, dict):
+        if path[-1:] == ("instances",) or (len(path) >= 2 and path[-2] == "instances"):
+            return found
+        for key, value in data.items():
+            found.append((*path, key))
+            found += leaves(value, (*path, key))
+    elif isinstance(data, list) and path[-1:] != ("instances",):
+        for index, value in enumerate(data):
+            found += leaves(value, (*path, index))
+    return found
+
+
+def mappings(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    if isinstance(data, dict):
+        if path not in FREE_MAPPINGS and "instances" not in path:
+            found.append(path)
+        for key, value in data.items():
+            found += mappings(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += mappings(value, (*path, index))
+    return found
+
+
+LEAVES = [p for p in leaves(VALID) if p[-1] != "instances" or True]
+SCALAR_LEAVES = [p for p in LEAVES if not isinstance(get_at(VALID, p), dict | list)]
+MAPPINGS = mappings(VALID)
+
+
+def wrong_values(original: Any) -> list[Any]:
+    """Values of a type the field never accepts."""
+    if isinstance(original, bool):
+        return ["yes", 3, [1]]
+    if isinstance(original, int):
+        return ["three", 2.5, 2.0, True, [1], {"a": 1}]
+    if isinstance(original, float):
+        return ["half", True, [0.5], {"a": 1}]
+    if isinstance(original, str):
+        return [7, 1.5, True, ["x"], {"a": "b"}]
+    return ["text", 5]
+
+
+def assert_rejected(text: str, *, field: str | None, key_on_line: str | None = None) -> None:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(text=text, source=SOURCE, expected_env="prod")
+    error = caught.value
+    assert all(issue.file == SOURCE for issue in error.issues)
+    assert SOURCE in str(error)
+    fields = [issue.field for issue in error.issues]
+    if field is not None:
+        assert field in fields, (field, str(error))
+        issue = error.issues[fields.index(field)]
+        assert issue.line is not None, str(error)
+        assert f"{SOURCE}:{issue.line}: {field}" in str(error)
+        if key_on_line:
+            assert key_on_line in text.splitlines()[issue.line - 1], (issue.line, str(error))
+
+
+# -- checked-in files and schema ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_checked_in_manifests_load(env: str) -> None:
+    loaded = load_manifest(path=ENVIRONMENTS / f"{env}.yaml")
+    assert loaded.env == env
+    assert loaded.content_hash.startswith("sha256:")
+    text = (ENVIRONMENTS / f"{env}.yaml").read_text()
+    assert text.count("#") >= 5, "manifests are meant to be commented for reviewers"
+
+
+def test_dev_pins_driver_ranking_v1_and_staging_prod_start_empty() -> None:
+    dev = load_manifest(path=ENVIRONMENTS / "dev.yaml").manifest
+    assert dev.model is not None
+    assert dev.model.ref == "driver_ranking:1"
+    for env in ("staging", "prod"):
+        assert load_manifest(path=ENVIRONMENTS / f"{env}.yaml").manifest.model is None
+
+
+def test_json_schema_file_is_in_sync() -> None:
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == render_schema(), (
+        "model_deploy/manifest.schema.json is stale: run `python -m model_deploy.manifest.schema`"
+    )
+
+
+def test_json_schema_forbids_unknown_keys_everywhere() -> None:
+    schema = manifest_json_schema()
+    assert schema["additionalProperties"] is False
+    for name, definition in schema["$defs"].items():
+        if definition.get("type") == "object" and "properties" in definition:
+            assert definition.get("additionalProperties") is False, name
+
+
+def test_valid_corpus_base_and_hash_ignores_comments_and_layout() -> None:
+    text = dump(VALID)
+    first = parse_manifest(text=text, source=SOURCE, expected_env="prod")
+    commented = "# a comment\n" + text.replace("environment: prod", "environment: prod  # env")
+    second = parse_manifest(text=commented, source=SOURCE, expected_env="prod")
+    assert first.content_hash == second.content_hash
+    as_json = parse_manifest(text=json.dumps(VALID), source=SOURCE, expected_env="prod")
+    assert as_json.content_hash == first.content_hash
+
+
+# -- hand-made corpus ---------------------------------------------------------------------------
+
+BASE = dump(VALID)
+
+HAND_CORPUS: list[tuple[str, str, str | None, str | None]] = [
+    ("unknown top key", BASE + "replicas: 3\n", "replicas", "replicas:"),
+    ("typo", BASE.replace("rollback_alarms:", "rollback_alarm:"), "rollback_alarm", None),
+    ("version string", BASE.replace("version: 3", "version: '3'"), "model.version", "version:"),
+    ("version zero", BASE.replace("version: 3", "version: 0"), "model.version", "version:"),
+    ("version float", BASE.replace("version: 3", "version: 3.5"), "model.version", "version:"),
+    ("version latest", BASE.replace("version: 3", "version: latest"), "model.version", None),
+    ("version bool", BASE.replace("version: 3", "version: true"), "model.version", None),
+    (
+        "negative count",
+        BASE.replace("instance_count: 2", "instance_count: -2"),
+        "target.instance_count",
+        "instance_count:",
+    ),
+    (
+        "count out of autoscaling bounds",
+        BASE.replace("instance_count: 2", "instance_count: 9"),
+        "target.instance_count",
+        "instance_count:",
+    ),
+    (
+        "max below min",
+        BASE.replace("max_capacity: 4", "max_capacity: 0"),
+        "target.autoscaling.max_capacity",
+        "max_capacity:",
+    ),
+    ("bad kind", BASE.replace("kind: sagemaker", "kind: k8s"), "target.kind", "kind:"),
+    (
+        "bad instance type",
+        BASE.replace("ml.m5.large", "m5.large"),
+        "target.instance_type",
+        "instance_type:",
+    ),
+    ("canary 100", BASE.replace("percent: 10", "percent: 100"), "strategy.percent", "percent:"),
+    (
+        "bake too long",
+        BASE.replace("bake_minutes: 5.0", "bake_minutes: 600"),
+        "strategy.bake_minutes",
+        None,
+    ),
+    (
+        "capture over 100",
+        BASE.replace("sampling_percentage: 20", "sampling_percentage: 120"),
+        "data_capture.sampling_percentage",
+        "sampling_percentage:",
+    ),
+    ("missing model", BASE.replace("model:\n", "modell:\n"), "model", None),
+    (
+        "label 2",
+        BASE.replace("label: 1", "label: 2"),
+        "smoke_tests[0].expect.label",
+        "label:",
+    ),
+    (
+        "freeze without zone",
+        BASE.replace("2026-12-20T00:00:00Z", "2026-12-20"),
+        "freeze_windows[0].start",
+        None,
+    ),
+    ("threshold typo", BASE.replace("min: 0.7", "minimum: 0.7"), None, None),
+    ("duplicate alarm", BASE.replace("- prod-latency", "- prod-5xx"), "rollback_alarms", None),
+    ("wrong env", BASE.replace("environment: prod", "environment: dev"), "environment", None),
+    ("nan threshold", BASE.replace("min: 0.7", "min: .nan"), None, None),
+    (
+        "empty smoke rows",
+        BASE.replace("- conv_rate: 0.5", "- {}\n      - conv_rate: 0.5"),
+        None,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "key_on_line"),
+    [pytest.param(t, f, k, id=name) for name, t, f, k in HAND_CORPUS],
+)
+def test_hand_corpus_is_rejected_naming_file_field_and_line(
+    text: str, field: str | None, key_on_line: str | None
+) -> None:
+    assert_rejected(text, field=field, key_on_line=key_on_line)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param("", None, id="empty"),
+        pytest.param("# just a comment\n", None, id="only comments"),
+        pytest.param("---\n", None, id="empty document"),
+        pytest.param("- a\n- b\n", 1, id="a list"),
+        pytest.param("just text", 1, id="a scalar"),
+        pytest.param("environment: prod\nmodel: [1, 2\n", 3, id="unclosed flow"),
+        pytest.param("environment: prod\n\tmodel: null\n", 2, id="tab"),
+        pytest.param("a: 1\na: 2\n", 2, id="duplicate key"),
+        pytest.param("environment: 'prod\n", None, id="unclosed quote"),
+        pytest.param("key: *missing\n", 1, id="unknown alias"),
+        pytest.param("%TAG ! tag:x\n---\n{", None, id="bad directive"),
+        pytest.param("[" * 2000, None, id="deep nesting"),
+    ],
+)
+def test_yaml_errors_and_empty_files_are_manifest_errors(text: str, line: int | None) -> None:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(text=text, source=SOURCE, expected_env="prod")
+    assert caught.value.file == SOURCE
+    if line is not None:
+        assert caught.value.line == line, str(caught.value)
+
+
+def test_missing_and_non_utf8_files(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="cannot read"):
+        load_manifest(path=tmp_path / "prod.yaml")
+    (tmp_path / "prod.yaml").write_bytes(b"environment: \xff\xfe prod\n")
+    with pytest.raises(ManifestError, match="not UTF-8"):
+        load_manifest(path=tmp_path / "prod.yaml")
+
+
+def test_unknown_key_suggests_the_closest_field() -> None:
+    with pytest.raises(ManifestError, match="did you mean 'instance_type'"):
+        parse_manifest(
+            text=BASE.replace("instance_type:", "instance_typ:"), source=SOURCE, expected_env="prod"
+        )
+
+
+# -- generated corpus ----------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_wrong_types_are_rejected_with_field_and_line(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(SCALAR_LEAVES))
+    original = get_at(VALID, path)
+    value = data.draw(st.sampled_from(wrong_values(original)))
+    mutated = copy.deepcopy(VALID)
+    get_at(mutated, path[:-1])[path[-1]] = value
+    key = path[-1] if isinstance(path[-1], str) else None
+    assert_rejected(dump(mutated), field=dotted(path), key_on_line=f"{key}:" if key else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_generated_unknown_keys_are_rejected(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(MAPPINGS))
+    key = "x_" + data.draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8))
+    value = data.draw(st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans()))
+    mutated = copy.deepcopy(VALID)
+    get_at(mutated, path)[key] = value
+    assert_rejected(dump(mutated), field=dotted((*path, key)), key_on_line=f"{key}:")
+
+
+REQUIRED = [
+    ("environment",),
+    ("model",),
+    ("target",),
+    ("model", "name"),
+    ("model", "version"),
+    ("model", "feature_service"),
+    ("target", "endpoint_name"),
+    ("target", "instance_type"),
+    ("target", "instance_count"),
+    ("target", "execution_role_arn"),
+    ("target", "autoscaling", "min_capacity"),
+    ("strategy", "percent"),
+    ("strategy", "bake_minutes"),
+    ("smoke_tests", 0, "name"),
+    ("smoke_tests", 0, "instances"),
+    ("freeze_windows", 0, "end"),
+]
+
+
+@pytest.mark.parametrize("path", REQUIRED, ids=dotted)
+def test_missing_required_fields_are_named(path: tuple[Any, ...]) -> None:
+    mutated = copy.deepcopy(VALID)
+    del get_at(mutated, path[:-1])[path[-1]]
+    assert_rejected(dump(mutated), field=dotted(path) if len(path) > 1 else path[0])
+
+
+NUMERIC_FIELDS = {
+    ("model", "version"): None,
+    ("target", "instance_count"): 101,
+    ("target", "autoscaling", "min_capacity"): 101,
+    ("data_capture", "sampling_percentage"): 101,
+    ("strategy", "percent"): 100,
+    ("strategy", "bake_minutes"): 61,
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=st.sampled_from(sorted(NUMERIC_FIELDS)), data=st.data())
+def test_negative_and_too_large_numbers_are_rejected(
+    path: tuple[str, ...], data: st.DataObject
+) -> None:
+    ceiling = NUMERIC_FIELDS[path]
+    values = st.integers(max_value=-1)
+    if ceiling is not None:
+        values |= st.integers(min_value=ceiling, max_value=10**9)
+    mutated = copy.deepcopy(VALID)
+    get_at(mutated, path[:-1])[path[-1]] = data.draw(values)
+    if path == ("target", "autoscaling", "min_capacity"):
+        mutated["target"].pop("instance_count")  # keep the error on min_capacity alone
+        mutated["target"]["instance_count"] = 1
+    assert_rejected(dump(mutated), field=dotted(path), key_on_line=f"{path[-1]}:")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=len(BASE)),
+    junk=st.text(alphabet=st.characters(codec="utf-8"), max_size=6),
+)
+def test_random_text_edits_never_raise_anything_but_manifest_error(
+    position: int, junk: str
+) -> None:
+    text = BASE[:position] + junk + BASE[position:]
+    error = outcome(text)
+    if error is not None:
+        assert all(issue.file == SOURCE for issue in error.issues)
+        assert all(issue.field or issue.message for issue in error.issues)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200))
+def test_arbitrary_text_never_raises_anything_but_manifest_error(text: str) -> None:
+    error = outcome(text)
+    if error is not None:
+        assert error.file == SOURCE
+
+
+def outcome(text: str) -> ManifestError | None:
+    """Parse; return the ManifestError (any other exception fails the test)."""
+    try:
+        parse_manifest(text=text, source=SOURCE, expected_env="prod")
+    except ManifestError as error:
+        return error
+    return None
