@@ -24,6 +24,8 @@ lint: $(STAMP) ## ruff, format check, import-linter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/actionlint -ignore 'runtime "node20" is deprecated'
+	$(BIN)/zizmor --offline --no-progress --persona pedantic .github tests/act_shims
 
 type: $(STAMP) ## mypy --strict on our packages
 	$(BIN)/mypy

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.repo import FeatureRepo
+from services.server.command import serve_command
 from services.settings import FeatureEnv, ServicesSettings
 
 if TYPE_CHECKING:
@@ -258,3 +259,6 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return "∅" if value is None else str(value)
+
+
+features_app.command("serve")(serve_command)

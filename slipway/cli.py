@@ -15,8 +15,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from ci.cli import ci_app, promote_command
+from ci.errors import CiError
+from model_build.build_cli import build_app
 from model_build.cli import models_app
 from model_build.errors import BuildError
+from model_deploy.cli import deploy_app
+from model_deploy.errors import DeployError
 from services.cli import data_app, features_app
 from services.errors import ServicesError
 from slipway import __version__
@@ -37,12 +42,21 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.add_typer(build_app, name="build")
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(ci_app, name="ci")
+app.command("promote")(promote_command)
 
 _state = {"verbose": False}
 _err = Console(stderr=True, highlight=False)
 
 #: Error bases of every area: these are expected failures, reported as one line.
-KNOWN_ERRORS: tuple[type[Exception], ...] = (ServicesError, BuildError)
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
+    ServicesError,
+    BuildError,
+    DeployError,
+    CiError,
+)
 
 
 def _version(value: bool) -> None:
