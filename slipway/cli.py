@@ -25,6 +25,7 @@ from model_deploy.errors import DeployError
 from services.cli import data_app, features_app
 from services.errors import ServicesError
 from slipway import __version__
+from slipway.errors import DemoError
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -56,6 +57,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     BuildError,
     DeployError,
     CiError,
+    DemoError,
 )
 
 
@@ -84,11 +86,20 @@ def demo(
     workdir: Annotated[
         str, typer.Option(help="Folder for the demo's state (git forge, registry, reports).")
     ] = ".slipway/demo",
+    keep_running: Annotated[
+        bool,
+        typer.Option(help="Leave the dev/staging/prod endpoints running after the demo."),
+    ] = False,
 ) -> None:
-    """Run the whole loop on the embedded default: data, gate, features, online lookup."""
+    """Run the whole loop on the embedded default, with no cloud at all.
+
+    Data -> gate -> features apply/materialize -> build -> register -> approve -> promote to
+    dev, staging and prod by local pull requests (plan comment, approval, merge, deploy) ->
+    online features from the feature service -> a prediction from the prod endpoint.
+    """
     from slipway.demo import run_demo
 
-    run_demo(workdir=workdir)
+    run_demo(workdir=workdir, keep_running=keep_running)
 
 
 def main() -> None:

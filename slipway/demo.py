@@ -66,12 +66,13 @@ def prepare_repo(*, source: Path, workdir: Path) -> FeatureRepo:
     return FeatureRepo(path=target.resolve(), env="local")
 
 
-def run_demo(*, workdir: str | Path) -> DemoRun:
+def run_demo(*, workdir: str | Path, keep_running: bool = False) -> DemoRun:
     """Run the demo loop and print a summary.
 
     Args:
         workdir: Folder holding the demo's state; recreated parts are replaced, so re-running
             converges to the same result.
+        keep_running: Leave the dev/staging/prod endpoints running after the demo.
 
     Returns:
         The run, with timings and outputs.
@@ -116,6 +117,9 @@ def run_demo(*, workdir: str | Path) -> DemoRun:
     )
     run.outputs["online_rows"] = rows
     _print_rows(rows)
+    from slipway.gitops_demo import run_gitops
+
+    run_gitops(run=run, end=end, keep_running=keep_running)
     _print_summary(run, reports_dir)
     return run
 
@@ -135,4 +139,6 @@ def _print_summary(run: DemoRun, reports_dir: Path) -> None:
     console.print(f"feature repo:       {run.repo.path}")
     console.print(f"online store:       {run.repo.data_dir / 'online_store.db'}")
     console.print(f"validation reports: {reports_dir / 'index.html'}")
+    for label, value in run.outputs.get("links", {}).items():
+        console.print(f"{label + ':':20}{value}")
     console.print(f"total:              {total:.1f}s")

@@ -89,8 +89,12 @@ def infer_schema(*, estimator: Any, features: list[str]) -> FeatureSchema:
     model_columns = _model_columns(estimator=estimator, features=features)
     kinds = dict.fromkeys(features, FeatureKind.NUMBER)
     categories: dict[str, frozenset[str | None]] = {}
-    for encoder in _encoders(estimator):
+    for encoder, branch_columns in _encoders(estimator):
         names = getattr(encoder, "feature_names_in_", None)
+        if names is None:
+            # An encoder behind an imputer sees arrays, not names: use the columns its
+            # ColumnTransformer branch selects.
+            names = branch_columns
         if names is None:
             continue
         fitted = getattr(encoder, "categories_", None)
@@ -135,18 +139,20 @@ def _model_columns(*, estimator: Any, features: list[str]) -> tuple[str, ...] | 
     return columns
 
 
-def _encoders(estimator: Any) -> Iterator[Any]:
-    """Yield every categorical encoder nested in pipelines, column transformers and unions."""
+def _encoders(estimator: Any) -> Iterator[tuple[Any, list[str] | None]]:
+    """Yield every categorical encoder nested in the estimator, with its branch's columns."""
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
 
-    for node in _walk(estimator, depth=0):
+    for node, columns in _walk(estimator, depth=0, columns=None):
         if isinstance(node, OneHotEncoder | OrdinalEncoder | TargetEncoder):
-            yield node
+            yield node, columns
 
 
-def _walk(node: Any, *, depth: int) -> Iterator[Any]:
-    """Yield ``node`` and every estimator nested in it (bounded depth)."""
-    yield node
+def _walk(
+    node: Any, *, depth: int, columns: list[str] | None
+) -> Iterator[tuple[Any, list[str] | None]]:
+    """Yield ``node`` and every estimator nested in it (bounded depth), with branch columns."""
+    yield node, columns
     if depth > 20:
         return
     for attr in ("steps", "transformers_", "transformer_list"):
@@ -154,7 +160,14 @@ def _walk(node: Any, *, depth: int) -> Iterator[Any]:
         if isinstance(items, list):
             for item in items:
                 if isinstance(item, tuple) and len(item) >= 2:
-                    yield from _walk(item[1], depth=depth + 1)
+                    branch = columns
+                    if attr == "transformers_" and len(item) >= 3:
+                        selected = item[2]
+                        if isinstance(selected, list | tuple) and all(
+                            isinstance(c, str) for c in selected
+                        ):
+                            branch = [str(c) for c in selected]
+                    yield from _walk(item[1], depth=depth + 1, columns=branch)
 
 
 def _has_strings(values: Any) -> bool:

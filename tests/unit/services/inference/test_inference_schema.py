@@ -146,3 +146,38 @@ def test_failed_warm_up_only_warns(tmp_path: Path, caplog: pytest.LogCaptureFixt
     client = TestClient(create_inference_app(bundle_dir=directory))
     assert "warm-up prediction failed" in caplog.text
     assert client.post("/invocations", json=[{"trip_distance_km": 2.0}]).status_code == 200
+
+
+def test_encoder_behind_an_imputer_is_found_through_its_column_transformer() -> None:
+    """Regression: the build pipeline imputes before one-hot; the encoder sees no names."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from services.inference.schema import FeatureKind, infer_schema
+
+    frame = pd.DataFrame({"seg": ["a", "b", "a", "b"], "x": [0.1, 0.2, 0.3, 0.4]})
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    model = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [("cat", categorical, ["seg"]), ("num", StandardScaler(), ["x"])]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(frame, np.array([0, 1, 0, 1]))
+    schema = infer_schema(estimator=model, features=["seg", "x"])
+    assert schema.kinds["seg"] is FeatureKind.CATEGORY
+    assert schema.kinds["x"] is FeatureKind.NUMBER

@@ -1,0 +1,7 @@
+"""Errors of the top-level ``slipway`` package (the main job)."""
+
+from __future__ import annotations
+
+
+class DemoError(Exception):
+    """A step of the main job failed; the message names the step and its error."""
