@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -67,8 +68,8 @@ def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
         for env in ENVIRONMENTS:
             facts = run.step(
                 f"Promote to {env}: PR, plan comment, approve, merge, deploy",
-                lambda env=env: promote_and_deploy(
-                    paths, env, version=version if env == "dev" else None
+                functools.partial(
+                    promote_and_deploy, paths, env, version=version if env == "dev" else None
                 ),
             )
             run.outputs.setdefault("promotions", []).append(facts)

@@ -111,7 +111,9 @@ def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:
     for manifest in sorted(source.glob("*.yaml")):
         text = manifest.read_text()
         if manifest.stem == "dev":
-            text = _without_model(text)
+            text = _without_block(text, "model", "model: null\n")
+        # The sample prod freeze window is real policy; the demo must run on any date.
+        text = _without_block(text, "freeze_windows", "freeze_windows: []\n")
         (target / manifest.name).write_text(text)
     schema = source.parent / "manifest.schema.json"
     if schema.is_file():
@@ -121,16 +123,16 @@ def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:
         subprocess.run([*git, *command], cwd=repo, check=True, capture_output=True)
 
 
-def _without_model(text: str) -> str:
-    """Replace the manifest's ``model:`` block with ``model: null`` (start from nothing)."""
+def _without_block(text: str, key: str, replacement: str) -> str:
+    """Replace a top-level ``key:`` block of a manifest with ``replacement``."""
     out: list[str] = []
     skipping = False
     for line in text.splitlines(keepends=True):
-        if line.startswith("model:"):
-            out.append("model: null\n")
+        if line.startswith(f"{key}:"):
+            out.append(replacement)
             skipping = True
             continue
-        if skipping and (line.startswith((" ", "\t")) or not line.strip()):
+        if skipping and (line.startswith((" ", "\t", "-")) or not line.strip()):
             if not line.strip():
                 out.append(line)
                 skipping = False
