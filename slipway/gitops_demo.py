@@ -133,9 +133,10 @@ def _predict(paths: LoopPaths) -> dict[str, Any]:
 
 
 def _port(paths: LoopPaths, env: str) -> int:
-    import yaml
+    from model_deploy.manifest.loader import load_manifest
 
-    manifest = yaml.safe_load(
-        (paths.git_repo / "model_deploy" / "environments" / f"{env}.yaml").read_text()
-    )
-    return int(manifest["target"]["port"])
+    loaded = load_manifest(path=paths.git_repo / "model_deploy" / "environments" / f"{env}.yaml")
+    port = getattr(loaded.manifest.target, "port", None)
+    if port is None:
+        raise DemoError(f"{env}: the demo needs a local target with a port")
+    return int(port)
