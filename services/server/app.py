@@ -12,6 +12,7 @@ Routes:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -108,6 +109,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.watcher.refresh)
+        # Everything loaded so far (Feast, the registry, the app) lives as long as the process:
+        # keep it out of the collector's full scans, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         state.watcher.start()
         try:
             yield

@@ -106,6 +106,48 @@ KEY_ENCODERS: Final[dict[ValueType, KeyEncoder]] = {
 """Entity key types this service takes over JSON (Feast also allows BYTES; JSON has none)."""
 
 
+_KEY_TYPES: Final[dict[ValueType, type]] = {
+    ValueType.INT64: int,
+    ValueType.INT32: int,
+    ValueType.STRING: str,
+    ValueType.UNIX_TIMESTAMP: int,
+}
+_KEY_MEMO_LIMIT: Final = 100_000
+_key_memo: dict[tuple[bytes, ValueType], dict[Any, bytes]] = {}
+
+
+def encode_keys(prefix: bytes, vtype: ValueType, values: list[Any]) -> list[bytes]:
+    """Serialize single-join-key entity keys, remembering the bytes of values seen before.
+
+    A memo hit is only taken for values of the exact JSON type of the key (so ``true`` or
+    ``1.0`` never borrow the key of ``1``); everything else goes through the checking encoder.
+
+    Args:
+        prefix: The view's serialized join key names (``key_prefix``).
+        vtype: The join key's declared type (one of ``KEY_ENCODERS``).
+        values: The request column.
+
+    Returns:
+        One serialized key per value.
+
+    Raises:
+        EntityValueError: A value does not fit the type.
+    """
+    memo = _key_memo.get((prefix, vtype))
+    if memo is None:
+        memo = _key_memo[(prefix, vtype)] = {}
+    if len(set(map(type, values))) == 1 and type(values[0]) is _KEY_TYPES[vtype]:
+        encoded = list(map(memo.get, values))
+        if None not in encoded:
+            return encoded  # type: ignore[return-value]
+    encoder = KEY_ENCODERS[vtype]
+    out = [prefix + encoder(v) for v in values]
+    if len(memo) + len(out) > _KEY_MEMO_LIMIT:
+        memo.clear()
+    memo.update(zip(values, out, strict=True))
+    return out
+
+
 def feast_entity_key(
     join_keys: Sequence[str],
     values: Sequence[Any],

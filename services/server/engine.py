@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from operator import attrgetter
+from typing import Any, Final, cast
 
-import orjson
 from feast.value_type import ValueType
 
 from services.server.encoding import (
     KEY_ENCODERS,
     EntityValueError,
     coerce_request_value,
+    encode_keys,
     feast_entity_key,
     python_value,
     to_json_values,
@@ -29,12 +30,18 @@ from services.server.errors import ValidationError
 from services.server.plan import OdfvRead, ReadPlan, ViewRead
 from services.server.registry import Snapshot
 from services.server.request import OnlineRequest
-from services.server.stores import OnlineStoreReader, Row, ViewQuery
+from services.server.response import (
+    NOT_FOUND,
+    PRESENT,
+    ResponseBody,
+    all_epoch,
+    all_present,
+    dumps,
+)
+from services.server.stores import MISSING, OnlineStoreReader, Partial, Row, ViewQuery
 from services.server.timestamps import EPOCH
 
-_MISSING: Final[Any] = object()
-PRESENT: Final = "PRESENT"
-NOT_FOUND: Final = "NOT_FOUND"
+_TS: Final = attrgetter("ts")
 _JSON_TYPES: Final = {
     bool: "a boolean",
     int: "an integer",
@@ -69,12 +76,15 @@ def _check_values(column: str, values: list[Any], vtype: ValueType) -> None:
 
 def _keys(
     read: ViewRead, columns: dict[str, list[Any]], rows: int, version: int
-) -> tuple[list[bytes], list[int]]:
-    """Serialize the entity key of every row; return the unique keys and each row's slot."""
+) -> tuple[list[bytes], list[int] | None]:
+    """Serialize the entity key of every row; return the unique keys and each row's slot.
+
+    The slots are None when every row has its own key (the usual case).
+    """
     view = read.view
     if view.entityless:
         key = feast_entity_key(view.key_order, [""], [ValueType.STRING], version=version)
-        return [key], [0] * rows
+        return [key], [0] * rows if rows > 1 else None
     types = [view.key_types[k] for k in view.key_order]
     cols = [columns[c] for c in read.columns]
     if view.fast_keys:
@@ -82,8 +92,7 @@ def _keys(
         prefix = view.prefix
         try:
             if len(cols) == 1:
-                enc = encoders[0]
-                encoded = [prefix + enc(v) for v in cols[0]]
+                encoded = encode_keys(prefix, types[0], cols[0])
             else:
                 encoded = [
                     prefix + b"".join(e(v) for e, v in zip(encoders, vals, strict=True))
@@ -108,6 +117,8 @@ def _keys(
                 "the declared key types",
                 code="bad_entity_type",
             ) from exc
+    if len(set(encoded)) == len(encoded):
+        return encoded, None
     index: dict[bytes, int] = {}
     slots = [index.setdefault(key, len(index)) for key in encoded]
     return list(index), slots
@@ -204,9 +215,9 @@ async def read_online(
     """
     cols = _classify(plan, snapshot, req)
     rows = req.rows
-    slots_by_view: list[list[int]] = []
+    slots_by_view: list[list[int] | None] = []
     queries: list[ViewQuery] = []
-    key_cache: dict[tuple[bytes, tuple[str, ...]], tuple[list[bytes], list[int]]] = {}
+    key_cache: dict[tuple[bytes, tuple[str, ...]], tuple[list[bytes], list[int] | None]] = {}
     for read in plan.views:
         cache_key = (read.view.prefix, read.columns)
         keys = key_cache.get(cache_key)
@@ -221,44 +232,67 @@ async def read_online(
     stored = await reader.read(queries)
     store_seconds = time.perf_counter() - started
 
-    names: list[str] = []
-    results: list[dict[str, list[Any]]] = []
+    body = ResponseBody()
     if cols.join:
-        present, epochs = [PRESENT] * rows, [EPOCH] * rows
+        present, epochs = all_present(rows), all_epoch(rows)
         for name, values in cols.join.items():
-            names.append(name)
-            results.append({"values": values, "statuses": present, "event_timestamps": epochs})
+            body.add(name, dumps(values), present, epochs)
     for read, slots, found in zip(plan.views, slots_by_view, stored, strict=True):
-        fan_out = len(found) != len(slots)
-        stamps = [EPOCH if row is None else row.ts for row in found]
-        if fan_out:
-            stamps = [stamps[s] for s in slots]
-        for feature, column in read.outputs:
-            names.append(column)
-            values, statuses = _feature_cells(feature, found)
-            if fan_out:
-                values = [values[s] for s in slots]
-                statuses = [statuses[s] for s in slots]
-            results.append({"values": values, "statuses": statuses, "event_timestamps": stamps})
+        _view_columns(read, found, slots, rows, body)
     for odfv in plan.odfvs:
-        _odfv_columns(odfv, plan, cols, slots_by_view, stored, names, results, rows)
-    metadata: dict[str, Any] = {"feature_names": names}
+        _odfv_columns(odfv, plan, cols, slots_by_view, stored, body, rows)
+    metadata: dict[str, Any] | None = None
     if req.include_metadata:
-        metadata["feature_view_metadata"] = [
-            {"name": read.name, **({"version": read.view.version} if read.view.version else {})}
-            for read in plan.views
-        ]
-    body = orjson.dumps({"results": results, "metadata": metadata})
-    return ReadResult(body=body, store_seconds=store_seconds)
+        metadata = {
+            "feature_view_metadata": [
+                {"name": read.name, **({"version": read.view.version} if read.view.version else {})}
+                for read in plan.views
+            ]
+        }
+    return ReadResult(body=body.render(metadata), store_seconds=store_seconds)
 
 
-def _feature_cells(feature: str, found: list[Row | None]) -> tuple[list[Any], list[str]]:
-    """Value and status of one feature for every unique entity key."""
-    cells = [_MISSING if row is None else row.json().get(feature, _MISSING) for row in found]
-    statuses = [NOT_FOUND if cell is _MISSING else PRESENT for cell in cells]
-    if NOT_FOUND in statuses:
-        cells = [None if cell is _MISSING else cell for cell in cells]
-    return cells, statuses
+def _view_columns(
+    read: ViewRead,
+    found: list[Row | None],
+    slots: list[int] | None,
+    rows: int,
+    body: ResponseBody,
+) -> None:
+    """Append one column per shown feature of a view: values, statuses and timestamps.
+
+    Each row's values come as one tuple (kept on cached rows), and the tuples are transposed
+    into columns; statuses are only computed cell by cell when some cell is missing.
+    """
+    shown = read.shown
+    if not shown:
+        return
+    if None in found:
+        absent = Partial((MISSING,) * len(shown))
+        picked = [absent if row is None else row.pick(shown) for row in found]
+        stamps = [EPOCH if row is None else row.ts for row in found]
+    else:
+        rows_found = cast("list[Row]", found)
+        picked = [row.pick(shown) for row in rows_found]
+        stamps = list(map(_TS, rows_found))
+    complete = Partial not in set(map(type, picked))
+    if slots is not None:
+        picked = [picked[s] for s in slots]
+        stamps = [stamps[s] for s in slots]
+    stamps_json = dumps(stamps)
+    columns = zip(*picked, strict=True)
+    if complete:
+        present = all_present(rows)
+        for (_, column), values in zip(read.outputs, columns, strict=True):
+            body.add(column, dumps(values), present, stamps_json)
+        return
+    for (_, column), cells in zip(read.outputs, columns, strict=True):
+        body.add(
+            column,
+            dumps([None if cell is MISSING else cell for cell in cells]),
+            dumps([NOT_FOUND if cell is MISSING else PRESENT for cell in cells]),
+            stamps_json,
+        )
 
 
 class TransformationError(RuntimeError):
@@ -269,10 +303,9 @@ def _odfv_columns(
     odfv: OdfvRead,
     plan: ReadPlan,
     cols: _Columns,
-    slots_by_view: list[list[int]],
+    slots_by_view: list[list[int] | None],
     stored: list[list[Row | None]],
-    names: list[str],
-    results: list[dict[str, Any]],
+    body: ResponseBody,
     rows: int,
 ) -> None:
     """Run the on-demand view's python UDF on Feast's input dict and append its outputs."""
@@ -286,7 +319,7 @@ def _odfv_columns(
             vtype = read.view.feature_types.get(feature)
             column = f"{read.name}__{feature}" if plan.full_feature_names else feature
             cells = [None if r is None else python_value(r.raw.get(feature), vtype) for r in found]
-            inputs[column] = cells if len(found) == len(slots) else [cells[s] for s in slots]
+            inputs[column] = cells if slots is None else [cells[s] for s in slots]
     try:
         output = _transform(spec, inputs)
     except Exception as exc:  # the UDF is user code; anything it raises is a server fault
@@ -297,13 +330,11 @@ def _odfv_columns(
             values = [values]  # singleton views return scalars; Feast wraps them the same way
         if not isinstance(values, list) or len(values) != rows:
             raise TransformationError(f"on-demand view {spec.name}: bad output {feature}")
-        names.append(column)
-        results.append(
-            {
-                "values": to_json_values(values, spec.feature_types[feature]),
-                "statuses": [PRESENT] * rows,
-                "event_timestamps": [EPOCH] * rows,
-            }
+        body.add(
+            column,
+            dumps(to_json_values(values, spec.feature_types[feature])),
+            all_present(rows),
+            all_epoch(rows),
         )
 
 

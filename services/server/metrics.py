@@ -11,11 +11,18 @@
 ``(none)`` when the request failed before that was known, so cardinality stays bounded. With
 several workers the runner sets ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates every
 worker.
+
+Requests are tallied in plain Python (a bucket index by bisection and a few integer adds) and
+moved into the Prometheus objects at most every ``FLUSH_SECONDS`` and before every scrape: the
+client library's own ``observe`` costs more than serving a cached one-entity read. All tallies
+are touched from the event loop thread only (``/metrics`` is an async route).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -43,12 +50,47 @@ LATENCY_BUCKETS: Final = (
     2.5,
 )
 ROW_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+FLUSH_SECONDS: Final = 1.0
 FEATURES: Final = "(features)"
 NONE: Final = "(none)"
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 AGGREGATE_ENV: Final = "SLIPWAY_SERVER_METRICS_AGGREGATE"
 """Set by the runner for several workers; a stray ``PROMETHEUS_MULTIPROC_DIR`` alone (Feast's
 server module sets one on import) does not switch ``/metrics`` to multiprocess collection."""
+
+
+class _Tally:
+    """Observations of one histogram child (and optionally one counter child) not yet flushed."""
+
+    __slots__ = ("bounds", "calls", "counter", "counts", "histogram", "total")
+
+    def __init__(self, histogram: Any, counter: Any = None) -> None:
+        self.histogram = histogram
+        self.counter = counter
+        self.bounds: list[float] = list(histogram._upper_bounds)
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+        self.calls = 0
+
+    def add(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.calls += 1
+
+    def flush(self) -> None:
+        """Move the tallies into the Prometheus child (same effect as one ``observe`` each)."""
+        if not self.calls:
+            return
+        buckets = self.histogram._buckets
+        for i, count in enumerate(self.counts):
+            if count:
+                buckets[i].inc(count)
+                self.counts[i] = 0
+        self.histogram._sum.inc(self.total)
+        if self.counter is not None:
+            self.counter.inc(self.calls)
+        self.total = 0.0
+        self.calls = 0
 
 
 class Metrics:
@@ -107,29 +149,40 @@ class Metrics:
                 registry=self.registry,
             )
             age.set_function(registry_age)
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._reads: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str, int], _Tally] = {}
+        self._reads: dict[str, _Tally] = {}
+        self._rows = _Tally(self.rows)
+        self._flushed = time.monotonic()
 
     def observe(self, route: str, service: str, status: int, seconds: float) -> None:
         """Count a request and record its latency."""
         key = (route, service, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(route, service, str(status)),
+        tally = self._requests.get(key)
+        if tally is None:
+            tally = self._requests[key] = _Tally(
                 self.latency.labels(route, service),
+                self.requests.labels(route, service, str(status)),
             )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        tally.add(seconds)
+        if time.monotonic() - self._flushed > FLUSH_SECONDS:
+            self.flush()
 
     def observe_read(self, store: str, seconds: float, rows: int) -> None:
         """Record one online store read (all views of a request) and its entity rows."""
-        child = self._reads.get(store)
-        if child is None:
-            child = self._reads[store] = self.store_read.labels(store)
-        child.observe(seconds)
-        self.rows.observe(rows)
+        tally = self._reads.get(store)
+        if tally is None:
+            tally = self._reads[store] = _Tally(self.store_read.labels(store))
+        tally.add(seconds)
+        self._rows.add(rows)
+
+    def flush(self) -> None:
+        """Move every pending tally into the Prometheus objects."""
+        self._flushed = time.monotonic()
+        for tally in self._requests.values():
+            tally.flush()
+        for tally in self._reads.values():
+            tally.flush()
+        self._rows.flush()
 
     def error(self, kind: str) -> None:
         """Count an error of a kind (an error code, ``store_unavailable``, ``internal``...)."""
@@ -137,6 +190,7 @@ class Metrics:
 
     def render(self) -> bytes:
         """Render the exposition text (aggregating workers in multiprocess mode)."""
+        self.flush()
         if self.multiprocess:
             from prometheus_client import multiprocess
 

@@ -32,6 +32,8 @@ class ViewRead:
         features: Features to read (requested ones, then inputs of on-demand views).
         outputs: ``(feature, response column)`` pairs shown in the response, in order.
         columns: Request column per join key, in ``view.key_order``.
+        shown: The features of ``outputs``, in order (one tuple object per plan, so rows can
+            keep their picked values for it).
     """
 
     view: ViewSpec
@@ -39,6 +41,7 @@ class ViewRead:
     features: tuple[str, ...]
     outputs: tuple[tuple[str, str], ...]
     columns: tuple[str, ...]
+    shown: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,7 @@ def _resolve(
             features=tuple(g.read),
             outputs=tuple(g.outputs),
             columns=tuple(g.join_key_map.get(k, k) for k in g.view.key_order),
+            shown=tuple(feature for feature, _ in g.outputs),
         )
         for g in groups.values()
     )

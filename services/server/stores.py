@@ -32,7 +32,20 @@ from services.server.registry import ViewSpec
 from services.server.timestamps import format_redis_ts, format_sqlite_ts
 
 _RECHECK_SECONDS = 1.0
+_PICKS_PER_ROW = 16
+_FEATURE_SETS_LIMIT = 4096
 _MISS: Any = object()
+MISSING: Any = object()
+"""Stands for a feature the stored row does not hold (reported ``NOT_FOUND``)."""
+
+
+class Partial(tuple[Any, ...]):
+    """Picked values of a row that lacks some of the features (they are ``MISSING``).
+
+    A distinct type lets a caller find incomplete rows with one ``set(map(type, ...))``.
+    """
+
+    __slots__ = ()
 
 
 class Row:
@@ -43,20 +56,59 @@ class Row:
         raw: ``ValueProto`` bytes per stored feature (None or empty: null).
     """
 
-    __slots__ = ("_json", "raw", "ts")
+    __slots__ = ("_pick", "_pick_key", "_picks", "raw", "ts")
 
     def __init__(self, ts: str, raw: dict[str, bytes | None]) -> None:
         """Wrap a timestamp and the raw values."""
         self.ts = ts
         self.raw = raw
-        self._json: dict[str, Any] | None = None
+        self._pick_key: tuple[str, ...] | None = None
+        self._pick: tuple[Any, ...] | None = None
+        self._picks: dict[tuple[str, ...], tuple[Any, ...]] | None = None
 
-    def json(self) -> dict[str, Any]:
-        """JSON values per feature, decoded once per row (cached rows decode only once)."""
-        decoded = self._json
-        if decoded is None:
-            decoded = self._json = {f: decode_value(b) for f, b in self.raw.items()}
-        return decoded
+    def pick(self, features: tuple[str, ...]) -> tuple[Any, ...]:
+        """The JSON values of ``features``, in that order.
+
+        A feature the row does not hold is ``MISSING`` (Feast reports it ``NOT_FOUND``) and the
+        result is then a ``Partial``; a stored null is ``None`` (``PRESENT``). The answer is
+        kept per feature tuple, so a cached row costs one identity check per request for the
+        usual single plan.
+
+        Args:
+            features: Feature names (a plan's tuple: the same object on every request).
+
+        Returns:
+            The values (a ``Partial`` when some are ``MISSING``).
+        """
+        if self._pick_key is features:
+            return self._pick  # type: ignore[return-value]
+        picks = self._picks
+        if picks is None:
+            picks = self._picks = {}
+        found = picks.get(features)
+        if found is None:
+            raw = self.raw
+            values = [
+                MISSING if (b := raw.get(f, MISSING)) is MISSING else decode_value(b)
+                for f in features
+            ]
+            found = tuple(values) if raw.keys() >= _feature_set(features) else Partial(values)
+            if len(picks) < _PICKS_PER_ROW:
+                picks[features] = found
+        self._pick_key, self._pick = features, found
+        return found
+
+
+_feature_sets: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _feature_set(features: tuple[str, ...]) -> frozenset[str]:
+    found = _feature_sets.get(features)
+    if found is None:
+        if len(_feature_sets) >= _FEATURE_SETS_LIMIT:
+            _feature_sets.clear()
+        found = _feature_sets[features] = frozenset(features)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +190,7 @@ class SqliteReader:
             )
             local.conn, local.ident, local.checked = conn, (stat.st_dev, stat.st_ino), now
             local.cache, local.version, local.cached = {}, None, 0
+            local.pragma = conn.cursor()
         return conn
 
     def _reset(self) -> None:
@@ -162,7 +215,7 @@ class SqliteReader:
             if self.cache_entries <= 0:
                 return [self._select(conn, q.view, q.keys) for q in queries]
             local = self._local
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            version = local.pragma.execute("PRAGMA data_version").fetchone()[0]
             if version != local.version:
                 local.cache, local.version, local.cached = {}, version, 0
             return [self._cached(conn, q) for q in queries]
@@ -173,7 +226,10 @@ class SqliteReader:
     def _cached(self, conn: sqlite3.Connection, query: ViewQuery) -> list[Row | None]:
         local = self._local
         table: dict[bytes, Row | None] = local.cache.setdefault(query.view.sqlite_table, {})
-        rows = [table.get(key, _MISS) for key in query.keys]
+        rows: list[Any] = list(map(table.get, query.keys))
+        if None not in rows:
+            return rows
+        rows = [table.get(key, _MISS) for key in query.keys]  # not cached, or absent from store
         missing = [key for key, row in zip(query.keys, rows, strict=True) if row is _MISS]
         if not missing:
             return rows

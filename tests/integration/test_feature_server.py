@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import yaml
 from fastapi.testclient import TestClient
 from feast import FeatureStore, RepoConfig
 from feast.feature_server import get_app
+from feast.protos.feast.types.Value_pb2 import Value
 
 from services.data.demo import DemoSizes, write_demo_data
 from services.repo import FeatureRepo
@@ -210,6 +212,48 @@ def test_row_cache_sees_every_commit_and_matches_no_cache(
         for request in bodies:
             cached = client.post("/get-online-features", json=request)
             assert cached.content == plain.post("/get-online-features", json=request).content
+
+
+def test_rows_missing_features_and_repeated_keys_match_feast(
+    repo: FeatureRepo, client: TestClient, feast_client: TestClient, store: FeatureStore
+) -> None:
+    """A stored entity that lacks a feature (a row deleted, or a feature added later) reports
+    that one cell NOT_FOUND; repeated entity keys repeat their cells. Feast is the oracle."""
+    stamp = pd.Timestamp("2026-10-31T23:45:00", tz="UTC")
+    row = {f: [0.5] for f in ("conv_rate", "acc_rate", "rating", "cancel_rate")}
+    store.write_to_online_store(
+        "driver_hourly_stats",
+        pd.DataFrame(
+            {
+                "driver_id": [9300],
+                **row,
+                "avg_daily_trips": pd.array([6], dtype="Int64"),
+                "online_hours": pd.array([3], dtype="Int64"),
+                "event_timestamp": [stamp],
+                "created": [stamp],
+            }
+        ),
+    )
+    database = next((repo.path / "data").glob("online_store*.db"))
+    with sqlite3.connect(database) as conn:
+        deleted = conn.execute(
+            "DELETE FROM slipway_driver_hourly_stats WHERE feature_name = 'rating' AND "
+            "entity_key IN (SELECT entity_key FROM slipway_driver_hourly_stats "
+            "WHERE feature_name = 'online_hours' AND value = ?)",
+            (Value(int64_val=3).SerializeToString(),),
+        ).rowcount
+    assert deleted >= 1
+    body = {
+        "features": [f"driver_hourly_stats:{f}" for f in ALL_DRIVER_FEATURES],
+        "entities": {"driver_id": [9300, 1001, 9300, 5, 1001, 5]},
+    }
+    for _ in range(2):  # cold, then from the row cache
+        ours = by_name(client.post("/get-online-features", json=body).json())
+        assert ours == by_name(feast_client.post("/get-online-features", json=body).json())
+    assert ours["rating"]["statuses"] == ["NOT_FOUND", "PRESENT", "NOT_FOUND"] * 2
+    assert ours["rating"]["values"][0] is None
+    assert ours["online_hours"]["values"][:3] == [3, ours["online_hours"]["values"][1], 3]
+    assert ours["online_hours"]["statuses"][:3] == ["PRESENT"] * 3
 
 
 def test_special_values_and_timestamps(client: TestClient, feast_client: TestClient) -> None:
