@@ -172,13 +172,18 @@ def service_process(
 
 
 def feast_process(
-    *, repo: Path, port: int | None = None, workers: int = 1, log: Path | None = None
+    *,
+    repo: Path,
+    port: int | None = None,
+    workers: int = 1,
+    extra_args: Sequence[str] = (),
+    log: Path | None = None,
 ) -> ManagedProcess:
     """Feast's own ``feast serve`` on the same repo as a managed process."""
     port = port or free_port()
     feast = Path(sys.executable).with_name("feast")
     args = [str(feast), "-c", str(repo), "serve", "-h", HOST, "-p", str(port)]
-    args += ["-w", str(workers), "--no-access-log"]
+    args += ["-w", str(workers), "--no-access-log", *extra_args]
     return ManagedProcess(args, port=port, log=log)
 
 
