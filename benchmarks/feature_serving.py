@@ -1,13 +1,16 @@
 """Benchmark: Slipway's feature service vs ``feast serve`` vs a bare FastAPI ceiling.
 
-Builds a demo repo (SQLite online store) in a temp folder, starts the three servers on
-127.0.0.1 with the same worker count, checks that Slipway and Feast answer the same, then drives
-each with ``wrk -t1 -cC -dDs --latency`` and a Lua script that POSTs the request body. Prints a
-table of req/s and p50/p95/p99 per scenario, and a Markdown version for docs/benchmarks.md.
+Builds a demo repo (SQLite online store) in a temp folder and starts, on 127.0.0.1 and with the
+same worker count: ``feast serve`` (defaults, and without worker recycling), Slipway's service
+(row cache on and off) and one bare FastAPI app per scenario that answers that scenario's
+response bytes. Checks that Slipway and Feast answer the same, then drives every server with
+``wrk -t1 -cC -dDs --latency`` and a Lua script that POSTs the request body, in interleaved
+rounds so that drift in machine speed hits every server alike. Prints req/s and p50/p95/p99 of
+the median run per server and scenario, as Markdown for docs/benchmarks.md.
 
 Usage::
 
-    .venv/bin/python benchmarks/feature_serving.py [--duration 15] [--connections 8] [--workers 1]
+    .venv/bin/python benchmarks/feature_serving.py [--duration 10] [--rounds 3] [--connections 8]
 
 Needs ``wrk`` on the PATH. Nothing is timed in the test suite; this script only prints numbers.
 """
@@ -22,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,19 +178,21 @@ def report(server: str, scenario: str, r: Result) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="wrk seconds per run")
+    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--warmup", type=int, default=3, help="wrk seconds before each run")
+    parser.add_argument("--warmup", type=int, default=2, help="wrk seconds before each run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; the median run is reported"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
-    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp, ExitStack() as stack:
         base = Path(tmp)
         print("building the demo repo (apply + materialize)...", flush=True)
         repo = build_repo(base)
-        (base / "ceiling.py").write_text(CEILING_APP)
         servers = {
             "feast serve": feast_process(repo=repo, workers=args.workers, log=base / "feast.log"),
             TUNED_FEAST: feast_process(
@@ -203,49 +209,66 @@ def main() -> None:
                 log=base / "slipway-nocache.log",
             ),
         }
-        results: dict[tuple[str, str], Result] = {}
-        expected: dict[str, dict[str, object]] = {}
-        responses: dict[str, bytes] = {}
+        for name, server in servers.items():
+            stack.enter_context(server)
+            server.wait_port(timeout=120)
+            server.wait_http("/health" if name.startswith("feast") else "/healthz", timeout=120)
+        expected = answers(servers["feast serve"].url)
+        for name in ("slipway", "slipway, row cache off"):
+            if answers(servers[name].url) != expected:
+                raise SystemExit(f"{name} and feast serve disagree on a scenario")
+        ceilings = start_ceilings(base, raw_answers(servers["slipway"].url), args, stack)
+
+        runs: dict[tuple[str, str], list[Result]] = {}
         lua = base / "post.lua"
-        for server_name, server in servers.items():
-            with server:
-                server.wait_port(timeout=120)
-                feast = server_name.startswith("feast")
-                server.wait_http("/health" if feast else "/healthz", timeout=120)
-                if server_name == "feast serve":
-                    expected = answers(server.url)
-                elif server_name.startswith("slipway") and answers(server.url) != expected:
-                    raise SystemExit("Slipway and feast serve disagree on a scenario")
-                if server_name == "slipway":
-                    responses = raw_answers(server.url)
-                for scenario, body in SCENARIOS.items():
-                    results[(server_name, scenario)] = measure(server.url, body, args=args, lua=lua)
-                    report(server_name, scenario, results[(server_name, scenario)])
-        for index, (scenario, body) in enumerate(SCENARIOS.items()):
-            body_file = base / f"response-{index}.json"
-            body_file.write_bytes(responses[scenario])
-            port = free_port()
-            ceiling = ManagedProcess(
-                [sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(base),
-                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                 "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                 "--log-level", "warning"],
-                port=port,
-                env={"CEILING_BODY": str(body_file)},
-                log=base / f"ceiling-{index}.log",
-            )  # fmt: skip
-            with ceiling:
-                ceiling.wait_port(timeout=120)
-                results[(CEILING, scenario)] = measure(ceiling.url, body, args=args, lua=lua)
-                report(CEILING, scenario, results[(CEILING, scenario)])
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_} of {args.rounds}", flush=True)
+            for scenario, body in SCENARIOS.items():
+                targets = {**{n: s.url for n, s in servers.items()}, CEILING: ceilings[scenario]}
+                for name, url in targets.items():
+                    result = measure(url, body, args=args, lua=lua)
+                    runs.setdefault((name, scenario), []).append(result)
+                    report(name, scenario, result)
+        results = {key: median_run(found) for key, found in runs.items()}
         print_tables(results, args)
+
+
+def start_ceilings(
+    base: Path, responses: dict[str, bytes], args: argparse.Namespace, stack: ExitStack
+) -> dict[str, str]:
+    """One bare FastAPI process per scenario, answering that scenario's response bytes."""
+    (base / "ceiling.py").write_text(CEILING_APP)
+    urls: dict[str, str] = {}
+    for index, scenario in enumerate(SCENARIOS):
+        body_file = base / f"response-{index}.json"
+        body_file.write_bytes(responses[scenario])
+        port = free_port()
+        ceiling = ManagedProcess(
+            [sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(base),
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+             "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+             "--log-level", "warning"],
+            port=port,
+            env={"CEILING_BODY": str(body_file)},
+            log=base / f"ceiling-{index}.log",
+        )  # fmt: skip
+        stack.enter_context(ceiling)
+        ceiling.wait_port(timeout=120)
+        urls[scenario] = ceiling.url
+    return urls
+
+
+def median_run(runs: list[Result]) -> Result:
+    """The run with the median throughput (its latencies and errors come with it)."""
+    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
 
 def print_tables(results: dict[tuple[str, str], Result], args: argparse.Namespace) -> None:
     load = os.getloadavg()
     print()
     print(
-        f"wrk -t1 -c{args.connections} -d{args.duration}s --latency, {args.workers} worker(s), "
+        f"wrk -t1 -c{args.connections} -d{args.duration}s --latency, median of {args.rounds} "
+        f"interleaved rounds, {args.workers} worker(s), "
         f"{os.cpu_count()} CPUs, load average before the table {load[0]:.2f}"
     )
     print()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Final, cast
 
 from feast.value_type import ValueType
@@ -41,7 +40,6 @@ from services.server.response import (
 from services.server.stores import MISSING, OnlineStoreReader, Partial, Row, ViewQuery
 from services.server.timestamps import EPOCH
 
-_TS: Final = attrgetter("ts")
 _JSON_TYPES: Final = {
     bool: "a boolean",
     int: "an integer",
@@ -74,17 +72,12 @@ def _check_values(column: str, values: list[Any], vtype: ValueType) -> None:
             raise _type_error(column, i, str(exc), value) from exc
 
 
-def _keys(
-    read: ViewRead, columns: dict[str, list[Any]], rows: int, version: int
-) -> tuple[list[bytes], list[int] | None]:
-    """Serialize the entity key of every row; return the unique keys and each row's slot.
-
-    The slots are None when every row has its own key (the usual case).
-    """
+def _keys(read: ViewRead, columns: dict[str, list[Any]], rows: int, version: int) -> list[bytes]:
+    """Serialize the entity key of every row (repeated keys stay repeated; readers cope)."""
     view = read.view
     if view.entityless:
         key = feast_entity_key(view.key_order, [""], [ValueType.STRING], version=version)
-        return [key], [0] * rows if rows > 1 else None
+        return [key] * rows
     types = [view.key_types[k] for k in view.key_order]
     cols = [columns[c] for c in read.columns]
     if view.fast_keys:
@@ -117,11 +110,7 @@ def _keys(
                 "the declared key types",
                 code="bad_entity_type",
             ) from exc
-    if len(set(encoded)) == len(encoded):
-        return encoded, None
-    index: dict[bytes, int] = {}
-    slots = [index.setdefault(key, len(index)) for key in encoded]
-    return list(index), slots
+    return encoded
 
 
 @dataclass(slots=True)
@@ -215,9 +204,8 @@ async def read_online(
     """
     cols = _classify(plan, snapshot, req)
     rows = req.rows
-    slots_by_view: list[list[int] | None] = []
     queries: list[ViewQuery] = []
-    key_cache: dict[tuple[bytes, tuple[str, ...]], tuple[list[bytes], list[int] | None]] = {}
+    key_cache: dict[tuple[bytes, tuple[str, ...]], list[bytes]] = {}
     for read in plan.views:
         cache_key = (read.view.prefix, read.columns)
         keys = key_cache.get(cache_key)
@@ -226,8 +214,7 @@ async def read_online(
                 keys = key_cache[cache_key] = _keys(read, cols.join, rows, key_version)
             except EntityValueError as exc:  # _keys re-raised after _check_values passed
                 raise ValidationError(str(exc), code="bad_entity_type") from exc
-        slots_by_view.append(keys[1])
-        queries.append(ViewQuery(read.view, read.features, keys[0]))
+        queries.append(ViewQuery(read.view, read.features, keys))
     started = time.perf_counter()
     stored = await reader.read(queries)
     store_seconds = time.perf_counter() - started
@@ -237,10 +224,10 @@ async def read_online(
         present, epochs = all_present(rows), all_epoch(rows)
         for name, values in cols.join.items():
             body.add(name, dumps(values), present, epochs)
-    for read, slots, found in zip(plan.views, slots_by_view, stored, strict=True):
-        _view_columns(read, found, slots, rows, body)
+    for read, found in zip(plan.views, stored, strict=True):
+        _view_columns(read, found, rows, body)
     for odfv in plan.odfvs:
-        _odfv_columns(odfv, plan, cols, slots_by_view, stored, body, rows)
+        _odfv_columns(odfv, plan, cols, stored, body, rows)
     metadata: dict[str, Any] | None = None
     if req.include_metadata:
         metadata = {
@@ -252,46 +239,35 @@ async def read_online(
     return ReadResult(body=body.render(metadata), store_seconds=store_seconds)
 
 
-def _view_columns(
-    read: ViewRead,
-    found: list[Row | None],
-    slots: list[int] | None,
-    rows: int,
-    body: ResponseBody,
-) -> None:
+def _view_columns(read: ViewRead, found: list[Row | None], rows: int, body: ResponseBody) -> None:
     """Append one column per shown feature of a view: values, statuses and timestamps.
 
-    Each row's values come as one tuple (kept on cached rows), and the tuples are transposed
-    into columns; statuses are only computed cell by cell when some cell is missing.
+    Each row gives its values and timestamp as one tuple (kept on cached rows); the tuples are
+    transposed into columns, the last one being the timestamps. Statuses are only computed
+    cell by cell when some cell is missing.
     """
     shown = read.shown
     if not shown:
         return
     if None in found:
-        absent = Partial((MISSING,) * len(shown))
+        absent = Partial((*(MISSING,) * len(shown), EPOCH))
         picked = [absent if row is None else row.pick(shown) for row in found]
-        stamps = [EPOCH if row is None else row.ts for row in found]
     else:
-        rows_found = cast("list[Row]", found)
-        picked = [row.pick(shown) for row in rows_found]
-        stamps = list(map(_TS, rows_found))
+        picked = [row.pick(shown) for row in cast("list[Row]", found)]
     complete = Partial not in set(map(type, picked))
-    if slots is not None:
-        picked = [picked[s] for s in slots]
-        stamps = [stamps[s] for s in slots]
-    stamps_json = dumps(stamps)
-    columns = zip(*picked, strict=True)
+    columns = list(zip(*picked, strict=True))
+    stamps = dumps(columns.pop())
     if complete:
         present = all_present(rows)
         for (_, column), values in zip(read.outputs, columns, strict=True):
-            body.add(column, dumps(values), present, stamps_json)
+            body.add(column, dumps(values), present, stamps)
         return
     for (_, column), cells in zip(read.outputs, columns, strict=True):
         body.add(
             column,
             dumps([None if cell is MISSING else cell for cell in cells]),
             dumps([NOT_FOUND if cell is MISSING else PRESENT for cell in cells]),
-            stamps_json,
+            stamps,
         )
 
 
@@ -303,7 +279,6 @@ def _odfv_columns(
     odfv: OdfvRead,
     plan: ReadPlan,
     cols: _Columns,
-    slots_by_view: list[list[int] | None],
     stored: list[list[Row | None]],
     body: ResponseBody,
     rows: int,
@@ -312,14 +287,15 @@ def _odfv_columns(
     spec = odfv.odfv
     inputs: dict[str, list[Any]] = {**cols.join, **cols.request}
     sources = {name for name, _ in spec.sources}
-    for read, slots, found in zip(plan.views, slots_by_view, stored, strict=True):
+    for read, found in zip(plan.views, stored, strict=True):
         if read.view.name not in sources:
             continue
         for feature in read.features:
             vtype = read.view.feature_types.get(feature)
             column = f"{read.name}__{feature}" if plan.full_feature_names else feature
-            cells = [None if r is None else python_value(r.raw.get(feature), vtype) for r in found]
-            inputs[column] = cells if slots is None else [cells[s] for s in slots]
+            inputs[column] = [
+                None if r is None else python_value(r.raw.get(feature), vtype) for r in found
+            ]
     try:
         output = _transform(spec, inputs)
     except Exception as exc:  # the UDF is user code; anything it raises is a server fault

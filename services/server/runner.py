@@ -78,6 +78,7 @@ def serve(
             access_log=access_log,
             log_level=log_level,
             timeout_keep_alive=30,
+            server_header=False,  # do not advertise the server software
         )
     finally:
         if multiproc_dir is not None:

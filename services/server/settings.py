@@ -25,7 +25,7 @@ class ServerSettings(BaseSettings):
         registry_refresh_seconds: How often the registry snapshot is rebuilt in the background.
         store_timeout_seconds: Longest wait for the online store before answering 503.
         sqlite_cache_entries: Entity keys the SQLite reader keeps between two commits to the
-            store (checked with ``PRAGMA data_version`` on every read, so never stale); 0 turns
+            store (the database's change counter is checked on every read, so never stale); 0 turns
             the cache off. Roughly 1 KB per key and view per worker.
         request_id_header: Header echoed back with the request id (taken from the request when
             present and well formed, generated otherwise).

@@ -6,8 +6,9 @@ Both read exactly Feast's layout, so the service returns what ``feast materializ
   ``value`` (``ValueProto`` bytes) and ``event_ts`` (epoch seconds). At most one ``SELECT ...
   WHERE entity_key IN (...)`` per view on a read-only connection; rows are taken as Feast's
   ``SqliteOnlineStore.online_read`` takes them (a key without rows is not found, the row
-  timestamp is the last row's). An optional row cache is dropped whenever ``PRAGMA
-  data_version`` shows a commit by another connection, so it never serves stale data.
+  timestamp is the last row's). An optional row cache is dropped whenever the database shows a
+  commit by another connection (header change counter, or ``PRAGMA data_version`` in WAL
+  mode), so it never serves stale data.
 * Redis: one hash per entity key (serialized key + project), fields ``mmh3("<view>:<feature>")``
   plus ``_ts:<view>``. One pipeline of ``HMGET`` for all views. As in Feast's reader, a key
   without the hash still counts as found with null values.
@@ -67,7 +68,7 @@ class Row:
         self._picks: dict[tuple[str, ...], tuple[Any, ...]] | None = None
 
     def pick(self, features: tuple[str, ...]) -> tuple[Any, ...]:
-        """The JSON values of ``features``, in that order.
+        """The JSON values of ``features`` in that order, then the formatted timestamp.
 
         A feature the row does not hold is ``MISSING`` (Feast reports it ``NOT_FOUND``) and the
         result is then a ``Partial``; a stored null is ``None`` (``PRESENT``). The answer is
@@ -78,7 +79,7 @@ class Row:
             features: Feature names (a plan's tuple: the same object on every request).
 
         Returns:
-            The values (a ``Partial`` when some are ``MISSING``).
+            ``(*values, ts)`` (a ``Partial`` when some value is ``MISSING``).
         """
         if self._pick_key is features:
             return self._pick  # type: ignore[return-value]
@@ -92,6 +93,7 @@ class Row:
                 MISSING if (b := raw.get(f, MISSING)) is MISSING else decode_value(b)
                 for f in features
             ]
+            values.append(self.ts)
             found = tuple(values) if raw.keys() >= _feature_set(features) else Partial(values)
             if len(picks) < _PICKS_PER_ROW:
                 picks[features] = found
@@ -191,21 +193,48 @@ class SqliteReader:
             local.conn, local.ident, local.checked = conn, (stat.st_dev, stat.st_ino), now
             local.cache, local.version, local.cached = {}, None, 0
             local.pragma = conn.cursor()
+            local.header = None
+            if self.cache_entries > 0:
+                try:
+                    local.header = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    local.header = None
         return conn
 
     def _reset(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        self._local.conn = None
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        local.conn = None
         if conn is not None:
             conn.close()
+        header: int | None = getattr(local, "header", None)
+        local.header = None
+        if header is not None:  # after the connection: closing it drops this process's locks
+            os.close(header)
+
+    def _data_version(self) -> Any:
+        """A value that changes whenever another connection commits to the database.
+
+        In rollback-journal mode (Feast's default) this is the file change counter of the
+        database header (bytes 24-27), which SQLite increments on every commit for exactly this
+        purpose; one ``pread`` costs a fraction of a ``PRAGMA`` round trip. In WAL mode
+        (header bytes 18-19 are 2) that counter is not maintained, so ``PRAGMA data_version``
+        is asked instead.
+        """
+        local = self._local
+        if local.header is not None:
+            head = os.pread(local.header, 28, 0)
+            if len(head) == 28 and head[18] == 1 and head[19] == 1:
+                return head[24:28]
+        return local.pragma.execute("PRAGMA data_version").fetchone()[0]
 
     def read_sync(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:
         """Run the queries on this thread; see ``read``.
 
-        With the row cache on, ``PRAGMA data_version`` is checked first: it changes whenever
-        another connection (a materialization, a push) commits, and then the cache is
-        dropped. Only keys not in the cache are selected, so a read never returns data older
-        than the last commit it could have seen.
+        With the row cache on, the database's data version is checked first (see
+        ``_data_version``): it changes whenever another connection (a materialization, a
+        push) commits, and then the cache is dropped. Only keys not in the cache are selected,
+        so a read never returns data older than the last commit it could have seen.
 
         Raises:
             StoreUnavailableError: The database is missing, locked past the timeout or broken.
@@ -215,11 +244,11 @@ class SqliteReader:
             if self.cache_entries <= 0:
                 return [self._select(conn, q.view, q.keys) for q in queries]
             local = self._local
-            version = local.pragma.execute("PRAGMA data_version").fetchone()[0]
+            version = self._data_version()
             if version != local.version:
                 local.cache, local.version, local.cached = {}, version, 0
             return [self._cached(conn, q) for q in queries]
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._reset()
             raise StoreUnavailableError(f"sqlite: {type(exc).__name__}") from exc
 

@@ -3,6 +3,9 @@ metric tallies. Each is checked against the straightforward computation it repla
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,14 +25,14 @@ from services.server.encoding import (
 )
 from services.server.metrics import LATENCY_BUCKETS, Metrics
 from services.server.response import ResponseBody, all_epoch, all_present, dumps
-from services.server.stores import MISSING, Partial, Row
+from services.server.stores import MISSING, Partial, Row, SqliteReader
 
 PREFIX = key_prefix(["driver_id"])
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
 def _double(value: float) -> bytes:
-    return Value(double_val=value).SerializeToString()
+    return bytes(Value(double_val=value).SerializeToString())
 
 
 @given(st.lists(INT64, min_size=1, max_size=30))
@@ -62,12 +65,13 @@ def test_pick_separates_missing_features_from_stored_nulls() -> None:
     row = Row("2026-10-31T23:00:00Z", {"a": _double(0.5), "b": None, "c": b""})
     features = ("c", "a", "b")
     full = row.pick(features)
-    assert full == (None, 0.5, None)
+    assert full == (None, 0.5, None, "2026-10-31T23:00:00Z")
     assert type(full) is tuple
     partial = row.pick(("a", "zzz"))
     assert isinstance(partial, Partial)
     assert partial[0] == 0.5
     assert partial[1] is MISSING
+    assert partial[2] == "2026-10-31T23:00:00Z"
     assert row.pick(features) is full  # remembered per feature tuple
     assert row.pick(("c", "a", "b")) == full  # an equal tuple gives the same values
 
@@ -163,3 +167,32 @@ def test_metric_tallies_flush_by_themselves(monkeypatch: pytest.MonkeyPatch) -> 
     clock[0] = 2.0
     metrics.observe("/healthz", "(none)", 200, 0.002)
     assert child._sum.get() == pytest.approx(0.003)
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_data_version_sees_every_commit_of_another_connection(tmp_path: Path, journal: str) -> None:
+    """The row cache's freshness check: the header change counter in rollback-journal mode,
+    PRAGMA data_version in WAL mode (where the counter is not maintained)."""
+    path = tmp_path / "online.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute(f"PRAGMA journal_mode={journal}")
+    writer.execute("CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB)")
+    reader = SqliteReader(path=path, timeout=1.0, cache_entries=100)
+    reader._conn()
+    uses_header = journal == "delete"
+    assert (type(reader._data_version()) is bytes) is uses_header
+    seen = {reader._data_version()}
+    for i in range(5):
+        assert reader._data_version() in seen  # nothing committed: unchanged
+        writer.execute("INSERT INTO t VALUES (?, ?)", (bytes([i]), b"x"))
+        version = reader._data_version()
+        assert version not in seen, f"commit {i} not seen"
+        seen.add(version)
+    writer.execute("BEGIN")
+    writer.execute("UPDATE t SET v = ?", (b"y",))
+    during = reader._data_version()
+    assert during in seen  # uncommitted work is not a new version
+    writer.execute("COMMIT")
+    assert reader._data_version() not in seen
+    writer.close()
+    asyncio.run(reader.close())
