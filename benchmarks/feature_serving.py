@@ -229,8 +229,7 @@ def main() -> None:
                     result = measure(url, body, args=args, lua=lua)
                     runs.setdefault((name, scenario), []).append(result)
                     report(name, scenario, result)
-        results = {key: median_run(found) for key, found in runs.items()}
-        print_tables(results, args)
+        print_tables(runs, args)
 
 
 def start_ceilings(
@@ -263,7 +262,13 @@ def median_run(runs: list[Result]) -> Result:
     return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
 
-def print_tables(results: dict[tuple[str, str], Result], args: argparse.Namespace) -> None:
+def print_tables(runs: dict[tuple[str, str], list[Result]], args: argparse.Namespace) -> None:
+    """Print the median run per server and scenario, then throughput ratios.
+
+    A ratio is computed within each round (the two runs were minutes apart at most), and the
+    median of those paired ratios is shown, so drift in machine speed between rounds cancels.
+    """
+    results = {key: median_run(found) for key, found in runs.items()}
     load = os.getloadavg()
     print()
     print(
@@ -283,18 +288,28 @@ def print_tables(results: dict[tuple[str, str], Result], args: argparse.Namespac
                 f"{r.p99_ms:.2f} | {r.errors} |"
             )
     print()
+    print("Median of per-round throughput ratios (rounds:", args.rounds, ")")
+    print()
     print("| scenario | server | vs feast serve | vs feast serve --max-requests 1e6 | vs ceiling |")
     print("|---|---|---:|---:|---:|")
     for scenario in SCENARIOS:
-        feast = results[("feast serve", scenario)].rps
-        tuned = results[(TUNED_FEAST, scenario)].rps
-        ceiling = results[(CEILING, scenario)].rps
         for server in ("slipway", "slipway, row cache off"):
-            ours = results[(server, scenario)].rps
+            ratios = [
+                paired_ratio(runs, server, other, scenario)
+                for other in ("feast serve", TUNED_FEAST, CEILING)
+            ]
             print(
-                f"| {scenario} | {server} | {ours / feast:.1f}x | {ours / tuned:.1f}x | "
-                f"{ours / ceiling:.0%} |"
+                f"| {scenario} | {server} | {ratios[0]:.1f}x | {ratios[1]:.1f}x | {ratios[2]:.0%} |"
             )
+
+
+def paired_ratio(
+    runs: dict[tuple[str, str], list[Result]], server: str, other: str, scenario: str
+) -> float:
+    """Median over rounds of ``server`` req/s divided by ``other`` req/s in the same round."""
+    ours, theirs = runs[(server, scenario)], runs[(other, scenario)]
+    ratios = sorted(a.rps / b.rps for a, b in zip(ours, theirs, strict=True))
+    return ratios[len(ratios) // 2]
 
 
 if __name__ == "__main__":

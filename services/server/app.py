@@ -27,7 +27,7 @@ from services.repo import FeatureRepo
 from services.server.auth import ApiKeyStore, may_read
 from services.server.errors import ApiError, StoreUnavailableError
 from services.server.fastlane import REQUEST_ID_KEY, FastLane, read_body
-from services.server.metrics import Metrics
+from services.server.metrics import FLUSH_SECONDS, Metrics
 from services.server.registry import RegistryWatcher, Snapshot
 from services.server.schemas import (
     ERROR_RESPONSES,
@@ -114,9 +114,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         gc.collect()
         gc.freeze()
         state.watcher.start()
+        flusher = asyncio.create_task(_flush_metrics(state.metrics))
         try:
             yield
         finally:
+            flusher.cancel()
+            state.metrics.flush()
             state.watcher.stop()
             await state.reader.close()
 
@@ -135,6 +138,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
     if state.keys.enabled:
         _document_auth(app)
     return app
+
+
+async def _flush_metrics(metrics: Metrics) -> None:
+    """Flush request tallies every second.
+
+    An idle worker's last requests then reach the shared multiprocess files (and so
+    ``/metrics`` on any worker) without waiting for more traffic.
+    """
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        metrics.flush()
 
 
 _SECURED = (ONLINE_ROUTE, "/v1/feature-services")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import yaml
@@ -414,6 +415,7 @@ def test_metrics(client: TestClient) -> None:
     body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001]}}
     client.post("/get-online-features", json=body)
     client.post("/get-online-features", json={"feature_service": "nope", "entities": {"x": [1]}})
+    client.get("/healthz")
     text = client.get("/metrics").text
     assert (
         'slipway_feature_server_requests_total{feature_service="driver_activity_v1",'
@@ -422,7 +424,7 @@ def test_metrics(client: TestClient) -> None:
     assert "slipway_feature_server_request_seconds_bucket" in text
     assert 'slipway_feature_server_store_read_seconds_count{store="sqlite"}' in text
     assert 'slipway_feature_server_errors_total{type="unknown_service"}' in text
-    assert 'route="/healthz"' in text or 'route="/readyz"' in text
+    assert 'route="/healthz",status="200"' in text
 
 
 def test_api_keys(repo: FeatureRepo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -465,6 +467,28 @@ def test_api_keys(repo: FeatureRepo, tmp_path: Path, caplog: pytest.LogCaptureFi
         assert "securitySchemes" in c.get("/openapi.json").json()["components"]
     assert "k-rank" not in caplog.text
     assert "k-ops" not in caplog.text
+
+
+def test_two_workers_count_every_request_in_metrics(repo: FeatureRepo, tmp_path: Path) -> None:
+    """With several workers, /metrics on any worker adds up every worker's requests, including
+    the last ones of a worker that has gone idle (tallies are flushed by a timer)."""
+    body = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}
+    sent = 120
+    with service_process(repo=repo.path, workers=2, log=tmp_path / "server.log") as server:
+        server.wait_http("/readyz", timeout=120)
+        for _ in range(sent):
+            with httpx.Client(base_url=server.url) as fresh:  # a new connection each time
+                assert fresh.post("/get-online-features", json=body).status_code == 200
+        time.sleep(2.5)
+        text = httpx.get(f"{server.url}/metrics").text
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("slipway_feature_server_requests_total{")
+        and 'route="/get-online-features"' in line
+        and 'status="200"' in line
+    )
+    assert float(line.rsplit(" ", 1)[1]) == sent
 
 
 def test_readiness_and_recovery(tmp_path: Path) -> None:
