@@ -34,6 +34,7 @@ from services.server.timestamps import format_redis_ts, format_sqlite_ts
 
 _RECHECK_SECONDS = 1.0
 _PICKS_PER_ROW = 16
+_SQL_KEYS = 10_000
 _FEATURE_SETS_LIMIT = 4096
 _MISS: Any = object()
 MISSING: Any = object()
@@ -274,12 +275,15 @@ class SqliteReader:
     @staticmethod
     def _select(conn: sqlite3.Connection, view: ViewSpec, keys: list[bytes]) -> list[Row | None]:
         table = view.sqlite_table.replace('"', '""')
-        marks = ",".join("?" * len(keys))
-        rows = conn.execute(
-            f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" '  # noqa: S608
-            f"WHERE entity_key IN ({marks}) ORDER BY entity_key",
-            keys,
-        ).fetchall()
+        rows: list[Any] = []
+        for start in range(0, len(keys), _SQL_KEYS):  # SQLite allows 32,766 variables
+            batch = keys[start : start + _SQL_KEYS]
+            marks = ",".join("?" * len(batch))
+            rows += conn.execute(
+                f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" '  # noqa: S608
+                f"WHERE entity_key IN ({marks}) ORDER BY entity_key",
+                batch,
+            ).fetchall()
         found: dict[bytes, Row] = {}
         current: bytes | None = None
         values: dict[str, bytes | None] = {}

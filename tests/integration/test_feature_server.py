@@ -257,6 +257,26 @@ def test_rows_missing_features_and_repeated_keys_match_feast(
     assert ours["online_hours"]["statuses"][:3] == ["PRESENT"] * 3
 
 
+@pytest.mark.parametrize("cache_entries", [0, 20_000])
+def test_more_keys_than_sqlite_variables(repo: FeatureRepo, cache_entries: int) -> None:
+    """SQLite allows 32,766 bound variables; a bigger request is read in batches."""
+    settings = ServerSettings(
+        feature_repo=repo.path, max_entities=40_000, sqlite_cache_entries=cache_entries
+    )
+    small = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": DRIVERS}}
+    rows = 35_000
+    ids = [DRIVERS[i % len(DRIVERS)] if i % 3 else 100_000 + i for i in range(rows)]
+    big = {"features": small["features"], "entities": {"driver_id": ids}}
+    with TestClient(create_app(settings)) as local:
+        expected = by_name(local.post("/get-online-features", json=small).json())["conv_rate"]
+        response = local.post("/get-online-features", json=big)
+    assert response.status_code == 200
+    got = by_name(response.json())["conv_rate"]
+    by_driver = dict(zip(DRIVERS, expected["values"], strict=True))
+    assert got["values"] == [by_driver.get(i) for i in ids]
+    assert got["statuses"].count("NOT_FOUND") == len([i for i in ids if i not in by_driver])
+
+
 def test_special_values_and_timestamps(client: TestClient, feast_client: TestClient) -> None:
     body = {
         "features": [f"driver_hourly_stats:{f}" for f in ALL_DRIVER_FEATURES],
