@@ -194,6 +194,7 @@ class SqliteReader:
             local.conn, local.ident, local.checked = conn, (stat.st_dev, stat.st_ino), now
             local.cache, local.version, local.cached = {}, None, 0
             local.pragma = conn.cursor()
+            local.batch = min(_SQL_KEYS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
             local.header = None
             if self.cache_entries > 0:
                 try:
@@ -243,7 +244,7 @@ class SqliteReader:
         try:
             conn = self._conn()
             if self.cache_entries <= 0:
-                return [self._select(conn, q.view, q.keys) for q in queries]
+                return [self._select(conn, q.view, q.keys, self._local.batch) for q in queries]
             local = self._local
             version = self._data_version()
             if version != local.version:
@@ -263,7 +264,7 @@ class SqliteReader:
         missing = [key for key, row in zip(query.keys, rows, strict=True) if row is _MISS]
         if not missing:
             return rows
-        fetched = self._select(conn, query.view, missing)
+        fetched = self._select(conn, query.view, missing, local.batch)
         if local.cached + len(missing) > self.cache_entries:
             local.cache, local.cached = {query.view.sqlite_table: {}}, 0
             table = local.cache[query.view.sqlite_table]
@@ -273,11 +274,13 @@ class SqliteReader:
         return [next(it) if row is _MISS else row for row in rows]
 
     @staticmethod
-    def _select(conn: sqlite3.Connection, view: ViewSpec, keys: list[bytes]) -> list[Row | None]:
+    def _select(
+        conn: sqlite3.Connection, view: ViewSpec, keys: list[bytes], size: int
+    ) -> list[Row | None]:
         table = view.sqlite_table.replace('"', '""')
         rows: list[Any] = []
-        for start in range(0, len(keys), _SQL_KEYS):  # SQLite allows 32,766 variables
-            batch = keys[start : start + _SQL_KEYS]
+        for start in range(0, len(keys), size):  # at most the connection's variable limit
+            batch = keys[start : start + size]
             marks = ",".join("?" * len(batch))
             rows += conn.execute(
                 f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" '  # noqa: S608
