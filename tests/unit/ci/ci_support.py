@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
+from registry_fakes import InMemoryRegistry
 
 from ci.forge.github import GitHubForge
 from ci.forge.local import LocalForge
 from ci.planning import Planner, deployer_planner
 from ci.settings import CiSettings
-from model_build.errors import VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelRegistry, ModelVersion, NewVersion
 from model_deploy.settings import DeploySettings
 
@@ -41,12 +41,8 @@ FEATURES = [
 ]
 
 
-class FakeRegistry:
+class FakeRegistry(InMemoryRegistry):
     """In-memory ``ModelRegistry`` (no bundles)."""
-
-    def __init__(self) -> None:
-        self.versions: dict[tuple[str, int], ModelVersion] = {}
-        self.status_calls: list[tuple[str, int, ApprovalStatus, str]] = []
 
     def add(
         self,
@@ -75,44 +71,8 @@ class FakeRegistry:
         self.versions[(MODEL, number)] = version
         return version
 
-    def list_models(self) -> list[str]:
-        return sorted({name for name, _ in self.versions})
-
     def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:  # pragma: no cover
         raise NotImplementedError
-
-    def get(self, *, model_name: str, version: int) -> ModelVersion:
-        try:
-            return self.versions[(model_name, version)]
-        except KeyError:
-            raise VersionNotFoundError(f"{model_name}:{version} is not registered") from None
-
-    def list_versions(
-        self, *, model_name: str, status: ApprovalStatus | None = None
-    ) -> list[ModelVersion]:
-        found = [v for (name, _), v in sorted(self.versions.items()) if name == model_name]
-        return [v for v in found if status is None or v.status == status]
-
-    def latest(
-        self, *, model_name: str, status: ApprovalStatus | None = ApprovalStatus.APPROVED
-    ) -> ModelVersion | None:
-        found = self.list_versions(model_name=model_name, status=status)
-        return found[-1] if found else None
-
-    def set_status(
-        self,
-        *,
-        model_name: str,
-        version: int,
-        status: ApprovalStatus,
-        reason: str = "",
-        force: bool = False,
-    ) -> ModelVersion:
-        record = self.get(model_name=model_name, version=version)
-        self.status_calls.append((model_name, version, status, reason))
-        updated = record.model_copy(update={"status": status, "status_reason": reason})
-        self.versions[(model_name, version)] = updated
-        return updated
 
     def fetch_bundle(
         self, *, model_name: str, version: int, directory: Path

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from registry_fakes import InMemoryRegistry
 
-from model_build.errors import VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_deploy.service import Deployer
 from model_deploy.settings import DeploySettings
@@ -61,12 +61,12 @@ def make_bundle(directory: Path, *, seed: int, inverted: bool = False) -> str:
     )
 
 
-class FakeRegistry:
+class FakeRegistry(InMemoryRegistry):
     """In-memory registry implementing the ``ModelRegistry`` protocol (bundles on disk)."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root
-        self.versions: dict[tuple[str, int], ModelVersion] = {}
 
     def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
         number = 1 + sum(1 for name, _ in self.versions if name == new.model_name)
@@ -78,38 +78,6 @@ class FakeRegistry:
         )
         self.versions[(new.model_name, number)] = version
         return version
-
-    def get(self, *, model_name: str, version: int) -> ModelVersion:
-        try:
-            return self.versions[(model_name, version)]
-        except KeyError:
-            raise VersionNotFoundError(f"{model_name}:{version} is not registered") from None
-
-    def list_versions(
-        self, *, model_name: str, status: ApprovalStatus | None = None
-    ) -> list[ModelVersion]:
-        found = [v for (name, _), v in sorted(self.versions.items()) if name == model_name]
-        return [v for v in found if status is None or v.status == status]
-
-    def latest(
-        self, *, model_name: str, status: ApprovalStatus | None = ApprovalStatus.APPROVED
-    ) -> ModelVersion | None:
-        found = self.list_versions(model_name=model_name, status=status)
-        return found[-1] if found else None
-
-    def set_status(
-        self,
-        *,
-        model_name: str,
-        version: int,
-        status: ApprovalStatus,
-        reason: str = "",
-        force: bool = False,
-    ) -> ModelVersion:
-        record = self.get(model_name=model_name, version=version)
-        updated = record.model_copy(update={"status": status, "status_reason": reason})
-        self.versions[(model_name, version)] = updated
-        return updated
 
     def fetch_bundle(self, *, model_name: str, version: int, directory: Path) -> Path:
         import shutil
