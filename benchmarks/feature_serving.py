@@ -35,16 +35,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.data.demo import DemoSizes, write_demo_data  # noqa: E402
-from services.repo import FeatureRepo  # noqa: E402
-from services.server.testing import (  # noqa: E402
+from feature_store.demo_data import DemoSizes, write_demo_data  # noqa: E402
+from feature_store.materialization import materialize  # noqa: E402
+from feature_store.registry_sync import apply  # noqa: E402
+from feature_store.repo import FeatureRepo  # noqa: E402
+from tests.kits.feature_servers import (  # noqa: E402
     ManagedProcess,
     by_name,
     feast_process,
     free_port,
     service_process,
 )
-from services.store import apply, materialize  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 SIZES = DemoSizes(drivers=200, customers=400, days=3, trips=100)

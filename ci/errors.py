@@ -6,12 +6,14 @@ Every error carries a one-line, user-facing message that never contains a token.
 
 from __future__ import annotations
 
+from foundation.errors import SlipwayError
 
-class CiError(Exception):
+
+class CiError(SlipwayError):
     """Base class for every error raised by the ci area."""
 
 
-class ConfigError(CiError):
+class CiConfigError(CiError):
     """A ci setting is missing or invalid (the message names the variable, never its value)."""
 
 
@@ -27,7 +29,7 @@ class ForgeError(CiError):
         self.status = status
 
 
-class NotFoundError(ForgeError):
+class ForgeNotFoundError(ForgeError):
     """The pull request, issue, comment, branch or file does not exist."""
 
 

@@ -2,7 +2,7 @@
 
 The summary comes from the JSON results ``slipway data validate --report-dir DIR`` writes
 (``<source>.json``, read without importing Great Expectations) or from
-:class:`~services.gate.SourceReport` objects of an in-process validation.
+:class:`~feature_store.gate.SourceReport` objects of an in-process validation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ci.errors import CiError
-from services.gate import ExpectationOutcome, SourceReport
+from feature_store.gate import ExpectationOutcome, SourceReport
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def from_reports(reports: list[SourceReport]) -> list[SourceSummary]:
     """Summaries of in-process gate reports.
 
     Args:
-        reports: Reports from ``services.gate.validate_sources``.
+        reports: Reports from ``feature_store.gate.validate_sources``.
 
     Returns:
         One summary per report.

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ci.errors import ConfigError
+from ci.errors import CiConfigError
 
 ForgeKind = Literal["local", "github"]
 
@@ -75,7 +75,7 @@ def load_ci_settings(**overrides: object) -> CiSettings:
         The settings.
 
     Raises:
-        ConfigError: A variable is invalid; the message names it, never its value.
+        CiConfigError: A variable is invalid; the message names it, never its value.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
@@ -85,4 +85,4 @@ def load_ci_settings(**overrides: object) -> CiSettings:
             f"SLIPWAY_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
             for error in exc.errors(include_input=False)
         )
-        raise ConfigError(f"invalid ci settings: {problems}") from exc
+        raise CiConfigError(f"invalid ci settings: {problems}") from exc

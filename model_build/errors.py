@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from foundation.errors import SlipwayError
 
-class BuildError(Exception):
+
+class BuildError(SlipwayError):
     """Base class for every error raised by the model_build area."""
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from model_build.errors import BuildError
 from model_build.registry.protocol import ModelVersion
+from model_bundle.bundle import bundle_digest
 from model_deploy.errors import (
     ApplyFailed,
     DeployError,
@@ -36,7 +37,6 @@ from model_deploy.state import (
     read_history,
 )
 from model_deploy.targets.protocol import ActualState, DeployRequest, DeployTarget, Invoker
-from services.inference.artifact import bundle_digest
 
 Outcome = Literal["noop", "deployed", "torn_down", "rolled_back_to_previous"]
 

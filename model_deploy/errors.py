@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foundation.errors import SlipwayError
 
-class DeployError(Exception):
+
+class DeployError(SlipwayError):
     """Base class for every error raised by the model_deploy area."""
 
 

@@ -1,1 +1,1 @@
-"""Slipway's feature store service: demo data, the data gate, the Feast repo and online serving."""
+"""Slipway's HTTP services: the Feast-compatible feature server and the model inference server."""

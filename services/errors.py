@@ -1,43 +1,17 @@
-"""Errors raised by the services area.
+"""The base error of the HTTP services (feature server, inference server).
 
-Every error here carries a one-line, user-facing message that names the file, source or field
-at fault; the CLI prints ``str(error)`` and exits non-zero, the HTTP layer maps it to a 4xx/5xx.
+Every subclass carries a one-line message safe to show a client; the servers map them to 4xx/5xx
+bodies that never carry exception text from a library.
 """
 
 from __future__ import annotations
 
-
-class ServicesError(Exception):
-    """Base class for every error raised by the services area."""
+from foundation.errors import SlipwayError
 
 
-class ConfigError(ServicesError):
-    """A configuration file (``feature_store.yaml``, settings) is missing or malformed."""
+class ServicesError(SlipwayError):
+    """Base class for every error raised by the HTTP services."""
 
 
-class UnknownSourceError(ServicesError):
-    """A data source name that the feature repo does not define."""
-
-
-class DataFileError(ServicesError):
-    """A data file (Parquet) is missing, unreadable or corrupt."""
-
-
-class SuiteError(ServicesError):
-    """An expectation suite JSON file is missing or does not parse."""
-
-
-class ValidationFailedError(ServicesError):
-    """The data gate rejected one or more sources; nothing was written.
-
-    Attributes:
-        failures: Mapping of source name to the failed expectation descriptions.
-    """
-
-    def __init__(self, message: str, *, failures: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.failures = failures or {}
-
-
-class FeatureStoreError(ServicesError):
-    """A Feast operation (plan, apply, materialize, read) failed."""
+class ServerConfigError(ServicesError):
+    """A server setting or file (API keys, limits, the online store type) is invalid."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from foundation.errors import SlipwayError
 
-class DemoError(Exception):
+
+class DemoError(SlipwayError):
     """A step of the main job failed; the message names the step and its error."""

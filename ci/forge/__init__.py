@@ -30,7 +30,7 @@ def open_forge(settings: CiSettings) -> Forge:
         A ``LocalForge`` on ``settings.repo_dir`` or a ``GitHubForge``.
 
     Raises:
-        ConfigError: ``github`` is selected but the token or repository is not set.
+        CiConfigError: ``github`` is selected but the token or repository is not set.
     """
     if settings.forge == "github":
         from ci.forge.github import GitHubForge

@@ -9,7 +9,7 @@ never posts a second comment, pull request or deployment.
 
 from __future__ import annotations
 
-from ci.errors import ForgeError, NotFoundError
+from ci.errors import ForgeError, ForgeNotFoundError
 from ci.forge.github_client import to_comment, to_pr
 from ci.forge.github_records import GitHubRecords, opt
 from ci.forge.protocol import Comment, FileCommit, PullRequest
@@ -32,7 +32,7 @@ class GitHubForge(GitHubRecords):
         """Text of ``path`` at ``ref`` (contents API), or None when missing."""
         try:
             return self._call(f"read {path}@{ref}", lambda: self._file(path, ref)[0])
-        except NotFoundError:
+        except ForgeNotFoundError:
             return None
 
     def branch_sha(self, *, branch: str) -> str | None:
@@ -42,7 +42,7 @@ class GitHubForge(GitHubRecords):
                 f"read branch {branch}",
                 lambda: str(self._r().get_git_ref(f"heads/{branch}").object.sha),
             )
-        except NotFoundError:
+        except ForgeNotFoundError:
             return None
 
     def push_file(
@@ -51,7 +51,7 @@ class GitHubForge(GitHubRecords):
         """Commit one file to ``branch`` through the git refs and contents APIs."""
         base_sha = self.branch_sha(branch=base)
         if base_sha is None:
-            raise NotFoundError(f"base branch {base} does not exist in {self.repository}")
+            raise ForgeNotFoundError(f"base branch {base} does not exist in {self.repository}")
         head = self.branch_sha(branch=branch)
         created = False
         if head is None:
@@ -69,7 +69,7 @@ class GitHubForge(GitHubRecords):
             current, blob_sha = self._call(
                 f"read {path}@{branch}", lambda: self._file(path, branch)
             )
-        except NotFoundError:
+        except ForgeNotFoundError:
             current, blob_sha = None, None
         if current == content:
             return FileCommit(branch=branch, sha=head, changed=False, created_branch=created)
@@ -212,7 +212,7 @@ class GitHubForge(GitHubRecords):
                 f"delete comment {comment_id} on #{number}",
                 lambda: self._r().get_issue(number).get_comment(comment_id).delete(),
             )
-        except NotFoundError:
+        except ForgeNotFoundError:
             return
 
 

@@ -18,7 +18,7 @@ import requests
 from github import Auth, Github, GithubException
 from github.GithubException import BadCredentialsException, UnknownObjectException
 
-from ci.errors import ConfigError, ForgeError, NotFoundError
+from ci.errors import CiConfigError, ForgeError, ForgeNotFoundError
 from ci.forge.protocol import (
     Comment,
     CommitState,
@@ -74,7 +74,7 @@ class GitHubClient:
         policy: Retry bounds (default: from the settings).
 
     Raises:
-        ConfigError: The token or the repository is not set.
+        CiConfigError: The token or the repository is not set.
     """
 
     def __init__(
@@ -85,9 +85,9 @@ class GitHubClient:
         policy: RetryPolicy | None = None,
     ) -> None:
         if settings.github_token is None:
-            raise ConfigError("the github forge needs SLIPWAY_GITHUB_TOKEN (or GITHUB_TOKEN)")
+            raise CiConfigError("the github forge needs SLIPWAY_GITHUB_TOKEN (or GITHUB_TOKEN)")
         if settings.github_repository is None:
-            raise ConfigError(
+            raise CiConfigError(
                 "the github forge needs SLIPWAY_GITHUB_REPOSITORY (owner/name, or "
                 "GITHUB_REPOSITORY)"
             )
@@ -150,7 +150,7 @@ class GitHubClient:
                 recheck=recheck,
             )
         except UnknownObjectException as exc:
-            raise NotFoundError(f"{what}: not found in {self.repository}", status=404) from exc
+            raise ForgeNotFoundError(f"{what}: not found in {self.repository}", status=404) from exc
         except BadCredentialsException as exc:
             raise ForgeError(
                 f"{what}: GitHub rejected the token (HTTP 401); check SLIPWAY_GITHUB_TOKEN",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ci.errors import ForgeError, MergeBlockedError, NotFoundError
+from ci.errors import ForgeError, ForgeNotFoundError, MergeBlockedError
 from ci.forge.local_git import Git
 from ci.forge.local_records import LocalRecords
 from ci.forge.local_store import ApprovalRecord, PrRecord
@@ -63,7 +63,7 @@ class LocalForge(LocalRecords):
         """Commit one file to ``branch`` with git plumbing (the work tree is not touched)."""
         base_sha = self.branch_sha(branch=base)
         if base_sha is None:
-            raise NotFoundError(f"base branch {base} does not exist in {self.git.work_tree}")
+            raise ForgeNotFoundError(f"base branch {base} does not exist in {self.git.work_tree}")
         head = self.branch_sha(branch=branch)
         created = False
         if head is None or (reset and head != base_sha):
@@ -96,7 +96,7 @@ class LocalForge(LocalRecords):
             raise ForgeError(f"a pull request needs two branches; head and base are both {head}")
         for branch in (head, base):
             if self.branch_sha(branch=branch) is None:
-                raise NotFoundError(f"branch {branch} does not exist in {self.git.work_tree}")
+                raise ForgeNotFoundError(f"branch {branch} does not exist in {self.git.work_tree}")
         with self.store.locked():
             existing = self.find_open_pr(head=head, base=base)
             if existing is not None:
@@ -197,7 +197,7 @@ class LocalForge(LocalRecords):
     def _pr_record(self, number: int) -> PrRecord:
         record = self.store.pr(number)
         if record is None:
-            raise NotFoundError(f"pull request #{number} does not exist")
+            raise ForgeNotFoundError(f"pull request #{number} does not exist")
         return record
 
     def _head_sha(self, record: PrRecord) -> str:
@@ -205,13 +205,15 @@ class LocalForge(LocalRecords):
             return record.head_sha
         sha = self.branch_sha(branch=record.head)
         if sha is None:
-            raise NotFoundError(f"branch {record.head} of pull request #{record.number} is gone")
+            raise ForgeNotFoundError(
+                f"branch {record.head} of pull request #{record.number} is gone"
+            )
         return sha
 
     def _pr(self, record: PrRecord) -> PullRequest:
         try:
             sha = self._head_sha(record)
-        except NotFoundError:
+        except ForgeNotFoundError:
             sha = record.head_sha or ""
         return PullRequest(
             number=record.number,

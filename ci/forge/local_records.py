@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ci.errors import NotFoundError
+from ci.errors import ForgeNotFoundError
 from ci.forge.local_store import (
     CommentRecord,
     DeploymentRecord,
@@ -90,7 +90,7 @@ class LocalRecords:
                     )
                     self._save_thread(thread.model_copy(update={"comments": comments}))
                     return comment_of(number, comments[index])
-        raise NotFoundError(f"comment {comment_id} is not on #{number}")
+        raise ForgeNotFoundError(f"comment {comment_id} is not on #{number}")
 
     def delete_comment(self, *, number: int, comment_id: int) -> None:
         """Delete a comment (already gone counts as done)."""
@@ -218,7 +218,7 @@ class LocalRecords:
         with self.store.locked():
             record = self.store.issue(number)
             if record is None:
-                raise NotFoundError(f"issue #{number} does not exist")
+                raise ForgeNotFoundError(f"issue #{number} does not exist")
             changes = {
                 k: v
                 for k, v in (("title", title), ("body", body), ("state", state))
@@ -231,7 +231,7 @@ class LocalRecords:
     def _thread(self, number: int) -> ThreadRecord:
         record: ThreadRecord | None = self.store.pr(number) or self.store.issue(number)
         if record is None:
-            raise NotFoundError(f"#{number} is neither a pull request nor an issue")
+            raise ForgeNotFoundError(f"#{number} is neither a pull request nor an issue")
         return record
 
     def _save_thread(self, record: ThreadRecord) -> None:
@@ -243,7 +243,7 @@ class LocalRecords:
     def _deployment(self, deployment_id: int) -> DeploymentRecord:
         record = self.store.deployment(deployment_id)
         if record is None:
-            raise NotFoundError(f"deployment {deployment_id} does not exist")
+            raise ForgeNotFoundError(f"deployment {deployment_id} does not exist")
         return record
 
 

@@ -163,7 +163,7 @@ class Forge(Protocol):
 
     Implementations never close or recreate a pull request on their own, and the GitHub one
     retries transient failures (5xx, 429, network) with bounded backoff before raising
-    ``TransientForgeError``. Every method raises ``ForgeError`` (``NotFoundError`` for a
+    ``TransientForgeError``. Every method raises ``ForgeError`` (``ForgeNotFoundError`` for a
     missing object) on failure.
     """
 

@@ -26,9 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+from foundation.progress import SILENT, StepReporter
 from model_build.errors import GateFailedError, RegistryError
 from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
@@ -38,12 +36,12 @@ from model_build.pipeline.steps.register import git_sha, new_version, register_m
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import build_training_set, describe_feature_service
 from model_build.pipeline.steps.validate import validate_data
-from services.inference.artifact import BundleError, save_bundle
+from model_bundle.bundle import BundleError, save_bundle
 
 if TYPE_CHECKING:
+    from feature_store.repo import FeatureRepo
     from model_build.pipeline.steps.gate import GateResult
     from model_build.registry.protocol import ModelRegistry, ModelVersion
-    from services.repo import FeatureRepo
 
 T = TypeVar("T")
 Status = Literal["registered", "passed", "blocked", "failed"]
@@ -96,8 +94,7 @@ def run_local(
     git_commit: str | None = None,
     rescore: bool = True,
     register: bool = True,
-    console: Console | None = None,
-    progress: bool = True,
+    progress: StepReporter = SILENT,
 ) -> BuildResult:
     """Run every build step locally and register the candidate if the gate passes.
 
@@ -112,8 +109,7 @@ def run_local(
         git_commit: Commit to record; ``git rev-parse HEAD`` when None.
         rescore: Re-score the serving bundle on this holdout (else use its recorded metrics).
         register: Register the candidate when the gate passes.
-        console: Where progress is drawn; stderr when None.
-        progress: Draw progress at all.
+        progress: Told when each step starts and ends (draws nothing by default).
 
     Returns:
         The build result.
@@ -125,29 +121,25 @@ def run_local(
         PipelineError: A step failed; the message names it.
         RegistryError: Registration failed.
     """
-    run = _Run(run_id=run_id or new_run_id(), run_dir=run_dir)
-    console = console or Console(stderr=True)
-    columns = (SpinnerColumn(finished_text=" "), TextColumn("{task.description}"))
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=not progress) as bar:
-        run.bar = bar
-        try:
-            return _build(
-                run,
-                repo=repo,
-                params_path=params_path,
-                registry=registry,
-                serving=serving,
-                now=now,
-                git_commit=git_commit,
-                rescore=rescore,
-                register=register,
-            )
-        except GateFailedError as exc:
-            run.finish(status="blocked", error=str(exc))
-            raise
-        except Exception as exc:
-            run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
-            raise
+    run = _Run(run_id=run_id or new_run_id(), run_dir=run_dir, progress=progress)
+    try:
+        return _build(
+            run,
+            repo=repo,
+            params_path=params_path,
+            registry=registry,
+            serving=serving,
+            now=now,
+            git_commit=git_commit,
+            rescore=rescore,
+            register=register,
+        )
+    except GateFailedError as exc:
+        run.finish(status="blocked", error=str(exc))
+        raise
+    except Exception as exc:
+        run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _build(
@@ -286,7 +278,7 @@ def _build(
 class _Run:
     """Timings, progress lines and ``run.json`` of one run."""
 
-    def __init__(self, *, run_id: str, run_dir: Path) -> None:
+    def __init__(self, *, run_id: str, run_dir: Path, progress: StepReporter) -> None:
         self.run_id = run_id
         self.folder = run_dir / run_id
         self.folder.mkdir(parents=True, exist_ok=False)
@@ -294,22 +286,20 @@ class _Run:
         self.started_at = datetime.now(UTC)
         self.timings: dict[str, float] = {}
         self.summary: dict[str, Any] = {}
-        self.bar: Progress | None = None
+        self.progress = progress
 
     def step(self, name: str, label: str, action: Callable[[], T]) -> T:
-        task = self.bar.add_task(label, total=1) if self.bar else None
+        self.progress.started(name, label)
         began = time.perf_counter()
         try:
             value = action()
         except Exception:
-            if self.bar is not None and task is not None:
-                self.bar.update(task, description=f"[red]✗[/] {label}", completed=1)
             self.summary["failed_step"] = name
-            raise
-        finally:
             self.timings[name] = round(time.perf_counter() - began, 3)
-        if self.bar is not None and task is not None:
-            self.bar.update(task, description=f"[green]✓[/] {label}", completed=1)
+            self.progress.finished(name, label, ok=False, seconds=self.timings[name])
+            raise
+        self.timings[name] = round(time.perf_counter() - began, 3)
+        self.progress.finished(name, label, ok=True, seconds=self.timings[name])
         return value
 
     def finish(self, *, status: Status, error: str | None = None) -> float:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
-from services.inference.artifact import META_FILE, MODEL_FILE
+from model_bundle.bundle import META_FILE, MODEL_FILE
 
 VERSION_FILE = "version.json"
 INDEX_FILE = "index.json"

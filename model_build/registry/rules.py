@@ -8,7 +8,7 @@ from pathlib import Path
 
 from model_build.errors import InvalidTransitionError, RegistryError
 from model_build.registry.protocol import ApprovalStatus, NewVersion
-from services.inference.artifact import META_FILE, MODEL_FILE, bundle_digest
+from model_bundle.bundle import META_FILE, MODEL_FILE, bundle_digest
 
 #: Transitions allowed without ``force`` (setting the current status again is a no-op).
 ALLOWED_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozenset(

@@ -26,7 +26,7 @@ from model_build.registry import sagemaker_metadata as meta
 from model_build.registry.aws import AwsCalls, ClientFactory, boto3_clients
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
-from services.inference.artifact import BundleError, pack_bundle, unpack_bundle
+from model_bundle.bundle import BundleError, pack_bundle, unpack_bundle
 
 _TO_SAGEMAKER = {
     ApprovalStatus.PENDING: "PendingManualApproval",

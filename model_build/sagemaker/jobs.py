@@ -39,7 +39,7 @@ from model_build.pipeline.steps.training_set import (
 )
 from model_build.pipeline.steps.validate import validate_data
 from model_build.registry.sagemaker_metadata import version_fields
-from services.inference.artifact import bundle_digest, load_bundle, save_bundle, unpack_bundle
+from model_bundle.bundle import bundle_digest, load_bundle, save_bundle, unpack_bundle
 
 PROCESSING: Final = Path("/opt/ml/processing")
 PATHS: Final[dict[str, str]] = {
@@ -81,8 +81,8 @@ def prepare_job(
         ValidationFailedError: The data gate failed.
         PipelineError: Feast could not build the training set.
     """
-    from services.repo import FeatureRepo
-    from services.store import apply
+    from feature_store.registry_sync import apply
+    from feature_store.repo import FeatureRepo
 
     params = load_params(path=params_path)
     with tempfile.TemporaryDirectory(prefix="slipway-repo-") as scratch:

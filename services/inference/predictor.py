@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.inference.artifact import BundleError, ModelBundle, bundle_digest, load_bundle
+from model_bundle.bundle import BundleError, ModelBundle, bundle_digest, load_bundle
 from services.inference.errors import unprocessable
 from services.inference.payload import Batch
 from services.inference.schema import FeatureKind, FeatureSchema, infer_schema

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from services.errors import ConfigError, ServicesError
-from services.inference.artifact import META_FILE, BundleError, unpack_bundle
+from foundation.errors import SlipwayError
+from model_bundle.bundle import META_FILE, BundleError, unpack_bundle
+from services.errors import ServerConfigError
 from services.inference.server import DEFAULT_MAX_BODY_BYTES, create_inference_app
 
 SAGEMAKER_MODEL_DIR: Final = Path("/opt/ml/model")
@@ -77,7 +78,7 @@ def serve_model(
 
     Raises:
         BundleError: The bundle is missing, unreadable or unusable (raised before binding).
-        ConfigError: ``max_body_bytes`` is not positive.
+        ServerConfigError: ``max_body_bytes`` is not positive.
     """
     import uvicorn
 
@@ -141,7 +142,7 @@ def sagemaker_options(
         The options.
 
     Raises:
-        ConfigError: An environment variable is not a valid number; the message names it.
+        ServerConfigError: An environment variable is not a valid number; the message names it.
         BundleError: No bundle in ``model_dir``.
     """
     port = _env_int(env, "SAGEMAKER_BIND_TO_PORT", default=SAGEMAKER_PORT, low=1, high=65535)
@@ -193,7 +194,7 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             max_body_bytes=args.max_body_bytes or options.max_body_bytes,
             log_level=args.log_level,
         )
-    except ServicesError as exc:
+    except SlipwayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -235,7 +236,7 @@ def _env_int(env: Mapping[str, str], name: str, *, default: int, low: int, high:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ServerConfigError(f"{name} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        raise ServerConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value

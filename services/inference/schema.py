@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from services.inference.artifact import BundleError
+from model_bundle.bundle import BundleError
 
 
 class FeatureKind(StrEnum):

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.errors import ConfigError
+from services.errors import ServerConfigError
 from services.inference.errors import RequestError
 from services.inference.payload import parse_csv, parse_json
 from services.inference.predictor import Predictor, Scores
@@ -69,10 +69,10 @@ def create_inference_app(
 
     Raises:
         BundleError: The bundle is missing, unreadable or unusable.
-        ConfigError: ``max_body_bytes`` is not positive.
+        ServerConfigError: ``max_body_bytes`` is not positive.
     """
     if max_body_bytes <= 0:
-        raise ConfigError(f"max_body_bytes must be positive, got {max_body_bytes}")
+        raise ServerConfigError(f"max_body_bytes must be positive, got {max_body_bytes}")
     predictor = Predictor.load(bundle_dir=bundle_dir, model_ref=model_ref)
     logger.info(
         "loaded model %s (%s): %d features, threshold %s",

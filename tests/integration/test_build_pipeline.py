@@ -15,7 +15,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from model_build.build_cli import build_app
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.errors import ValidationFailedError
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
 from model_build.errors import GateFailedError
 from model_build.pipeline.local_runner import BuildResult, run_local
 from model_build.pipeline.params import DEFAULT_PARAMS_PATH
@@ -23,11 +26,8 @@ from model_build.pipeline.plots import PLOT_FILES
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ApprovalStatus, NewVersion
 from model_build.sagemaker.jobs import evaluate_job, prepare_job, train_job
-from services.data.demo import DemoSizes, write_demo_data
-from services.errors import ValidationFailedError
-from services.inference.artifact import load_bundle, pack_bundle
-from services.repo import FeatureRepo
-from services.store import apply
+from model_bundle.bundle import load_bundle, pack_bundle
+from slipway.cli.build import build_app
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,6 @@ def first_build(
         serving=None,
         now=END,
         git_commit="0" * 40,
-        progress=False,
     )
     return result, registry
 
@@ -163,7 +162,7 @@ def test_gate_blocks_a_candidate_worse_than_prod(
     with pytest.raises(GateFailedError) as caught:
         run_local(
             repo=built_repo, params_path=DEFAULT_PARAMS_PATH, registry=registry,
-            run_dir=tmp_path, serving=prod, now=END, rescore=False, progress=False,
+            run_dir=tmp_path, serving=prod, now=END, rescore=False,
         )  # fmt: skip
     message = str(caught.value)
     assert f"roc_auc {first.metrics['roc_auc']:.4f} is 0.0500 worse than prod {prod.ref}" in message
@@ -223,7 +222,7 @@ def test_data_gate_stops_the_build_before_training(built_repo: FeatureRepo, tmp_
     with pytest.raises(ValidationFailedError, match="trips") as caught:
         run_local(
             repo=FeatureRepo(path=path), params_path=DEFAULT_PARAMS_PATH, registry=registry,
-            run_dir=tmp_path / "runs", serving=None, now=END, progress=False,
+            run_dir=tmp_path / "runs", serving=None, now=END,
         )  # fmt: skip
     assert "label" in str(caught.value)
     (run_json,) = (tmp_path / "runs").glob("*/run.json")

@@ -13,7 +13,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from model_build.build_cli import build_app
 from model_build.errors import PipelineError
 from model_build.pipeline.params import load_params
 from model_build.sagemaker.client import (
@@ -24,6 +23,7 @@ from model_build.sagemaker.client import (
     upsert_and_start,
 )
 from model_build.sagemaker.compile import compile_pipeline
+from slipway.cli.build import build_app
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,14 @@ from ci_support import FakeRegistry, github_forge, manifest_files  # noqa: E402
 from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 from github_api.server import RunningServer  # noqa: E402
 
-from ci import cli_support  # noqa: E402
-from ci.cli import ci_app, promote_command  # noqa: E402
-from ci.errors import ConfigError, ForgeError, NotFoundError  # noqa: E402
+from ci.errors import CiConfigError, ForgeError, ForgeNotFoundError  # noqa: E402
 from ci.forge.github import GitHubForge  # noqa: E402
 from ci.markers import marker  # noqa: E402
 from ci.settings import CiSettings, load_ci_settings  # noqa: E402
 from ci.sticky import upsert_sticky  # noqa: E402
+from slipway.cli import ci_options as cli_support  # noqa: E402
+from slipway.cli.ci import ci_app  # noqa: E402
+from slipway.cli.promote import promote_command  # noqa: E402
 
 pytestmark = pytest.mark.integration
 SECRET = "ghp_very_secret_test_token"
@@ -111,7 +112,7 @@ def test_no_network_at_construction_and_the_token_never_shows(
     assert SECRET not in str(settings.model_dump())
     caplog.set_level(logging.DEBUG)
     server.state.fail_next("GET", r"/pulls/9$", status=502, times=2)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForgeNotFoundError):
         forge.get_pr(number=9)
     assert [c.status for c in server.state.calls_to("GET", r"/pulls/9$")] == [502, 502, 404]
     assert "retry 2/4" in caplog.text
@@ -128,13 +129,13 @@ def test_settings_errors_name_the_variable_not_the_value(monkeypatch: pytest.Mon
     monkeypatch.delenv("SLIPWAY_GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     monkeypatch.delenv("SLIPWAY_GITHUB_REPOSITORY", raising=False)
-    with pytest.raises(ConfigError, match="SLIPWAY_GITHUB_TOKEN"):
+    with pytest.raises(CiConfigError, match="SLIPWAY_GITHUB_TOKEN"):
         GitHubForge(settings=load_ci_settings(forge="github"))
     monkeypatch.setenv("GITHUB_TOKEN", SECRET)
-    with pytest.raises(ConfigError, match="SLIPWAY_GITHUB_REPOSITORY"):
+    with pytest.raises(CiConfigError, match="SLIPWAY_GITHUB_REPOSITORY"):
         GitHubForge(settings=load_ci_settings(forge="github"))
     monkeypatch.setenv("SLIPWAY_GITHUB_REPOSITORY", "not a repo!")
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(CiConfigError) as raised:
         load_ci_settings()
     assert "SLIPWAY_GITHUB_REPOSITORY" in str(raised.value)
     assert "not a repo" not in str(raised.value)

@@ -14,11 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ci"))
 
 from ci_support import MANIFESTS_DIR, FakeRegistry, git, make_git_repo
 
-from ci import cli_support
-from ci.cli import ci_app, promote_command
 from ci.errors import PromotionError
 from ci.forge.local import LocalForge
 from model_build.registry.protocol import ApprovalStatus
+from slipway.cli import ci_options as cli_support
+from slipway.cli.ci import ci_app
+from slipway.cli.promote import promote_command
 
 pytestmark = pytest.mark.integration
 STAGING = f"{MANIFESTS_DIR}/staging.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.data.demo import DemoSizes, write_demo_data
+from feature_store.demo_data import DemoSizes, write_demo_data
 
 pytestmark = pytest.mark.integration
 

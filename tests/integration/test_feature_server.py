@@ -19,19 +19,20 @@ from fastapi.testclient import TestClient
 from feast import FeatureStore, RepoConfig
 from feast.feature_server import get_app
 from feast.protos.feast.types.Value_pb2 import Value
-
-from services.data.demo import DemoSizes, write_demo_data
-from services.repo import FeatureRepo
-from services.server import ServerSettings, create_app
-from services.server.auth import hash_key
-from services.server.testing import (
+from kits.feature_servers import (
     by_name,
     column_groups,
     random_requests,
     same_value,
     service_process,
 )
-from services.store import apply, materialize
+
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.materialization import materialize
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
+from services.feature_server import ServerSettings, create_app
+from services.feature_server.auth import hash_key
 
 pytestmark = pytest.mark.integration
 
@@ -270,7 +271,7 @@ def test_more_keys_than_sqlite_variables(
         conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 300)
         return conn
 
-    monkeypatch.setattr("services.server.stores.sqlite3.connect", low_limit)
+    monkeypatch.setattr("services.feature_server.stores.sqlite3.connect", low_limit)
     settings = ServerSettings(feature_repo=repo.path, sqlite_cache_entries=cache_entries)
     small = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": DRIVERS}}
     ids = [DRIVERS[i % len(DRIVERS)] if i % 3 else 100_000 + i for i in range(1000)]

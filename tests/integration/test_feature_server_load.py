@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kits.feature_servers import Sample, drive_load, service_process
 
-from services.data.demo import DemoSizes, write_demo_data
-from services.repo import FeatureRepo
-from services.server.testing import Sample, drive_load, service_process
-from services.store import apply, materialize
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.materialization import materialize
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

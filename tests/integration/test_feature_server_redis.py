@@ -17,11 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from feast.feature_server import get_app
-
-from services.data.demo import DemoSizes, write_demo_data
-from services.repo import FeatureRepo
-from services.server import ServerSettings, create_app
-from services.server.testing import (
+from kits.feature_servers import (
     ManagedProcess,
     Sample,
     by_name,
@@ -32,7 +28,12 @@ from services.server.testing import (
     redis_server,
     service_process,
 )
-from services.store import apply, materialize
+
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.materialization import materialize
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
+from services.feature_server import ServerSettings, create_app
 
 pytestmark = [
     pytest.mark.integration,

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from kits.feature_servers import service_process
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,10 +30,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.data.demo import DemoSizes, write_demo_data
-from services.repo import FeatureRepo
-from services.server.testing import service_process
-from services.store import apply, materialize
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.materialization import materialize
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.data.demo import DemoSizes, write_demo_data
-from services.errors import ValidationFailedError
-from services.online import read_online
-from services.repo import FeatureRepo
-from services.store import apply, get_training_frame, materialize, plan
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.errors import ValidationFailedError
+from feature_store.materialization import materialize
+from feature_store.online import read_online
+from feature_store.registry_sync import apply, plan
+from feature_store.repo import FeatureRepo
+from feature_store.training import get_training_frame
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.inference.artifact import ModelBundle, bundle_digest, pack_bundle, save_bundle
+from model_bundle.bundle import ModelBundle, bundle_digest, pack_bundle, save_bundle
 
 pytestmark = pytest.mark.integration
 

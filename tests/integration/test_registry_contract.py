@@ -26,7 +26,7 @@ from model_build.registry import (
     NewVersion,
     SageMakerRegistry,
 )
-from services.inference.artifact import ModelBundle, bundle_digest, load_bundle, save_bundle
+from model_bundle.bundle import ModelBundle, bundle_digest, load_bundle, save_bundle
 
 pytestmark = pytest.mark.integration
 

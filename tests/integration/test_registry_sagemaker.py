@@ -18,7 +18,7 @@ from sklearn.dummy import DummyClassifier
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry import ApprovalStatus, NewVersion, SageMakerRegistry, open_registry
 from model_build.settings import BuildSettings
-from services.inference.artifact import ModelBundle, bundle_digest, save_bundle
+from model_bundle.bundle import ModelBundle, bundle_digest, save_bundle
 
 pytestmark = pytest.mark.integration
 

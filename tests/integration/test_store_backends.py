@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.data.demo import DemoSizes, write_demo_data
-from services.online import read_online
-from services.repo import FeatureRepo
-from services.store import apply, materialize
+from feature_store.demo_data import DemoSizes, write_demo_data
+from feature_store.materialization import materialize
+from feature_store.online import read_online
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
 
 pytestmark = pytest.mark.integration
 

@@ -250,7 +250,7 @@ def _seed_registry(root: Path, manifest_text: str, scratch: Path) -> None:
     """driver_ranking 1 and 2 with the manifest's feature service and smoke-test features."""
     from sklearn.linear_model import LogisticRegression
 
-    from services.inference.artifact import ModelBundle, save_bundle
+    from model_bundle.bundle import ModelBundle, save_bundle
 
     manifest = yaml.safe_load(manifest_text)
     features = list(manifest["smoke_tests"][0]["instances"][0])

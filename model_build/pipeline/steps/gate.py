@@ -301,7 +301,7 @@ def rescore_serving(
         BundleError: The fetched bundle cannot be loaded.
     """
     from model_build.pipeline.steps.evaluate import score
-    from services.inference.artifact import load_bundle
+    from model_bundle.bundle import load_bundle
 
     bundle_dir = registry.fetch_bundle(
         model_name=serving.model_name, version=serving.version, directory=directory

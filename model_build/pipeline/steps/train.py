@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from model_build.errors import PipelineError
-from services.inference.artifact import ModelBundle
+from model_bundle.bundle import ModelBundle
 
 if TYPE_CHECKING:
     from model_build.pipeline.params import BuildParams, TrainParams

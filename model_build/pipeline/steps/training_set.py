@@ -23,8 +23,8 @@ from model_build.errors import PipelineError
 if TYPE_CHECKING:
     from feast import FeatureStore
 
+    from feature_store.repo import FeatureRepo
     from model_build.pipeline.params import DataParams
-    from services.repo import FeatureRepo
 
 FRAME_FILE: Final = "training_set.parquet"
 META_FILE: Final = "training_set.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.gate import SourceReport
+    from feature_store.gate import SourceReport
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def validate_data(
         UnknownSourceError: A source has no suite.
         DataFileError: A source's data file is missing or unreadable.
     """
-    from services.gate import ensure_valid, validate_sources
+    from feature_store.gate import ensure_valid, validate_sources
 
     wanted = list(dict.fromkeys(sources))
     started = time.perf_counter()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ci_support import git
 
-from ci.errors import ForgeError, GitError, MergeBlockedError, NotFoundError
+from ci.errors import ForgeError, ForgeNotFoundError, GitError, MergeBlockedError
 from ci.forge.local import LocalForge
 from ci.forge.protocol import Forge
 
@@ -56,9 +56,9 @@ def test_missing_things_read_as_none_or_not_found(repo: Path) -> None:
     assert forge.read_file(path="nope.yaml", ref="main") is None
     assert forge.read_file(path=PATH, ref="no-such-branch") is None
     assert forge.branch_sha(branch="nope") is None
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForgeNotFoundError):
         forge.get_pr(number=7)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForgeNotFoundError):
         forge.push_file(branch="b", base="nope", path=PATH, content="x", message="m", reset=False)
 
 
@@ -155,7 +155,7 @@ def test_comments_statuses_deployments_and_issues(repo: Path) -> None:
     forge.delete_comment(number=number, comment_id=comment.id)
     forge.delete_comment(number=number, comment_id=comment.id)
     assert forge.list_comments(number=number) == []
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ForgeNotFoundError):
         forge.edit_comment(number=number, comment_id=999, body="x")
     sha = forge.get_pr(number=number).head_sha
     forge.set_status(sha=sha, context="a", state="pending", description="x" * 200)

@@ -10,7 +10,6 @@ import typer
 from ci_support import MANIFESTS, MANIFESTS_DIR, FakeRegistry, planner
 from typer.testing import CliRunner
 
-from ci.cli import ci_app, promote_command
 from ci.comment import comment_plan, infer_envs
 from ci.drift import load_statuses
 from ci.errors import CiError, PromotionError
@@ -20,6 +19,8 @@ from ci.steps.body import Proposal, previous_model, render_body
 from ci.steps.resolve import parse_version, resolve_candidate
 from model_deploy.manifest.loader import parse_manifest
 from model_deploy.manifest.model import ModelRef
+from slipway.cli.ci import ci_app
+from slipway.cli.promote import promote_command
 
 
 def loaded(env: str):

@@ -16,12 +16,12 @@ import numpy as np
 from registry_fakes import InMemoryRegistry
 
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
+from model_bundle.bundle import ModelBundle, bundle_digest, save_bundle
 from model_deploy.service import Deployer
 from model_deploy.settings import DeploySettings
 from model_deploy.targets import processes
 from model_deploy.targets.local import LocalTarget
 from model_deploy.targets.protocol import DeployTarget
-from services.inference.artifact import ModelBundle, bundle_digest, save_bundle
 
 HERE = Path(__file__).resolve().parent
 STANDIN_SERVER = HERE / "standin_server.py"

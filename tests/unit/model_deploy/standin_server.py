@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from services.inference.artifact import bundle_digest, load_bundle
+from model_bundle.bundle import bundle_digest, load_bundle
 
 
 def main() -> int:

@@ -10,8 +10,8 @@ import pytest
 from deploy_support import local_manifest, write_manifest
 from typer.testing import CliRunner
 
-from model_deploy.cli import deploy_app, main
 from model_deploy.errors import ManifestError
+from slipway.cli.deploy import deploy_app, main
 
 runner = CliRunner()
 

@@ -17,7 +17,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from model_build.build_cli import build_app
 from model_build.pipeline.params import BuildParams, load_params, parse_params
 from model_build.sagemaker.compile import (
     STEP_NAMES,
@@ -25,6 +24,7 @@ from model_build.sagemaker.compile import (
     compile_pipeline,
     definition_json,
 )
+from slipway.cli.build import build_app
 
 GOLDEN = Path(__file__).parent / "golden" / "pipeline_definition.json"
 TARGET = {

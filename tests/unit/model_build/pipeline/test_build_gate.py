@@ -20,7 +20,7 @@ from model_build.pipeline.steps.gate import (
 )
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ModelVersion, NewVersion
-from services.inference.artifact import ModelBundle, save_bundle
+from model_bundle.bundle import ModelBundle, save_bundle
 
 GOOD = {"roc_auc": 0.85, "log_loss": 0.45, "brier": 0.15, "ece": 0.02, "pr_auc": 0.84}
 

@@ -23,7 +23,7 @@ from model_build.pipeline.steps.training_set import (
     load_training_set,
     save_training_set,
 )
-from services.inference.artifact import load_bundle, save_bundle
+from model_bundle.bundle import load_bundle, save_bundle
 
 INFO = FeatureServiceInfo(
     name="driver_ranking_v1",

@@ -10,7 +10,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from model_build.registry import NewVersion
-from services.inference.artifact import ModelBundle, save_bundle
+from model_bundle.bundle import ModelBundle, save_bundle
 
 NewVersionFactory = Callable[..., NewVersion]
 

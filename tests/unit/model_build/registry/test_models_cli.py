@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from model_build.cli import models_app
 from model_build.errors import BuildError, InvalidTransitionError, VersionNotFoundError
 from model_build.registry import ApprovalStatus, LocalRegistry, NewVersion
+from slipway.cli.models import models_app
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from services.inference.artifact import ModelBundle, load_bundle, save_bundle
+from model_bundle.bundle import ModelBundle, load_bundle, save_bundle
 
 FEATURES = [
     "conv_rate",

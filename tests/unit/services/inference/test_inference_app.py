@@ -20,8 +20,8 @@ from inference_bundles import (
     write_bundle,
 )
 
-from services.errors import ConfigError
-from services.inference.artifact import bundle_digest
+from model_bundle.bundle import bundle_digest
+from services.errors import ServerConfigError
 from services.inference.server import DEFAULT_MAX_BODY_BYTES, create_inference_app
 
 CSV_HEADERS = {"content-type": "text/csv"}
@@ -422,7 +422,7 @@ def test_oversize_body_is_413(client: TestClient, bundle_dir: Path) -> None:
         yield body.encode()
 
     assert small.post("/invocations", content=chunks(), headers=CSV_HEADERS).status_code == 413
-    with pytest.raises(ConfigError):
+    with pytest.raises(ServerConfigError):
         create_inference_app(bundle_dir=bundle_dir, max_body_bytes=0)
 
 

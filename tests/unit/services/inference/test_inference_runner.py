@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.errors import ConfigError
+from model_bundle.bundle import BundleError, pack_bundle
+from services.errors import ServerConfigError
 from services.inference import runner
-from services.inference.artifact import BundleError, pack_bundle
 from services.inference.runner import (
     ALL_INTERFACES,
     SAGEMAKER_PORT,
@@ -72,7 +72,7 @@ def test_sagemaker_environment(bundle_dir: Path) -> None:
 
 @pytest.mark.parametrize("port", ["http", "0", "70000"])
 def test_bad_port_variable_is_named(bundle_dir: Path, port: str) -> None:
-    with pytest.raises(ConfigError, match="SAGEMAKER_BIND_TO_PORT"):
+    with pytest.raises(ServerConfigError, match="SAGEMAKER_BIND_TO_PORT"):
         sagemaker_options(env={"SAGEMAKER_BIND_TO_PORT": port}, model_dir=bundle_dir)
 
 

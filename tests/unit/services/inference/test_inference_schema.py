@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from inference_bundles import FEATURES, NUMERIC, fit_pipeline, make_frame, records
 
-from services.inference.artifact import BundleError, ModelBundle, save_bundle
+from model_bundle.bundle import BundleError, ModelBundle, save_bundle
 from services.inference.predictor import Predictor
 from services.inference.schema import FeatureKind, infer_schema
 from services.inference.server import create_inference_app

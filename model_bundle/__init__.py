@@ -1,0 +1,1 @@
+"""The model bundle: what a trained model is on disk, shared by the build and every server."""

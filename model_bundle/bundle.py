@@ -1,0 +1,158 @@
+"""The model bundle: what a trained model is on disk, for the builder and every server.
+
+A bundle is a folder holding ``model.joblib`` (a fitted scikit-learn estimator exposing
+``predict_proba``) and ``bundle.json`` (the ordered feature list the estimator expects, the
+decision threshold and free-form metadata). ``model_build`` writes bundles; the inference server
+and deploy targets load them. The digest covers both files, so it identifies the model exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from foundation.errors import SlipwayError
+
+MODEL_FILE = "model.joblib"
+META_FILE = "bundle.json"
+
+
+class BundleError(SlipwayError):
+    """A model bundle is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A trained model plus what is needed to call it correctly.
+
+    Attributes:
+        estimator: Fitted estimator with ``predict_proba(X)`` over ``features`` in order.
+        features: Ordered feature names (Feast feature names, without the view prefix).
+        threshold: Probability at or above which the predicted label is 1.
+        metadata: Free-form facts (model name, version, feature service, metrics...).
+    """
+
+    estimator: Any
+    features: list[str]
+    threshold: float = 0.5
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def save_bundle(bundle: ModelBundle, *, directory: Path) -> str:
+    """Write a bundle and return its digest.
+
+    Args:
+        bundle: The bundle to write.
+        directory: Target folder (created if needed; existing bundle files are replaced).
+
+    Returns:
+        The bundle digest, ``sha256:<hex>``.
+    """
+    import joblib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(bundle.estimator, directory / MODEL_FILE, compress=3)
+    meta = {"features": bundle.features, "threshold": bundle.threshold, "metadata": bundle.metadata}
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return bundle_digest(directory=directory)
+
+
+def load_bundle(*, directory: Path) -> ModelBundle:
+    """Load a bundle written by :func:`save_bundle`.
+
+    Args:
+        directory: The bundle folder.
+
+    Returns:
+        The bundle.
+
+    Raises:
+        BundleError: A file is missing or cannot be read; the message names it.
+    """
+    import joblib
+
+    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
+    for path in (meta_path, model_path):
+        if not path.is_file():
+            raise BundleError(f"{path}: file not found (not a model bundle?)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        features = [str(f) for f in meta["features"]]
+        threshold = float(meta.get("threshold", 0.5))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{meta_path}: invalid bundle metadata: {exc}") from exc
+    try:
+        estimator = joblib.load(model_path)
+    except (OSError, ValueError, EOFError, ImportError, AttributeError) as exc:
+        raise BundleError(f"{model_path}: cannot load the model: {exc}") from exc
+    return ModelBundle(
+        estimator=estimator,
+        features=features,
+        threshold=threshold,
+        metadata=dict(meta.get("metadata") or {}),
+    )
+
+
+def bundle_digest(*, directory: Path) -> str:
+    """Digest of a bundle's files (names and bytes), stable across machines.
+
+    Args:
+        directory: The bundle folder.
+
+    Returns:
+        ``sha256:<hex>``.
+    """
+    digest = hashlib.sha256()
+    for name in (META_FILE, MODEL_FILE):
+        digest.update(name.encode())
+        digest.update((directory / name).read_bytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def pack_bundle(*, directory: Path, archive: Path) -> Path:
+    """Pack a bundle as ``model.tar.gz`` (SageMaker's model artifact layout, files at the root).
+
+    Args:
+        directory: The bundle folder.
+        archive: The archive path to write.
+
+    Returns:
+        The archive path.
+    """
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in (META_FILE, MODEL_FILE):
+            info = tar.gettarinfo(str(directory / name), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with (directory / name).open("rb") as handle:
+                tar.addfile(info, handle)
+    return archive
+
+
+def unpack_bundle(*, archive: Path, directory: Path) -> Path:
+    """Unpack a ``model.tar.gz`` written by :func:`pack_bundle`.
+
+    Args:
+        archive: The archive.
+        directory: Target folder.
+
+    Returns:
+        The folder holding the bundle files.
+
+    Raises:
+        BundleError: The archive is unreadable or holds unexpected paths.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.name in (META_FILE, MODEL_FILE)]
+            if len(members) != 2:
+                raise BundleError(f"{archive}: expected {META_FILE} and {MODEL_FILE} at the root")
+            tar.extractall(directory, members=members, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise BundleError(f"{archive}: cannot unpack: {exc}") from exc
+    return directory

@@ -1,1 +1,0 @@
-"""Deterministic demo data for the Slipway feature store (drivers, customers, trips)."""

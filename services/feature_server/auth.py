@@ -1,0 +1,214 @@
+"""API keys: a file of SHA-256 hashes, each key scoped to feature services.
+
+File format (YAML, or the same structure as JSON)::
+
+    keys:
+      - name: ranking-service            # label used in logs, never the key
+        sha256: 9f86d081884c7d65...      # hex digest of the key
+        feature_services: [driver_ranking_v1]
+      - name: ops
+        sha256: 60303ae22b998861...
+        feature_services: ["*"]          # every service, and raw feature lists
+
+Keys arrive as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. Only their hashes are
+stored or compared; no key is ever logged. The file is reloaded when it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.errors import ServerConfigError
+from services.feature_server.errors import ForbiddenError, UnauthorizedError
+
+logger = logging.getLogger(__name__)
+
+ALL = "*"
+
+
+class _KeyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    feature_services: list[str] = Field(min_length=1)
+
+
+class _KeyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[_KeyEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An accepted key: its label and the feature services it may read."""
+
+    name: str
+    scopes: frozenset[str]
+
+    @property
+    def unrestricted(self) -> bool:
+        """Whether the key may read everything, including raw feature lists."""
+        return ALL in self.scopes
+
+
+def hash_key(key: str) -> str:
+    """Return the hex SHA-256 digest stored for a key."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key() -> tuple[str, str]:
+    """Create a random key.
+
+    Returns:
+        ``(key, sha256 hex digest)``: hand out the key, put the digest in the keys file.
+    """
+    key = "slw_" + secrets.token_urlsafe(32)
+    return key, hash_key(key)
+
+
+def load_keys(path: Path) -> dict[str, ApiKey]:
+    """Read a keys file.
+
+    Args:
+        path: YAML or JSON keys file.
+
+    Returns:
+        Accepted keys by digest.
+
+    Raises:
+        ServerConfigError: The file is missing or malformed; the message names it and the field.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ServerConfigError(f"{path}: cannot read API keys file: {type(exc).__name__}") from exc
+    except yaml.YAMLError as exc:
+        raise ServerConfigError(f"{path}: API keys file is not valid YAML/JSON") from exc
+    try:
+        parsed = _KeyFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ServerConfigError(f"{path}: field '{where}': {first['msg']}") from exc
+    keys: dict[str, ApiKey] = {}
+    for entry in parsed.keys:
+        digest = entry.sha256.lower()
+        if digest in keys:
+            raise ServerConfigError(f"{path}: key '{entry.name}' repeats the hash of another key")
+        keys[digest] = ApiKey(name=entry.name, scopes=frozenset(entry.feature_services))
+    return keys
+
+
+class ApiKeyStore:
+    """The accepted keys, reloaded when the file changes.
+
+    Attributes:
+        path: The keys file, or None when auth is off.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        """Load the keys file (if any).
+
+        Args:
+            path: Keys file; None turns auth off.
+
+        Raises:
+            ServerConfigError: The file is missing or malformed.
+        """
+        self.path = path
+        self._keys: dict[str, ApiKey] = {}
+        self._mtime: float | None = None
+        if path is not None:
+            self._keys = load_keys(path)
+            self._mtime = path.stat().st_mtime
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests need a key."""
+        return self.path is not None
+
+    def reload_if_changed(self) -> None:
+        """Reload the file when its mtime changed; keep the old keys if the new file is bad."""
+        if self.path is None:
+            return
+        try:
+            mtime = self.path.stat().st_mtime
+            if mtime == self._mtime:
+                return
+            self._keys = load_keys(self.path)
+            self._mtime = mtime
+            logger.info("API keys reloaded: %d keys", len(self._keys))
+        except (OSError, ServerConfigError) as exc:
+            logger.warning("API keys file not reloaded, keeping previous keys: %s", exc)
+
+    def authenticate(self, headers: Iterable[tuple[bytes, bytes]]) -> ApiKey | None:
+        """Find the key a request presents.
+
+        Args:
+            headers: Raw ASGI headers (lower-case names).
+
+        Returns:
+            The key, or None when auth is off.
+
+        Raises:
+            UnauthorizedError: Auth is on and no accepted key was presented.
+        """
+        if self.path is None:
+            return None
+        token = token_from_headers(headers)
+        if token is None:
+            raise UnauthorizedError(
+                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            )
+        key = self._keys.get(hash_key(token))
+        if key is None:
+            raise UnauthorizedError("invalid API key")
+        return key
+
+
+def token_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """Extract the presented key from ``Authorization: Bearer`` or ``X-API-Key``."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        elif name == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
+    return None
+
+
+def check_scope(key: ApiKey | None, *, service: str | None) -> None:
+    """Refuse requests outside the key's scope.
+
+    Args:
+        key: The authenticated key, or None when auth is off.
+        service: Requested feature service, or None for a raw feature list.
+
+    Raises:
+        ForbiddenError: The key may not read this service, or raw lists need a ``*`` key.
+    """
+    if key is None or key.unrestricted:
+        return
+    if service is None:
+        raise ForbiddenError(
+            f"API key '{key.name}' may read only its feature services; raw feature lists "
+            "need a key scoped to '*'"
+        )
+    if service not in key.scopes:
+        raise ForbiddenError(f"API key '{key.name}' may not read feature service {service!r}")
+
+
+def may_read(key: ApiKey | None, service: str) -> bool:
+    """Whether a key (None: auth off) may read a feature service."""
+    return key is None or key.unrestricted or service in key.scopes

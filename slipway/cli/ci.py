@@ -1,0 +1,279 @@
+"""``slipway ci``: what the workflows run on pull requests and deploys (plans, reports, drift)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from ci.errors import PlanCommentError
+from slipway.cli import ci_options as cs
+from slipway.cli.pr import pr_app
+
+
+class ResultChoice(StrEnum):
+    """Deploy results on the command line."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+    def literal(self) -> Literal["in_progress", "success", "failure"]:
+        """The result as the literal ``report_deploy`` takes."""
+        return _RESULTS[self]
+
+
+_RESULTS: dict[ResultChoice, Literal["in_progress", "success", "failure"]] = {
+    ResultChoice.IN_PROGRESS: "in_progress",
+    ResultChoice.SUCCESS: "success",
+    ResultChoice.FAILURE: "failure",
+}
+
+ci_app = typer.Typer(
+    help="GitHub/PR automation used by the workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+ci_app.add_typer(pr_app, name="pr")
+
+
+@ci_app.command("comment-plan")
+def comment_plan_command(
+    pr_number: Annotated[
+        int, typer.Option("--pr", help="Pull request number.", show_default=False)
+    ],
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="Environment to plan (repeatable). Default: the one of a "
+            "slipway/promote-ENV branch, env:ENV labels, or every changed manifest.",
+            show_default=False,
+        ),
+    ] = None,
+    gx_report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--gx-report-dir",
+            help="Include the data validation results written by "
+            "`slipway data validate --report-dir DIR`.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    validate_data: Annotated[
+        bool,
+        typer.Option(
+            "--validate-data",
+            help="Validate every data source now (Great "
+            "Expectations, slower) and include the summary.",
+        ),
+    ] = False,
+    step_summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--step-summary",
+            envvar="GITHUB_STEP_SUMMARY",
+            help="Also append the plan to this file (default: $GITHUB_STEP_SUMMARY).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    run_url: cs.RunUrlOption = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    manifests_dir: cs.ManifestsOption = None,
+    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+) -> None:
+    """Post the deploy plan of a pull request as one sticky comment per environment.
+
+    The comment (found by <!-- slipway:plan:ENV -->) is edited in place and split into parts
+    past GitHub's 65,535-character limit. Sets the commit statuses slipway/plan and
+    slipway/policy on the head commit. Exits 1 when a plan could not be computed.
+    """
+    from ci.comment import comment_plan
+    from ci.gx_summary import SourceSummary, from_report_dir, from_reports
+
+    config = cs.settings(forge=forge, repo_dir=repo_dir, base=None, manifests_dir=manifests_dir)
+    gx: list[SourceSummary] = []
+    if gx_report_dir is not None:
+        gx = from_report_dir(gx_report_dir)
+    elif validate_data:
+        from feature_store.gate import validate_sources
+        from feature_store.settings import FeatureStoreSettings
+
+        gx = from_reports(validate_sources(repo_path=FeatureStoreSettings().feature_repo))
+    opener = cs.registries()
+    result = comment_plan(
+        forge=cs.forge_of(config),
+        number=pr_number,
+        planner=cs.planner(config, opener),
+        manifests_dir=config.manifests_dir,
+        envs=env or None,
+        gx=gx,
+        run_url=run_url or cs.default_run_url(),
+        step_summary=step_summary,
+    )
+    text = [f"plan comment on #{pr_number} (head {result.pr.head_sha[:12]}):"]
+    for name, sticky in result.comments.items():
+        state = "updated" if sticky.changed else "unchanged"
+        plan = result.plans.get(name)
+        text.append(f"  {name}: {state}; {plan.summary if plan else result.errors.get(name)}")
+    if not result.comments:
+        text.append("  no environment manifest changes; nothing to plan")
+    text += [f"  status {s.context}: {s.state} ({s.description})" for s in result.statuses]
+    cs.emit(
+        fmt,
+        text=text,
+        doc={
+            "pr": pr_number,
+            "head_sha": result.pr.head_sha,
+            "blocked": result.blocked,
+            "errors": result.errors,
+            "comments": {k: [c.id for c in v.comments] for k, v in result.comments.items()},
+            "statuses": {s.context: s.state for s in result.statuses},
+        },
+    )
+    if result.errors:
+        raise PlanCommentError(
+            "plan failed for " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+        )
+
+
+@ci_app.command("report-deploy")
+def report_deploy_command(
+    env: Annotated[str, typer.Option("--env", help="Environment deployed.", show_default=False)],
+    sha: Annotated[
+        str, typer.Option("--sha", help="Commit deployed (the merge commit).", show_default=False)
+    ],
+    result: Annotated[
+        ResultChoice,
+        typer.Option(
+            "--result",
+            help="in_progress (deploy started), success, or failure (after the automatic "
+            "rollback).",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ],
+    pr_number: Annotated[
+        int | None,
+        typer.Option(
+            "--pr", help="The merged pull request (gets the result comment).", show_default=False
+        ),
+    ] = None,
+    log_url: Annotated[
+        str | None,
+        typer.Option(
+            "--log-url",
+            help="Link to the deploy log (default: this workflow run).",
+            show_default=False,
+        ),
+    ] = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    base: cs.BaseOption = None,
+    manifests_dir: cs.ManifestsOption = None,
+    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+) -> None:
+    """Record a deploy result: a deployment with statuses and a result comment on the PR.
+
+    On failure also marks the version Rejected in the registry, opens a revert pull request
+    (branch slipway/revert-ENV) back to the previous version, and opens one issue.
+    """
+    from ci.deployments import report_deploy
+
+    config = cs.settings(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
+    opener = cs.registries()
+    report = report_deploy(
+        forge=cs.forge_of(config),
+        env=env,
+        sha=sha,
+        result=result.literal(),
+        pr_number=pr_number,
+        log_url=log_url or cs.default_run_url(),
+        registries=opener,
+        planner=cs.planner(config, opener),
+        manifests_dir=config.manifests_dir,
+        base=config.base_branch,
+    )
+    revert = report.revert.pr if report.revert else None
+    text = [
+        f"deploy of {report.model_ref or 'nothing'} to {env} at {sha[:12]}: {result}",
+        f"  deployment {report.deployment.id}: "
+        + (", ".join(s.state for s in report.added) or "no new status"),
+    ]
+    if report.rejected:
+        text.append(f"  registry: {report.model_ref} marked Rejected")
+    if revert is not None:
+        text.append(f"  revert pull request #{revert.number}: {revert.url}")
+    if report.issue is not None:
+        text.append(f"  issue #{report.issue.number}: {report.issue.url}")
+    text += [f"  note: {note}" for note in report.notes]
+    cs.emit(
+        fmt,
+        text=text,
+        doc={
+            "env": env,
+            "sha": sha,
+            "result": result,
+            "model": report.model_ref,
+            "deployment": report.deployment.id,
+            "added": [s.state for s in report.added],
+            "rejected": report.rejected,
+            "revert_pr": revert.number if revert else None,
+            "issue": report.issue.number if report.issue else None,
+            "notes": report.notes,
+        },
+    )
+
+
+@ci_app.command("drift-issue")
+def drift_issue_command(
+    status_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--status-json",
+            help="Output of `slipway deploy status --format json` "
+            "(default: check every environment now).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    run_url: cs.RunUrlOption = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+) -> None:
+    """Open or update ONE drift issue with the drift table; close it when there is no drift."""
+    from ci.drift import drift_issue, load_statuses
+
+    if status_json is not None:
+        statuses = load_statuses(status_json)
+    else:
+        from model_deploy.service import Deployer
+        from model_deploy.status import status_all
+
+        statuses = status_all(Deployer())
+    config = cs.settings(forge=forge, repo_dir=repo_dir, base=None, manifests_dir=None)
+    result = drift_issue(
+        forge=cs.forge_of(config),
+        statuses=statuses,
+        now=datetime.now(UTC),
+        run_url=run_url or cs.default_run_url(),
+    )
+    where = f" #{result.issue.number} ({result.issue.url})" if result.issue else ""
+    drifted = ", ".join(result.drifted) or "none"
+    cs.emit(
+        fmt,
+        text=[f"drift issue {result.action}{where}; drifted: {drifted}"],
+        doc={
+            "action": result.action,
+            "issue": result.issue.number if result.issue else None,
+            "drifted": result.drifted,
+        },
+    )

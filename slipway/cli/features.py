@@ -1,0 +1,202 @@
+"""``slipway features``: plan, apply, materialize, read and serve the Feast feature repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from feature_store.settings import FeatureEnv
+from foundation.times import parse_time
+from slipway.cli.feature_options import EnvOption, RepoOption, feature_repo
+
+features_app = typer.Typer(
+    help="Manage the Feast feature repo: plan, apply, materialize, read and serve features.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+@features_app.command("plan")
+def plan_cmd(repo: RepoOption = None, env: EnvOption = None) -> None:
+    """Show how the registry would change if the repo were applied (like `feast plan`)."""
+    from feature_store.registry_sync import plan
+
+    with console.status("Planning..."):
+        result = plan(repo=feature_repo(repo, env))
+    console.print(result.to_text(), markup=False, highlight=False)
+
+
+@features_app.command("apply")
+def apply_cmd(repo: RepoOption = None, env: EnvOption = None) -> None:
+    """Register the repo's definitions and create the online tables (idempotent)."""
+    from feature_store.registry_sync import apply
+
+    with console.status("Applying feature definitions..."):
+        result = apply(repo=feature_repo(repo, env))
+    console.print(result.to_text(), markup=False, highlight=False)
+    verb = "applied" if result.applied else "nothing to apply"
+    console.print(f"[green]{verb}[/green] in {result.seconds:.1f}s")
+
+
+@features_app.command("materialize")
+def materialize_cmd(
+    repo: RepoOption = None,
+    env: EnvOption = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Window start, ISO 8601. Omit for an incremental run."),
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 [default: now].")] = None,
+    views: Annotated[
+        list[str] | None,
+        typer.Option("--view", help="Feature view to materialize (repeatable; default: all)."),
+    ] = None,
+) -> None:
+    """Validate every source, then load the latest values into the online store.
+
+    If any source fails its expectation suite, nothing is written.
+    """
+    from feature_store.materialization import materialize
+
+    with console.status("Validating sources and materializing..."):
+        result = materialize(
+            repo=feature_repo(repo, env),
+            start=parse_time(start, option="--start"),
+            end=parse_time(end, option="--end"),
+            views=views or None,
+        )
+    from slipway.views.gate import print_gate_summary
+
+    print_gate_summary(result.reports, console)
+    window = f"{result.start:%Y-%m-%d %H:%M} .. " if result.start else "incremental up to "
+    console.print(
+        f"[green]materialized[/green] {', '.join(result.views)} "
+        f"({window}{result.end:%Y-%m-%d %H:%M}"
+        f" UTC) in {result.seconds:.1f}s (gate {result.validate_seconds:.1f}s)"
+    )
+
+
+@features_app.command("get")
+def get_cmd(
+    entity: Annotated[
+        list[str],
+        typer.Option(help="Entity key and values, e.g. driver_id=1001,1002 (repeatable)."),
+    ],
+    repo: RepoOption = None,
+    env: EnvOption = None,
+    feature_service: Annotated[
+        str | None, typer.Option(help="Feature service to read, e.g. driver_activity_v1.")
+    ] = None,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option(help="Feature reference view:feature (repeatable)."),
+    ] = None,
+) -> None:
+    """Read online feature values for some entities and print them as a table."""
+    from feature_store.online import read_online
+
+    rows = read_online(
+        repo=feature_repo(repo, env),
+        entities=_parse_entities(entity),
+        feature_service=feature_service,
+        features=feature or None,
+    )
+    if not rows:
+        console.print("no rows")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row.values()))
+    console.print(table)
+
+
+@features_app.command("serve")
+def serve_command(
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Feast feature repo folder (default: $SLIPWAY_SERVER_FEATURE_REPO, "
+            "$SLIPWAY_FEATURE_REPO or ./feature_repo).",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        FeatureEnv | None,
+        typer.Option(
+            "--env",
+            help="Store configuration: local (SQLite, default) or redis; aws (DynamoDB) is "
+            "not served.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 6566,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each holds its own registry copy).")
+    ] = 1,
+    api_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-keys",
+            help="YAML/JSON file of hashed API keys; auth is off without it "
+            "(default: $SLIPWAY_SERVER_API_KEYS_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+) -> None:
+    """Serve online features over HTTP (Feast-compatible /get-online-features).
+
+    Also serves /v1/feature-services, /healthz, /readyz, /metrics and /docs. Limits, timeouts
+    and the row cache come from SLIPWAY_SERVER_* variables (services.feature_server.settings).
+    """
+    from services.feature_server.runner import serve
+    from services.feature_server.settings import ServerSettings
+
+    settings = ServerSettings()
+    update: dict[str, object] = {}
+    if repo is not None:
+        update["feature_repo"] = repo
+    elif "SLIPWAY_SERVER_FEATURE_REPO" not in os.environ and "SLIPWAY_FEATURE_REPO" in os.environ:
+        update["feature_repo"] = Path(os.environ["SLIPWAY_FEATURE_REPO"])
+    if env is not None:
+        update["feature_env"] = env
+    elif "SLIPWAY_SERVER_FEATURE_ENV" not in os.environ and "SLIPWAY_FEATURE_ENV" in os.environ:
+        update["feature_env"] = os.environ["SLIPWAY_FEATURE_ENV"]
+    if api_keys is not None:
+        update["api_keys_file"] = api_keys
+    settings = ServerSettings.model_validate({**settings.model_dump(), **update})
+    serve(settings=settings, host=host, port=port, workers=workers, access_log=access_log)
+
+
+def _parse_entities(items: list[str]) -> dict[str, list[int | float | str]]:
+    entities: dict[str, list[int | float | str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise typer.BadParameter(f"expected KEY=V1,V2, got {item!r}", param_hint="--entity")
+        entities[key.strip()] = [_scalar(v.strip()) for v in values.split(",")]
+    return entities
+
+
+def _scalar(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "∅" if value is None else str(value)

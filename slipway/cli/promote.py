@@ -1,0 +1,112 @@
+"""``slipway promote``: propose a model version for an environment by pull request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from slipway.cli import ci_options as cs
+
+
+def promote_command(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="Environment to promote to (dev, staging, prod).", show_default=False
+        ),
+    ],
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="Registry version to promote: N or MODEL:N (e.g. driver_ranking:3). Leave out "
+            "with --from.",
+            show_default=False,
+        ),
+    ] = None,
+    from_env: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Promote the version this environment's manifest names.",
+            show_default=False,
+        ),
+    ] = None,
+    override_rejection: Annotated[
+        bool,
+        typer.Option(
+            "--override-rejection",
+            help="Propose a version the registry has Rejected (recorded in the pull request).",
+        ),
+    ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="Registry of VERSION: local or sagemaker (default: the one the manifests name).",
+            show_default=False,
+        ),
+    ] = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    base: cs.BaseOption = None,
+    manifests_dir: cs.ManifestsOption = None,
+    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+) -> None:
+    """Propose a model version for an environment by pull request (branch slipway/promote-ENV).
+
+    Edits only the manifest's model block, commits it, and opens the pull request or updates
+    the open one (never a duplicate), with the deploy plan in its body. Re-running with the
+    same inputs changes nothing. A Rejected version is refused without --override-rejection.
+    """
+    from ci.promote import PromotionRequest, promote
+
+    config = cs.settings(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
+    opener = cs.registries()
+    request = PromotionRequest(
+        env=to,
+        version=version,
+        source_env=from_env,
+        override_rejection=override_rejection,
+        base=config.base_branch,
+        manifests_dir=config.manifests_dir,
+        registry=registry,
+    )
+    result = promote(
+        request, forge=cs.forge_of(config), registries=opener, planner=cs.planner(config, opener)
+    )
+    pr = result.pr
+    cs.write_outputs(
+        {
+            "pr-number": pr.number if pr else None,
+            "pr-url": pr.url if pr else None,
+            "branch": result.branch,
+            "changed": result.changed,
+        }
+    )
+    text = [f"promote {result.env}: {result.model_ref or 'nothing'}"]
+    if result.noop:
+        text.append(f"  nothing to do: {result.noop}")
+    if result.commit is not None:
+        what = f"committed {result.commit.sha[:12]}" if result.commit.changed else "unchanged"
+        text.append(f"  branch {result.branch}: {what}")
+    if pr is not None:
+        text.append(f"  pull request #{pr.number} {result.pr_action or 'open'}: {pr.url}")
+    if result.plan is not None:
+        text.append(f"  plan: {result.plan.summary}")
+    cs.emit(
+        fmt,
+        text=text,
+        doc={
+            "env": result.env,
+            "model": result.model_ref,
+            "branch": result.branch,
+            "pr_number": pr.number if pr else None,
+            "pr_url": pr.url if pr else None,
+            "pr_action": result.pr_action,
+            "commit": result.commit.sha if result.commit else None,
+            "committed": bool(result.commit and result.commit.changed),
+            "changed": result.changed,
+            "noop": result.noop,
+        },
+    )

@@ -1,0 +1,1 @@
+"""The main job (``slipway demo``): the whole loop on the embedded default, with no cloud."""
