@@ -3,9 +3,10 @@
 It serves ``POST /get-online-features`` without FastAPI's per-request machinery.
 
 The hot path reads the body with a size limit, calls
-``services.feature_server.service.handle_online`` and sends the orjson bytes directly. Every other request goes through FastAPI unchanged, with
-the request id added to the response, its latency recorded and any escaping exception turned
-into a generic 500 (logged with the request id, no exception text in the body).
+``services.feature_server.service.handle_online`` and sends the orjson bytes directly. Every
+other request goes through FastAPI unchanged, with the request id added to the response, its
+latency recorded and any escaping exception turned into a generic 500 (logged with the request
+id, no exception text in the body).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 ``handle_online`` turns headers and a body into a reply; the ASGI fast lane
 (``services.feature_server.fastlane``) and the documented FastAPI route both call it, so there
-is one read path. Errors become ``{"detail", "code", "request_id"}`` bodies; an unexpected exception is
-logged with the request id and answered with a generic 500.
+is one read path. Errors become ``{"detail", "code", "request_id"}`` bodies; an unexpected
+exception is logged with the request id and answered with a generic 500.
 """
 
 from __future__ import annotations
