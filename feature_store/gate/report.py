@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -136,12 +136,20 @@ class SourceReport:
         return [outcome.describe() for outcome in self.outcomes if outcome.blocking]
 
     def warnings(self) -> list[str]:
-        """Describe the failed warning/info expectations (reported, not gating).
-
-        Returns:
-            One line per non-critical failure.
-        """
+        """One line per failed warning/info expectation (reported, not gating)."""
         return [o.describe() for o in self.outcomes if not o.success and not o.blocking]
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict for scripts: counts, failures, warnings and every outcome (no GX dump)."""
+        return {
+            "source": self.source,
+            "success": self.success,
+            "row_count": self.row_count,
+            "seconds": self.seconds,
+            "failures": self.failures(),
+            "warnings": self.warnings(),
+            "outcomes": [asdict(outcome) for outcome in self.outcomes],
+        }
 
 
 def write_reports(*, reports: list[SourceReport], out_dir: Path) -> dict[str, Path]:

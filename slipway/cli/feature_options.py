@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from feature_store.repo import FeatureRepo
-from feature_store.settings import FeatureEnv, FeatureStoreSettings
-from foundation.settings import load_settings
+if TYPE_CHECKING:
+    from feature_store.repo import FeatureRepo
+
+StoreEnv = Literal["local", "redis", "aws"]
+"""Store configurations of a feature repo (``feature_store.settings.FeatureEnv``)."""
 
 RepoOption = Annotated[
     Path | None,
@@ -20,7 +22,7 @@ RepoOption = Annotated[
     ),
 ]
 EnvOption = Annotated[
-    FeatureEnv | None,
+    StoreEnv | None,
     typer.Option(
         "--env",
         help="Store configuration: local (SQLite, default), redis, or aws (DynamoDB + S3).",
@@ -29,9 +31,11 @@ EnvOption = Annotated[
 ]
 
 
-def feature_repo(repo: Path | None, env: FeatureEnv | None) -> FeatureRepo:
+def feature_repo(repo: Path | None, env: StoreEnv | None) -> FeatureRepo:
     """The feature repo the options name, over the ``SLIPWAY_FEATURE_*`` settings."""
-    settings = load_settings(FeatureStoreSettings)
-    if env is not None:
-        settings = settings.model_copy(update={"feature_env": env})
+    from feature_store.repo import FeatureRepo
+    from feature_store.settings import FeatureStoreSettings
+    from foundation.settings import load_settings
+
+    settings = load_settings(FeatureStoreSettings, feature_env=env)
     return FeatureRepo.from_settings(settings, path=repo)

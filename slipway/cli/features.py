@@ -3,44 +3,60 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from feature_store.settings import FeatureEnv
-from foundation.times import parse_time
 from slipway.cli.feature_options import EnvOption, RepoOption, feature_repo
+from slipway.cli.output import FormatOption, OutputFormat, emit
+
+if TYPE_CHECKING:
+    from feature_store.materialization import MaterializeResult
 
 features_app = typer.Typer(
     help="Manage the Feast feature repo: plan, apply, materialize, read and serve features.",
     no_args_is_help=True,
 )
-console = Console()
+
+
+@dataclass(frozen=True)
+class OnlineRows:
+    """Online feature values, one dict per entity row (keys first, then features)."""
+
+    rows: list[dict[str, Any]]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The rows as they are."""
+        return self.rows
 
 
 @features_app.command("plan")
-def plan_cmd(repo: RepoOption = None, env: EnvOption = None) -> None:
+def plan_cmd(
+    repo: RepoOption = None, env: EnvOption = None, fmt: FormatOption = OutputFormat.TEXT
+) -> None:
     """Show how the registry would change if the repo were applied (like `feast plan`)."""
     from feature_store.registry_sync import plan
+    from slipway.views.progress import spinner
 
-    with console.status("Planning..."):
+    with spinner("Planning..."):
         result = plan(repo=feature_repo(repo, env))
-    console.print(result.to_text(), markup=False, highlight=False)
+    emit(result, fmt)
 
 
 @features_app.command("apply")
-def apply_cmd(repo: RepoOption = None, env: EnvOption = None) -> None:
+def apply_cmd(
+    repo: RepoOption = None, env: EnvOption = None, fmt: FormatOption = OutputFormat.TEXT
+) -> None:
     """Register the repo's definitions and create the online tables (idempotent)."""
     from feature_store.registry_sync import apply
+    from slipway.views.progress import spinner
 
-    with console.status("Applying feature definitions..."):
+    with spinner("Applying feature definitions..."):
         result = apply(repo=feature_repo(repo, env))
-    console.print(result.to_text(), markup=False, highlight=False)
     verb = "applied" if result.applied else "nothing to apply"
-    console.print(f"[green]{verb}[/green] in {result.seconds:.1f}s")
+    emit(result, fmt, text=lambda r: f"{r.to_text().rstrip()}\n{verb} in {r.seconds:.1f}s")
 
 
 @features_app.command("materialize")
@@ -56,29 +72,24 @@ def materialize_cmd(
         list[str] | None,
         typer.Option("--view", help="Feature view to materialize (repeatable; default: all)."),
     ] = None,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Validate every source, then load the latest values into the online store.
 
-    If any source fails its expectation suite, nothing is written.
+    If any source fails its expectation suite, nothing is written (exit 1, failures listed).
     """
     from feature_store.materialization import materialize
+    from slipway.cli.params import time_param
+    from slipway.views.progress import spinner
 
-    with console.status("Validating sources and materializing..."):
+    with spinner("Validating sources and materializing..."):
         result = materialize(
             repo=feature_repo(repo, env),
-            start=parse_time(start, option="--start"),
-            end=parse_time(end, option="--end"),
+            start=time_param(start, option="--start"),
+            end=time_param(end, option="--end"),
             views=views or None,
         )
-    from slipway.views.gate import print_gate_summary
-
-    print_gate_summary(result.reports, console)
-    window = f"{result.start:%Y-%m-%d %H:%M} .. " if result.start else "incremental up to "
-    console.print(
-        f"[green]materialized[/green] {', '.join(result.views)} "
-        f"({window}{result.end:%Y-%m-%d %H:%M}"
-        f" UTC) in {result.seconds:.1f}s (gate {result.validate_seconds:.1f}s)"
-    )
+    emit(result, fmt, text=_materialized_view)
 
 
 @features_app.command("get")
@@ -96,6 +107,7 @@ def get_cmd(
         list[str] | None,
         typer.Option(help="Feature reference view:feature (repeatable)."),
     ] = None,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Read online feature values for some entities and print them as a table."""
     from feature_store.online import read_online
@@ -106,13 +118,7 @@ def get_cmd(
         feature_service=feature_service,
         features=feature or None,
     )
-    if not rows:
-        console.print("no rows")
-        return
-    table = Table(*rows[0].keys())
-    for row in rows:
-        table.add_row(*(_fmt(v) for v in row.values()))
-    console.print(table)
+    emit(OnlineRows(rows=rows), fmt, text=_rows_view)
 
 
 @features_app.command("serve")
@@ -127,7 +133,7 @@ def serve_command(
         ),
     ] = None,
     env: Annotated[
-        FeatureEnv | None,
+        Literal["local", "redis", "aws"] | None,
         typer.Option(
             "--env",
             help="Store configuration: local (SQLite, default) or redis; aws (DynamoDB) is "
@@ -200,3 +206,34 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return "∅" if value is None else str(value)
+
+
+def _materialized_view(result: MaterializeResult) -> Any:
+    from rich.console import Group
+    from rich.text import Text
+
+    window = f"{result.start:%Y-%m-%d %H:%M} .. " if result.start else "incremental up to "
+    lines = [
+        Text.from_markup(
+            f"[green]PASS[/green] {r.source}: {len(r.outcomes)} expectations, "
+            f"{r.row_count:,} rows, {r.seconds:.2f}s"
+        )
+        for r in result.reports
+    ]
+    done = Text.from_markup(
+        f"[green]materialized[/green] {', '.join(result.views)} "
+        f"({window}{result.end:%Y-%m-%d %H:%M}"
+        f" UTC) in {result.seconds:.1f}s (gate {result.validate_seconds:.1f}s)"
+    )
+    return Group(*lines, done)
+
+
+def _rows_view(result: OnlineRows) -> Any:
+    from rich.table import Table
+
+    if not result.rows:
+        return "no rows"
+    table = Table(*result.rows[0].keys())
+    for row in result.rows:
+        table.add_row(*(_fmt(v) for v in row.values()))
+    return table

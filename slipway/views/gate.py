@@ -47,22 +47,29 @@ def render_table(reports: list[SourceReport], *, failures_only: bool = False) ->
     return table
 
 
+def verdict_lines(reports: list[SourceReport]) -> list[Text]:
+    """One PASS/FAIL line per source, each failed expectation indented below its source."""
+    lines: list[Text] = []
+    for report in reports:
+        if report.success:
+            warned = len(report.warnings())
+            note = f" ({warned} warning(s))" if warned else ""
+            lines.append(Text(f"PASS {report.source}{note}", style="green"))
+        else:
+            failures = report.failures()
+            verdict = f"FAIL {report.source}: {len(failures)} failed expectation(s)"
+            lines.append(Text(verdict, style="bold red"))
+            lines.extend(Text(f"  - {line}", style="red") for line in failures)
+    return lines
+
+
 def print_reports(
     reports: list[SourceReport], console: Console, *, failures_only: bool = False
 ) -> None:
     """Print the table of :func:`render_table` and one PASS/FAIL line per source."""
     console.print(render_table(reports, failures_only=failures_only))
-    for report in reports:
-        if report.success:
-            warned = len(report.warnings())
-            note = f" ({warned} warning(s))" if warned else ""
-            console.print(Text(f"PASS {report.source}{note}", style="green"))
-        else:
-            lines = report.failures()
-            verdict = f"FAIL {report.source}: {len(lines)} failed expectation(s)"
-            console.print(Text(verdict, style="bold red"))
-            for line in lines:
-                console.print(Text(f"  - {line}", style="red"))
+    for line in verdict_lines(reports):
+        console.print(line)
 
 
 def print_gate_summary(reports: list[SourceReport], console: Console) -> None:

@@ -35,3 +35,10 @@ def rich_steps(*, console: Console | None = None, enabled: bool = True) -> Itera
     console = console or Console(stderr=True)
     with Progress(*columns, TimeElapsedColumn(), console=console, disable=not enabled) as bar:
         yield RichSteps(bar)
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[None]:
+    """A spinner with ``message`` on stderr while the block runs (stdout stays clean for JSON)."""
+    with Console(stderr=True).status(message):
+        yield
