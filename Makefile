@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+# Two workers: this project's CI machines have two cores.
+WORKERS ?= 2
 
-.PHONY: install demo test lint type check clean
+.PHONY: install demo test unit integration check-fast lint type check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +20,20 @@ install: $(STAMP) ## Create .venv and install Slipway with its dev tools
 demo: $(STAMP) ## The main job: the whole loop on the embedded default
 	$(BIN)/slipway demo
 
-test: $(STAMP) ## The test suite (unit + integration)
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered -q
+test: $(STAMP) ## The whole test suite (unit, contract, integration) with coverage
+	$(PYTEST) -n $(WORKERS) -m "not serial" --cov --cov-report= -q
+	$(PYTEST) -m serial --cov --cov-append --cov-report=term:skip-covered -q || [ $$? -eq 5 ]
 
-lint: $(STAMP) ## ruff, format check, import-linter
+unit: $(STAMP) ## Unit tests only (no servers, no Feast repos on disk)
+	$(PYTEST) -n $(WORKERS) -q tests/unit
+
+integration: $(STAMP) ## Contract and integration tests (real servers on 127.0.0.1)
+	$(PYTEST) -n $(WORKERS) -m "not serial" -q tests/contract tests/integration
+	$(PYTEST) -m serial -q tests/contract tests/integration || [ $$? -eq 5 ]
+
+check-fast: lint type unit ## What every pull request runs first: lint, type, unit
+
+lint: $(STAMP) ## ruff, format check, import-linter, actionlint, zizmor
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -33,4 +46,4 @@ type: $(STAMP) ## mypy --strict on our packages
 check: lint type
 
 clean:
-	rm -rf $(VENV) .tox .slipway reports feature_repo/data
+	rm -rf $(VENV) .tox .slipway reports feature_repo/data .coverage

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,10 +88,13 @@ def materialize(
     validate_seconds = time.perf_counter() - validate_started
     names = [fv.name for fv in selected]
     try:
-        if start is None:
-            store.materialize_incremental(end_date=end, feature_views=names)
-        else:
-            store.materialize(start_date=start, end_date=end, feature_views=names)
+        # Feast prints its own progress (with terminal colour codes) on stdout; the result
+        # returned here says what was written, and stdout stays clean for --format json.
+        with contextlib.redirect_stdout(io.StringIO()):
+            if start is None:
+                store.materialize_incremental(end_date=end, feature_views=names)
+            else:
+                store.materialize(start_date=start, end_date=end, feature_views=names)
     except (ValueError, TypeError, RuntimeError, OSError, KeyError) as exc:
         raise FeastOperationError(f"{repo.path}: materialization failed: {exc}") from exc
     return MaterializeResult(

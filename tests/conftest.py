@@ -28,3 +28,12 @@ def copy_feature_repo(target: Path) -> Path:
 @pytest.fixture
 def feature_repo_copy(tmp_path: Path) -> Path:
     return copy_feature_repo(tmp_path / "feature_repo")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration/ and tests/contract/ as ``integration``."""
+    del config
+    for item in items:
+        parts = item.path.parts
+        if "integration" in parts or "contract" in parts:
+            item.add_marker(pytest.mark.integration)
