@@ -24,7 +24,6 @@ def read_online(
         repo: The feature repo (applied and materialized).
         entities: Column-oriented entity keys (and request-time values for on-demand views),
             e.g. ``{"driver_id": [1001, 1002]}``.
-        feature_service: Name of a feature service to read.
         features: ``view:feature`` references; used when no feature service is given.
 
     Returns:

@@ -69,9 +69,6 @@ class PlanResult:
 def plan(*, repo: FeatureRepo) -> PlanResult:
     """Compute what ``apply`` would change, without changing anything.
 
-    Args:
-        repo: The feature repo.
-
     Returns:
         The registry and infra diff.
 
@@ -90,9 +87,6 @@ def plan(*, repo: FeatureRepo) -> PlanResult:
 
 def apply(*, repo: FeatureRepo) -> PlanResult:
     """Converge the registry and online tables to the repo's definitions (idempotent).
-
-    Args:
-        repo: The feature repo.
 
     Returns:
         What was changed; ``in_sync`` is True when nothing needed to change.

@@ -128,7 +128,6 @@ def load_repo_config(*, repo_path: Path, yaml_path: Path) -> RepoConfig:
 
     Args:
         repo_path: The repo folder; relative paths in the config resolve against it.
-        yaml_path: The YAML file to read.
 
     Returns:
         Feast's validated ``RepoConfig``.

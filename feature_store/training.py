@@ -35,7 +35,6 @@ def get_training_frame(
     row's timestamp is never used.
 
     Args:
-        repo: The applied feature repo.
         entity_df: Entity keys, ``event_timestamp`` and any other columns (labels, request
             values for on-demand views); its index is ignored.
         features: ``view:feature`` references.

@@ -77,7 +77,6 @@ def suite_path(*, repo_path: Path, source: str) -> Path:
     """Return where the suite of ``source`` lives (the file may not exist).
 
     Args:
-        repo_path: Feature repo folder.
         source: Data source name.
 
     Returns:
@@ -88,9 +87,6 @@ def suite_path(*, repo_path: Path, source: str) -> Path:
 
 def list_sources(*, repo_path: Path) -> list[str]:
     """List the data sources that have an expectation suite.
-
-    Args:
-        repo_path: Feature repo folder.
 
     Returns:
         Sorted suite file stems; empty if the ``expectations`` folder is missing.
@@ -236,7 +232,6 @@ def read_source_frame(*, repo_path: Path, source: str) -> pd.DataFrame:
     """Read the Parquet data of a source.
 
     Args:
-        repo_path: Feature repo folder.
         source: Data source name; must have a suite.
 
     Returns:
