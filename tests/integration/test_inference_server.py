@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foundation.ports import free_port
 from model_bundle.bundle import ModelBundle, bundle_digest, pack_bundle, save_bundle
 
 pytestmark = pytest.mark.integration
@@ -55,12 +55,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     directory = tmp_path_factory.mktemp("bundle")
     save_bundle(ModelBundle(estimator=model, features=FEATURES), directory=directory)
     return directory, model
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -106,7 +100,7 @@ def _server(
 
 def test_local_process_serves_json_and_csv(bundle: tuple[Path, Any], tmp_path: Path) -> None:
     directory, model = bundle
-    port = _free_port()
+    port = free_port()
     frame = _frame(20, seed=2)
     expected = model.predict_proba(frame)[:, 1]
     args = ["--bundle", str(directory), "--host", "127.0.0.1", "--port", str(port)]
@@ -150,7 +144,7 @@ def test_sagemaker_serve_mode_unpacks_model_tar(bundle: tuple[Path, Any], tmp_pa
     directory, _ = bundle
     model_dir = tmp_path / "opt_ml_model"
     pack_bundle(directory=directory, archive=model_dir / "model.tar.gz")
-    port = _free_port()
+    port = free_port()
     args = ["serve", "--bundle", str(model_dir), "--host", "127.0.0.1"]
     env = {"SAGEMAKER_BIND_TO_PORT": str(port), "SLIPWAY_MODEL_REF": "driver_ranking:2"}
     with _server(args, port=port, logs=tmp_path / "log", env=env) as base:
