@@ -20,6 +20,7 @@ import yaml
 
 from feature_store.errors import FeastOperationError, RepoConfigError
 from feature_store.settings import FeatureEnv, FeatureStoreSettings
+from foundation.settings import load_settings
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -50,16 +51,11 @@ class FeatureRepo:
     def from_settings(
         cls, settings: FeatureStoreSettings | None = None, *, path: Path | None = None
     ) -> FeatureRepo:
-        """Build a repo handle from settings, optionally overriding the path.
+        """A repo handle (nothing is read from disk yet); ``path`` overrides the settings' repo.
 
-        Args:
-            settings: Services settings; read from the environment when omitted.
-            path: Repo folder overriding ``settings.feature_repo``.
-
-        Returns:
-            The repo handle (nothing is read from disk yet).
+        ``settings`` are read from the environment (``SLIPWAY_FEATURE_*``) when omitted.
         """
-        settings = settings or FeatureStoreSettings()
+        settings = settings or load_settings(FeatureStoreSettings)
         return cls(path=(path or settings.feature_repo).resolve(), env=settings.feature_env)
 
     @property

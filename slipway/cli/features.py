@@ -164,10 +164,11 @@ def serve_command(
     Also serves /v1/feature-services, /healthz, /readyz, /metrics and /docs. Limits, timeouts
     and the row cache come from SLIPWAY_SERVER_* variables (services.feature_server.settings).
     """
+    from foundation.settings import load_settings
     from services.feature_server.runner import serve
     from services.feature_server.settings import ServerSettings
 
-    settings = ServerSettings()
+    settings = load_settings(ServerSettings)
     update: dict[str, object] = {}
     if repo is not None:
         update["feature_repo"] = repo
