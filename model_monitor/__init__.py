@@ -1,0 +1,1 @@
+"""Production monitoring: capture records, baselines, data quality, drift and model quality."""
