@@ -1,21 +1,20 @@
 """Plans of manifests read from the forge (not from the work tree), bound to one commit.
 
 The promotion and the plan comment both plan what a branch or pull request head *would*
-deploy: the manifests are read from the forge at that ref, written to a scratch folder and
-planned there by ``model_deploy``'s :class:`~model_deploy.service.Deployer` against the real
+deploy: the manifests are read from the forge at that ref and planned from their texts (no
+file is written) by ``model_deploy``'s :class:`~model_deploy.service.Deployer` against the real
 registry and the real target state. The upstream environment's manifest (staging for prod)
 comes along because the promotion-order policy reads it.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ci.errors import CiError
 from ci.forge.protocol import Forge
+from foundation.settings import load_settings
 from model_build.registry.protocol import ModelRegistry
 from model_deploy.plan import Plan
 from model_deploy.policies.config import UPSTREAM
@@ -33,15 +32,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def manifest_path(manifests_dir: str, env: str) -> str:
-    """Repository path of an environment's manifest (``/`` separated).
-
-    Args:
-        manifests_dir: Manifests folder relative to the repository root.
-        env: Environment name.
-
-    Returns:
-        ``<manifests_dir>/<env>.yaml``.
-    """
+    """``<manifests_dir>/<env>.yaml``: the repository path of a manifest (``/`` separated)."""
     return f"{manifests_dir.strip('/')}/{env}.yaml"
 
 
@@ -51,29 +42,19 @@ def deployer_planner(
     settings: DeploySettings | None = None,
     registries: RegistryOpener | None = None,
 ) -> Planner:
-    """A planner backed by ``model_deploy``'s deployer.
+    """A planner backed by ``model_deploy``'s deployer, planning manifest texts in memory.
 
-    Args:
-        manifests_dir: Manifests folder in the repository (shown as the plan's manifest path).
-        settings: Deploy settings (state folder, timeouts); read from the environment if None.
-        registries: Opens registries (default: ``model_build``'s, from its settings).
-
-    Returns:
-        The planner.
+    ``manifests_dir`` is the manifests folder in the repository: the plan's manifest path and
+    every manifest error name ``<manifests_dir>/<env>.yaml``. ``settings`` (state folder,
+    timeouts) are read from the environment when None; ``registries`` defaults to
+    ``model_build``'s, from its settings.
     """
 
     def plan(env: str, manifests: Mapping[str, str]) -> Plan:
-        base = settings or DeploySettings()
-        with tempfile.TemporaryDirectory(prefix="slipway-plan-") as scratch:
-            folder = Path(scratch)
-            for name, text in manifests.items():
-                (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
-            deployer = Deployer(
-                settings=base.model_copy(update={"deploy_manifests_dir": folder}),
-                registries=registries,
-            )
-            result = deployer.plan(env)
-        return result.model_copy(update={"manifest_path": manifest_path(manifests_dir, env)})
+        deployer = Deployer(
+            settings=settings or load_settings(DeploySettings), registries=registries
+        )
+        return deployer.plan_texts(env, manifests, folder=manifests_dir)
 
     return plan
 
@@ -86,17 +67,9 @@ def read_manifests(
     manifests_dir: str,
     override: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Manifest texts needed to plan ``env`` at ``ref`` (``env`` and its upstream).
+    """Manifest texts needed to plan ``env`` at ``ref`` (``env`` and its upstream), by name.
 
-    Args:
-        forge: The forge.
-        env: Environment to plan.
-        ref: Branch or commit.
-        manifests_dir: Manifests folder in the repository.
-        override: Texts that replace what is at ``ref`` (the proposed edit).
-
-    Returns:
-        Environment name to manifest text.
+    ``override`` texts replace what is at ``ref`` (the proposed edit).
 
     Raises:
         CiError: ``env``'s manifest does not exist at ``ref``.

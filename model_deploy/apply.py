@@ -45,15 +45,14 @@ class ApplyResult(BaseModel):
     """What an apply or rollback did.
 
     Attributes:
-        env: Environment.
-        action: ``apply`` or ``rollback``.
         outcome: ``noop``, ``deployed``, ``torn_down`` or ``rolled_back_to_previous``.
         message: One line.
         before: Actual state before.
         after: Actual state after.
         smoke_tests: Smoke test results (empty when none ran).
         seconds: Duration.
-        finished_at: When it finished.
+        warnings: What could not be checked on the way (the plan's warnings, unreadable
+            history lines), shown with the result.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -67,17 +66,11 @@ class ApplyResult(BaseModel):
     smoke_tests: list[SmokeResult]
     seconds: float
     finished_at: datetime
+    warnings: list[str] = []
 
 
 def apply_env(deployer: Deployer, env: str) -> ApplyResult:
     """Make ``env`` match its manifest (a no-op when already in sync).
-
-    Args:
-        deployer: The deployer.
-        env: Environment name.
-
-    Returns:
-        What was done.
 
     Raises:
         LockedError: Another apply or rollback of ``env`` is running.
@@ -90,8 +83,9 @@ def apply_env(deployer: Deployer, env: str) -> ApplyResult:
         plan, actual = assessment.plan, assessment.actual
         if plan.in_sync:
             return _result(
-                env, "apply", "noop", plan.summary, actual, actual, [], started, deployer
-            )
+                env, "apply", "noop", plan.summary, actual, actual, [], started, deployer,
+                warnings=plan.warnings,
+            )  # fmt: skip
         failures = [result.message for result in plan.policies if result.failed]
         if failures:
             raise PolicyViolation(env, failures)
@@ -105,6 +99,7 @@ def apply_env(deployer: Deployer, env: str) -> ApplyResult:
             target=assessment.target,
             before=actual,
             started=started,
+            warnings=plan.warnings,
         )
 
 
@@ -113,13 +108,7 @@ def rollback_env(deployer: Deployer, env: str) -> ApplyResult:
 
     Policies are not checked (a rollback is the way out of an incident); the smoke tests are.
     The manifest in git is not changed: ``status`` reports the drift until it is reverted.
-
-    Args:
-        deployer: The deployer.
-        env: Environment name.
-
-    Returns:
-        What was done.
+    Unreadable history lines are skipped with a warning in the result.
 
     Raises:
         LockedError: Another apply or rollback of ``env`` is running.
@@ -131,13 +120,14 @@ def rollback_env(deployer: Deployer, env: str) -> ApplyResult:
         current = deployer.load(env).manifest
         target = deployer.target(current.target.kind)
         actual = target.describe(env=env, manifest=current)
-        records = read_history(state_dir=deployer.state_dir, env=env)
+        history = read_history(state_dir=deployer.state_dir, env=env)
         record = previous_deployment(
-            records, current_hash=actual.manifest_hash, current_version=actual.version
+            history.records, current_hash=actual.manifest_hash, current_version=actual.version
         )
         if record is None:
+            skipped = f" ({'; '.join(history.warnings)})" if history.warnings else ""
             raise NoPreviousDeploymentError(
-                f"{env}: no earlier successful deployment in {deployer.state_dir / env}"
+                f"{env}: no earlier successful deployment in {deployer.state_dir / env}{skipped}"
             )
         manifest = Manifest.model_validate_json(json.dumps(record.manifest))
         if manifest.model is None:
@@ -154,6 +144,7 @@ def rollback_env(deployer: Deployer, env: str) -> ApplyResult:
             target=target,
             before=actual,
             started=started,
+            warnings=history.warnings,
         )
 
 
@@ -168,6 +159,7 @@ def _converge(
     target: DeployTarget,
     before: ActualState,
     started: float,
+    warnings: list[str],
 ) -> ApplyResult:
     git_sha = deployer.git_sha()
     snapshot = manifest.model_dump(mode="json")
@@ -196,7 +188,10 @@ def _converge(
         after = target.describe(env=env, manifest=manifest)
         message = f"{env}: tore down {before.model_ref or 'the deployment'}"
         record("succeeded", message, None)
-        return _result(env, action, "torn_down", message, before, after, [], started, deployer)
+        return _result(
+            env, action, "torn_down", message, before, after, [], started, deployer,
+            warnings=warnings,
+        )  # fmt: skip
 
     smoke: list[SmokeResult] = []
 
@@ -239,7 +234,9 @@ def _converge(
     message = f"{env}: {verb} {version.ref} ({len(smoke)} smoke test(s) passed)"
     record("succeeded", message, version)
     outcome: Outcome = "rolled_back_to_previous" if action == "rollback" else "deployed"
-    return _result(env, action, outcome, message, before, after, smoke, started, deployer)
+    return _result(
+        env, action, outcome, message, before, after, smoke, started, deployer, warnings=warnings
+    )
 
 
 def _fetch_bundle(deployer: Deployer, env: str, version: ModelVersion, *, registry: str) -> Path:
@@ -289,6 +286,8 @@ def _result(
     smoke: list[SmokeResult],
     started: float,
     deployer: Deployer,
+    *,
+    warnings: list[str],
 ) -> ApplyResult:
     return ApplyResult(
         env=env,
@@ -300,4 +299,5 @@ def _result(
         smoke_tests=smoke,
         seconds=round(time.monotonic() - started, 3),
         finished_at=deployer.clock(),
+        warnings=list(warnings),
     )

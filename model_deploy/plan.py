@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from model_build.registry.compare import compare_metrics
 from model_build.registry.protocol import ModelVersion
 from model_deploy.manifest.loader import LoadedManifest
-from model_deploy.manifest.model import LocalTargetSpec, Manifest
+from model_deploy.manifest.model import Manifest
 from model_deploy.policies.result import PolicyResult
 from model_deploy.targets.protocol import ActualState, describe_strategy
 
@@ -96,14 +96,7 @@ class Evidence(BaseModel):
 
     @classmethod
     def of(cls, version: ModelVersion) -> Evidence:
-        """Evidence of a registry record.
-
-        Args:
-            version: The record.
-
-        Returns:
-            The evidence.
-        """
+        """Evidence of a registry record."""
         return cls(
             ref=version.ref,
             status=str(version.status),
@@ -137,6 +130,8 @@ class Plan(BaseModel):
         serving: Evidence of the serving version.
         actual: The target's actual state.
         generated_at: When the plan was made.
+        warnings: What could not be checked while planning (an unreachable registry...): the
+            plan may be incomplete, and every rendering shows them.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -157,6 +152,7 @@ class Plan(BaseModel):
     serving: Evidence | None
     actual: ActualState
     generated_at: datetime
+    warnings: list[str] = []
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -164,62 +160,48 @@ class Plan(BaseModel):
         """Whether applying would change nothing."""
         return self.action == "noop"
 
+    def to_text(self) -> str:
+        """The plan for a terminal."""
+        from model_deploy.render.text import plan_text
+
+        return plan_text(self)
+
+    def to_markdown(self) -> str:
+        """The plan as a pull request comment."""
+        from model_deploy.render.markdown import plan_markdown
+
+        return plan_markdown(self)
+
 
 def desired_settings(manifest: Manifest, *, manifest_hash: str) -> dict[str, tuple[str, str]]:
-    """The manifest's observable settings: key to (label, text value).
+    """The manifest's observable settings in display order: key to (label, text value).
 
-    Args:
-        manifest: The manifest.
-        manifest_hash: Its content hash.
-
-    Returns:
-        Settings in display order (empty values are ``-``).
+    The target's own settings come from its spec (``settings()``); empty values are ``-``.
     """
     model = manifest.model
-    values: dict[str, tuple[str, str]] = {
-        "model_version": ("Model version", model.ref if model else "-"),
-    }
     target = manifest.target
-    if isinstance(target, LocalTargetSpec):
-        values["endpoint"] = ("Endpoint", f"http://127.0.0.1:{target.port}")
-    else:
-        values["endpoint"] = ("Endpoint", target.endpoint_name)
-        values["instance_type"] = ("Instance type", target.instance_type)
-        values["instance_count"] = ("Instance count", str(target.instance_count))
-        scale = target.autoscaling
-        values["autoscaling"] = (
-            "Autoscaling",
-            f"{scale.min_capacity}-{scale.max_capacity}" if scale else "-",
-        )
-    values["data_capture"] = ("Data capture", f"{manifest.data_capture.sampling_percentage}%")
-    values["strategy"] = ("Strategy", describe_strategy(manifest))
-    values["manifest_hash"] = ("Manifest hash", _short(manifest_hash))
-    return values
+    return {
+        "model_version": ("Model version", model.ref if model else "-"),
+        "endpoint": ("Endpoint", target.endpoint),
+        **target.settings(),
+        "data_capture": ("Data capture", f"{manifest.data_capture.sampling_percentage}%"),
+        "strategy": ("Strategy", describe_strategy(manifest)),
+        "manifest_hash": ("Manifest hash", _short(manifest_hash)),
+    }
 
 
 def actual_settings(actual: ActualState) -> dict[str, str]:
-    """The same keys as :func:`desired_settings`, read from the actual state.
+    """The keys of :func:`desired_settings` read from the actual state (``-`` when unknown).
 
-    Args:
-        actual: The target's actual state.
-
-    Returns:
-        Key to text value (``-`` when unknown or absent).
+    Empty when nothing is deployed; the target's own settings are its ``settings`` mapping.
     """
     if not actual.deployed:
         return {}
-    scale = (
-        f"{actual.autoscaling_min}-{actual.autoscaling_max}"
-        if actual.autoscaling_min is not None
-        else "-"
-    )
     capture = actual.data_capture_percentage
     return {
         "model_version": actual.model_ref or "unknown",
         "endpoint": actual.endpoint or "-",
-        "instance_type": actual.instance_type or "-",
-        "instance_count": "-" if actual.instance_count is None else str(actual.instance_count),
-        "autoscaling": scale,
+        **actual.settings,
         "data_capture": "-" if capture is None else f"{capture}%",
         "strategy": actual.strategy or "-",
         "manifest_hash": _short(actual.manifest_hash) if actual.manifest_hash else "-",
@@ -227,14 +209,10 @@ def actual_settings(actual: ActualState) -> dict[str, str]:
 
 
 def compute_changes(loaded: LoadedManifest, actual: ActualState) -> list[FieldChange]:
-    """Settings that differ between the manifest and the actual state.
+    """Settings that differ between the manifest and the actual state (empty when in sync).
 
-    Args:
-        loaded: The manifest.
-        actual: The actual state.
-
-    Returns:
-        The changes (empty when in sync), health first when the deployment is unhealthy.
+    An unhealthy deployment lists health first; a setting the target did not report reads
+    as absent, so it shows as a change.
     """
     manifest = loaded.manifest
     if manifest.model is None:
@@ -250,7 +228,7 @@ def compute_changes(loaded: LoadedManifest, actual: ActualState) -> list[FieldCh
             FieldChange(key="health", setting="Health", serving="unhealthy", desired="healthy")
         )
     for key, (label, value) in desired.items():
-        now = current.get(key)
+        now = current.get(key, "-") if current else None
         if now != value:
             changes.append(FieldChange(key=key, setting=label, serving=now, desired=value))
     return changes
@@ -264,19 +242,13 @@ def build_plan(
     serving: ModelVersion | None,
     policies: list[PolicyResult],
     now: datetime,
+    warnings: list[str] | None = None,
 ) -> Plan:
     """Decide what applying the manifest would do.
 
-    Args:
-        loaded: The manifest.
-        actual: The target's actual state.
-        candidate: Registry record of the desired version (None if absent or ``model: null``).
-        serving: Registry record of the serving version, if known.
-        policies: Policy results.
-        now: Current time.
-
-    Returns:
-        The plan.
+    ``candidate`` is the registry record of the desired version (None if absent or ``model:
+    null``), ``serving`` the one of the serving version if known; ``warnings`` say what could
+    not be checked.
     """
     manifest = loaded.manifest
     changes = compute_changes(loaded, actual)
@@ -305,22 +277,14 @@ def build_plan(
         serving=Evidence.of(serving) if serving else None,
         actual=actual,
         generated_at=now,
+        warnings=list(warnings or []),
     )
 
 
 def metric_rows(
     manifest: Manifest, *, candidate: ModelVersion | None, serving: ModelVersion | None
 ) -> list[MetricRow]:
-    """Serving-vs-candidate metrics with the manifest's thresholds.
-
-    Args:
-        manifest: The manifest (thresholds).
-        candidate: Candidate record.
-        serving: Serving record.
-
-    Returns:
-        One row per metric of either version.
-    """
+    """Serving-vs-candidate metrics with the manifest's thresholds, one row per metric."""
     if candidate is None:
         return []
     baseline = serving.metrics if serving and serving.ref != candidate.ref else {}

@@ -2,7 +2,8 @@
 
 Nothing heavy is imported on the plan path: the local target and the local registry use the
 standard library, pydantic and ruamel.yaml only; boto3 loads only for a SageMaker target or
-registry, when first used.
+registry, when first used. Manifests come from a folder (the default) or from texts in hand
+(:class:`~model_deploy.manifest.sources.ManifestTexts`, what the promotion tooling plans).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from model_build.errors import BuildError
+from foundation.settings import load_settings
+from model_build.errors import BuildError, VersionNotFoundError
 from model_build.registry.protocol import ModelRegistry, ModelVersion
-from model_deploy.errors import DeployError, ManifestError, ManifestIssue, RegistryLookupError
-from model_deploy.manifest.loader import LoadedManifest, load_manifest
+from model_deploy.errors import DeployError, RegistryLookupError
+from model_deploy.manifest.loader import LoadedManifest
 from model_deploy.manifest.model import ModelRef
+from model_deploy.manifest.sources import ENV_ORDER, ManifestFolder, ManifestSource, ManifestTexts
 from model_deploy.plan import Plan, build_plan
 from model_deploy.policies import PolicyContext, PolicyResult, UpstreamState, evaluate_policies
 from model_deploy.policies.config import UPSTREAM
@@ -27,7 +30,7 @@ from model_deploy.targets.protocol import ActualState, DeployTarget, TargetKind
 RegistryOpener = Callable[[str], ModelRegistry]
 """Opens the registry a manifest names (``local`` or ``sagemaker``)."""
 
-ENV_ORDER = ("dev", "staging", "prod")
+__all__ = ["ENV_ORDER", "Assessment", "Deployer", "RegistryOpener", "ServingRecord"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,7 @@ class Assessment:
     """Everything gathered to plan one environment (reused by apply).
 
     Attributes:
-        loaded: The manifest.
-        target: Its target.
-        actual: The target's actual state.
         candidate: Registry record of the desired version, if found.
-        plan: The plan.
     """
 
     loaded: LoadedManifest
@@ -49,14 +48,22 @@ class Assessment:
     plan: Plan
 
 
+@dataclass(frozen=True)
+class ServingRecord:
+    """The registry record of what serves, or why there is none (``warning``)."""
+
+    record: ModelVersion | None
+    warning: str | None = None
+
+
 class Deployer:
     """Plan, apply, roll back and report environments.
 
-    Args:
-        settings: Deploy settings (read from the environment when None).
-        registries: Opens a registry by kind (default: ``model_build``'s ``open_registry``).
-        targets: Target per kind (default: built from the settings on first use).
-        clock: Current time (time-zone aware).
+    ``settings`` default to the environment (through ``foundation.settings.load_settings``);
+    ``registries`` opens a registry by kind (default: ``model_build``'s ``open_registry`` on
+    its settings); ``targets`` maps a kind to its target (default: built from the settings on
+    first use); ``manifests`` is where manifests come from (default: the settings' folder);
+    ``clock`` gives the current, time-zone aware, time.
     """
 
     def __init__(
@@ -65,9 +72,12 @@ class Deployer:
         settings: DeploySettings | None = None,
         registries: RegistryOpener | None = None,
         targets: Mapping[str, DeployTarget] | None = None,
+        manifests: ManifestSource | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.settings = settings or DeploySettings()
+        settings = settings or load_settings(DeploySettings)
+        self.settings = settings
+        self.manifests = manifests or ManifestFolder(settings.deploy_manifests_dir)
         self._open_registry = registries or _default_registry
         self._registries: dict[str, ModelRegistry] = {}
         self._targets: dict[str, DeployTarget] = dict(targets or {})
@@ -79,45 +89,19 @@ class Deployer:
         return self.settings.deploy_state_dir
 
     def environments(self) -> list[str]:
-        """Environment names: one per ``*.yaml`` in the manifests folder (dev, staging, prod first).
-
-        Returns:
-            The names.
-        """
-        folder = self.settings.deploy_manifests_dir
-        names = sorted(path.stem for path in folder.glob("*.yaml")) if folder.is_dir() else []
-        order = {name: index for index, name in enumerate(ENV_ORDER)}
-        return sorted(names, key=lambda name: (order.get(name, len(ENV_ORDER)), name))
+        """Environment names with a manifest, dev, staging, prod first."""
+        return self.manifests.names()
 
     def load(self, env: str) -> LoadedManifest:
         """Load one environment's manifest.
 
-        Args:
-            env: Environment name.
-
-        Returns:
-            The manifest.
-
         Raises:
             ManifestError: No such manifest, or it is invalid.
         """
-        path = self.settings.deploy_manifests_dir / f"{env}.yaml"
-        if not path.is_file():
-            known = ", ".join(self.environments()) or "none"
-            raise ManifestError(
-                [ManifestIssue(str(path), None, None, f"no manifest for {env!r} (known: {known})")]
-            )
-        return load_manifest(path=path)
+        return self.manifests.load(env)
 
     def target(self, kind: TargetKind) -> DeployTarget:
-        """The target of a kind (built on first use).
-
-        Args:
-            kind: ``local`` or ``sagemaker``.
-
-        Returns:
-            The target.
-        """
+        """The target of a kind (built on first use)."""
         if kind not in self._targets:
             self._targets[kind] = _default_target(kind, self.settings)
         return self._targets[kind]
@@ -125,11 +109,8 @@ class Deployer:
     def registry(self, kind: str) -> ModelRegistry:
         """The registry of a kind (opened on first use).
 
-        Args:
-            kind: ``local`` or ``sagemaker``.
-
-        Returns:
-            The registry.
+        Raises:
+            SettingsError: A registry setting (``SLIPWAY_REGISTRY``...) is invalid.
         """
         if kind not in self._registries:
             self._registries[kind] = self._open_registry(kind)
@@ -137,12 +118,6 @@ class Deployer:
 
     def lookup(self, ref: ModelRef) -> ModelVersion:
         """Read a version from the registry the manifest names.
-
-        Args:
-            ref: The manifest's model reference.
-
-        Returns:
-            The registry record.
 
         Raises:
             RegistryLookupError: The version does not exist or the registry failed.
@@ -152,15 +127,31 @@ class Deployer:
         except BuildError as exc:
             raise RegistryLookupError(f"{ref.ref} in the {ref.registry} registry: {exc}") from exc
 
-    def assess(self, env: str) -> Assessment:
-        """Gather the manifest, the actual state, registry records and policies; build the plan.
+    def serving_record(self, ref: ModelRef | None, actual: ActualState) -> ServingRecord:
+        """The registry record of the version ``actual`` serves, looked up where ``ref`` points.
 
-        Args:
-            env: Environment name.
-
-        Returns:
-            The assessment.
+        Nothing serving (or an unknown version) has no record and no warning; a version the
+        registry does not hold, or a registry that fails, has no record and a warning saying
+        so (the plan then has no metrics baseline, and status cannot check its approval).
         """
+        if actual.model_name is None or actual.version is None:
+            return ServingRecord(None)
+        kind = ref.registry if ref else "local"
+        served = f"{actual.model_name}:{actual.version}"
+        try:
+            record = self.registry(kind).get(model_name=actual.model_name, version=actual.version)
+        except VersionNotFoundError:
+            return ServingRecord(
+                None, f"the serving version {served} is not in the {kind} registry"
+            )
+        except BuildError as exc:
+            return ServingRecord(
+                None, f"cannot read the serving version {served} from the {kind} registry: {exc}"
+            )
+        return ServingRecord(record)
+
+    def assess(self, env: str) -> Assessment:
+        """Gather the manifest, the actual state, registry records and policies; build the plan."""
         loaded = self.load(env)
         manifest = loaded.manifest
         target = self.target(manifest.target.kind)
@@ -172,7 +163,7 @@ class Deployer:
                 candidate = self.lookup(manifest.model)
             except DeployError as exc:
                 results.append(PolicyResult("registry", "fail", f"Cannot read {exc}."))
-        serving = self._serving_record(manifest.model, actual)
+        serving = self.serving_record(manifest.model, actual)
         ctx = PolicyContext(
             env=env,
             manifest=manifest,
@@ -186,33 +177,43 @@ class Deployer:
             loaded=loaded,
             actual=actual,
             candidate=candidate,
-            serving=serving,
+            serving=serving.record,
             policies=results,
             now=ctx.now,
+            warnings=[serving.warning] if serving.warning else [],
         )
         return Assessment(
             loaded=loaded, target=target, actual=actual, candidate=candidate, plan=plan
         )
 
     def plan(self, env: str) -> Plan:
-        """What applying ``env`` would do (changes nothing).
-
-        Args:
-            env: Environment name.
-
-        Returns:
-            The plan.
-        """
+        """What applying ``env`` would do (changes nothing)."""
         return self.assess(env).plan
+
+    def plan_texts(
+        self, env: str, texts: Mapping[str, str], *, folder: str = "model_deploy/environments"
+    ) -> Plan:
+        """What applying ``texts[env]`` would do, with no file read or written for manifests.
+
+        ``texts`` maps environment names to manifest texts: ``env`` and, for the
+        promotion-order policy, its upstream (staging for prod). Messages and the plan's
+        ``manifest_path`` name them ``<folder>/<env>.yaml``. Registries and targets are this
+        deployer's.
+        """
+        scoped = Deployer(
+            settings=self.settings,
+            registries=self.registry,
+            manifests=ManifestTexts(texts, folder=folder),
+            clock=self.clock,
+        )
+        scoped._targets = self._targets  # the same targets, built once
+        return scoped.plan(env)
 
     def upstream(self, env: str) -> UpstreamState | None:
         """What the environment's upstream (staging for prod) serves, for the promotion policy.
 
-        Args:
-            env: Environment name.
-
-        Returns:
-            The upstream state, or None when the environment has no upstream.
+        None when the environment has no upstream; an upstream that cannot be read is an
+        unhealthy upstream state naming the error.
         """
         name = UPSTREAM.get(env)
         if name is None:
@@ -226,11 +227,7 @@ class Deployer:
         return UpstreamState(env=name, model_ref=actual.model_ref, healthy=actual.healthy)
 
     def git_sha(self) -> str:
-        """Commit of the manifest repo (settings, else ``git rev-parse HEAD``, else unknown).
-
-        Returns:
-            The SHA.
-        """
+        """Commit of the manifest repo (settings, else ``git rev-parse HEAD``, else unknown)."""
         if self.settings.git_sha:
             return self.settings.git_sha
         try:
@@ -246,21 +243,12 @@ class Deployer:
             return "unknown"
         return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
-    def _serving_record(self, ref: ModelRef | None, actual: ActualState) -> ModelVersion | None:
-        if actual.model_name is None or actual.version is None:
-            return None
-        registry = ref.registry if ref else "local"
-        try:
-            return self.registry(registry).get(model_name=actual.model_name, version=actual.version)
-        except BuildError:
-            return None
-
 
 def _default_registry(kind: str) -> ModelRegistry:
     from model_build.registry.factory import open_registry
     from model_build.settings import BuildSettings
 
-    settings = BuildSettings()
+    settings = load_settings(BuildSettings)  # the environment is checked even when kind differs
     return open_registry(settings.model_copy(update={"registry": kind}))
 
 
@@ -273,7 +261,7 @@ def _default_target(kind: TargetKind, settings: DeploySettings) -> DeployTarget:
             server_command=settings.deploy_server_command,
             health_timeout=settings.deploy_health_timeout,
         )
-    from model_build.registry.aws import boto3_clients
+    from foundation.aws import boto3_clients
     from model_deploy.targets.sagemaker import SageMakerTarget
 
     return SageMakerTarget(

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -59,15 +60,27 @@ class DeploymentRecord(BaseModel):
     message: str = ""
 
 
+@dataclass(frozen=True)
+class DeployHistory:
+    """An environment's deployment history as read from disk.
+
+    Attributes:
+        records: Every readable record, oldest first.
+        warnings: One sentence per line that could not be read (it was skipped: a rollback may
+            then not see every deployment), shown by status and rollback.
+    """
+
+    records: list[DeploymentRecord]
+    warnings: list[str]
+
+    @property
+    def last(self) -> DeploymentRecord | None:
+        """The newest record, if any."""
+        return self.records[-1] if self.records else None
+
+
 def env_dir(*, state_dir: Path, env: str) -> Path:
-    """The state folder of one environment (created if needed).
-
-    Args:
-        state_dir: The deploy state root.
-        env: Environment name.
-
-    Returns:
-        ``<state_dir>/<env>``.
+    """``<state_dir>/<env>``, created if needed.
 
     Raises:
         DeployError: The folder cannot be created.
@@ -80,38 +93,40 @@ def env_dir(*, state_dir: Path, env: str) -> Path:
     return path
 
 
-def read_history(*, state_dir: Path, env: str) -> list[DeploymentRecord]:
-    """Every recorded deployment of ``env``, oldest first (unreadable lines are skipped).
+def read_history(*, state_dir: Path, env: str) -> DeployHistory:
+    """Every recorded deployment of ``env``, oldest first, and a warning per unreadable line.
 
-    Args:
-        state_dir: The deploy state root.
-        env: Environment name.
-
-    Returns:
-        The records.
+    Raises:
+        DeployError: The history file exists but cannot be read at all (the message says why).
     """
     path = state_dir / env / HISTORY_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return DeployHistory([], [])
+    except OSError as exc:
+        raise DeployError(f"cannot read the deploy history {path}: {exc.strerror}") from exc
+    records: list[DeploymentRecord] = []
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             records.append(DeploymentRecord.model_validate_json(line))
         except ValidationError:
-            continue
-    return records
+            bad.append(number)
+    warnings = []
+    if bad:
+        lines = ", ".join(str(number) for number in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        warnings.append(
+            f"{path}: skipped {len(bad)} unreadable line(s) ({lines}); the history may be "
+            "incomplete"
+        )
+    return DeployHistory(records, warnings)
 
 
 def append_history(*, state_dir: Path, env: str, record: DeploymentRecord) -> None:
-    """Append one record (a single ``write`` of one line, fsynced).
-
-    Args:
-        state_dir: The deploy state root.
-        env: Environment name.
-        record: The record.
-    """
+    """Append one record (a single ``write`` of one line, fsynced)."""
     path = env_dir(state_dir=state_dir, env=env) / HISTORY_FILE
     line = record.model_dump_json() + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -125,15 +140,9 @@ def append_history(*, state_dir: Path, env: str, record: DeploymentRecord) -> No
 def previous_deployment(
     records: list[DeploymentRecord], *, current_hash: str | None, current_version: int | None
 ) -> DeploymentRecord | None:
-    """The newest successful deployment that differs from what is serving now.
+    """The newest successful deployment that differs from what is serving now, if any.
 
-    Args:
-        records: History, oldest first.
-        current_hash: Manifest hash serving now (None when nothing is deployed).
-        current_version: Version serving now.
-
-    Returns:
-        The record to roll back to, or None.
+    ``current_hash`` and ``current_version`` describe what serves (None when nothing does).
     """
     for record in reversed(records):
         if record.outcome != "succeeded" or record.model_ref is None:
@@ -148,13 +157,8 @@ def previous_deployment(
 def env_lock(*, state_dir: Path, env: str, operation: str) -> Iterator[None]:
     """Hold the environment's apply lock (non-blocking: fails at once if it is taken).
 
-    Args:
-        state_dir: The deploy state root.
-        env: Environment name.
-        operation: What is running (``apply``, ``rollback``), written into the lock file.
-
-    Yields:
-        None, while the lock is held.
+    ``operation`` (``apply``, ``rollback``) is written into the lock file with the pid, so a
+    refused run can name what holds it.
 
     Raises:
         LockedError: Another process (or thread) holds the lock; the message names it.

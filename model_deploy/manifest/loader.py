@@ -49,13 +49,7 @@ class LoadedManifest:
 
 
 def load_manifest(*, path: Path) -> LoadedManifest:
-    """Read and validate one manifest file.
-
-    Args:
-        path: ``<env>.yaml``; the manifest's ``environment`` must equal ``<env>``.
-
-    Returns:
-        The validated manifest.
+    """Read and validate one manifest file; its ``environment`` must equal the file's stem.
 
     Raises:
         ManifestError: The file is missing, unreadable, not YAML, empty, or invalid; every
@@ -78,19 +72,15 @@ def load_manifest(*, path: Path) -> LoadedManifest:
 
 
 def parse_manifest(*, text: str, source: str, expected_env: str | None = None) -> LoadedManifest:
-    """Validate manifest text.
+    """Validate manifest text; ``source`` names it in messages (and is the result's ``path``).
 
-    Args:
-        text: YAML text.
-        source: File name used in messages.
-        expected_env: If set, the ``environment`` field must equal it.
-
-    Returns:
-        The validated manifest (``path`` is ``Path(source)``).
+    When ``expected_env`` is set, the ``environment`` field must equal it.
 
     Raises:
-        ManifestError: See :func:`load_manifest`.
+        ManifestError: See :func:`load_manifest` (texts over 1 MB are refused too).
     """
+    if len(text) > _MAX_BYTES or len(text.encode("utf-8")) > _MAX_BYTES:
+        raise ManifestError([ManifestIssue(source, None, None, "file is over 1 MB")])
     document = _parse_yaml(text=text, source=source)
     try:
         plain = _plain(document)
@@ -322,14 +312,7 @@ def _has_tag(model: type[BaseModel], tag: str) -> bool:
 
 
 def dump_issues(error: ManifestError) -> list[dict[str, Any]]:
-    """The issues of a :class:`ManifestError` as JSON-ready dicts (for ``--format json``).
-
-    Args:
-        error: The error.
-
-    Returns:
-        One ``{"file", "field", "line", "message"}`` dict per issue.
-    """
+    """One ``{"file", "field", "line", "message"}`` dict per issue (for ``--format json``)."""
     return [
         {"file": i.file, "field": i.field, "line": i.line, "message": i.message}
         for i in error.issues

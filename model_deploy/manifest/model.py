@@ -67,6 +67,15 @@ class LocalTargetSpec(BaseModel):
     kind: Literal["local"]
     port: int = Field(ge=1024, le=65535)
 
+    @property
+    def endpoint(self) -> str:
+        """Where clients call it: the router's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self) -> dict[str, tuple[str, str]]:
+        """Target settings a plan compares besides the endpoint: none for local processes."""
+        return {}
+
 
 class Autoscaling(BaseModel):
     """Instance count bounds for the endpoint variant (Application Auto Scaling).
@@ -114,6 +123,26 @@ class SageMakerTargetSpec(BaseModel):
     execution_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
     image_uri: str | None = Field(default=None, min_length=1, max_length=255)
     variant_name: str = Field(default="AllTraffic", pattern=_ENDPOINT, max_length=63)
+
+    @property
+    def endpoint(self) -> str:
+        """Where clients call it: the endpoint name."""
+        return self.endpoint_name
+
+    def settings(self) -> dict[str, tuple[str, str]]:
+        """Target settings a plan compares besides the endpoint: key to (label, value).
+
+        The SageMaker target reads the same keys back into ``ActualState.settings``.
+        """
+        scale = self.autoscaling
+        return {
+            "instance_type": ("Instance type", self.instance_type),
+            "instance_count": ("Instance count", str(self.instance_count)),
+            "autoscaling": (
+                "Autoscaling",
+                f"{scale.min_capacity}-{scale.max_capacity}" if scale else "-",
+            ),
+        }
 
     @field_validator("instance_count")
     @classmethod

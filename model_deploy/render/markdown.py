@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from foundation.markdown import code_span, escape_cell
 from model_deploy.plan import Evidence, MetricRow, Plan
 from model_deploy.policies.result import PolicyResult
 
@@ -22,14 +23,7 @@ _ACTION_WORD = {
 
 
 def plan_markdown(plan: Plan) -> str:
-    """Render a plan for a pull request comment.
-
-    Args:
-        plan: The plan.
-
-    Returns:
-        Markdown text (ends with a newline).
-    """
+    """A plan as a pull request comment (markdown, ends with a newline)."""
     lines = [f"<!-- slipway:plan env={plan.env} -->", _heading(plan), "", _status_line(plan), ""]
     if plan.blocked:
         failed = sum(result.failed for result in plan.policies)
@@ -39,7 +33,11 @@ def plan_markdown(plan: Plan) -> str:
             "",
         ]
     elif plan.in_sync:
-        lines += [f"> [!NOTE]\n> {_escape(plan.summary)}", ""]
+        lines += [f"> [!NOTE]\n> {escape_cell(plan.summary)}", ""]
+    if plan.warnings:
+        lines += ["> [!WARNING]\n> **Not everything could be checked:**"]
+        lines += [f"> - {escape_cell(warning)}" for warning in plan.warnings]
+        lines += [""]
     lines += _changes(plan)
     lines += _metrics(plan)
     lines += _policies(plan.policies)
@@ -130,7 +128,7 @@ def _policies(results: list[PolicyResult]) -> list[str]:
     for result in results:
         lines.append(
             f"- [{'x' if result.outcome == 'pass' else ' '}] {_OUTCOME_ICON[result.outcome]} "
-            f"**{result.policy}**: {_escape(result.message)}"
+            f"**{result.policy}**: {escape_cell(result.message)}"
         )
     return [*lines, ""]
 
@@ -155,8 +153,13 @@ def _evidence(plan: Plan) -> list[str]:
         f"the `{plan.target}` target at {plan.generated_at:%Y-%m-%d %H:%M:%S %Z}"
         + (f" · deployed from commit `{actual.git_sha}`" if actual.git_sha else "")
     )
+    if actual.details:
+        facts = " · ".join(
+            f"{escape_cell(key)} {_code(value)}" for key, value in sorted(actual.details.items())
+        )
+        lines += ["", f"Target details: {facts}"]
     if actual.notes:
-        lines += ["", "Target notes:", *[f"- ⚠️ {_escape(note)}" for note in actual.notes]]
+        lines += ["", "Target notes:", *[f"- ⚠️ {escape_cell(note)}" for note in actual.notes]]
     return [*lines, "", "</details>"]
 
 
@@ -173,14 +176,7 @@ _EVIDENCE_ROWS: tuple[tuple[str, Callable[[Evidence], str]], ...] = (
 
 
 def _code(value: str | None) -> str:
-    if value is None or value == "-":
-        return "–"
-    clean = value.replace("`", "'").replace("|", "\\|")
-    return f"`{clean}`"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return "–" if value is None or value == "-" else code_span(value)
 
 
 def _number(value: float | None) -> str:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from model_deploy.apply import ApplyResult
-from model_deploy.plan import Plan
-from model_deploy.status import EnvStatus
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_deploy.apply import ApplyResult
+    from model_deploy.plan import Plan
+    from model_deploy.status import EnvStatus
 
 _MARK = {"pass": "pass", "fail": "FAIL", "skip": "skip"}
 
 
 def plan_text(plan: Plan) -> str:
-    """Render a plan for a terminal.
-
-    Args:
-        plan: The plan.
-
-    Returns:
-        Text (ends with a newline).
-    """
+    """A plan for a terminal (ends with a newline)."""
     lines = [f"Plan for {plan.env} ({plan.target} target): {plan.summary}"]
     if plan.changes:
         width = max(len(change.setting) for change in plan.changes)
@@ -51,20 +47,14 @@ def plan_text(plan: Plan) -> str:
         ]
     lines += [f"Manifest: {plan.manifest_path} ({plan.manifest_hash})"]
     lines += [f"Note: {note}" for note in plan.actual.notes]
+    lines += [f"Warning: {warning}" for warning in plan.warnings]
     if plan.blocked:
         lines += ["", f"BLOCKED: `slipway deploy apply {plan.env}` would refuse this change."]
     return "\n".join(lines) + "\n"
 
 
 def result_text(result: ApplyResult) -> str:
-    """Render an apply or rollback result.
-
-    Args:
-        result: The result.
-
-    Returns:
-        Text (ends with a newline).
-    """
+    """An apply or rollback result for a terminal (ends with a newline)."""
     lines = [result.message + f" in {result.seconds:.1f} s."]
     for case in result.smoke_tests:
         lines.append(f"  smoke [{'pass' if case.passed else 'FAIL'}] {case.name} {case.message}")
@@ -72,24 +62,19 @@ def result_text(result: ApplyResult) -> str:
     if after.deployed:
         health = "healthy" if after.healthy else "UNHEALTHY"
         lines.append(f"Serving {after.model_ref} at {after.endpoint} ({health}).")
+    lines += [f"Warning: {warning}" for warning in result.warnings]
     return "\n".join(lines) + "\n"
 
 
 def status_text(statuses: list[EnvStatus]) -> str:
-    """Render every environment's status.
-
-    Args:
-        statuses: One per environment.
-
-    Returns:
-        Text (ends with a newline).
-    """
+    """Every environment's status for a terminal (ends with a newline)."""
     if not statuses:
         return "No environment manifests found.\n"
     lines = []
     for status in statuses:
         if status.error:
             lines.append(f"{status.env}: ERROR {status.error}")
+            lines += [f"    ! warning: {warning}" for warning in status.warnings]
             continue
         verdict = "in sync" if status.in_sync else "DRIFT"
         health = "healthy" if status.healthy else "NOT HEALTHY"
@@ -100,6 +85,7 @@ def status_text(statuses: list[EnvStatus]) -> str:
             + (f", {health}" if status.serving_ref else "")
         )
         lines += [f"    - {item}" for item in status.drift]
+        lines += [f"    ! warning: {warning}" for warning in status.warnings]
         if status.last_deploy:
             lines.append(f"    last: {status.last_deploy}")
     return "\n".join(lines) + "\n"

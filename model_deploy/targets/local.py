@@ -10,7 +10,6 @@ requests. Any failure routes back to the old backend and stops the new one.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from foundation.ports import free_port
 from model_deploy.errors import DeployError, TargetError
 from model_deploy.manifest.model import LocalTargetSpec, Manifest
 from model_deploy.targets import processes as proc
@@ -28,6 +28,8 @@ from model_deploy.targets.local_state import (
     LocalState,
     RouterProcess,
     read_state,
+    read_weights,
+    routes_generation,
     wait_router_switched,
     write_routes,
     write_state,
@@ -40,6 +42,7 @@ from model_deploy.targets.protocol import (
     describe_strategy,
 )
 from model_deploy.targets.traffic import traffic_steps
+from model_deploy.targets.waiting import watch_for
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,13 +50,10 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 class LocalTarget:
     """Serve environments as local processes on 127.0.0.1.
 
-    Args:
-        state_dir: Deploy state root; each environment uses ``<state_dir>/<env>/``.
-        server_command: Command starting an inference server, before ``--bundle DIR --host
-            127.0.0.1 --port N`` (default ``python -m services.inference``).
-        health_timeout: Seconds a new backend has to answer ``/ping``.
-        switch_timeout: Seconds the router has to switch and drain the old backend.
-        sleep: Sleep function (tests may speed up bakes).
+    Each environment uses ``<state_dir>/<env>/``. ``server_command`` starts an inference
+    server, before ``--bundle DIR --host 127.0.0.1 --port N`` (default ``python -m
+    services.inference``); ``health_timeout`` is how long a new backend has to answer
+    ``/ping``, ``switch_timeout`` how long the router has to switch and drain the old backend.
     """
 
     kind: TargetKind = "local"
@@ -74,14 +74,9 @@ class LocalTarget:
         self._sleep = sleep
 
     def describe(self, *, env: str, manifest: Manifest) -> ActualState:
-        """Read the environment's processes and ping it through the router.
+        """Read the environment's processes and routes, and ping it through the router.
 
-        Args:
-            env: Environment name.
-            manifest: Its manifest (for the port).
-
-        Returns:
-            The actual state; stale pids become notes, never errors.
+        Stale pids, a corrupt state file and a router on another port become notes.
         """
         files = self._files(env, create=False)  # reading never writes
         state, notes = read_state(files)
@@ -119,7 +114,7 @@ class LocalTarget:
             manifest_hash=active.manifest_hash if active else None,
             git_sha=active.git_sha if active else None,
             endpoint=f"http://127.0.0.1:{router.port if router else port}",
-            instance_count=(1 if active_ok else 0) if active else None,
+            traffic=_traffic(read_weights(files), active=active) if router_ok else {},
             data_capture_percentage=active.data_capture_percentage if active else None,
             strategy=active.strategy if active else None,
             notes=notes,
@@ -127,14 +122,9 @@ class LocalTarget:
         )
 
     def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
-        """Blue/green deploy of ``request`` (see the module docstring).
+        """Blue/green deploy of ``request`` (see the module docstring); ``bundle_dir`` is needed.
 
-        Args:
-            request: What to deploy; ``bundle_dir`` must be set.
-            verify: Smoke tests, run against the new backend before it takes traffic.
-
-        Returns:
-            The new actual state.
+        ``verify`` (the smoke tests) runs against the new backend before it takes traffic.
 
         Raises:
             TargetError: A process failed to start, stay healthy, or the router to switch.
@@ -149,7 +139,7 @@ class LocalTarget:
             blue = None
         spec = self._spec(request.manifest)
         router = self._ensure_router(files, state=state, blue=blue, port=spec.port)
-        generation = max(state.generation, _routes_generation(files))
+        generation = max(state.generation, routes_generation(files))
         write_state(files, LocalState(router=router, active=blue, generation=generation))
         green = self._start_backend(files, request=request)
         capture = request.manifest.data_capture.sampling_percentage
@@ -190,15 +180,7 @@ class LocalTarget:
         return self.describe(env=request.env, manifest=request.manifest)
 
     def health(self, *, env: str, manifest: Manifest) -> bool:
-        """Whether the environment answers ``/ping`` with 200 through its router.
-
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-
-        Returns:
-            True when healthy.
-        """
+        """Whether the environment answers ``/ping`` with 200 through its router."""
         return proc.ping(self._spec(manifest).port)
 
     def invoke(
@@ -206,29 +188,16 @@ class LocalTarget:
     ) -> dict[str, Any]:
         """Score rows through the router (what clients call).
 
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-            instances: Feature rows.
-
-        Returns:
-            The decoded answer.
-
         Raises:
-            TargetError: The endpoint refused or failed the request.
+            TargetError: Nothing listens on the port, or the endpoint refused the request.
         """
         return proc.invoker(self._spec(manifest).port)(instances)
 
     def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
         """Return to ``previous`` (a failed deploy already routes back by itself).
 
-        Args:
-            env: Environment name.
-            manifest: The manifest that was being applied.
-            previous: State read before the deploy.
-
-        Returns:
-            The state after the rollback.
+        Raises:
+            TargetError: The previous backend's process is gone (a redeploy is needed).
         """
         if not previous.deployed:
             self.stop(env=env, manifest=manifest)
@@ -250,12 +219,7 @@ class LocalTarget:
         )
 
     def stop(self, *, env: str, manifest: Manifest) -> None:
-        """Stop the environment's backend and router and clear its state.
-
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-        """
+        """Stop the environment's backend and router and clear its state."""
         files = self._files(env)
         state, _ = read_state(files)
         if state.active is not None:
@@ -295,7 +259,7 @@ class LocalTarget:
         weights = {blue.port: 100.0} if blue is not None else {}
         write_routes(
             files,
-            generation=max(state.generation, _routes_generation(files)),
+            generation=max(state.generation, routes_generation(files)),
             weights=weights,
             capture_percentage=blue.data_capture_percentage if blue else 0,
         )
@@ -315,7 +279,7 @@ class LocalTarget:
         return router
 
     def _start_backend(self, files: EnvFiles, *, request: DeployRequest) -> Backend:
-        port = proc.free_port()
+        port = free_port()
         bundle = str(request.bundle_dir)
         version = request.version
         command = [*self.server_command, "--bundle", bundle, "--host", "127.0.0.1"]
@@ -345,16 +309,13 @@ class LocalTarget:
         return backend
 
     def _watch(self, backend: Backend, *, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
+        def check() -> None:
             if not proc.is_running(backend.pid, marker=backend.marker):
                 raise TargetError(f"the new inference process {backend.pid} exited")
             if not proc.ping(backend.port):
                 raise TargetError(f"the new inference process on port {backend.port} fails /ping")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._sleep(min(1.0, remaining))
+
+        watch_for(check, seconds=seconds, interval=1.0, sleep=self._sleep)
 
     def _route_back(
         self,
@@ -379,11 +340,19 @@ class LocalTarget:
             proc.stop(green.pid, marker=green.marker)
 
 
-def _routes_generation(files: EnvFiles) -> int:
-    try:
-        return int(json.loads(files.routes.read_text(encoding="utf-8"))["generation"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+def _traffic(weights: dict[int, float], *, active: Backend | None) -> dict[str, float]:
+    """Percent of requests per model reference (per ``127.0.0.1:<port>`` for a stranger)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return {}
+    shares: dict[str, float] = {}
+    for port, weight in weights.items():
+        if weight <= 0:
+            continue
+        known = active is not None and port == active.port
+        name = f"{active.model_name}:{active.version}" if known and active else f"127.0.0.1:{port}"
+        shares[name] = shares.get(name, 0.0) + round(100 * weight / total, 2)
+    return shares
 
 
 def _pythonpath() -> dict[str, str]:

@@ -7,16 +7,14 @@ bundle path); ``routes.json`` is what the router reads. Both are replaced atomic
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from model_deploy.errors import TargetError
+from foundation.files import write_text_atomic
 from model_deploy.targets.processes import request_json
+from model_deploy.targets.waiting import poll_until
 
 STATE_FILE = "target.json"
 ROUTES_FILE = "routes.json"
@@ -128,13 +126,10 @@ class EnvFiles:
 
 
 def read_state(files: EnvFiles) -> tuple[LocalState, list[str]]:
-    """Read ``target.json``; a missing or corrupt file reads as empty (with a note).
+    """Read ``target.json`` and notes on what was wrong with it.
 
-    Args:
-        files: The environment's files.
-
-    Returns:
-        The state and notes about what was wrong with the file.
+    A missing file reads as empty; an unreadable or corrupt one reads as empty with a note
+    (the describe output shows it), so a crash mid-write never blocks the next deploy.
     """
     try:
         text = files.state.read_text(encoding="utf-8")
@@ -149,13 +144,8 @@ def read_state(files: EnvFiles) -> tuple[LocalState, list[str]]:
 
 
 def write_state(files: EnvFiles, state: LocalState) -> None:
-    """Replace ``target.json`` atomically.
-
-    Args:
-        files: The environment's files.
-        state: The new state.
-    """
-    _write_atomic(files.state, state.model_dump_json(indent=2) + "\n")
+    """Replace ``target.json`` atomically."""
+    write_text_atomic(files.state, state.model_dump_json(indent=2) + "\n")
 
 
 def write_routes(
@@ -163,11 +153,8 @@ def write_routes(
 ) -> None:
     """Replace ``routes.json`` atomically (the router picks it up on its next request).
 
-    Args:
-        files: The environment's files.
-        generation: Increasing number identifying this version of the routes.
-        weights: Backend port to weight (0 to 100).
-        capture_percentage: Data capture sampling percentage.
+    ``generation`` increases with every version of the routes; ``weights`` maps a backend
+    port to its weight (0 to 100).
     """
     routes = {
         "generation": generation,
@@ -177,53 +164,59 @@ def write_routes(
         ],
         "capture": {"percentage": capture_percentage, "path": str(files.capture)},
     }
-    _write_atomic(files.routes, json.dumps(routes, indent=2) + "\n")
+    write_text_atomic(files.routes, json.dumps(routes, indent=2) + "\n")
+
+
+def read_weights(files: EnvFiles) -> dict[int, float]:
+    """Backend port to weight as ``routes.json`` says (empty when it is missing or corrupt)."""
+    try:
+        routes = json.loads(files.routes.read_text(encoding="utf-8"))
+        return {
+            int(backend["url"].rsplit(":", 1)[1]): float(backend["weight"])
+            for backend in routes["backends"]
+        }
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return {}
+
+
+def routes_generation(files: EnvFiles) -> int:
+    """The generation ``routes.json`` holds (0 when it is missing or corrupt)."""
+    try:
+        return int(json.loads(files.routes.read_text(encoding="utf-8"))["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def wait_router_switched(*, port: int, generation: int, drained: set[int], timeout: float) -> None:
     """Wait until the router uses ``generation`` and has no request in flight on ``drained``.
 
-    Args:
-        port: The router's port.
-        generation: Routes generation to wait for.
-        drained: Backend ports that must have no request in flight.
-        timeout: Seconds.
-
     Raises:
-        TargetError: The router did not switch in time.
+        TargetError: The router did not switch in time (the message holds its last status).
     """
     urls = {f"http://127.0.0.1:{p}" for p in drained}
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
+    last: list[object] = [None]
+
+    def probe() -> bool | None:
         try:
             status, body = request_json(
                 port=port, method="GET", path="/_router/status", timeout=1.0
             )
         except OSError as exc:
-            last = exc
-        else:
-            last = body
-            if status == 200 and isinstance(body, dict) and body.get("generation") == generation:
-                inflight = body.get("inflight") or {}
-                if not any(inflight.get(url) for url in urls):
-                    return
-        time.sleep(0.02)
-    raise TargetError(
-        f"the router on port {port} did not switch to routes generation {generation} within "
-        f"{timeout:g} s (last status: {last})"
+            last[0] = exc
+            return None
+        last[0] = body
+        if status == 200 and isinstance(body, dict) and body.get("generation") == generation:
+            inflight = body.get("inflight") or {}
+            if not any(inflight.get(url) for url in urls):
+                return True
+        return None
+
+    poll_until(
+        probe,
+        timeout=timeout,
+        interval=0.02,
+        on_timeout=lambda: (
+            f"the router on port {port} did not switch to routes generation {generation} "
+            f"within {timeout:g} s (last status: {last[0]})"
+        ),
     )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from model_deploy.errors import TargetError
+from model_deploy.targets.waiting import poll_until
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 """Processes spawned by this interpreter, kept so they are reaped (no zombies, no warnings)."""
@@ -144,17 +145,6 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now.
-
-    Returns:
-        The port number.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def port_is_free(port: int) -> bool:
     """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it).
 
@@ -253,31 +243,29 @@ def invoker(port: int) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
 def wait_ready(
     *, port: int, path: str, pid: int, marker: str, timeout: float, log_path: Path
 ) -> None:
-    """Wait until ``GET path`` answers 200, failing early if the process exits.
-
-    Args:
-        port: TCP port.
-        path: Health path (``/ping``).
-        pid: The process serving it.
-        marker: Its command line marker.
-        timeout: Seconds.
-        log_path: Its log file (the tail goes into the error).
+    """Wait until ``GET path`` on ``port`` answers 200, failing early if the process exits.
 
     Raises:
-        TargetError: The process exited or did not become ready in time.
+        TargetError: The process exited or did not become ready in time (with its log tail).
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def probe() -> bool | None:
         if not is_running(pid, marker=marker):
             raise TargetError(f"process {pid} exited while starting: {log_tail(log_path)}")
-        with contextlib.suppress(OSError):
+        try:
             status, _ = request_json(port=port, method="GET", path=path, timeout=1.0)
-            if status == 200:
-                return
-        time.sleep(0.1)
-    raise TargetError(
-        f"process {pid} did not answer {path} on port {port} within {timeout:g} s: "
-        f"{log_tail(log_path)}"
+        except OSError:
+            return None
+        return True if status == 200 else None
+
+    poll_until(
+        probe,
+        timeout=timeout,
+        interval=0.1,
+        on_timeout=lambda: (
+            f"process {pid} did not answer {path} on port {port} within {timeout:g} s: "
+            f"{log_tail(log_path)}"
+        ),
     )
 
 

@@ -28,23 +28,19 @@ Verifier = Callable[[Invoker], None]
 class ActualState(BaseModel):
     """What a target is really serving for one environment.
 
+    The fields every target fills are typed here; what only one kind of target knows lives in
+    two generic mappings the target owns: ``settings`` (compared by the plan against the
+    manifest target's ``settings()``, same keys) and ``details`` (facts shown as they are).
+
     Attributes:
-        env: Environment name.
-        target: Target kind.
         deployed: Whether a deployment exists (it may still be unhealthy).
         healthy: Whether it answers its health check.
-        model_name: Model served, if known.
-        version: Version served, if known.
-        artifact_digest: Digest of the bundle served, if known.
-        manifest_hash: Hash of the manifest it was deployed from, if known.
-        git_sha: Commit of the manifest repo it was deployed from, if known.
         endpoint: Where it answers (URL or endpoint name).
-        instance_type: Instance type (SageMaker), or None.
-        instance_count: Instances running, or None.
-        autoscaling_min: Autoscaling lower bound, or None when not configured.
-        autoscaling_max: Autoscaling upper bound, or None when not configured.
+        traffic: Share of requests (percent) per model reference (``driver_ranking:2``) or,
+            when the target cannot tell which version a destination serves, per destination.
         data_capture_percentage: Capture sampling percentage (0 when off), or None if unknown.
         strategy: Deployment strategy recorded at deploy time (``canary 20% / 2 min``), if known.
+        settings: Target-specific settings read back (instance count, autoscaling...).
         notes: Findings a reader must see (stale pid file, unmanaged config, ...).
         details: Target-specific facts (process ids, endpoint config name, bundle path).
     """
@@ -61,12 +57,10 @@ class ActualState(BaseModel):
     manifest_hash: str | None = None
     git_sha: str | None = None
     endpoint: str | None = None
-    instance_type: str | None = None
-    instance_count: int | None = None
-    autoscaling_min: int | None = None
-    autoscaling_max: int | None = None
+    traffic: dict[str, float] = Field(default_factory=dict)
     data_capture_percentage: int | None = None
     strategy: str | None = None
+    settings: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     details: dict[str, str] = Field(default_factory=dict)
 
@@ -83,9 +77,7 @@ class DeployRequest:
     """Everything a target needs to deploy one manifest.
 
     Attributes:
-        env: Environment name.
         manifest: The desired state (its ``model`` is set).
-        manifest_hash: Hash of the manifest.
         version: The registry record of the version to serve.
         bundle_dir: Local copy of the bundle (local target), or None.
         git_sha: Commit of the manifest repo.
@@ -101,12 +93,20 @@ class DeployRequest:
 
 @runtime_checkable
 class DeployTarget(Protocol):
-    """A place that serves models; one instance serves every environment of its kind."""
+    """A place that serves models; one instance serves every environment of its kind.
+
+    Every method takes the environment's manifest (it says where the environment is served).
+    ``tests/contract/test_deploy_target_contract.py`` holds every target to this contract.
+    """
 
     kind: TargetKind
 
     def describe(self, *, env: str, manifest: Manifest) -> ActualState:
-        """Read what is actually serving (never changes anything)."""
+        """Read what is actually serving (never changes anything).
+
+        Nothing deployed, or a missing or corrupt state record, reads as ``deployed=False``
+        (with a note saying what was wrong), never as an error.
+        """
         ...
 
     def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
@@ -118,13 +118,16 @@ class DeployTarget(Protocol):
         ...
 
     def health(self, *, env: str, manifest: Manifest) -> bool:
-        """Whether the environment's endpoint answers its health check."""
+        """Whether the environment's endpoint answers its health check (False when absent)."""
         ...
 
     def invoke(
         self, *, env: str, manifest: Manifest, instances: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Score rows through the environment's endpoint (what clients call)."""
+        """Score rows through the environment's endpoint (what clients call).
+
+        Raises ``TargetError`` when the endpoint refuses or fails the request.
+        """
         ...
 
     def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
@@ -132,19 +135,12 @@ class DeployTarget(Protocol):
         ...
 
     def stop(self, *, env: str, manifest: Manifest) -> None:
-        """Remove the environment's deployment (``model: null``)."""
+        """Remove the environment's deployment (``model: null``); nothing deployed is a no-op."""
         ...
 
 
 def describe_strategy(manifest: Manifest) -> str:
-    """One-line summary of a manifest's deployment strategy.
-
-    Args:
-        manifest: The manifest.
-
-    Returns:
-        ``all at once``, ``canary 20% / bake 2 min`` or ``linear 25% every 5 min``.
-    """
+    """``all at once``, ``canary 20% / bake 2 min`` or ``linear 25% every 5 min``."""
     strategy = manifest.strategy
     if strategy.type == "canary":
         return f"canary {strategy.percent}% / bake {_minutes(strategy.bake_minutes)} min"

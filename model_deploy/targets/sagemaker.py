@@ -6,7 +6,8 @@ tagged with the git SHA, manifest hash, version and digest), then ``create_endpo
 alarm-based auto rollback), waits for ``InService`` with its own polling loop and timeout, syncs
 autoscaling and runs the smoke tests through ``sagemaker-runtime``. The actual state is read back
 from ``describe_endpoint``, ``describe_endpoint_config``, ``list_tags`` and the scalable target, so
-a console change (instance count, another endpoint config) shows up as drift.
+a console change (instance count, another endpoint config) shows up as drift. Every AWS call goes
+through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the operation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from foundation.aws import AwsCalls, ClientFactory
 from model_deploy.errors import TargetError
 from model_deploy.manifest.model import Manifest
 from model_deploy.targets import sagemaker_spec as spec
@@ -26,27 +28,15 @@ from model_deploy.targets.protocol import (
     TargetKind,
     Verifier,
 )
-
-ClientFactory = Callable[[str], Any]
-"""Makes a boto3 client for a service name (``sagemaker``, ``sagemaker-runtime``...)."""
-
-
-class SageMakerCallError(TargetError):
-    """An AWS call failed; ``code`` is AWS's error code."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+from model_deploy.targets.waiting import poll_until
 
 
 class SageMakerTarget:
     """Serve environments on SageMaker real-time endpoints.
 
-    Args:
-        clients: Client factory (e.g. ``model_build.registry.aws.boto3_clients``).
-        wait_timeout: Seconds an endpoint has to reach ``InService`` (or disappear).
-        poll_seconds: Seconds between two ``describe_endpoint`` calls while waiting.
-        sleep: Sleep function.
+    ``clients`` makes boto3 clients (``foundation.aws.boto3_clients``); an endpoint has
+    ``wait_timeout`` seconds to reach ``InService`` (or disappear), polled every
+    ``poll_seconds``.
     """
 
     kind: TargetKind = "sagemaker"
@@ -59,21 +49,13 @@ class SageMakerTarget:
         poll_seconds: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._factory = clients
-        self._clients: dict[str, Any] = {}
+        self._aws = AwsCalls(clients, error=TargetError)
         self.wait_timeout = wait_timeout
         self.poll_seconds = poll_seconds
         self._sleep = sleep
 
     def describe(self, *, env: str, manifest: Manifest) -> ActualState:
-        """Read the endpoint, its config, tags and autoscaling.
-
-        Args:
-            env: Environment name.
-            manifest: Its manifest (endpoint name, variant).
-
-        Returns:
-            The actual state (``deployed=False`` when the endpoint does not exist).
+        """Read the endpoint, its config, tags and autoscaling (``deployed=False`` when absent).
 
         Raises:
             TargetError: An AWS call failed.
@@ -102,12 +84,8 @@ class SageMakerTarget:
     def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
         """Create or update the endpoint, wait, sync autoscaling and run the smoke tests.
 
-        Args:
-            request: What to deploy.
-            verify: Smoke tests, run through ``invoke_endpoint`` once the endpoint is updated.
-
-        Returns:
-            The new actual state.
+        ``verify`` (the smoke tests) runs through ``invoke_endpoint`` once the endpoint serves
+        the new config.
 
         Raises:
             TargetError: An AWS call failed, the wait timed out, or SageMaker rolled back.
@@ -155,15 +133,7 @@ class SageMakerTarget:
         return self.describe(env=request.env, manifest=manifest)
 
     def health(self, *, env: str, manifest: Manifest) -> bool:
-        """Whether the endpoint exists and is ``InService``.
-
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-
-        Returns:
-            True when healthy.
-        """
+        """Whether the endpoint exists and is ``InService``."""
         endpoint = self._describe_endpoint(spec.spec_of(manifest).endpoint_name)
         return endpoint is not None and endpoint.get("EndpointStatus") == "InService"
 
@@ -172,27 +142,13 @@ class SageMakerTarget:
     ) -> dict[str, Any]:
         """Score rows with ``invoke_endpoint`` (JSON).
 
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-            instances: Feature rows.
-
-        Returns:
-            The decoded answer.
+        Raises:
+            TargetError: The call failed or the answer is not a JSON object.
         """
         return self._invoker(spec.spec_of(manifest).endpoint_name)(instances)
 
     def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
-        """Point the endpoint back at the previous endpoint config (or delete a new endpoint).
-
-        Args:
-            env: Environment name.
-            manifest: The manifest that was being applied.
-            previous: State read before the deploy.
-
-        Returns:
-            The state after the rollback.
-        """
+        """Point the endpoint back at the previous endpoint config (or delete a new endpoint)."""
         target = spec.spec_of(manifest)
         if not previous.deployed:
             self.stop(env=env, manifest=manifest)
@@ -206,67 +162,36 @@ class SageMakerTarget:
                 EndpointName=target.endpoint_name, EndpointConfigName=config_name,
             )  # fmt: skip
             self._wait_in_service(target.endpoint_name)
-        if previous.autoscaling_min is not None and previous.autoscaling_max is not None:
+        bounds = spec.scaling_bounds_of(previous)
+        if bounds is not None:
             self._register_scaling(
-                target.endpoint_name,
-                target.variant_name,
-                low=previous.autoscaling_min,
-                high=previous.autoscaling_max,
+                target.endpoint_name, target.variant_name, low=bounds[0], high=bounds[1]
             )
         return self.describe(env=env, manifest=manifest)
 
     def stop(self, *, env: str, manifest: Manifest) -> None:
-        """Delete the endpoint (models and configs stay, for history) and wait until it is gone.
-
-        Args:
-            env: Environment name.
-            manifest: Its manifest.
-        """
+        """Delete the endpoint (models and configs stay, for history) and wait until it is gone."""
         target = spec.spec_of(manifest)
         if self._describe_endpoint(target.endpoint_name) is None:
             return
         self._deregister_scaling(target.endpoint_name, target.variant_name)
         self._call("sagemaker", "delete_endpoint", EndpointName=target.endpoint_name)
-        self._wait(target.endpoint_name, until_gone=True)
+        self._wait_gone(target.endpoint_name)
 
     # -- AWS plumbing ----------------------------------------------------------------------
 
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._factory(service)
-        return self._clients[service]
-
-    def _call(self, service: str, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return getattr(self._client(service), operation)(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            message = str(error.get("Message", ""))
-            raise SageMakerCallError(f"{operation} failed: {code}: {message}", code=code) from exc
-        except BotoCoreError as exc:
-            raise TargetError(f"{operation} failed: {exc}") from exc
+    def _call(self, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        return self._aws.call(service, operation, **kwargs)
 
     def _describe_endpoint(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(self._call("sagemaker", "describe_endpoint", EndpointName=name))
-        except SageMakerCallError as exc:
-            if exc.code == "ValidationException" and "Could not find" in str(exc):
-                return None
-            raise
+        return self._aws.call_or_none("sagemaker", "describe_endpoint", EndpointName=name)
 
     def _tags(self, arn: str) -> dict[str, str]:
         return spec.tag_dict(self._call("sagemaker", "list_tags", ResourceArn=arn).get("Tags", []))
 
     def _ensure_model(self, *, request: DeployRequest, name: str) -> None:
-        try:
-            self._call("sagemaker", "describe_model", ModelName=name)
+        if self._aws.call_or_none("sagemaker", "describe_model", ModelName=name) is not None:
             return
-        except SageMakerCallError as exc:
-            if exc.code != "ValidationException":
-                raise
         self._call(
             "sagemaker", "create_model",
             ModelName=name, ExecutionRoleArn=spec.spec_of(request.manifest).execution_role_arn,
@@ -274,42 +199,57 @@ class SageMakerTarget:
         )  # fmt: skip
 
     def _ensure_config(self, *, request: DeployRequest, name: str) -> None:
-        try:
-            self._call("sagemaker", "describe_endpoint_config", EndpointConfigName=name)
+        found = self._aws.call_or_none(
+            "sagemaker", "describe_endpoint_config", EndpointConfigName=name
+        )
+        if found is not None:
             return
-        except SageMakerCallError as exc:
-            if exc.code != "ValidationException":
-                raise
         body = spec.endpoint_config_request(request=request, name=name)
         self._call("sagemaker", "create_endpoint_config", **body)
 
     def _wait_in_service(self, name: str) -> dict[str, Any]:
-        endpoint = self._wait(name, until_gone=False)
-        assert endpoint is not None
-        return endpoint
+        """Poll ``describe_endpoint`` until the endpoint is ``InService``.
 
-    def _wait(self, name: str, *, until_gone: bool) -> dict[str, Any] | None:
-        deadline = time.monotonic() + self.wait_timeout
-        status = "unknown"
-        while True:
+        Raises:
+            TargetError: It failed, disappeared, or the wait timed out.
+        """
+        seen = ["unknown"]
+
+        def probe() -> dict[str, Any] | None:
             endpoint = self._describe_endpoint(name)
             if endpoint is None:
-                if until_gone:
-                    return None
                 raise TargetError(f"endpoint {name} disappeared while waiting for InService")
-            status = str(endpoint.get("EndpointStatus"))
-            if not until_gone and status == "InService":
-                return endpoint
-            if not until_gone and status == "Failed":
+            seen[0] = str(endpoint.get("EndpointStatus"))
+            if seen[0] == "Failed":
                 reason = endpoint.get("FailureReason", "no reason given")
                 raise TargetError(f"endpoint {name} failed: {reason}")
-            if time.monotonic() >= deadline:
-                goal = "to be deleted" if until_gone else "for InService"
-                raise TargetError(
-                    f"timed out after {self.wait_timeout:g} s waiting {goal} on endpoint {name} "
-                    f"(status {status})"
-                )
-            self._sleep(self.poll_seconds)
+            return endpoint if seen[0] == "InService" else None
+
+        return self._poll(probe, goal="for InService", name=name, seen=seen)
+
+    def _wait_gone(self, name: str) -> None:
+        seen = ["unknown"]
+
+        def probe() -> bool | None:
+            endpoint = self._describe_endpoint(name)
+            if endpoint is None:
+                return True
+            seen[0] = str(endpoint.get("EndpointStatus"))
+            return None
+
+        self._poll(probe, goal="to be deleted", name=name, seen=seen)
+
+    def _poll(self, probe: Callable[[], Any], *, goal: str, name: str, seen: list[str]) -> Any:
+        return poll_until(
+            probe,
+            timeout=self.wait_timeout,
+            interval=self.poll_seconds,
+            sleep=self._sleep,
+            on_timeout=lambda: (
+                f"timed out after {self.wait_timeout:g} s waiting {goal} on endpoint {name} "
+                f"(status {seen[0]})"
+            ),
+        )
 
     def _invoker(self, name: str) -> Invoker:
         def invoke(instances: list[dict[str, Any]]) -> dict[str, Any]:

@@ -23,12 +23,6 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 def spec_of(manifest: Manifest) -> SageMakerTargetSpec:
     """The manifest's SageMaker target settings.
 
-    Args:
-        manifest: The manifest.
-
-    Returns:
-        Its target.
-
     Raises:
         TargetError: The manifest's target is not ``sagemaker``.
     """
@@ -38,29 +32,16 @@ def spec_of(manifest: Manifest) -> SageMakerTargetSpec:
 
 
 def resource_name(*, endpoint: str, version: int, manifest_hash: str) -> str:
-    """Name shared by the model and endpoint config of one deployment (at most 63 chars).
+    """``<endpoint>-v<version>-<8 hex of the manifest hash>``, at most 63 characters.
 
-    Args:
-        endpoint: Endpoint name.
-        version: Model version.
-        manifest_hash: ``sha256:<hex>`` of the manifest.
-
-    Returns:
-        ``<endpoint>-v<version>-<8 hex of the manifest hash>``.
+    The model and the endpoint config of one deployment share it.
     """
     suffix = f"-v{version}-{manifest_hash.removeprefix('sha256:')[:8]}"
     return endpoint[: 63 - len(suffix)].rstrip("-") + suffix
 
 
 def deployment_tags(request: DeployRequest) -> list[dict[str, str]]:
-    """Tags recording what a deployment is (on the endpoint config and the endpoint).
-
-    Args:
-        request: The deploy request.
-
-    Returns:
-        SageMaker tags.
-    """
+    """Tags recording what a deployment is (on the endpoint config and the endpoint)."""
     version = request.version
     pairs = {
         TAG_ENV: request.env,
@@ -76,13 +57,7 @@ def deployment_tags(request: DeployRequest) -> list[dict[str, str]]:
 
 
 def primary_container(request: DeployRequest) -> dict[str, Any]:
-    """The model's container: the model package when registered in SageMaker, else image + data.
-
-    Args:
-        request: The deploy request.
-
-    Returns:
-        ``PrimaryContainer`` of ``create_model``.
+    """``PrimaryContainer`` of ``create_model``: the model package, else image + data.
 
     Raises:
         TargetError: Neither a model package ARN nor an image and ``s3://`` artifact exist.
@@ -100,15 +75,7 @@ def primary_container(request: DeployRequest) -> dict[str, Any]:
 
 
 def endpoint_config_request(*, request: DeployRequest, name: str) -> dict[str, Any]:
-    """Arguments of ``create_endpoint_config`` (variant, data capture, tags).
-
-    Args:
-        request: The deploy request.
-        name: Endpoint config (and model) name.
-
-    Returns:
-        Keyword arguments.
-    """
+    """Arguments of ``create_endpoint_config`` named ``name`` (variant, data capture, tags)."""
     spec = spec_of(request.manifest)
     body: dict[str, Any] = {
         "EndpointConfigName": name,
@@ -136,14 +103,7 @@ def endpoint_config_request(*, request: DeployRequest, name: str) -> dict[str, A
 
 
 def deployment_config(manifest: Manifest) -> dict[str, Any]:
-    """``DeploymentConfig`` of ``update_endpoint``: blue/green routing plus alarm rollback.
-
-    Args:
-        manifest: The manifest.
-
-    Returns:
-        The deployment config.
-    """
+    """``DeploymentConfig`` of ``update_endpoint``: blue/green routing plus alarm rollback."""
     strategy = manifest.strategy
     routing: dict[str, Any]
     total_wait = 0
@@ -192,19 +152,9 @@ def read_actual(
     """The actual state from ``describe_endpoint``, its config, their tags and autoscaling.
 
     The version, digest and manifest hash come from the endpoint config's tags (written once,
-    with the config); the instance count is the one running, so a console change shows.
-
-    Args:
-        env: Environment name.
-        endpoint: ``describe_endpoint`` answer.
-        config: ``describe_endpoint_config`` answer.
-        config_tags: Tags of the endpoint config.
-        endpoint_tags: Tags of the endpoint.
-        bounds: Autoscaling (min, max), or None.
-        variant: Variant name of the manifest.
-
-    Returns:
-        The actual state, with notes on anything changed outside slipway.
+    with the config); the instance count is the one running, so a console change shows. Notes
+    name anything changed outside slipway. ``settings`` holds the keys of
+    ``SageMakerTargetSpec.settings()``; ``bounds`` is the autoscaling (min, max), if any.
     """
     name = str(endpoint.get("EndpointName"))
     config_name = str(endpoint["EndpointConfigName"])
@@ -228,52 +178,63 @@ def read_actual(
     status = str(endpoint.get("EndpointStatus", "Unknown"))
     if status != "InService":
         notes.append(f"endpoint status is {status}: {endpoint.get('FailureReason', '')}".strip())
+    model_name, version = config_tags.get(TAG_MODEL), int_tag(config_tags, TAG_VERSION)
     return ActualState(
         env=env,
         target="sagemaker",
         deployed=True,
         healthy=status == "InService",
-        model_name=config_tags.get(TAG_MODEL),
-        version=int_tag(config_tags, TAG_VERSION),
+        model_name=model_name,
+        version=version,
         artifact_digest=config_tags.get(TAG_DIGEST),
         manifest_hash=config_tags.get(TAG_MANIFEST),
         git_sha=config_tags.get(TAG_GIT),
         endpoint=name,
-        instance_type=configured.get("InstanceType"),
-        instance_count=count,
-        autoscaling_min=bounds[0] if bounds else None,
-        autoscaling_max=bounds[1] if bounds else None,
+        traffic=_traffic(endpoint.get("ProductionVariants") or [], model_name, version),
         data_capture_percentage=(
             int(capture.get("InitialSamplingPercentage", 0)) if capture.get("EnableCapture") else 0
         ),
         strategy=config_tags.get(TAG_STRATEGY),
+        settings={
+            "instance_type": str(configured.get("InstanceType") or "-"),
+            "instance_count": "-" if count is None else str(count),
+            "autoscaling": f"{bounds[0]}-{bounds[1]}" if bounds else "-",
+        },
         notes=notes,
         details={"endpoint_config": config_name, "status": status},
     )
 
 
+def scaling_bounds_of(state: ActualState) -> tuple[int, int] | None:
+    """The autoscaling (min, max) :func:`read_actual` recorded, or None without autoscaling."""
+    low, _, high = state.settings.get("autoscaling", "-").partition("-")
+    return (int(low), int(high)) if low.isdigit() and high.isdigit() else None
+
+
+def _traffic(
+    variants: list[dict[str, Any]], model_name: str | None, version: int | None
+) -> dict[str, float]:
+    """Percent of requests per variant: the model reference when the config names one version."""
+    weights = {
+        str(v.get("VariantName")): float(v.get("CurrentWeight", v.get("DesiredWeight", 1.0)))
+        for v in variants
+    }
+    total = sum(weights.values())
+    if total <= 0:
+        return {}
+    ref = f"{model_name}:{version}" if model_name and version is not None else None
+    if ref is not None and len(weights) == 1:
+        return {ref: 100.0}
+    return {name: round(100 * weight / total, 2) for name, weight in weights.items()}
+
+
 def tag_dict(tags: list[dict[str, str]]) -> dict[str, str]:
-    """Tags as a dict (the last value of a repeated key wins).
-
-    Args:
-        tags: ``[{"Key": ..., "Value": ...}]``.
-
-    Returns:
-        Key to value.
-    """
+    """Tags (``[{"Key": ..., "Value": ...}]``) as a dict; the last of a repeated key wins."""
     return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def variant_of(variants: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    """The named production variant, else the first one, else an empty dict.
-
-    Args:
-        variants: ``ProductionVariants`` of a describe call.
-        name: Variant name.
-
-    Returns:
-        The variant.
-    """
+    """The named production variant, else the first one, else an empty dict."""
     for variant in variants:
         if variant.get("VariantName") == name:
             return variant
@@ -281,15 +242,7 @@ def variant_of(variants: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def int_tag(tags: dict[str, str], key: str) -> int | None:
-    """An integer tag value, or None.
-
-    Args:
-        tags: Tags as a dict.
-        key: Tag key.
-
-    Returns:
-        The value.
-    """
+    """An integer tag value, or None when it is missing or not an integer."""
     try:
         return int(tags[key])
     except (KeyError, ValueError):

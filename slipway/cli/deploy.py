@@ -1,19 +1,18 @@
 """The ``slipway deploy`` command group: plan, apply, status and rollback of environments.
 
-Errors are ``DeployError`` subclasses with one-line messages; the ``slipway`` entry point prints
-them and exits 1. ``python -m model_deploy`` runs this group alone with the same behaviour.
+Failures are ``DeployError`` subclasses (``SettingsError`` for a bad variable) with one-line
+messages; ``slipway.cli.app.run`` prints them and exits 1. Only typer and the standard library
+load with this module: ``model_deploy`` loads inside the command that runs, so ``slipway deploy
+plan dev`` starts fast.
 """
 
 from __future__ import annotations
 
-import sys
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from model_deploy.errors import DeployError
+from slipway.cli.output import FormatOption, OutputFormat, OutputOption, PlanFormat, emit
 
 deploy_app = typer.Typer(
     help="Plan and apply environment manifests (dev, staging, prod).",
@@ -22,15 +21,6 @@ deploy_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-
-class OutputFormat(StrEnum):
-    """Output formats."""
-
-    TEXT = "text"
-    MARKDOWN = "markdown"
-    JSON = "json"
-
-
 EnvArgument = Annotated[
     str,
     typer.Argument(
@@ -38,8 +28,8 @@ EnvArgument = Annotated[
         show_default=False,
     ),
 ]
-FormatOption = Annotated[
-    OutputFormat,
+PlanFormatOption = Annotated[
+    PlanFormat,
     typer.Option(
         "--format",
         "-f",
@@ -47,24 +37,12 @@ FormatOption = Annotated[
         case_sensitive=False,
     ),
 ]
-OutputOption = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="Write to this file instead of stdout.", dir_okay=False),
-]
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
 
 
 @deploy_app.command()
 def plan(
     env: EnvArgument,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: PlanFormatOption = PlanFormat.TEXT,
     output: OutputOption = None,
     detailed_exitcode: Annotated[
         bool,
@@ -75,11 +53,10 @@ def plan(
     ] = False,
 ) -> None:
     """Show what applying ENV's manifest would change, with metrics, policies and evidence."""
-    from model_deploy.render import render_plan
     from model_deploy.service import Deployer
 
     result = Deployer().plan(env)
-    _emit(render_plan(result, fmt=fmt.value), output)
+    emit(result, fmt, output=output)
     if detailed_exitcode and not result.in_sync:
         raise typer.Exit(3 if result.blocked else 2)
 
@@ -92,21 +69,20 @@ def apply(env: EnvArgument, fmt: FormatOption = OutputFormat.TEXT) -> None:
     Only one apply or rollback runs per environment at a time.
     """
     from model_deploy.apply import apply_env
-    from model_deploy.render import render_result
+    from model_deploy.render.text import result_text
     from model_deploy.service import Deployer
 
-    _emit(render_result(apply_env(Deployer(), env), fmt=fmt.value), None)
+    emit(apply_env(Deployer(), env), fmt, text=result_text)
 
 
 @deploy_app.command()
 def status(fmt: FormatOption = OutputFormat.TEXT) -> None:
     """Show every environment's drift: manifest in git vs registry status vs what serves."""
-    from model_deploy.render import render_status
+    from model_deploy.render.text import status_text
     from model_deploy.service import Deployer
     from model_deploy.status import status_all
 
-    statuses = status_all(Deployer())
-    _emit(render_status(statuses, fmt=fmt.value), None)
+    emit(status_all(Deployer()), fmt, text=status_text)
 
 
 @deploy_app.command()
@@ -117,16 +93,7 @@ def rollback(env: EnvArgument, fmt: FormatOption = OutputFormat.TEXT) -> None:
     (`slipway deploy status` shows the drift until you do).
     """
     from model_deploy.apply import rollback_env
-    from model_deploy.render import render_result
+    from model_deploy.render.text import result_text
     from model_deploy.service import Deployer
 
-    _emit(render_result(rollback_env(Deployer(), env), fmt=fmt.value), None)
-
-
-def main() -> None:
-    """Run the command group alone (``python -m model_deploy``): errors print as one line."""
-    try:
-        deploy_app(prog_name="slipway deploy", standalone_mode=True)
-    except DeployError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    emit(rollback_env(Deployer(), env), fmt, text=result_text)

@@ -16,6 +16,7 @@ from deploy_support import (
     write_manifest,
 )
 
+from model_build.errors import RegistryError
 from model_build.registry.protocol import ApprovalStatus
 from model_deploy.apply import apply_env, rollback_env
 from model_deploy.errors import (
@@ -26,6 +27,7 @@ from model_deploy.errors import (
     PolicyViolation,
 )
 from model_deploy.manifest.model import Manifest
+from model_deploy.render import result_text, status_text
 from model_deploy.state import env_lock, read_history
 from model_deploy.status import status_all
 from model_deploy.targets.protocol import ActualState, DeployRequest, Verifier
@@ -116,7 +118,7 @@ def test_apply_deploys_then_is_a_noop(setup: Any) -> None:
     again = apply_env(deployer, "dev")
     assert again.outcome == "noop"
     assert target.deploys == 1
-    history = read_history(state_dir=deployer.state_dir, env="dev")
+    history = read_history(state_dir=deployer.state_dir, env="dev").records
     assert [(r.action, r.outcome, r.model_ref) for r in history] == [
         ("apply", "succeeded", "driver_ranking:1")
     ]
@@ -143,7 +145,7 @@ def test_policy_violation_changes_nothing(setup: Any) -> None:
     with pytest.raises(PolicyViolation, match="staging only takes Approved versions"):
         apply_env(deployer, "staging")
     assert target.deploys == 0
-    assert read_history(state_dir=deployer.state_dir, env="staging") == []
+    assert read_history(state_dir=deployer.state_dir, env="staging").records == []
 
 
 def test_unknown_version_is_a_failed_registry_check(setup: Any) -> None:
@@ -184,7 +186,7 @@ def test_failed_smoke_test_rolls_back_and_records_it(setup: Any) -> None:
         caught.value
     )
     assert target.describe(env="dev", manifest=deployer.load("dev").manifest).version == 1
-    last = read_history(state_dir=deployer.state_dir, env="dev")[-1]
+    last = read_history(state_dir=deployer.state_dir, env="dev").records[-1]
     assert (last.outcome, last.model_ref) == ("rolled_back", "driver_ranking:2")
 
 
@@ -268,3 +270,111 @@ def test_second_concurrent_apply_is_refused_quickly(setup: Any) -> None:
         release.set()
         thread.join()
     assert apply_env(deployer, "dev").outcome == "deployed"
+
+
+def _registry_down_for(registry: FakeRegistry, version: int) -> None:
+    """Make reading ``version`` fail the way an unreachable registry does."""
+    real_get = registry.get
+
+    def get(*, model_name: str, version_: int | None = None, **kwargs: Any) -> Any:
+        number = kwargs.get("version", version_)
+        if number == version:
+            raise RegistryError("sagemaker DescribeModelPackage failed: could not connect")
+        return real_get(model_name=model_name, version=number)
+
+    registry.get = get  # type: ignore[method-assign]
+
+
+def test_unreachable_registry_for_the_serving_version_is_a_visible_warning(setup: Any) -> None:
+    deployer, _, registry = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=2, port=9001))
+    _registry_down_for(registry, 1)
+    plan = deployer.plan("dev")
+    (warning,) = plan.warnings
+    assert "cannot read the serving version driver_ranking:1 from the local registry" in warning
+    assert "could not connect" in warning
+    assert plan.serving is None  # no baseline, and the plan says why
+    assert f"Warning: {warning}" in plan.to_text()
+    markdown = plan.to_markdown()
+    assert "> [!WARNING]" in markdown
+    assert "could not connect" in markdown
+    assert plan.model_dump(mode="json")["warnings"] == [warning]
+    (status,) = status_all(deployer)
+    assert any("could not connect" in line for line in status.warnings)
+    assert any("approval status is not checked" in line for line in status.warnings)
+    assert "! warning: cannot read the serving version" in status_text([status])
+    assert apply_env(deployer, "dev").warnings == [warning]
+
+
+def test_a_serving_version_missing_from_the_registry_is_a_warning(setup: Any) -> None:
+    deployer, _, registry = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    apply_env(deployer, "dev")
+    del registry.versions[("driver_ranking", 1)]
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=2, port=9001))
+    assert deployer.plan("dev").warnings == [
+        "the serving version driver_ranking:1 is not in the local registry"
+    ]
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=None, port=9001))
+    assert deployer.plan("dev").warnings == [
+        "the serving version driver_ranking:1 is not in the local registry"
+    ]
+
+
+def test_corrupt_history_lines_warn_in_status_and_rollback(setup: Any) -> None:
+    deployer, _, _ = setup
+    for version in (1, 2):
+        write_manifest(
+            manifests(deployer), "dev", local_manifest("dev", version=version, port=9001)
+        )
+        apply_env(deployer, "dev")
+    with (deployer.state_dir / "dev" / "history.jsonl").open("a") as handle:
+        handle.write("{torn line\n")
+    (status,) = status_all(deployer)
+    assert any("skipped 1 unreadable line(s) (3)" in line for line in status.warnings)
+    result = rollback_env(deployer, "dev")
+    assert result.after.model_ref == "driver_ranking:1"
+    assert any("skipped 1 unreadable line(s)" in line for line in result.warnings)
+    assert "Warning: " in result_text(result)
+
+
+def test_an_unreadable_history_is_an_error_for_that_environment_only(setup: Any) -> None:
+    deployer, _, _ = setup
+    write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
+    write_manifest(manifests(deployer), "prod", local_manifest("prod", version=None, port=9003))
+    (deployer.state_dir / "dev" / "history.jsonl").mkdir(parents=True)
+    dev, prod = status_all(deployer)
+    assert dev.error is not None
+    assert "cannot read the deploy history" in dev.error
+    assert prod.in_sync
+
+
+def test_plan_from_texts_writes_nothing_and_names_the_repository_path(
+    setup: Any, tmp_path: Path
+) -> None:
+    deployer, _, _ = setup
+    texts = {
+        "staging": local_manifest("staging", version=2, port=9002),
+        "prod": local_manifest("prod", version=2, port=9003),
+    }
+    before = sorted(p for p in tmp_path.rglob("*") if "registry" not in p.parts)
+    plan = deployer.plan_texts("prod", texts, folder="deploy/envs")
+    assert plan.manifest_path == "deploy/envs/prod.yaml"
+    assert plan.action == "create"
+    promotion = next(p for p in plan.policies if p.policy == "promotion-order")
+    assert promotion.failed  # the upstream (staging) text was read: it serves nothing yet
+    assert "in staging, which serves nothing" in promotion.message
+    alone = deployer.plan_texts("prod", {"prod": texts["prod"]}, folder="deploy/envs")
+    promotion = next(p for p in alone.policies if p.policy == "promotion-order")
+    assert "deploy/envs/staging.yaml: no manifest for 'staging' (known: prod)" in (
+        promotion.message
+    )
+    assert sorted(p for p in tmp_path.rglob("*") if "registry" not in p.parts) == before
+    with pytest.raises(ManifestError, match=r"deploy/envs/prod.yaml:2: environment: is 'qa'"):
+        deployer.plan_texts(
+            "prod", {"prod": texts["prod"].replace("prod", "qa", 1)}, folder="deploy/envs"
+        )
+    with pytest.raises(ManifestError, match=r"deploy/envs/dev.yaml: no manifest for 'dev'"):
+        deployer.plan_texts("dev", texts, folder="deploy/envs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from model_build.registry.protocol import ApprovalStatus, ModelVersion
-from model_deploy.errors import SmokeTestError, TargetError
+from model_deploy.errors import DeployError, SmokeTestError, TargetError
 from model_deploy.manifest import parse_manifest
 from model_deploy.manifest.model import SmokeCase
 from model_deploy.smoke import check_answer, require_passed, run_smoke_tests
@@ -19,6 +20,7 @@ from model_deploy.targets import processes
 from model_deploy.targets import sagemaker_spec as spec
 from model_deploy.targets.protocol import DeployRequest
 from model_deploy.targets.sagemaker import SageMakerTarget
+from model_deploy.targets.waiting import poll_until, watch_for
 
 CASE = SmokeCase.model_validate(
     {"name": "c", "instances": [{"a": 1}, {"a": 2}], "expect": {"label": 1}}
@@ -82,11 +84,29 @@ def record(version: int, digest: str, outcome: str = "succeeded") -> DeploymentR
     )
 
 
+def test_corrupt_history_lines_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    append_history(state_dir=tmp_path, env="dev", record=record(1, "h1"))
+    with (tmp_path / "dev" / "history.jsonl").open("a") as handle:
+        handle.write('garbage\n\n{"action": "apply"}\n')
+    append_history(state_dir=tmp_path, env="dev", record=record(2, "h2"))
+    history = read_history(state_dir=tmp_path, env="dev")
+    assert [r.version for r in history.records] == [1, 2]
+    (warning,) = history.warnings
+    assert "skipped 2 unreadable line(s) (2, 4)" in warning
+    assert "history.jsonl" in warning
+    assert read_history(state_dir=tmp_path, env="qa").warnings == []
+
+
+def test_unreadable_history_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "dev" / "history.jsonl").mkdir(parents=True)  # a folder where the file goes
+    with pytest.raises(DeployError, match=r"cannot read the deploy history .*history\.jsonl"):
+        read_history(state_dir=tmp_path, env="dev")
+
+
 def test_history_round_trip_and_previous_deployment(tmp_path: Path) -> None:
     for item in (record(1, "h1"), record(2, "h2"), record(3, "h3", "rolled_back")):
         append_history(state_dir=tmp_path, env="dev", record=item)
-    (tmp_path / "dev" / "history.jsonl").open("a").write("garbage\n")
-    history = read_history(state_dir=tmp_path, env="dev")
+    history = read_history(state_dir=tmp_path, env="dev").records
     assert [r.version for r in history] == [1, 2, 3]
     assert previous_deployment(history, current_hash="h2", current_version=2).version == 1
     assert previous_deployment(history, current_hash="h1", current_version=1).version == 2
@@ -95,6 +115,9 @@ def test_history_round_trip_and_previous_deployment(tmp_path: Path) -> None:
 
 def test_processes_never_trust_a_foreign_or_dead_pid() -> None:
     bystander = subprocess.Popen(["sleep", "30"])
+    deadline = time.monotonic() + 5  # right after exec, /proc/<pid>/cmdline may still be empty
+    while not processes.cmdline(bystander.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         assert not processes.is_running(bystander.pid, marker="model_deploy.targets.local_router")
         processes.stop(bystander.pid, marker="model_deploy.targets.local_router", timeout=0.1)
@@ -131,9 +154,49 @@ def target_with(statuses: list[str], timeout: float = 0.2) -> SageMakerTarget:
     )
 
 
+def test_poll_until_returns_the_first_value_fails_early_or_times_out() -> None:
+    answers = iter([None, None, "ready"])
+    sleeps: list[float] = []
+    found = poll_until(
+        lambda: next(answers), timeout=5, interval=0.5, on_timeout=lambda: "x", sleep=sleeps.append
+    )
+    assert (found, sleeps) == ("ready", [0.5, 0.5])
+
+    def broken() -> None:
+        raise TargetError("process 7 exited")
+
+    with pytest.raises(TargetError, match="process 7 exited"):
+        poll_until(broken, timeout=5, interval=0.1, on_timeout=lambda: "x")
+    started = time.monotonic()
+    with pytest.raises(TargetError, match=r"^still Creating$"):
+        poll_until(lambda: None, timeout=0.05, interval=0.01, on_timeout=lambda: "still Creating")
+    assert time.monotonic() - started < 1.0
+
+
+def test_watch_for_checks_until_the_end_and_stops_at_the_first_failure() -> None:
+    calls: list[int] = []
+    watch_for(lambda: calls.append(1), seconds=0, interval=1.0)
+    assert calls == [1]  # checked once even with nothing to wait for
+    started = time.monotonic()
+    watch_for(lambda: calls.append(1), seconds=0.1, interval=0.02)
+    assert 0.1 <= time.monotonic() - started < 1.0
+    assert len(calls) > 3
+    state = {"left": 2}
+
+    def sickens() -> None:
+        state["left"] -= 1
+        if state["left"] < 0:
+            raise TargetError("fails /ping")
+
+    with pytest.raises(TargetError, match="fails /ping"):
+        watch_for(sickens, seconds=5, interval=0.001)
+
+
 def test_wait_polls_until_in_service_and_times_out_or_fails() -> None:
     assert (
-        target_with(["Creating", "Updating", "InService"])._wait_in_service("e")["EndpointStatus"]
+        target_with(["Creating", "Updating", "InService"], timeout=10)._wait_in_service("e")[
+            "EndpointStatus"
+        ]
         == "InService"
     )
     with pytest.raises(

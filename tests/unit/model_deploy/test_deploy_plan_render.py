@@ -11,7 +11,6 @@ from model_build.registry.protocol import ApprovalStatus, ModelVersion
 from model_deploy.manifest import parse_manifest
 from model_deploy.plan import build_plan, compute_changes
 from model_deploy.policies import PolicyResult
-from model_deploy.render import render_plan
 from model_deploy.targets.protocol import ActualState
 from model_deploy.targets.traffic import TrafficStep, traffic_steps
 
@@ -66,8 +65,7 @@ def actual(**overrides: Any) -> ActualState:
         "version": 3,
         "manifest_hash": "sha256:" + "b" * 64,
         "endpoint": "slipway-prod",
-        "instance_type": "ml.m5.large",
-        "instance_count": 1,
+        "settings": {"instance_type": "ml.m5.large", "instance_count": "1", "autoscaling": "-"},
         "data_capture_percentage": 20,
         "strategy": "canary 10% / bake 5 min",
         "git_sha": "feedbeef",
@@ -115,8 +113,8 @@ def test_plan_actions() -> None:
     assert plan_for(actual(deployed=False, model_name=None, version=None)).action == "create"
     loaded = parse_manifest(text=SAGEMAKER_MANIFEST, source="prod.yaml")
     synced = actual(
-        version=4, instance_type="ml.m5.xlarge", instance_count=2, autoscaling_min=2,
-        autoscaling_max=6, manifest_hash=loaded.content_hash,
+        version=4, manifest_hash=loaded.content_hash,
+        settings={"instance_type": "ml.m5.xlarge", "instance_count": "2", "autoscaling": "2-6"},
     )  # fmt: skip
     plan = plan_for(synced)
     assert plan.action == "noop"
@@ -151,7 +149,7 @@ def test_metric_rows_have_deltas_directions_and_thresholds() -> None:
 
 
 def test_markdown_is_a_reviewable_pr_comment() -> None:
-    text = render_plan(plan_for(actual()), fmt="markdown")
+    text = plan_for(actual()).to_markdown()
     assert text.startswith("<!-- slipway:plan env=prod -->\n### 🚢 Deploy plan · `prod`: ")
     assert "`driver_ranking:3` → `driver_ranking:4`" in text
     assert "**Blocked:** 1 policy check(s) failed" in text
@@ -179,17 +177,17 @@ def test_markdown_is_a_reviewable_pr_comment() -> None:
 def test_markdown_in_sync_and_text_and_json() -> None:
     loaded = parse_manifest(text=SAGEMAKER_MANIFEST, source="prod.yaml")
     synced = actual(
-        version=4, instance_type="ml.m5.xlarge", instance_count=2, autoscaling_min=2,
-        autoscaling_max=6, manifest_hash=loaded.content_hash,
+        version=4, manifest_hash=loaded.content_hash,
+        settings={"instance_type": "ml.m5.xlarge", "instance_count": "2", "autoscaling": "2-6"},
     )  # fmt: skip
-    markdown = render_plan(plan_for(synced, []), fmt="markdown")
+    markdown = plan_for(synced, []).to_markdown()
     assert "✔️ **in sync**" in markdown
     assert "#### Changes" not in markdown
-    text = render_plan(plan_for(actual()), fmt="text")
+    text = plan_for(actual()).to_text()
     assert "Instance count  1  ->  2" in text.replace("   ", "  ")
     assert "[FAIL] promotion-order" in text
     assert "BLOCKED" in text
-    data = json.loads(render_plan(plan_for(actual()), fmt="json"))
+    data = json.loads(json.dumps(plan_for(actual()).model_dump(mode="json")))
     assert data["action"] == "update"
     assert data["blocked"] is True
     assert data["in_sync"] is False
@@ -199,7 +197,7 @@ def test_markdown_in_sync_and_text_and_json() -> None:
 
 def test_markdown_escapes_table_breakers(tmp_path: Path) -> None:
     plan = plan_for(actual(notes=["a | b <script>"]))
-    text = render_plan(plan, fmt="markdown")
+    text = plan.to_markdown()
     assert "a \\| b &lt;script&gt;" in text
 
 
