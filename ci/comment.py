@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci.errors import CiError
-from ci.forge.protocol import MAX_BODY_CHARS, CommitState, CommitStatus, Forge, PullRequest
+from ci.forge.protocol import Files, Forge, Statuses
+from ci.forge.records import MAX_BODY_CHARS, CommitState, CommitStatus, PullRequest
 from ci.gx_summary import SourceSummary, gx_markdown
 from ci.markers import digest_of
 from ci.planning import Planner, manifest_path, read_manifests, stable
 from ci.sticky import StickyResult, upsert_sticky
+from foundation.markdown import escape_text
 from model_build.errors import BuildError
 from model_deploy.errors import DeployError
 from model_deploy.plan import Plan
@@ -122,7 +124,7 @@ def comment_plan(
     return result
 
 
-def infer_envs(forge: Forge, pr: PullRequest, *, manifests_dir: str) -> list[str]:
+def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str]:
     """Environments a pull request is about.
 
     Args:
@@ -151,7 +153,7 @@ def infer_envs(forge: Forge, pr: PullRequest, *, manifests_dir: str) -> list[str
 
 
 def _set_statuses(
-    forge: Forge, result: PlanCommentResult, envs: list[str], *, run_url: str | None
+    forge: Statuses, result: PlanCommentResult, envs: list[str], *, run_url: str | None
 ) -> list[CommitStatus]:
     sha = result.pr.head_sha
     first = next(iter(result.comments.values()), None)
@@ -184,19 +186,9 @@ def _set_statuses(
         if failed:
             policy_desc = "Blocked by " + ", ".join(failed)
     return [
+        forge.set_status(sha=sha, status=CommitStatus(PLAN_CONTEXT, plan_state, plan_desc, link)),
         forge.set_status(
-            sha=sha,
-            context=PLAN_CONTEXT,
-            state=plan_state,
-            description=plan_desc,
-            target_url=link,
-        ),
-        forge.set_status(
-            sha=sha,
-            context=POLICY_CONTEXT,
-            state=policy_state,
-            description=policy_desc,
-            target_url=link,
+            sha=sha, status=CommitStatus(POLICY_CONTEXT, policy_state, policy_desc, link)
         ),
     ]
 
@@ -230,7 +222,7 @@ def _render(
             f"### 🚢 Deploy plan · `{env}`",
             "",
             "> [!CAUTION]",
-            f"> **The plan could not be computed:** {_md(error or 'unknown error')}",
+            f"> **The plan could not be computed:** {escape_text(error or 'unknown error')}",
             "",
         ]
     if diff:
@@ -251,7 +243,3 @@ def _render(
         "comment in place.</sub>"
     )
     return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ci.errors import CiError, DeployReportError
-from ci.forge.protocol import Deployment, DeploymentStatus, Forge, Issue
+from ci.forge.protocol import Files, Forge, Issues
+from ci.forge.records import Deployment, DeploymentStatus, Issue, IssueEdit
 from ci.markers import digest_of, marker
 from ci.planning import Planner, RegistryOpener, manifest_path
 from ci.promote import PromotionResult, propose
@@ -120,13 +121,9 @@ def report_deploy(
     if result != "in_progress" and (not states or states[-1] != result):
         wanted.append(result)
     for state in wanted:
+        status = DeploymentStatus(state, _sentence(state, ref, env), log_url)
         report.added.append(
-            forge.create_deployment_status(
-                deployment_id=deployment.id,
-                state=state,
-                description=_sentence(state, ref, env),
-                log_url=log_url,
-            )
+            forge.create_deployment_status(deployment_id=deployment.id, status=status)
         )
     problems: list[str] = []
     if pr_number is not None:
@@ -159,7 +156,7 @@ def report_deploy(
     return report
 
 
-def _model_at(forge: Forge, *, path: str, ref: str, env: str) -> ModelRef | None:
+def _model_at(forge: Files, *, path: str, ref: str, env: str) -> ModelRef | None:
     text = forge.read_file(path=path, ref=ref)
     if text is None:
         raise DeployReportError(f"{path} does not exist at {ref[:12]}")
@@ -291,7 +288,7 @@ def _revert(
 
 
 def _issue(
-    forge: Forge,
+    forge: Issues,
     report: DeployReport,
     model: ModelRef,
     *,
@@ -324,4 +321,4 @@ def _issue(
         )
     if existing.body == body:
         return existing
-    return forge.update_issue(number=existing.number, body=body)
+    return forge.update_issue(number=existing.number, edit=IssueEdit(body=body))

@@ -12,18 +12,24 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from ci.errors import CiError
-from ci.forge.protocol import Forge, Issue
+from ci.forge.protocol import Comments, Issues
+from ci.forge.records import Issue, IssueEdit
 from ci.markers import digest_line, digest_of, marker, parse_digest
+from foundation.markdown import escape_cell
 from model_deploy.status import EnvStatus
 
 DRIFT_KEY = "drift"
 DRIFT_LABEL = "slipway:drift"
 DriftAction = Literal["opened", "updated", "unchanged", "closed", "none"]
+
+
+class DriftForge(Issues, Comments, Protocol):
+    """What the drift issue needs from a forge: issues, and a comment before closing one."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def load_statuses(path: Path) -> list[EnvStatus]:
 
 
 def drift_issue(
-    *, forge: Forge, statuses: list[EnvStatus], now: datetime, run_url: str | None = None
+    *, forge: DriftForge, statuses: list[EnvStatus], now: datetime, run_url: str | None = None
 ) -> DriftResult:
     """Open, update or close the drift issue to match ``statuses``.
 
@@ -85,7 +91,7 @@ def drift_issue(
             body=f"✅ No drift as of {now:%Y-%m-%d %H:%M} UTC; closing."
             + (f" ([check]({run_url}))" if run_url else ""),
         )
-        closed = forge.update_issue(number=existing.number, state="closed")
+        closed = forge.update_issue(number=existing.number, edit=IssueEdit(state="closed"))
         return DriftResult("closed", closed, names)
     table = _table(drifted)
     digest = digest_of(*table)
@@ -113,7 +119,9 @@ def drift_issue(
     if parse_digest(existing.body) == digest and existing.title == title:
         return DriftResult("unchanged", existing, names)
     return DriftResult(
-        "updated", forge.update_issue(number=existing.number, title=title, body=body), names
+        "updated",
+        forge.update_issue(number=existing.number, edit=IssueEdit(title=title, body=body)),
+        names,
     )
 
 
@@ -124,7 +132,7 @@ def _table(statuses: list[EnvStatus]) -> list[str]:
     ]
     for s in statuses:
         findings = [s.error] if s.error else s.drift or ["not healthy"]
-        drift = "<br>".join(_md(item) for item in findings)
+        drift = "<br>".join(escape_cell(item) for item in findings)
         lines.append(
             f"| `{s.env}` | {_code(s.desired_ref)} | {s.registry_status or '–'} | "
             f"{_code(s.serving_ref)} | {'✅' if s.healthy else '❌'} | {drift} |"
@@ -134,7 +142,3 @@ def _table(statuses: list[EnvStatus]) -> list[str]:
 
 def _code(value: str | None) -> str:
     return f"`{value}`" if value else "nothing"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")

@@ -14,6 +14,7 @@ from typing import Any
 
 from ci.errors import CiError
 from feature_store.gate import ExpectationOutcome, SourceReport
+from foundation.markdown import escape_text
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def gx_markdown(summaries: list[SourceSummary]) -> list[str]:
     for s in summaries:
         if s.failures or s.warnings:
             lines += ["", f"`{s.source}`:"]
-            lines += [f"- ❌ {_escape(line)}" for line in s.failures]
-            lines += [f"- ⚠️ {_escape(line)}" for line in s.warnings]
+            lines += [f"- ❌ {escape_text(line)}" for line in s.failures]
+            lines += [f"- ⚠️ {escape_text(line)}" for line in s.warnings]
     return [*lines, "", "</details>", ""]
 
 
@@ -140,7 +141,3 @@ def _from_raw(path: Path) -> SourceSummary:
         failures=tuple(o.describe() for o in outcomes if o.blocking),
         warnings=tuple(o.describe() for o in outcomes if not o.success and not o.blocking),
     )
-
-
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 
 from ci.errors import CiError, PromotionError
-from ci.forge.protocol import FileCommit, Forge, PullRequest
+from ci.forge.protocol import Forge
+from ci.forge.records import FileCommit, PullRequest
 from ci.planning import Planner, RegistryOpener, manifest_path, read_manifests
 from ci.steps.body import Proposal, render_body
 from ci.steps.branch import branch_name, commit_manifest

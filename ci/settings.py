@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ci.errors import CiConfigError
+from foundation.settings import load_settings
 
 ForgeKind = Literal["local", "github"]
 
@@ -66,23 +66,9 @@ class CiSettings(BaseSettings):
 
 
 def load_ci_settings(**overrides: object) -> CiSettings:
-    """Read :class:`CiSettings` from the environment, with explicit overrides.
-
-    Args:
-        **overrides: Field values that win over the environment (None values are ignored).
-
-    Returns:
-        The settings.
+    """:class:`CiSettings` from the environment; ``overrides`` that are not None win.
 
     Raises:
-        CiConfigError: A variable is invalid; the message names it, never its value.
+        SettingsError: A variable is invalid; the message names it, never its value.
     """
-    given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        return CiSettings(**given)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SLIPWAY_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors(include_input=False)
-        )
-        raise CiConfigError(f"invalid ci settings: {problems}") from exc
+    return load_settings(CiSettings, **overrides)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ci.forge.protocol import MAX_BODY_CHARS, Comment, Forge
+from ci.forge.protocol import Comments
+from ci.forge.records import MAX_BODY_CHARS, Comment
 from ci.markers import digest_line, marker, parse_digest, parse_marker
 
 #: Characters kept free in each part for the marker, digest and "Part k of n" lines.
@@ -104,7 +105,7 @@ def render_parts(*, key: str, body: str, digest: str, limit: int = MAX_BODY_CHAR
 
 
 def upsert_sticky(
-    forge: Forge, *, number: int, key: str, body: str, digest: str, limit: int = MAX_BODY_CHARS
+    forge: Comments, *, number: int, key: str, body: str, digest: str, limit: int = MAX_BODY_CHARS
 ) -> StickyResult:
     """Create or update the sticky comment ``key`` on pull request or issue ``number``.
 

@@ -1,19 +1,31 @@
-"""Git forges: the protocol promotion needs, GitHub (PyGithub) and the local git forge."""
+"""Git forges: the role protocols, the shared records, GitHub (PyGithub) and the local forge."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ci.forge.protocol import (
+    Comments,
+    Deployments,
+    Files,
+    Forge,
+    Issues,
+    PullRequests,
+    Reviews,
+    Statuses,
+)
+from ci.forge.records import (
     MAX_BODY_CHARS,
     Comment,
     CommitStatus,
     Deployment,
     DeploymentStatus,
     FileCommit,
-    Forge,
     Issue,
+    IssueEdit,
+    PrEdit,
     PullRequest,
+    Review,
 )
 
 if TYPE_CHECKING:
@@ -21,13 +33,9 @@ if TYPE_CHECKING:
 
 
 def open_forge(settings: CiSettings) -> Forge:
-    """Build the forge the settings name (no network call is made here).
+    """The forge the settings name: ``LocalForge`` on ``repo_dir`` or ``GitHubForge``.
 
-    Args:
-        settings: ci settings (``forge``: ``local`` or ``github``).
-
-    Returns:
-        A ``LocalForge`` on ``settings.repo_dir`` or a ``GitHubForge``.
+    No network call is made here, and the adapter's heavy imports happen only now.
 
     Raises:
         CiConfigError: ``github`` is selected but the token or repository is not set.
@@ -44,12 +52,22 @@ def open_forge(settings: CiSettings) -> Forge:
 __all__ = [
     "MAX_BODY_CHARS",
     "Comment",
+    "Comments",
     "CommitStatus",
     "Deployment",
     "DeploymentStatus",
+    "Deployments",
     "FileCommit",
+    "Files",
     "Forge",
     "Issue",
+    "IssueEdit",
+    "Issues",
+    "PrEdit",
     "PullRequest",
+    "PullRequests",
+    "Review",
+    "Reviews",
+    "Statuses",
     "open_forge",
 ]

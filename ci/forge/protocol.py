@@ -1,176 +1,44 @@
-"""What promotion needs from a git forge, and the plain records the forges return.
+"""What the ci area needs from a git forge, split by role so each consumer names only its part.
 
-Two implementations satisfy :class:`Forge`: ``GitHubForge`` (the REST API through PyGithub)
-and ``LocalForge`` (plain git in a folder, pull requests kept as JSON records: the embedded
-default). Promotion code only ever talks to this protocol.
+Two adapters satisfy every role: ``GitHubForge`` (the REST API through PyGithub) and
+``LocalForge`` (plain git in a folder, pull requests kept as JSON records: the embedded
+default). Consumers type their parameter with the roles they use (``Comments`` for a sticky
+comment, ``Issues`` and ``Comments`` for the drift issue...); :class:`Forge` is all of them.
+
+Every method raises ``ForgeError`` on failure, ``ForgeNotFoundError`` for a missing pull
+request, issue, comment, branch or deployment, and ``MergeBlockedError`` when a merge is
+refused. No method closes or recreates a pull request on its own, and creating calls never
+make a second object when an earlier attempt went through (the GitHub adapter looks for it
+before repeating a call whose answer was lost).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-PrState = Literal["open", "closed", "merged"]
-IssueState = Literal["open", "closed"]
-CommitState = Literal["pending", "success", "failure", "error"]
-DeploymentState = Literal["queued", "pending", "in_progress", "success", "failure", "error"]
-
-#: GitHub's maximum comment, issue and pull request body length (characters).
-MAX_BODY_CHARS = 65_535
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    """A pull request as the forge reports it.
-
-    Attributes:
-        number: Number (shared with issues on GitHub).
-        title: Title.
-        body: Body (markdown; empty when none).
-        head: Head branch name.
-        base: Base branch name.
-        head_sha: Commit the head branch points at (for a merged PR: the head when merged).
-        state: ``open``, ``closed`` (without merging) or ``merged``.
-        url: Web address (GitHub) or ``local:pr/<n>``.
-        labels: Label names.
-        merge_sha: The merge commit, once merged.
-    """
-
-    number: int
-    title: str
-    body: str
-    head: str
-    base: str
-    head_sha: str
-    state: PrState
-    url: str
-    labels: tuple[str, ...] = ()
-    merge_sha: str | None = None
-
-
-@dataclass(frozen=True)
-class Comment:
-    """A comment on a pull request or issue.
-
-    Attributes:
-        id: Comment id (unique in the repository).
-        body: Markdown body.
-        url: Web address.
-        author: Login of the author, when known.
-    """
-
-    id: int
-    body: str
-    url: str = ""
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An issue (drift, failed deploy).
-
-    Attributes:
-        number: Number.
-        title: Title.
-        body: Body.
-        state: ``open`` or ``closed``.
-        url: Web address.
-        labels: Label names.
-    """
-
-    number: int
-    title: str
-    body: str
-    state: IssueState
-    url: str
-    labels: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CommitStatus:
-    """One commit status (``slipway/plan``, ``slipway/policy``...).
-
-    Attributes:
-        context: Status name.
-        state: ``pending``, ``success``, ``failure`` or ``error``.
-        description: One short line (GitHub keeps 140 characters).
-        target_url: Link shown next to the status.
-    """
-
-    context: str
-    state: CommitState
-    description: str
-    target_url: str | None = None
-
-
-@dataclass(frozen=True)
-class DeploymentStatus:
-    """One status of a deployment.
-
-    Attributes:
-        state: Deployment state.
-        description: Short text.
-        log_url: Link to the deploy log.
-    """
-
-    state: DeploymentState
-    description: str
-    log_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """A deployment of one commit to one environment.
-
-    Attributes:
-        id: Deployment id.
-        sha: Commit deployed.
-        environment: Environment name.
-        description: Short text.
-        payload: Machine-readable details (model ref, pull request).
-        statuses: Statuses, oldest first (filled by ``list_deployment_statuses``).
-    """
-
-    id: int
-    sha: str
-    environment: str
-    description: str = ""
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    statuses: tuple[DeploymentStatus, ...] = ()
-
-
-@dataclass(frozen=True)
-class FileCommit:
-    """Result of writing one file to a branch.
-
-    Attributes:
-        branch: The branch.
-        sha: The branch head after the call.
-        changed: Whether a new commit was made (False: the file already had that content).
-        created_branch: Whether the branch was created (or reset onto the base) by the call.
-    """
-
-    branch: str
-    sha: str
-    changed: bool
-    created_branch: bool = False
+from ci.forge.records import (
+    Comment,
+    CommitStatus,
+    Deployment,
+    DeploymentStatus,
+    FileCommit,
+    Issue,
+    IssueEdit,
+    IssueState,
+    PrEdit,
+    PrState,
+    PullRequest,
+    Review,
+)
 
 
 @runtime_checkable
-class Forge(Protocol):
-    """The operations promotion needs from a forge.
-
-    Implementations never close or recreate a pull request on their own, and the GitHub one
-    retries transient failures (5xx, 429, network) with bounded backoff before raising
-    ``TransientForgeError``. Every method raises ``ForgeError`` (``ForgeNotFoundError`` for a
-    missing object) on failure.
-    """
-
-    name: str
+class Files(Protocol):
+    """Reading files at a ref, branch heads, and committing one file to a branch."""
 
     def read_file(self, *, path: str, ref: str) -> str | None:
-        """Text of a file at a branch or commit, or None when the file does not exist there."""
+        """Text of a file at a branch or commit, or None when the ref or the file is missing."""
         ...
 
     def branch_sha(self, *, branch: str) -> str | None:
@@ -184,33 +52,71 @@ class Forge(Protocol):
 
         With ``reset`` the branch is first moved onto ``base``'s head. No commit is made when
         the file already holds ``content`` on the branch.
+
+        Raises:
+            ForgeNotFoundError: ``base`` does not exist.
         """
         ...
+
+
+@runtime_checkable
+class PullRequests(Protocol):
+    """Opening, finding, reading and editing pull requests."""
 
     def find_open_pr(self, *, head: str, base: str | None = None) -> PullRequest | None:
         """The open pull request whose head is ``head`` (and base ``base``), if any."""
         ...
 
-    def create_pr(
-        self, *, head: str, base: str, title: str, body: str, labels: tuple[str, ...]
-    ) -> PullRequest:
-        """Open a pull request."""
-        ...
-
-    def update_pr(
-        self,
-        *,
-        number: int,
-        title: str | None = None,
-        body: str | None = None,
-        labels: tuple[str, ...] | None = None,
-    ) -> PullRequest:
-        """Change a pull request's title, body or labels (None leaves it as is)."""
+    def list_prs(self, *, state: PrState | None = None) -> list[PullRequest]:
+        """Pull requests by number, optionally only those in ``state``."""
         ...
 
     def get_pr(self, *, number: int) -> PullRequest:
         """One pull request."""
         ...
+
+    def create_pr(
+        self, *, head: str, base: str, title: str, body: str, labels: tuple[str, ...]
+    ) -> PullRequest:
+        """Open a pull request; the open one from the same head is adopted, never duplicated."""
+        ...
+
+    def update_pr(self, *, number: int, edit: PrEdit) -> PullRequest:
+        """Change a pull request's title, body or labels."""
+        ...
+
+
+@runtime_checkable
+class Reviews(Protocol):
+    """Reviews bound to a head commit, and merging."""
+
+    def list_reviews(self, *, number: int) -> list[Review]:
+        """Reviews of a pull request, oldest first."""
+        ...
+
+    def approve_pr(self, *, number: int, reviewer: str | None = None) -> Review:
+        """Approve the open pull request's current head (again: the same review comes back).
+
+        ``reviewer`` names who approves where the forge lets the caller say so (the local
+        forge; default: this machine's user). On GitHub the review is by the token's user:
+        a different ``reviewer`` is refused, and GitHub refuses approving your own pull
+        request.
+        """
+        ...
+
+    def merge_pr(self, *, number: int, message: str) -> str:
+        """Merge with a merge commit; returns its SHA.
+
+        Raises:
+            MergeBlockedError: The forge refused (not open, not approved or failing statuses
+                where the forge requires it, conflicts).
+        """
+        ...
+
+
+@runtime_checkable
+class Comments(Protocol):
+    """Comments of pull requests and issues."""
 
     def list_comments(self, *, number: int) -> list[Comment]:
         """Comments of a pull request or issue, oldest first."""
@@ -225,24 +131,47 @@ class Forge(Protocol):
         ...
 
     def delete_comment(self, *, number: int, comment_id: int) -> None:
-        """Delete a comment."""
+        """Delete a comment (already gone counts as done)."""
         ...
 
-    def set_status(
-        self,
-        *,
-        sha: str,
-        context: str,
-        state: CommitState,
-        description: str,
-        target_url: str | None = None,
-    ) -> CommitStatus:
-        """Set a commit status on ``sha``."""
+
+@runtime_checkable
+class Statuses(Protocol):
+    """Commit statuses."""
+
+    def set_status(self, *, sha: str, status: CommitStatus) -> CommitStatus:
+        """Set a commit status on ``sha`` (the description is cut to 140 characters)."""
         ...
 
     def list_statuses(self, *, sha: str) -> list[CommitStatus]:
         """Latest status per context on ``sha``."""
         ...
+
+
+@runtime_checkable
+class Issues(Protocol):
+    """Issues (pull requests are never returned as issues)."""
+
+    def find_issue(self, *, marker: str, label: str) -> Issue | None:
+        """The open issue labelled ``label`` whose body contains ``marker``, if any."""
+        ...
+
+    def list_issues(self, *, state: IssueState | None = None) -> list[Issue]:
+        """Issues, newest first, optionally only those in ``state``."""
+        ...
+
+    def create_issue(self, *, title: str, body: str, labels: tuple[str, ...]) -> Issue:
+        """Open an issue."""
+        ...
+
+    def update_issue(self, *, number: int, edit: IssueEdit) -> Issue:
+        """Change an issue's title, body or state."""
+        ...
+
+
+@runtime_checkable
+class Deployments(Protocol):
+    """Deployments of commits to environments, with their statuses."""
 
     def list_deployments(self, *, sha: str, environment: str) -> list[Deployment]:
         """Deployments of ``sha`` to ``environment``, newest first."""
@@ -259,39 +188,14 @@ class Forge(Protocol):
         ...
 
     def create_deployment_status(
-        self,
-        *,
-        deployment_id: int,
-        state: DeploymentState,
-        description: str,
-        log_url: str | None = None,
+        self, *, deployment_id: int, status: DeploymentStatus
     ) -> DeploymentStatus:
-        """Add a status to a deployment."""
+        """Add a status to a deployment (the description is cut to 140 characters)."""
         ...
 
-    def find_issue(self, *, marker: str, label: str) -> Issue | None:
-        """The open issue labelled ``label`` whose body contains ``marker``, if any."""
-        ...
 
-    def create_issue(self, *, title: str, body: str, labels: tuple[str, ...]) -> Issue:
-        """Open an issue."""
-        ...
+@runtime_checkable
+class Forge(Files, PullRequests, Reviews, Comments, Statuses, Issues, Deployments, Protocol):
+    """Every role: what ``open_forge`` returns. ``name`` is ``local`` or ``github``."""
 
-    def update_issue(
-        self,
-        *,
-        number: int,
-        title: str | None = None,
-        body: str | None = None,
-        state: IssueState | None = None,
-    ) -> Issue:
-        """Change an issue's title, body or state (None leaves it as is)."""
-        ...
-
-    def merge_pr(self, *, number: int, message: str) -> str:
-        """Merge a pull request with a merge commit; returns the merge commit SHA."""
-        ...
-
-    def approve_pr(self, *, number: int, reviewer: str) -> PullRequest:
-        """Approve the pull request's current head (the local forge only)."""
-        ...
+    name: str

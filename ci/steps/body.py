@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ci.forge.protocol import MAX_BODY_CHARS
+from ci.forge.records import MAX_BODY_CHARS
 from ci.markers import digest_line, digest_of, marker, meta_line, parse_meta
 from ci.planning import stable
+from foundation.markdown import escape_cell
 from model_build.registry.protocol import ModelVersion
 from model_deploy.manifest.model import ModelRef
 from model_deploy.plan import Plan
@@ -120,7 +121,7 @@ def _render(
     lines = [marker(f"{p.kind}:{p.env}")]
     if digest:
         lines.append(digest_line(digest))
-    lines += [meta_line(p.meta()), f"## 🚢 {_md(p.title)}", "", "| | |", "|---|---|"]
+    lines += [meta_line(p.meta()), f"## 🚢 {escape_cell(p.title)}", "", "| | |", "|---|---|"]
     lines.append(f"| **Environment** | `{p.env}` · `{p.path}` |")
     if p.model is not None and p.record is not None:
         lines.append(
@@ -129,7 +130,7 @@ def _render(
         )
     else:
         lines.append("| **Version** | nothing (`model: null`) |")
-    lines.append(f"| **Why** | {_md(p.why)} |")
+    lines.append(f"| **Why** | {escape_cell(p.why)} |")
     lines.append(f"| **Replaces** | {f'`{p.previous.ref}`' if p.previous else 'nothing'} |")
     if p.record is not None:
         r = p.record
@@ -139,7 +140,7 @@ def _render(
         )
     lines.append("")
     if p.override_rejection and p.record is not None and p.model is not None:
-        reason = f" ({_md(p.record.status_reason)})" if p.record.status_reason else ""
+        reason = f" ({escape_cell(p.record.status_reason)})" if p.record.status_reason else ""
         lines += [
             "> [!WARNING]",
             f"> **Rejection overridden.** `{p.model.ref}` is {p.record.status} in the "
@@ -151,14 +152,14 @@ def _render(
     if plan is not None:
         lines += [plan_markdown(plan).rstrip("\n"), ""]
     elif plan_error:
-        lines += ["> [!WARNING]", f"> The plan could not be computed: {_md(plan_error)}", ""]
+        lines += [
+            "> [!WARNING]",
+            f"> The plan could not be computed: {escape_cell(plan_error)}",
+            "",
+        ]
     lines += [
         "---",
         f"<sub>Opened by `{p.command}`. Re-running it updates this pull request in place; "
         f"merging it deploys to `{p.env}`.</sub>",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")

@@ -8,7 +8,8 @@ never carries leftovers of an old, closed one.
 
 from __future__ import annotations
 
-from ci.forge.protocol import FileCommit, Forge
+from ci.forge.protocol import Files
+from ci.forge.records import FileCommit
 
 
 def branch_name(kind: str, env: str) -> str:
@@ -25,7 +26,7 @@ def branch_name(kind: str, env: str) -> str:
 
 
 def commit_manifest(
-    forge: Forge,
+    forge: Files,
     *,
     branch: str,
     base: str,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ci.forge.protocol import Forge, PullRequest
+from ci.forge.protocol import PullRequests
+from ci.forge.records import PrEdit, PullRequest
 from ci.markers import parse_digest
 
 PrAction = Literal["created", "updated", "unchanged"]
 
 
 def open_or_adopt(
-    forge: Forge,
+    forge: PullRequests,
     *,
     head: str,
     base: str,
@@ -52,7 +53,6 @@ def open_or_adopt(
     new_labels = (*current.labels, *missing) if missing else None
     if new_title is None and new_body is None and new_labels is None:
         return current, "unchanged"
-    updated = forge.update_pr(
-        number=current.number, title=new_title, body=new_body, labels=new_labels
-    )
+    edit = PrEdit(title=new_title, body=new_body, labels=new_labels)
+    updated = forge.update_pr(number=current.number, edit=edit)
     return updated, "updated"

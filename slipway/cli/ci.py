@@ -11,6 +11,7 @@ import typer
 
 from ci.errors import PlanCommentError
 from slipway.cli import ci_options as cs
+from slipway.cli.output import FormatOption, OutputFormat, emit
 from slipway.cli.pr import pr_app
 
 
@@ -87,7 +88,7 @@ def comment_plan_command(
     forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
     manifests_dir: cs.ManifestsOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Post the deploy plan of a pull request as one sticky comment per environment.
 
@@ -95,27 +96,30 @@ def comment_plan_command(
     past GitHub's 65,535-character limit. Sets the commit statuses slipway/plan and
     slipway/policy on the head commit. Exits 1 when a plan could not be computed.
     """
+    from ci.actions import run_url as this_run
     from ci.comment import comment_plan
+    from ci.context import ci_context
     from ci.gx_summary import SourceSummary, from_report_dir, from_reports
 
-    config = cs.settings(forge=forge, repo_dir=repo_dir, base=None, manifests_dir=manifests_dir)
+    context = ci_context(forge=forge, repo_dir=repo_dir, manifests_dir=manifests_dir)
     gx: list[SourceSummary] = []
     if gx_report_dir is not None:
         gx = from_report_dir(gx_report_dir)
     elif validate_data:
         from feature_store.gate import validate_sources
         from feature_store.settings import FeatureStoreSettings
+        from foundation.settings import load_settings
 
-        gx = from_reports(validate_sources(repo_path=FeatureStoreSettings().feature_repo))
-    opener = cs.registries()
+        repo_path = load_settings(FeatureStoreSettings).feature_repo
+        gx = from_reports(validate_sources(repo_path=repo_path))
     result = comment_plan(
-        forge=cs.forge_of(config),
+        forge=context.forge,
         number=pr_number,
-        planner=cs.planner(config, opener),
-        manifests_dir=config.manifests_dir,
+        planner=context.planner(),
+        manifests_dir=context.settings.manifests_dir,
         envs=env or None,
         gx=gx,
-        run_url=run_url or cs.default_run_url(),
+        run_url=run_url or this_run(),
         step_summary=step_summary,
     )
     text = [f"plan comment on #{pr_number} (head {result.pr.head_sha[:12]}):"]
@@ -126,10 +130,10 @@ def comment_plan_command(
     if not result.comments:
         text.append("  no environment manifest changes; nothing to plan")
     text += [f"  status {s.context}: {s.state} ({s.description})" for s in result.statuses]
-    cs.emit(
+    _emit(
         fmt,
-        text=text,
-        doc={
+        text,
+        {
             "pr": pr_number,
             "head_sha": result.pr.head_sha,
             "blocked": result.blocked,
@@ -178,28 +182,29 @@ def report_deploy_command(
     repo_dir: cs.RepoDirOption = None,
     base: cs.BaseOption = None,
     manifests_dir: cs.ManifestsOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Record a deploy result: a deployment with statuses and a result comment on the PR.
 
     On failure also marks the version Rejected in the registry, opens a revert pull request
     (branch slipway/revert-ENV) back to the previous version, and opens one issue.
     """
+    from ci.actions import run_url
+    from ci.context import ci_context
     from ci.deployments import report_deploy
 
-    config = cs.settings(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
-    opener = cs.registries()
+    context = ci_context(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
     report = report_deploy(
-        forge=cs.forge_of(config),
+        forge=context.forge,
         env=env,
         sha=sha,
         result=result.literal(),
         pr_number=pr_number,
-        log_url=log_url or cs.default_run_url(),
-        registries=opener,
-        planner=cs.planner(config, opener),
-        manifests_dir=config.manifests_dir,
-        base=config.base_branch,
+        log_url=log_url or run_url(),
+        registries=context.registries,
+        planner=context.planner(),
+        manifests_dir=context.settings.manifests_dir,
+        base=context.settings.base_branch,
     )
     revert = report.revert.pr if report.revert else None
     text = [
@@ -214,10 +219,10 @@ def report_deploy_command(
     if report.issue is not None:
         text.append(f"  issue #{report.issue.number}: {report.issue.url}")
     text += [f"  note: {note}" for note in report.notes]
-    cs.emit(
+    _emit(
         fmt,
-        text=text,
-        doc={
+        text,
+        {
             "env": env,
             "sha": sha,
             "result": result,
@@ -247,9 +252,11 @@ def drift_issue_command(
     run_url: cs.RunUrlOption = None,
     forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Open or update ONE drift issue with the drift table; close it when there is no drift."""
+    from ci.actions import run_url as this_run
+    from ci.context import ci_context
     from ci.drift import drift_issue, load_statuses
 
     if status_json is not None:
@@ -259,21 +266,24 @@ def drift_issue_command(
         from model_deploy.status import status_all
 
         statuses = status_all(Deployer())
-    config = cs.settings(forge=forge, repo_dir=repo_dir, base=None, manifests_dir=None)
     result = drift_issue(
-        forge=cs.forge_of(config),
+        forge=ci_context(forge=forge, repo_dir=repo_dir).forge,
         statuses=statuses,
         now=datetime.now(UTC),
-        run_url=run_url or cs.default_run_url(),
+        run_url=run_url or this_run(),
     )
     where = f" #{result.issue.number} ({result.issue.url})" if result.issue else ""
     drifted = ", ".join(result.drifted) or "none"
-    cs.emit(
+    _emit(
         fmt,
-        text=[f"drift issue {result.action}{where}; drifted: {drifted}"],
-        doc={
+        [f"drift issue {result.action}{where}; drifted: {drifted}"],
+        {
             "action": result.action,
             "issue": result.issue.number if result.issue else None,
             "drifted": result.drifted,
         },
     )
+
+
+def _emit(fmt: OutputFormat, text: list[str], doc: dict[str, object]) -> None:
+    emit(doc, fmt, text=lambda _: "\n".join(text))

@@ -1,84 +1,100 @@
-"""``slipway ci pr``: review and merge pull requests of the local forge (the embedded default).
+"""``slipway ci pr``: list, show, approve and merge pull requests on either forge.
 
-On GitHub, people review and merge in the web UI; these commands stand in for it on a machine
-with no forge: list, show (with statuses, approvals and comments), approve the current head,
-and merge (a real ``git merge --no-ff`` into the base branch).
+On the local forge (the embedded default) these stand in for a forge's web UI: approving
+records an approval of the current head, merging is a real ``git merge --no-ff``. On GitHub
+they are the pulls API: approving is a review by the token's user (GitHub refuses approving
+your own pull request), merging is the merge API under the branch protection rules.
 """
 
 from __future__ import annotations
 
-import getpass
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ci.errors import CiConfigError
-from ci.forge.local import LocalForge
 from slipway.cli import ci_options as cs
+from slipway.cli.output import FormatOption, OutputFormat, emit
+
+if TYPE_CHECKING:
+    from ci.forge import Forge
+    from ci.forge.records import PrState, PullRequest
 
 pr_app = typer.Typer(
-    help="Review and merge pull requests of the local forge (git in --repo-dir).",
+    help="List, review and merge pull requests (local forge: git in --repo-dir; or GitHub).",
     no_args_is_help=True,
 )
 
 NumberArg = Annotated[int, typer.Argument(help="Pull request number.", show_default=False)]
 
 
-def _local(repo_dir: Path | None) -> LocalForge:
-    config = cs.settings(
-        forge=cs.ForgeChoice.LOCAL, repo_dir=repo_dir, base=None, manifests_dir=None
-    )
-    forge = cs.forge_of(config)
-    if not isinstance(forge, LocalForge):  # pragma: no cover - forced to local above
-        raise CiConfigError("these commands need the local forge")
-    return forge
+class StateChoice(StrEnum):
+    """Which pull requests ``list`` shows."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+    ALL = "all"
+
+
+_STATES: dict[StateChoice, PrState | None] = {
+    StateChoice.OPEN: "open",
+    StateChoice.CLOSED: "closed",
+    StateChoice.MERGED: "merged",
+    StateChoice.ALL: None,
+}
+
+
+def _forge(forge: cs.ForgeChoice | None, repo_dir: Path | None) -> Forge:
+    from ci.context import ci_context
+
+    return ci_context(forge=forge, repo_dir=repo_dir).forge
+
+
+def _pr_doc(pr: PullRequest) -> dict[str, Any]:
+    return {
+        "number": pr.number,
+        "state": pr.state,
+        "title": pr.title,
+        "head": pr.head,
+        "base": pr.base,
+        "head_sha": pr.head_sha,
+        "labels": list(pr.labels),
+    }
 
 
 @pr_app.command("list")
 def list_command(
-    state: Annotated[str, typer.Option("--state", help="open, closed, merged or all.")] = "open",
+    state: Annotated[
+        StateChoice, typer.Option("--state", help="Which ones.", case_sensitive=False)
+    ] = StateChoice.OPEN,
+    forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """List pull requests."""
-    forge = _local(repo_dir)
-    prs = forge.list_prs(state=None if state == "all" else state)
-    text = [f"#{p.number}  {p.state:<6}  {p.head} -> {p.base}  {p.title}" for p in prs]
-    cs.emit(
-        fmt,
-        text=text or [f"no {state} pull requests"],
-        doc={
-            "pull_requests": [
-                {
-                    "number": p.number,
-                    "state": p.state,
-                    "title": p.title,
-                    "head": p.head,
-                    "base": p.base,
-                    "head_sha": p.head_sha,
-                    "labels": list(p.labels),
-                }
-                for p in prs
-            ]
-        },
-    )
+    """List pull requests, oldest first."""
+    prs = _forge(forge, repo_dir).list_prs(state=_STATES[state])
+    lines = [f"#{p.number}  {p.state:<6}  {p.head} -> {p.base}  {p.title}" for p in prs]
+    doc = {"pull_requests": [_pr_doc(p) for p in prs]}
+    emit(doc, fmt, text=lambda _: "\n".join(lines or [f"no {state.value} pull requests"]))
 
 
 @pr_app.command("show")
 def show_command(
     number: NumberArg,
+    forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Show one pull request: head commit, statuses, approvals, comments and body."""
-    forge = _local(repo_dir)
-    pr = forge.get_pr(number=number)
-    statuses = forge.list_statuses(sha=pr.head_sha) if pr.head_sha else []
-    approvals = forge.approvals(number=number)
-    comments = forge.list_comments(number=number)
-    current = [a.reviewer for a in approvals if a.sha == pr.head_sha]
-    text = [
+    chosen = _forge(forge, repo_dir)
+    pr = chosen.get_pr(number=number)
+    statuses = chosen.list_statuses(sha=pr.head_sha) if pr.head_sha else []
+    reviews = chosen.list_reviews(number=number)
+    comments = chosen.list_comments(number=number)
+    current = [r.reviewer for r in reviews if r.state == "approved" and r.sha == pr.head_sha]
+    lines = [
         f"#{pr.number} {pr.title} [{pr.state}]",
         f"  {pr.head} -> {pr.base}, head {pr.head_sha[:12]}"
         + (f", merged as {pr.merge_sha[:12]}" if pr.merge_sha else ""),
@@ -89,24 +105,15 @@ def show_command(
         "",
         pr.body,
     ]
-    cs.emit(
-        fmt,
-        text=text,
-        doc={
-            "number": pr.number,
-            "title": pr.title,
-            "state": pr.state,
-            "head": pr.head,
-            "base": pr.base,
-            "head_sha": pr.head_sha,
-            "merge_sha": pr.merge_sha,
-            "labels": list(pr.labels),
-            "approved_by": current,
-            "statuses": {s.context: s.state for s in statuses},
-            "comments": [{"id": c.id, "body": c.body} for c in comments],
-            "body": pr.body,
-        },
-    )
+    doc = {
+        **_pr_doc(pr),
+        "merge_sha": pr.merge_sha,
+        "approved_by": current,
+        "statuses": {s.context: s.state for s in statuses},
+        "comments": [{"id": c.id, "body": c.body} for c in comments],
+        "body": pr.body,
+    }
+    emit(doc, fmt, text=lambda _: "\n".join(lines))
 
 
 @pr_app.command("approve")
@@ -114,23 +121,35 @@ def approve_command(
     number: NumberArg,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="Reviewer name (default: your user name).", show_default=False),
+        typer.Option(
+            "--by",
+            help="Reviewer (local forge; default: your user name). On GitHub the review is by "
+            "the token's user.",
+            show_default=False,
+        ),
     ] = None,
+    forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Approve the pull request's current head commit (a later push dismisses it)."""
-    forge = _local(repo_dir)
-    reviewer = by or getpass.getuser()
-    pr = forge.approve_pr(number=number, reviewer=reviewer)
-    typer.echo(f"#{pr.number} approved by {reviewer} at {pr.head_sha[:12]}")
+    """Approve the pull request's current head commit (a later push leaves it behind)."""
+    review = _forge(forge, repo_dir).approve_pr(number=number, reviewer=by)
+    doc = {"number": number, "reviewer": review.reviewer, "sha": review.sha}
+    emit(doc, fmt, text=lambda _: f"#{number} approved by {review.reviewer} at {review.sha[:12]}")
 
 
 @pr_app.command("merge")
-def merge_command(number: NumberArg, repo_dir: cs.RepoDirOption = None) -> None:
-    """Merge with `git merge --no-ff` (needs an approval of the head and no failing status)."""
-    forge = _local(repo_dir)
-    pr = forge.get_pr(number=number)
-    sha = forge.merge_pr(
+def merge_command(
+    number: NumberArg,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Merge with a merge commit (the forge may refuse: approval, failing statuses, conflicts)."""
+    chosen = _forge(forge, repo_dir)
+    pr = chosen.get_pr(number=number)
+    sha = chosen.merge_pr(
         number=number, message=f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
     )
-    typer.echo(f"#{number} merged into {pr.base} as {sha[:12]}")
+    doc = {"number": number, "base": pr.base, "merge_sha": sha}
+    emit(doc, fmt, text=lambda _: f"#{number} merged into {pr.base} as {sha[:12]}")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from slipway.cli import ci_options as cs
+from slipway.cli.output import FormatOption, OutputFormat, emit
 
 
 def promote_command(
@@ -51,7 +52,7 @@ def promote_command(
     repo_dir: cs.RepoDirOption = None,
     base: cs.BaseOption = None,
     manifests_dir: cs.ManifestsOption = None,
-    fmt: cs.FormatOption = cs.OutputFormat.TEXT,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Propose a model version for an environment by pull request (branch slipway/promote-ENV).
 
@@ -59,10 +60,12 @@ def promote_command(
     the open one (never a duplicate), with the deploy plan in its body. Re-running with the
     same inputs changes nothing. A Rejected version is refused without --override-rejection.
     """
+    from ci.actions import write_outputs
+    from ci.context import ci_context
     from ci.promote import PromotionRequest, promote
 
-    config = cs.settings(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
-    opener = cs.registries()
+    context = ci_context(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
+    config = context.settings
     request = PromotionRequest(
         env=to,
         version=version,
@@ -73,10 +76,10 @@ def promote_command(
         registry=registry,
     )
     result = promote(
-        request, forge=cs.forge_of(config), registries=opener, planner=cs.planner(config, opener)
+        request, forge=context.forge, registries=context.registries, planner=context.planner()
     )
     pr = result.pr
-    cs.write_outputs(
+    write_outputs(
         {
             "pr-number": pr.number if pr else None,
             "pr-url": pr.url if pr else None,
@@ -94,19 +97,16 @@ def promote_command(
         text.append(f"  pull request #{pr.number} {result.pr_action or 'open'}: {pr.url}")
     if result.plan is not None:
         text.append(f"  plan: {result.plan.summary}")
-    cs.emit(
-        fmt,
-        text=text,
-        doc={
-            "env": result.env,
-            "model": result.model_ref,
-            "branch": result.branch,
-            "pr_number": pr.number if pr else None,
-            "pr_url": pr.url if pr else None,
-            "pr_action": result.pr_action,
-            "commit": result.commit.sha if result.commit else None,
-            "committed": bool(result.commit and result.commit.changed),
-            "changed": result.changed,
-            "noop": result.noop,
-        },
-    )
+    doc = {
+        "env": result.env,
+        "model": result.model_ref,
+        "branch": result.branch,
+        "pr_number": pr.number if pr else None,
+        "pr_url": pr.url if pr else None,
+        "pr_action": result.pr_action,
+        "commit": result.commit.sha if result.commit else None,
+        "committed": bool(result.commit and result.commit.changed),
+        "changed": result.changed,
+        "noop": result.noop,
+    }
+    emit(doc, fmt, text=lambda _: "\n".join(text))

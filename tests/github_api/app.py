@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from .helpers import error
 from .routes_code import code_routes
 from .routes_issues import issue_routes
+from .routes_pulls import pull_routes
 from .state import ApiError, Call, GitHubState
 
 
@@ -30,9 +31,10 @@ def create_app(state: GitHubState) -> FastAPI:
         except ValueError:
             body = raw.decode(errors="replace")
         path = request.url.path
-        auth = request.headers.get("authorization", "")
+        login = state.login_of(request.headers.get("authorization", ""))
+        request.state.login = login
         fault = state.take_fault(request.method, path)
-        if auth not in (f"token {state.token}", f"Bearer {state.token}"):
+        if login is None:
             response: Response = error(401, "Bad credentials")
         elif fault is not None:
             response = error(fault.status, fault.message, headers=fault.headers)
@@ -48,5 +50,6 @@ def create_app(state: GitHubState) -> FastAPI:
         return error(exc.status, exc.message, errors=exc.errors)
 
     app.include_router(code_routes(state))
+    app.include_router(pull_routes(state))
     app.include_router(issue_routes(state))
     return app

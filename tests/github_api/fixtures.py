@@ -24,11 +24,12 @@ def github_server() -> Iterator[RunningServer]:
 
 @pytest.fixture
 def github_api(github_server: RunningServer) -> RunningServer:
-    """The fake GitHub with no repositories, calls or faults, and the default token."""
+    """The fake GitHub with no repositories, other users, calls or faults; the default token."""
     state = github_server.state
     with state.lock:
         state.token = DEFAULT_TOKEN
         state.repos.clear()
+        state.users.clear()
         state.calls.clear()
         state.faults.clear()
     return github_server

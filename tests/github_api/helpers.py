@@ -26,7 +26,7 @@ def error(
     status: int,
     message: str,
     *,
-    errors: list[dict[str, Any]] | None = None,
+    errors: list[Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     doc: dict[str, Any] = {"message": message, "documentation_url": DOCS}
@@ -45,6 +45,11 @@ def page(request: Request, items: list[dict[str, Any]]) -> JSONResponse:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         headers["Link"] = f'<{request.url.replace(query=query)}>; rel="next"'
     return JSONResponse(chunk, headers=headers)
+
+
+def sort_direction(request: Request) -> str:
+    """``asc`` or ``desc`` (GitHub lists newest first unless asked otherwise)."""
+    return "asc" if request.query_params.get("direction") == "asc" else "desc"
 
 
 def invalid_pull(message: str) -> ApiError:

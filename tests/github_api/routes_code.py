@@ -1,4 +1,4 @@
-"""Routes of the fake GitHub: git refs, commits, contents and pull requests."""
+"""Routes of the fake GitHub: the repository, git refs, commits and contents."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from . import shapes
-from .helpers import R, ctx_of, edit_issue, find_pull, invalid_pull, page
-from .state import ApiError, GitHubState, now_iso
+from .helpers import R, ctx_of
+from .state import ApiError, GitHubState
 
 
 def code_routes(state: GitHubState) -> APIRouter:
@@ -89,89 +89,5 @@ def code_routes(state: GitHubState) -> APIRouter:
             "commit": shapes.commit_json(api, repo, sha),
         }
         return JSONResponse(doc, status_code=201 if current is None else 200)
-
-    # -- pull requests ---------------------------------------------------------------
-
-    @router.get(R + "/pulls")
-    async def list_pulls(request: Request, owner: str, name: str) -> Any:
-        api, repo = ctx(request, owner, name)
-        q = request.query_params
-        wanted_state = q.get("state", "open")
-        found = []
-        for number, pr in sorted(repo.pulls.items()):
-            issue = repo.issues[number]
-            if wanted_state != "all" and issue["state"] != wanted_state:
-                continue
-            if q.get("head") and q["head"] != f"{repo.owner}:{pr['head']}":
-                continue
-            if q.get("base") and q["base"] != pr["base"]:
-                continue
-            found.append(shapes.pull_json(api, repo, pr))
-        return page(request, found)
-
-    @router.post(R + "/pulls", status_code=201)
-    async def create_pull(request: Request, owner: str, name: str) -> Any:
-        api, repo = ctx(request, owner, name)
-        body = await request.json()
-        head, base = body["head"].split(":")[-1], body["base"]
-        with state.lock:
-            for ref in (head, base):
-                if ref not in repo.refs:
-                    raise ApiError(422, "Validation Failed", [{"field": "head", "code": "invalid"}])
-            for number, pr in repo.pulls.items():
-                same = pr["head"] == head and pr["base"] == base
-                if same and repo.issues[number]["state"] == "open":
-                    raise invalid_pull(f"A pull request already exists for {repo.owner}:{head}.")
-            if repo.commits[repo.refs[head]].tree == repo.commits[repo.refs[base]].tree:
-                raise invalid_pull(f"No commits between {base} and {head}")
-            number = repo.next_number()
-            stamp = now_iso()
-            repo.issues[number] = {
-                "number": number,
-                "title": body.get("title", ""),
-                "body": body.get("body") or "",
-                "state": "open",
-                "labels": [],
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
-            repo.pulls[number] = {
-                "number": number,
-                "head": head,
-                "base": base,
-                "merged_at": None,
-                "merge_commit_sha": None,
-                "merged_head_sha": None,
-            }
-        return shapes.pull_json(api, repo, repo.pulls[number])
-
-    @router.get(R + "/pulls/{number}")
-    async def get_pull(request: Request, owner: str, name: str, number: int) -> Any:
-        api, repo = ctx(request, owner, name)
-        return shapes.pull_json(api, repo, find_pull(repo, number))
-
-    @router.patch(R + "/pulls/{number}")
-    async def edit_pull(request: Request, owner: str, name: str, number: int) -> Any:
-        api, repo = ctx(request, owner, name)
-        body = await request.json()
-        with state.lock:
-            pr = find_pull(repo, number)
-            edit_issue(repo.issues[number], body)
-        return shapes.pull_json(api, repo, pr)
-
-    @router.put(R + "/pulls/{number}/merge")
-    async def merge_pull(request: Request, owner: str, name: str, number: int) -> Any:
-        _, repo = ctx(request, owner, name)
-        body = await request.json() if await request.body() else {}
-        with state.lock:
-            pr = find_pull(repo, number)
-            if repo.issues[number]["state"] != "open":
-                raise ApiError(405, "Pull Request is not mergeable")
-            head_sha = repo.refs[pr["head"]]
-            message = body.get("commit_message") or f"Merge pull request #{number}"
-            sha = repo.merge(pr["base"], head_sha, message)
-            pr.update(merged_at=now_iso(), merge_commit_sha=sha, merged_head_sha=head_sha)
-            repo.issues[number].update(state="closed", closed_at=now_iso())
-        return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
     return router

@@ -16,6 +16,7 @@ from .helpers import (
     find_comment,
     find_issue,
     page,
+    sort_direction,
 )
 from .state import ApiError, GitHubState, now_iso
 
@@ -33,9 +34,10 @@ def issue_routes(state: GitHubState) -> APIRouter:
         api, repo = ctx(request, owner, name)
         q = request.query_params
         labels = [x for x in q.get("labels", "").split(",") if x]
+        newest_first = sort_direction(request) == "desc"
         found = [
             shapes.issue_json(api, repo, issue)
-            for _, issue in sorted(repo.issues.items(), reverse=True)
+            for _, issue in sorted(repo.issues.items(), reverse=newest_first)
             if q.get("state", "open") in ("all", issue["state"])
             and all(label in issue["labels"] for label in labels)
         ]
@@ -55,6 +57,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
                 "body": body.get("body") or "",
                 "state": "open",
                 "labels": list(body.get("labels") or []),
+                "user": request.state.login,
                 "created_at": stamp,
                 "updated_at": stamp,
             }
@@ -106,6 +109,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
                 "id": repo.next_id(),
                 "issue": number,
                 "body": body["body"],
+                "user": request.state.login,
                 "created_at": stamp,
                 "updated_at": stamp,
             }
@@ -151,6 +155,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
             "description": body.get("description"),
             "target_url": body.get("target_url"),
             "context": body.get("context", "default"),
+            "creator": request.state.login,
             "created_at": now_iso(),
         }
         with state.lock:

@@ -8,7 +8,10 @@ from typing import Any
 from .state import RepoState
 
 WEB = "https://github.test"
-BOT = {"login": "slipway-bot", "id": 1, "type": "Bot"}
+
+
+def user_json(api: str, login: str) -> dict[str, Any]:
+    return {"login": login, "id": abs(hash(login)) % 100_000, "type": "User"}
 
 
 def repo_json(api: str, repo: RepoState) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def pull_json(api: str, repo: RepoState, pr: dict[str, Any]) -> dict[str, Any]:
         "title": issue["title"],
         "body": issue["body"],
         "labels": [label_json(api, repo, n) for n in issue["labels"]],
-        "user": BOT,
+        "user": user_json(api, pr["user"]),
         "head": _part(api, repo, pr["head"], head_sha),
         "base": _part(api, repo, pr["base"], repo.refs[pr["base"]]),
         "draft": False,
@@ -114,7 +117,7 @@ def issue_json(api: str, repo: RepoState, issue: dict[str, Any]) -> dict[str, An
         "title": issue["title"],
         "body": issue["body"],
         "labels": [label_json(api, repo, n) for n in issue["labels"]],
-        "user": BOT,
+        "user": user_json(api, issue["user"]),
         "comments": sum(1 for c in repo.comments.values() if c["issue"] == number),
         "created_at": issue["created_at"],
         "updated_at": issue["updated_at"],
@@ -133,7 +136,7 @@ def comment_json(api: str, repo: RepoState, comment: dict[str, Any]) -> dict[str
         f"#issuecomment-{comment['id']}",
         "issue_url": f"{api}/repos/{repo.full_name}/issues/{comment['issue']}",
         "body": comment["body"],
-        "user": BOT,
+        "user": user_json(api, comment["user"]),
         "created_at": comment["created_at"],
         "updated_at": comment["updated_at"],
     }
@@ -147,7 +150,7 @@ def status_json(api: str, repo: RepoState, status: dict[str, Any]) -> dict[str, 
         "description": status["description"],
         "target_url": status["target_url"],
         "context": status["context"],
-        "creator": BOT,
+        "creator": user_json(api, status["creator"]),
         "created_at": status["created_at"],
         "updated_at": status["created_at"],
     }
@@ -169,7 +172,7 @@ def deployment_json(api: str, repo: RepoState, deployment: dict[str, Any]) -> di
         "description": deployment["description"],
         "transient_environment": deployment["transient_environment"],
         "production_environment": deployment["production_environment"],
-        "creator": BOT,
+        "creator": user_json(api, "slipway-bot"),
         "created_at": deployment["created_at"],
         "updated_at": deployment["created_at"],
     }
@@ -190,7 +193,22 @@ def deployment_status_json(
         "target_url": status["target_url"],
         "log_url": status["target_url"],
         "environment_url": status["environment_url"],
-        "creator": BOT,
+        "creator": user_json(api, "slipway-bot"),
         "created_at": status["created_at"],
         "updated_at": status["created_at"],
+    }
+
+
+def review_json(api: str, repo: RepoState, number: int, review: dict[str, Any]) -> dict[str, Any]:
+    pull = f"{api}/repos/{repo.full_name}/pulls/{number}"
+    html = f"{WEB}/{repo.full_name}/pull/{number}#pullrequestreview-{review['id']}"
+    return {
+        "id": review["id"],
+        "user": user_json(api, review["user"]),
+        "body": review["body"],
+        "state": review["state"],
+        "html_url": html,
+        "pull_request_url": pull,
+        "commit_id": review["commit_id"],
+        "submitted_at": review["submitted_at"],
     }

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 DEFAULT_TOKEN = "test-token"
+#: Login of the user behind ``GitHubState.token`` (the automation opens pull requests as it).
+BOT_LOGIN = "slipway-bot"
 
 
 def now_iso() -> str:
@@ -47,10 +49,25 @@ class Commit:
     message: str
 
 
+@dataclass
+class Protection:
+    """Branch protection of one base branch, as GitHub applies it when merging.
+
+    Attributes:
+        required_approvals: Approving reviews needed (by someone other than the author).
+        required_contexts: Commit status contexts that must be ``success`` on the head.
+        dismiss_stale_reviews: Only approvals of the current head count.
+    """
+
+    required_approvals: int = 1
+    required_contexts: list[str] = field(default_factory=list)
+    dismiss_stale_reviews: bool = True
+
+
 class ApiError(Exception):
     """Raised by state operations; the app turns it into ``{"message": ...}`` with a status."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -72,6 +89,8 @@ class RepoState:
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    protection: dict[str, Protection] = field(default_factory=dict)
     counter: int = 0
     ids: int = 1000
 
@@ -162,6 +181,8 @@ class GitHubState:
 
     def __init__(self, *, token: str = DEFAULT_TOKEN) -> None:
         self.token = token
+        #: Other users' tokens (a reviewer's), token -> login.
+        self.users: dict[str, str] = {}
         self.repos: dict[str, RepoState] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
@@ -175,6 +196,19 @@ class GitHubState:
         repo.refs[default_branch] = repo.make_commit(tree, [], "initial commit")
         self.repos[full_name] = repo
         return repo
+
+    def add_user(self, login: str, *, token: str) -> None:
+        """Let ``token`` authenticate as ``login`` (a second person, e.g. a reviewer)."""
+        with self.lock:
+            self.users[token] = login
+
+    def login_of(self, authorization: str) -> str | None:
+        """The login an ``Authorization`` header authenticates, or None (HTTP 401)."""
+        for prefix in ("token ", "Bearer "):
+            if authorization.startswith(prefix):
+                token = authorization.removeprefix(prefix)
+                return BOT_LOGIN if token == self.token else self.users.get(token)
+        return None
 
     def repo(self, full_name: str) -> RepoState:
         if full_name not in self.repos:

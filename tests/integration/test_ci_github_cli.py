@@ -19,12 +19,13 @@ from ci_support import FakeRegistry, github_forge, manifest_files  # noqa: E402
 from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 from github_api.server import RunningServer  # noqa: E402
 
+import ci.context  # noqa: E402
 from ci.errors import CiConfigError, ForgeError, ForgeNotFoundError  # noqa: E402
 from ci.forge.github import GitHubForge  # noqa: E402
 from ci.markers import marker  # noqa: E402
 from ci.settings import CiSettings, load_ci_settings  # noqa: E402
 from ci.sticky import upsert_sticky  # noqa: E402
-from slipway.cli import ci_options as cli_support  # noqa: E402
+from foundation.errors import SettingsError  # noqa: E402
 from slipway.cli.ci import ci_app  # noqa: E402
 from slipway.cli.promote import promote_command  # noqa: E402
 
@@ -43,7 +44,7 @@ def test_cli_promote_and_comment_plan_on_github(
 ) -> None:
     registry = FakeRegistry()
     registry.add()
-    monkeypatch.setattr(cli_support, "registries", registry.opener)
+    monkeypatch.setattr(ci.context, "registry_opener", registry.opener)
     outputs = tmp_path / "github-output"
     summary = tmp_path / "step-summary.md"
     for key, value in {
@@ -135,7 +136,7 @@ def test_settings_errors_name_the_variable_not_the_value(monkeypatch: pytest.Mon
     with pytest.raises(CiConfigError, match="SLIPWAY_GITHUB_REPOSITORY"):
         GitHubForge(settings=load_ci_settings(forge="github"))
     monkeypatch.setenv("SLIPWAY_GITHUB_REPOSITORY", "not a repo!")
-    with pytest.raises(CiConfigError) as raised:
+    with pytest.raises(SettingsError) as raised:
         load_ci_settings()
     assert "SLIPWAY_GITHUB_REPOSITORY" in str(raised.value)
     assert "not a repo" not in str(raised.value)

@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ci"))
 
 from ci_support import MANIFESTS_DIR, FakeRegistry, git, make_git_repo
 
+import ci.context
 from ci.errors import PromotionError
 from ci.forge.local import LocalForge
 from model_build.registry.protocol import ApprovalStatus
-from slipway.cli import ci_options as cli_support
 from slipway.cli.ci import ci_app
 from slipway.cli.promote import promote_command
 
@@ -37,7 +37,7 @@ def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRegistry:
     fake.add()
     fake.add()
     fake.add(status=ApprovalStatus.REJECTED, reason="worse on holdout")
-    monkeypatch.setattr(cli_support, "registries", fake.opener)
+    monkeypatch.setattr(ci.context, "registry_opener", fake.opener)
     monkeypatch.setenv("SLIPWAY_DEPLOY_STATE_DIR", str(tmp_path / "deploy-state"))
     for name in ("SLIPWAY_FORGE", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_RUN_ID"):
         monkeypatch.delenv(name, raising=False)

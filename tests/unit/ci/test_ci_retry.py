@@ -7,7 +7,7 @@ import requests
 from github import GithubException
 
 from ci.errors import TransientForgeError
-from ci.forge.github_client import classify_github
+from ci.forge.github.client import classify_github
 from ci.forge.retry import RetryPolicy, Transient, call_with_retry, parse_retry_after
 
 

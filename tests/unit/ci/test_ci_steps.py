@@ -14,6 +14,7 @@ from ci.comment import comment_plan, infer_envs
 from ci.drift import load_statuses
 from ci.errors import CiError, PromotionError
 from ci.forge.local import LocalForge
+from ci.forge.records import PrEdit
 from ci.gx_summary import from_report_dir, gx_markdown
 from ci.steps.body import Proposal, previous_model, render_body
 from ci.steps.resolve import parse_version, resolve_candidate
@@ -108,7 +109,7 @@ def test_infer_envs_from_branch_labels_or_changed_manifests(repo: Path) -> None:
     )
     pr = forge.create_pr(head="tweak", base="main", title="t", body="", labels=())
     assert infer_envs(forge, pr, manifests_dir=MANIFESTS_DIR) == ["prod"]
-    labelled = forge.update_pr(number=pr.number, labels=("env:dev",))
+    labelled = forge.update_pr(number=pr.number, edit=PrEdit(labels=("env:dev",)))
     assert infer_envs(forge, labelled, manifests_dir=MANIFESTS_DIR) == ["dev"]
     named = pr.__class__(**{**pr.__dict__, "head": "slipway/promote-staging"})
     assert infer_envs(forge, named, manifests_dir=MANIFESTS_DIR) == ["staging"]

@@ -1,14 +1,9 @@
-"""Markers, splitting long markdown, and sticky comments kept in place (on the local forge)."""
+"""Markers and splitting long markdown (sticky comments on both forges: the forge contract)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from ci.forge.local import LocalForge
 from ci.markers import digest_of, marker, meta_line, parse_digest, parse_marker, parse_meta
-from ci.sticky import render_parts, split_markdown, upsert_sticky
+from ci.sticky import render_parts, split_markdown
 
 
 def test_markers_parse_keys_and_parts() -> None:
@@ -61,58 +56,3 @@ def test_parts_carry_markers_digest_and_numbering() -> None:
         assert parse_marker(part) == ("plan:dev", number)
         assert parse_digest(part) == "abc123abc123"
         assert f"Part {number} of {len(parts)}" in part
-
-
-@pytest.fixture
-def forge_with_pr(repo: Path) -> tuple[LocalForge, int]:
-    forge = LocalForge(repo=repo)
-    forge.push_file(branch="b", base="main", path="f.txt", content="x\n", message="m", reset=False)
-    return forge, forge.create_pr(head="b", base="main", title="t", body="", labels=()).number
-
-
-def test_sticky_comment_is_created_once_then_edited_in_place(
-    forge_with_pr: tuple[LocalForge, int],
-) -> None:
-    forge, number = forge_with_pr
-    forge.create_comment(number=number, body="a human comment")
-    first = upsert_sticky(forge, number=number, key="plan:dev", body="v1\n", digest="d1d1d1d1")
-    assert first.created
-    assert not first.edited
-    again = upsert_sticky(
-        forge, number=number, key="plan:dev", body="v1 later\n", digest="d1d1d1d1"
-    )
-    assert not again.changed, "same digest: nothing is sent"
-    edited = upsert_sticky(forge, number=number, key="plan:dev", body="v2\n", digest="d2d2d2d2")
-    assert edited.edited == first.created
-    assert not edited.created
-    bodies = [c.body for c in forge.list_comments(number=number)]
-    assert len(bodies) == 2
-    assert bodies[0] == "a human comment"
-    assert "v2" in bodies[1]
-
-
-def test_sticky_grows_into_parts_and_shrinks_back(forge_with_pr: tuple[LocalForge, int]) -> None:
-    forge, number = forge_with_pr
-    long_body = "".join(f"line {i} {'z' * 50}\n" for i in range(100))
-    grown = upsert_sticky(
-        forge, number=number, key="plan:dev", body=long_body, digest="aaaa1111", limit=1000
-    )
-    assert len(grown.comments) > 3
-    assert len(grown.created) == len(grown.comments)
-    shrunk = upsert_sticky(
-        forge, number=number, key="plan:dev", body="short\n", digest="bbbb2222", limit=1000
-    )
-    assert len(shrunk.comments) == 1
-    assert shrunk.edited == [grown.comments[0].id]
-    assert sorted(shrunk.deleted) == sorted(c.id for c in grown.comments[1:])
-    assert [c.id for c in forge.list_comments(number=number)] == [grown.comments[0].id]
-
-
-def test_duplicate_sticky_comments_are_cleaned_up(forge_with_pr: tuple[LocalForge, int]) -> None:
-    forge, number = forge_with_pr
-    for _ in range(2):
-        forge.create_comment(number=number, body=marker("plan:dev") + "\nold")
-    result = upsert_sticky(forge, number=number, key="plan:dev", body="new\n", digest="cccc3333")
-    assert len(result.deleted) == 1
-    assert len(result.edited) == 1
-    assert len(forge.list_comments(number=number)) == 1

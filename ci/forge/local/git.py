@@ -23,9 +23,8 @@ _BOT = {"name": "Slipway", "email": "slipway@localhost"}
 class Git:
     """Runs git in one repository.
 
-    Args:
-        work_tree: A folder inside the repository's work tree.
-        timeout: Seconds any git command may take.
+    ``work_tree`` is a folder inside the repository's work tree; ``timeout`` bounds every git
+    command, in seconds.
     """
 
     def __init__(self, work_tree: Path, *, timeout: float = 60.0) -> None:
@@ -39,16 +38,9 @@ class Git:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
     ) -> str:
-        """Run one git command and return its stdout.
+        """Run ``git *args`` (in ``cwd``, default the work tree) and return its stdout.
 
-        Args:
-            *args: Arguments after ``git``.
-            input_text: Text for stdin.
-            env: Extra environment variables.
-            cwd: Folder to run in (default: the work tree).
-
-        Returns:
-            Stdout, stripped of the trailing newline.
+        The trailing newline is stripped; ``env`` adds variables.
 
         Raises:
             GitError: git is missing, timed out, or exited non-zero (first stderr line).
@@ -76,16 +68,9 @@ class Git:
         return done.stdout if done.returncode == 0 else None
 
     def commit_file(self, *, parent: str, path: str, content: str, message: str) -> str:
-        """Make a commit on top of ``parent`` that sets one file (refs are not moved).
+        """Make a commit on top of ``parent`` that sets one file; returns its SHA.
 
-        Args:
-            parent: Parent commit.
-            path: File path relative to the repository root (``/`` separated).
-            content: New text.
-            message: Commit message.
-
-        Returns:
-            The new commit's SHA.
+        ``path`` is relative to the repository root (``/`` separated). Refs are not moved.
         """
         blob = self.run("hash-object", "-w", "--stdin", input_text=content)
         listed = self.run("ls-tree", parent, "--", path)
@@ -131,15 +116,10 @@ class Git:
         return found
 
     def merge_no_ff(self, *, base: str, commit: str, message: str) -> str:
-        """``git merge --no-ff`` of ``commit`` into ``base``.
+        """``git merge --no-ff`` of ``commit`` into ``base``; returns the merge commit's SHA.
 
-        Args:
-            base: Branch merged into.
-            commit: Exact commit merged (the approved head, not whatever the branch is now).
-            message: Merge commit message.
-
-        Returns:
-            The merge commit's SHA.
+        ``commit`` is the exact commit merged (the approved head, not whatever the branch
+        points at now).
 
         Raises:
             MergeBlockedError: The checkout of ``base`` has uncommitted changes, or the merge

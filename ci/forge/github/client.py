@@ -1,4 +1,4 @@
-"""The PyGithub plumbing of the GitHub forge: the lazy client, retries, error mapping, shapes.
+"""The PyGithub plumbing of the GitHub forge: the lazy client, retries and error mapping.
 
 Nothing touches the network at import or construction: the PyGithub client is built on the
 first call. Every call goes through :func:`~ci.forge.retry.call_with_retry` (PyGithub's own
@@ -12,21 +12,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 from github import Auth, Github, GithubException
 from github.GithubException import BadCredentialsException, UnknownObjectException
 
 from ci.errors import CiConfigError, ForgeError, ForgeNotFoundError
-from ci.forge.protocol import (
-    Comment,
-    CommitState,
-    Deployment,
-    DeploymentState,
-    Issue,
-    PullRequest,
-)
+from ci.forge.records import short
 from ci.forge.retry import RetryPolicy, Transient, call_with_retry, parse_retry_after
 from ci.settings import CiSettings
 
@@ -37,14 +30,7 @@ T = TypeVar("T")
 
 
 def classify_github(exc: Exception) -> Transient | None:
-    """Whether a PyGithub or requests failure is worth retrying.
-
-    Args:
-        exc: The exception.
-
-    Returns:
-        Why it is transient, or None for a real answer (4xx) to raise as is.
-    """
+    """Why a PyGithub or requests failure is worth retrying, or None for a real answer (4xx)."""
     if isinstance(exc, GithubException):
         headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
         retry_after = parse_retry_after(headers.get("retry-after"))
@@ -68,14 +54,14 @@ def classify_github(exc: Exception) -> Transient | None:
 class GitHubClient:
     """Holds the lazily built PyGithub repository and runs every call with retries.
 
-    Args:
-        settings: ci settings (token, ``owner/name``, API URL, retry bounds).
-        sleep: Waits between retries (injected in tests).
-        policy: Retry bounds (default: from the settings).
+    ``settings`` gives the token, ``owner/name``, API URL and retry bounds (``policy``
+    overrides the bounds); ``sleep`` waits between retries (injected in tests).
 
     Raises:
         CiConfigError: The token or the repository is not set.
     """
+
+    name = "github"
 
     def __init__(
         self,
@@ -93,6 +79,7 @@ class GitHubClient:
             )
         self._settings = settings
         self.repository = settings.github_repository
+        self.where = settings.github_repository
         self.api_url = settings.github_api_url.rstrip("/")
         self._sleep = sleep
         self._policy = policy or RetryPolicy(
@@ -100,16 +87,18 @@ class GitHubClient:
             max_delay=min(30.0, settings.github_max_wait),
             max_retry_after=settings.github_max_wait,
         )
+        self._client: Github | None = None
         self._repo: Repository | None = None
+        self._login: str | None = None
 
     def __repr__(self) -> str:
         return f"GitHubForge(repository={self.repository!r}, api_url={self.api_url!r})"
 
-    def _r(self) -> Repository:
-        if self._repo is None:
+    def _gh(self) -> Github:
+        if self._client is None:
             token = self._settings.github_token
             assert token is not None  # checked in __init__
-            client = Github(
+            self._client = Github(
                 base_url=self.api_url,
                 auth=Auth.Token(token.get_secret_value()),
                 retry=None,
@@ -119,17 +108,20 @@ class GitHubClient:
                 seconds_between_requests=None,
                 seconds_between_writes=self._settings.github_seconds_between_writes or None,
             )
-            self._repo = client.get_repo(self.repository)
+        return self._client
+
+    def _r(self) -> Repository:
+        if self._repo is None:
+            self._repo = self._gh().get_repo(self.repository)
         return self._repo
 
-    def _file(self, path: str, ref: str) -> tuple[str, str]:
-        found = self._r().get_contents(path, ref=ref)
-        if isinstance(found, list):
-            raise ForgeError(f"{path}@{ref} is a directory, not a file")
-        return found.decoded_content.decode("utf-8"), str(found.sha)
-
-    def _set_labels(self, number: int, labels: tuple[str, ...]) -> None:
-        self._call(f"label #{number}", lambda: self._r().get_issue(number).set_labels(*labels))
+    def _user(self) -> str:
+        """Login of the token's user (read once)."""
+        if self._login is None:
+            self._login = self._call(
+                "read the token's user", lambda: str(self._gh().get_user().login)
+            )
+        return self._login
 
     def _call(
         self,
@@ -177,76 +169,3 @@ def _message(exc: GithubException) -> str:
         ]
         text += " (" + "; ".join(details) + ")"
     return short(text, 300)
-
-
-def short(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def commit_state(value: str) -> CommitState:
-    """A GitHub commit status state as the protocol's literal (unknown: ``error``)."""
-    for state in get_args(CommitState):
-        if value == state:
-            return cast(CommitState, state)
-    return "error"
-
-
-def deployment_state(value: str) -> DeploymentState:
-    """A GitHub deployment state as the protocol's literal (unknown: ``error``)."""
-    for state in get_args(DeploymentState):
-        if value == state:
-            return cast(DeploymentState, state)
-    return "error"
-
-
-def to_pr(pull: Any) -> PullRequest:
-    """A PyGithub pull request as a :class:`PullRequest` (``merged_at`` tells merged)."""
-    merged = pull.merged_at is not None
-    return PullRequest(
-        number=int(pull.number),
-        title=pull.title or "",
-        body=pull.body or "",
-        head=pull.head.ref,
-        base=pull.base.ref,
-        head_sha=pull.head.sha,
-        state="merged" if merged else ("open" if pull.state == "open" else "closed"),
-        url=pull.html_url or pull.url,
-        labels=tuple(label.name for label in pull.labels or []),
-        merge_sha=pull.merge_commit_sha if merged else None,
-    )
-
-
-def to_comment(comment: Any) -> Comment:
-    """A PyGithub issue comment as a :class:`Comment`."""
-    user = comment.user
-    return Comment(
-        id=int(comment.id),
-        body=comment.body or "",
-        url=comment.html_url or comment.url or "",
-        author=user.login if user is not None else None,
-    )
-
-
-def to_issue(issue: Any) -> Issue:
-    """A PyGithub issue as an :class:`Issue`."""
-    return Issue(
-        number=int(issue.number),
-        title=issue.title or "",
-        body=issue.body or "",
-        state="open" if issue.state == "open" else "closed",
-        url=issue.html_url or issue.url or "",
-        labels=tuple(label.name for label in issue.labels or []),
-    )
-
-
-def to_deployment(deployment: Any) -> Deployment:
-    """A PyGithub deployment as a :class:`Deployment` (statuses are read separately)."""
-    payload = deployment.payload
-    return Deployment(
-        id=int(deployment.id),
-        sha=deployment.sha,
-        environment=deployment.environment or "",
-        description=deployment.description or "",
-        payload=payload if isinstance(payload, dict) else {},
-    )

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ci.errors import ForgeError
+from foundation.files import write_text_atomic
 
 CounterKind = Literal["number", "comment", "deployment"]
 M = TypeVar("M", bound=BaseModel)
@@ -123,11 +122,7 @@ class DeploymentRecord(BaseModel):
 
 
 class LocalStore:
-    """JSON records under one folder.
-
-    Args:
-        root: The folder (created on first write).
-    """
+    """JSON records under one folder (``root``, created on first write)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -237,10 +232,6 @@ class LocalStore:
 
 def _write(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, text + "\n")
     except OSError as exc:
         raise ForgeError(f"{path}: cannot write the local forge record: {exc}") from exc
