@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model_build.errors import RegistryError
+from foundation.settings import load_settings as load_from_environment
 
 RegistryKind = Literal["local", "sagemaker"]
 
@@ -41,21 +41,11 @@ class BuildSettings(BaseSettings):
     aws_endpoint_url: str | None = None
 
 
-def load_settings() -> BuildSettings:
-    """Read :class:`BuildSettings` from the environment.
-
-    Returns:
-        The settings.
+def load_settings(**overrides: Any) -> BuildSettings:
+    """Read :class:`BuildSettings` from the environment; ``overrides`` that are not None win.
 
     Raises:
-        RegistryError: A variable has an invalid value; the message names it (never its value,
+        SettingsError: A variable has an invalid value; the message names it (never its value,
             so nothing secret is echoed).
     """
-    try:
-        return BuildSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"SLIPWAY_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors(include_input=False)
-        )
-        raise RegistryError(f"invalid model_build settings: {problems}") from exc
+    return load_from_environment(BuildSettings, **overrides)

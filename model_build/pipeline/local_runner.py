@@ -8,15 +8,16 @@ Each run writes a folder ``<run_dir>/<run_id>/``::
     evaluation.json      holdout metrics, calibration, importance, lineage, gate verdict
     plots/               roc.png, pr.png, calibration.png, feature_importance.png
     gate.json            every gate check with its numbers
-    run.json             summary: status, digests, metrics, registered version, step timings
+    run.json             summary: status, digests, metrics, registered version, step timings,
 
+Warnings:
 A blocked or failed run still writes ``run.json`` (status ``blocked`` or ``failed``) before the
-error propagates.
+error propagates. Whatever the build had to fall back on (no serving version to compare with,
+a serving bundle that could not be re-scored) is a warning in the result and in ``run.json``.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import secrets
 import time
@@ -26,17 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from foundation.files import write_json_atomic
 from foundation.progress import SILENT, StepReporter
-from model_build.errors import GateFailedError, RegistryError
+from model_build.errors import GateFailedError
 from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
+from model_build.pipeline.serving import HoldoutScoring, ServingModel, serving_baseline
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
-from model_build.pipeline.steps.gate import check_gate, enforce_gate, rescore_serving
+from model_build.pipeline.steps.gate import NoServingModel, check_gate, enforce_gate
 from model_build.pipeline.steps.register import git_sha, new_version, register_model
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import build_training_set, describe_feature_service
 from model_build.pipeline.steps.validate import validate_data
-from model_bundle.bundle import BundleError, save_bundle
+from model_bundle.bundle import save_bundle
 
 if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
@@ -62,6 +65,7 @@ class BuildResult:
         version: The registered version, or None when registration was skipped.
         timings: Seconds per step.
         seconds: Total wall time.
+        warnings: Every fallback the build took, one line each (also in ``run.json``).
     """
 
     run_id: str
@@ -74,6 +78,7 @@ class BuildResult:
     version: ModelVersion | None
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,7 +93,7 @@ def run_local(
     params_path: Path,
     registry: ModelRegistry,
     run_dir: Path,
-    serving: ModelVersion | None,
+    serving: ServingModel | NoServingModel,
     now: datetime | None = None,
     run_id: str | None = None,
     git_commit: str | None = None,
@@ -98,21 +103,15 @@ def run_local(
 ) -> BuildResult:
     """Run every build step locally and register the candidate if the gate passes.
 
-    Args:
-        repo: The applied Feast repo with its data.
-        params_path: Build parameters file.
-        registry: Where the candidate is registered and the serving bundle fetched.
-        run_dir: Parent folder of run folders.
-        serving: The version serving in prod (see ``resolve_serving``), or None.
-        now: Clock of the data gate's freshness checks; the current time when None.
-        run_id: Run id; a new one when None.
-        git_commit: Commit to record; ``git rev-parse HEAD`` when None.
-        rescore: Re-score the serving bundle on this holdout (else use its recorded metrics).
-        register: Register the candidate when the gate passes.
-        progress: Told when each step starts and ends (draws nothing by default).
-
-    Returns:
-        The build result.
+    ``repo`` is the applied Feast repo with its data; ``registry`` is where the candidate is
+    registered and the serving bundle fetched; each run gets a folder under ``run_dir``.
+    ``serving`` is the version the gate compares with (see
+    :func:`~model_build.pipeline.serving.find_serving`), or an explicit
+    :class:`~model_build.pipeline.steps.gate.NoServingModel`. ``now`` is the clock of the data
+    gate's freshness checks (the current time when None); ``git_commit`` defaults to
+    ``git rev-parse HEAD``. With ``rescore`` the serving bundle is scored on this holdout (else
+    its recorded metrics are used); with ``register`` a passing candidate is registered.
+    ``progress`` is told when each step starts and ends (draws nothing by default).
 
     Raises:
         ParamsError: The parameters file is invalid.
@@ -148,7 +147,7 @@ def _build(
     repo: FeatureRepo,
     params_path: Path,
     registry: ModelRegistry,
-    serving: ModelVersion | None,
+    serving: ServingModel | NoServingModel,
     now: datetime | None,
     git_commit: str | None,
     rescore: bool,
@@ -171,7 +170,7 @@ def _build(
         f"Validate data ({', '.join(dict.fromkeys(sources))})",
         lambda: validate_data(repo_path=repo.path, sources=sources, now=now),
     )
-    _write_json(folder / "validation.json", validation.summary())
+    write_json_atomic(folder / "validation.json", validation.summary())
     training_set = run.step(
         "training_set",
         "Build the point-in-time training set",
@@ -179,7 +178,7 @@ def _build(
             repo=repo, data=params.data, feature_service=params.model.feature_service
         ),
     )
-    _write_json(folder / "training_set.json", training_set.stats())
+    write_json_atomic(folder / "training_set.json", training_set.stats())
     run.summary["data_hash"] = training_set.data_hash
     model = run.step(
         "train", "Train", lambda: train_model(training_set=training_set, params=params)
@@ -206,25 +205,24 @@ def _build(
     run.step("plots", "Draw plots", lambda: write_plots(evaluation, out_dir=folder / "plots"))
 
     def gate() -> GateResult:
-        measured = None
-        if serving is not None and rescore:
-            try:
-                measured = rescore_serving(
-                    registry=registry,
-                    serving=serving,
-                    holdout=holdout,
-                    label=training_set.label,
-                    threshold=params.evaluate.threshold,
-                    bins=params.evaluate.calibration_bins,
-                    directory=folder / "serving_bundle",
-                )
-            except (RegistryError, BundleError) as exc:  # compare with recorded metrics
-                run.summary["rescore_error"] = f"{serving.ref}: {exc}"
-        return check_gate(
-            metrics=evaluation.metrics, gate=params.gate, serving=serving, serving_metrics=measured
+        scoring = HoldoutScoring(
+            holdout=holdout,
+            label=training_set.label,
+            threshold=params.evaluate.threshold,
+            bins=params.evaluate.calibration_bins,
+            directory=folder / "serving_bundle",
         )
+        baseline, warnings = serving_baseline(
+            serving, registry=registry, scoring=scoring if rescore else None
+        )
+        run.warn(*warnings)
+        return check_gate(metrics=evaluation.metrics, gate=params.gate, baseline=baseline)
 
-    against = f" against prod {serving.ref}" if serving else ""
+    against = (
+        f" against {serving.environment} {serving.version.ref}"
+        if isinstance(serving, ServingModel)
+        else ""
+    )
     verdict = run.step("gate", f"Gate{against}", gate)
     lineage = {
         "model_name": params.model.name,
@@ -237,9 +235,9 @@ def _build(
     write_evaluation(
         evaluation, out_dir=folder, extra={"lineage": lineage, "gate": verdict.to_dict()}
     )
-    _write_json(folder / "gate.json", verdict.to_dict())
+    write_json_atomic(folder / "gate.json", verdict.to_dict())
     run.summary["gate"] = verdict.summary()
-    enforce_gate(verdict, model_name=params.model.name)
+    enforce_gate(verdict, model_name=params.model.name, warnings=run.warnings)
     version: ModelVersion | None = None
     if register:
         record = new_version(
@@ -272,6 +270,7 @@ def _build(
         version=version,
         timings=dict(run.timings),
         seconds=seconds,
+        warnings=list(run.warnings),
     )
 
 
@@ -286,7 +285,11 @@ class _Run:
         self.started_at = datetime.now(UTC)
         self.timings: dict[str, float] = {}
         self.summary: dict[str, Any] = {}
+        self.warnings: list[str] = []
         self.progress = progress
+
+    def warn(self, *warnings: str) -> None:
+        self.warnings.extend(warnings)
 
     def step(self, name: str, label: str, action: Callable[[], T]) -> T:
         self.progress.started(name, label)
@@ -313,9 +316,10 @@ class _Run:
             "seconds": seconds,
             "timings": self.timings,
             "environment": _environment(),
+            "warnings": self.warnings,
             **self.summary,
         }
-        _write_json(self.folder / "run.json", document)
+        write_json_atomic(self.folder / "run.json", document)
         return seconds
 
 
@@ -330,8 +334,3 @@ def _environment() -> dict[str, str]:
         "pandas": pandas.__version__,
         "scikit-learn": str(sklearn.__version__),
     }
-
-
-def _write_json(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -47,15 +48,43 @@ class MetricDelta(BaseModel):
     verdict: Verdict
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Version B against baseline A: per-metric deltas and the lineage fields that differ.
+
+    Attributes:
+        a: The baseline version.
+        b: The candidate version.
+        deltas: One entry per metric (see :func:`compare_metrics`).
+        changes: Lineage fields that differ, as ``{field: (value in A, value in B)}``.
+    """
+
+    a: ModelVersion
+    b: ModelVersion
+    deltas: list[MetricDelta]
+    changes: dict[str, tuple[Any, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """``a`` and ``b`` (references), ``metrics`` and ``lineage_changes`` (``{a, b}`` each)."""
+        return {
+            "a": self.a.ref,
+            "b": self.b.ref,
+            "metrics": [d.model_dump(mode="json") for d in self.deltas],
+            "lineage_changes": {k: {"a": x, "b": y} for k, (x, y) in self.changes.items()},
+        }
+
+
+def compare_versions(a: ModelVersion, b: ModelVersion) -> Comparison:
+    """How version ``b`` compares with baseline ``a``: metrics and lineage."""
+    return Comparison(
+        a=a, b=b, deltas=compare_metrics(a.metrics, b.metrics), changes=lineage_changes(a, b)
+    )
+
+
 def compare_metrics(a: Mapping[str, float], b: Mapping[str, float]) -> list[MetricDelta]:
-    """Metric by metric, how B compares with A.
+    """Metric by metric, how the candidate's metrics ``b`` compare with the baseline's ``a``.
 
-    Args:
-        a: Metrics of the baseline version.
-        b: Metrics of the candidate version.
-
-    Returns:
-        One entry per metric name in either, A's order first then B's extra names.
+    One entry per metric name in either, A's order first then B's extra names.
     """
     names = list(a) + [name for name in b if name not in a]
     rows = []

@@ -9,8 +9,8 @@ Layout::
 
 Each ``version.json`` is the truth; ``index.json`` is a convenience rebuilt from them. A new
 version is prepared in a hidden temporary folder and renamed into place under the lock, and every
-file is written to a temporary name then ``os.replace``-d, so a crash leaves either the old state
-or the new one, never a half-written version.
+file is written atomically (:mod:`foundation.files`), so a crash leaves either the old state or
+the new one, never a half-written version.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from foundation.files import write_text_atomic
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
@@ -87,10 +88,9 @@ class _Index(BaseModel):
 
 
 class LocalRegistry:
-    """Model registry on the local disk (the embedded default).
+    """Model registry on the local disk (the embedded default), in folder ``root``.
 
-    Args:
-        root: Registry folder; created on the first registration.
+    The folder is created on the first registration.
     """
 
     def __init__(self, root: Path) -> None:
@@ -110,14 +110,9 @@ class LocalRegistry:
         )
 
     def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
-        """Copy the bundle into the registry and record a new Pending version.
+        """Copy the bundle into the registry and record a new Pending version (1, 2, ... per model).
 
-        Args:
-            new: Lineage and evaluation of the version.
-            bundle_dir: The model bundle folder; its digest must equal ``new.artifact_digest``.
-
-        Returns:
-            The registered version (numbered 1, 2, ... per model).
+        ``bundle_dir`` is the model bundle folder; its digest must equal ``new.artifact_digest``.
 
         Raises:
             RegistryError: The bundle is missing, its digest differs, the metrics or params
@@ -156,7 +151,7 @@ class LocalRegistry:
                 )
                 history = [StatusChange(status=ApprovalStatus.PENDING, reason="registered", at=now)]
                 record = _Record(version=version, history=history)
-                _write_atomic(tmp / VERSION_FILE, record.model_dump_json(indent=2))
+                _write_record(tmp / VERSION_FILE, record)
                 _fsync_dir(tmp)
                 os.rename(tmp, final)  # the commit point
                 with suppress(OSError):
@@ -234,8 +229,7 @@ class LocalRegistry:
                 record.history.append(
                     StatusChange(status=status, reason=reason, at=now, forced=forced)
                 )
-                path = model_dir / str(version) / VERSION_FILE
-                _write_atomic(path, record.model_dump_json(indent=2))
+                _write_record(model_dir / str(version) / VERSION_FILE, record)
                 self._write_index(model_dir)
                 return record.version
         except OSError as exc:
@@ -317,7 +311,7 @@ class LocalRegistry:
             )
         index = _Index(model_name=model_dir.name, versions=entries)
         try:
-            _write_atomic(model_dir / INDEX_FILE, index.model_dump_json(indent=2))
+            write_text_atomic(model_dir / INDEX_FILE, index.model_dump_json(indent=2) + "\n")
         except OSError as exc:  # the change is committed; the index is rebuilt on the next one
             _log.warning("%s: cannot update %s: %s", model_dir, INDEX_FILE, exc)
 
@@ -339,20 +333,8 @@ def _copy_bundle(*, src: Path, dst: Path) -> None:
             os.fsync(handle.fileno())
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    done = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-        done = True
-    finally:
-        if not done:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+def _write_record(path: Path, record: _Record) -> None:
+    write_text_atomic(path, record.model_dump_json(indent=2) + "\n")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from foundation.aws import AwsCalls, ClientFactory, boto3_clients
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry import sagemaker_metadata as meta
-from model_build.registry.aws import AwsCalls, ClientFactory, boto3_clients
+from model_build.registry.groups import ensure_group, find_group
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
 from model_bundle.bundle import BundleError, pack_bundle, unpack_bundle
@@ -39,18 +40,11 @@ _FROM_SAGEMAKER = {value: key for key, value in _TO_SAGEMAKER.items()}
 class SageMakerRegistry:
     """Model registry on SageMaker model package groups, artifacts on S3.
 
-    No AWS client is created until the first call.
-
-    Args:
-        s3_bucket: Bucket for bundles and metrics.
-        image_uri: Inference image recorded in each package.
-        region: AWS region.
-        s3_prefix: Key prefix under the bucket.
-        client_factory: Makes boto3 clients; defaults to :func:`boto3_clients`.
-        endpoint_url: Endpoint for the default client factory (e.g. a moto server).
-        content_types: Request content types recorded in each package.
-        response_types: Response MIME types recorded in each package.
-        page_size: Items per page when listing (1-100).
+    No AWS client is created until the first call. ``image_uri`` is the inference image
+    recorded in each package; ``client_factory`` defaults to
+    :func:`foundation.aws.boto3_clients` on ``region`` and ``endpoint_url`` (e.g. a moto
+    server); ``content_types`` and ``response_types`` are recorded in each package;
+    ``page_size`` is the items per page when listing (1-100).
     """
 
     def __init__(
@@ -74,6 +68,8 @@ class SageMakerRegistry:
         self.response_types = response_types
         self._aws = AwsCalls(
             client_factory or boto3_clients(region=region, endpoint_url=endpoint_url),
+            error=RegistryError,
+            not_found_error=VersionNotFoundError,
             page_size=page_size,
         )
         self._group_arns: dict[str, str] = {}
@@ -104,12 +100,7 @@ class SageMakerRegistry:
     def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
         """Upload the bundle and metrics and create a Pending model package.
 
-        Args:
-            new: Lineage and evaluation of the version.
-            bundle_dir: The model bundle folder; its digest must equal ``new.artifact_digest``.
-
-        Returns:
-            The registered version.
+        ``bundle_dir`` is the model bundle folder; its digest must equal ``new.artifact_digest``.
 
         Raises:
             RegistryError: Digest mismatch, metadata beyond the API limits, or an AWS error.
@@ -287,43 +278,17 @@ class SageMakerRegistry:
     def _find_group(self, model_name: str) -> tuple[str | None, str | None]:
         if model_name in self._group_arns:
             return self._group_arns[model_name], model_name
-        try:
-            answer = self._aws.call(
-                "sagemaker",
-                "describe_model_package_group",
-                not_found="missing",
-                ModelPackageGroupName=meta.group_name(model_name),
-            )
-        except VersionNotFoundError:
+        group = find_group(self._aws, model_name=model_name)
+        if group is None:
             return None, None
-        arn, owner = str(answer["ModelPackageGroupArn"]), meta.owner_of_group(answer)
-        if owner == model_name:
-            self._group_arns[model_name] = arn
-        return arn, owner
+        if group.owner == model_name:
+            self._group_arns[model_name] = group.arn
+        return group.arn, group.owner
 
     def _ensure_group(self, model_name: str) -> str:
-        group = meta.group_name(model_name)
-        arn, owner = self._find_group(model_name)
-        if arn is None:
-            try:
-                self._aws.call(
-                    "sagemaker",
-                    "create_model_package_group",
-                    ModelPackageGroupName=group,
-                    ModelPackageGroupDescription=meta.group_description(model_name),
-                )
-            except RegistryError:
-                arn, owner = self._find_group(model_name)  # created meanwhile by someone else?
-                if arn is None:
-                    raise
-            else:
-                arn, owner = self._find_group(model_name)
-        if owner != model_name:
-            raise RegistryError(
-                f"cannot register {model_name!r}: SageMaker group {group} belongs to model "
-                f"{owner!r}; choose another model name"
-            )
-        return group
+        if model_name not in self._group_arns:
+            self._group_arns[model_name] = ensure_group(self._aws, model_name=model_name).arn
+        return meta.group_name(model_name)
 
     def _properties(self, new: NewVersion, *, lineage_key: str) -> dict[str, str]:
         fields = meta.version_fields(new)

@@ -1,9 +1,11 @@
-"""Put a compiled pipeline into SageMaker and start it (plain boto3, no SDK session).
+"""Put a compiled pipeline into SageMaker and start it (boto3 through :mod:`foundation.aws`).
 
 :func:`upload_code` and :func:`upload_feature_repo` place the job scripts, ``params.yaml`` and the
-Feast repo where the definition expects them; :func:`upsert_and_start` creates or updates the
-pipeline and starts an execution. Works against AWS or a moto server (``endpoint_url`` or
-``AWS_ENDPOINT_URL``).
+Feast repo where the definition expects them; :func:`ensure_model_package_group` makes the group
+the RegisterModel step writes into; :func:`upsert_and_start` creates or updates the pipeline and
+starts an execution. Every call goes through one :class:`~foundation.aws.AwsCalls` (see
+:func:`pipeline_calls`), so an AWS failure is a ``PipelineError`` naming the operation. Works
+against AWS or a moto server (``endpoint_url``, or boto3's own ``AWS_ENDPOINT_URL``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from foundation.aws import AwsCalls, ClientFactory, boto3_clients
 from model_build.errors import PipelineError
-from model_build.registry.sagemaker_metadata import group_description, group_name
+from model_build.registry.groups import ensure_group
 from model_build.sagemaker.compile import code_files, definition_json
 
 if TYPE_CHECKING:
@@ -41,133 +44,86 @@ class PipelineRun:
     status: str
 
 
-def make_clients(
-    *, boto_session: Any | None = None, region: str | None = None, endpoint_url: str | None = None
-) -> tuple[Any, Any]:
-    """Create the ``sagemaker`` and ``s3`` clients.
+def pipeline_calls(
+    *, region: str, endpoint_url: str | None = None, factory: ClientFactory | None = None
+) -> AwsCalls:
+    """The AWS calls of the pipeline client: clients made on first use, failures ``PipelineError``.
 
-    Args:
-        boto_session: A ``boto3.Session``; a default one when None.
-        region: Region name (overrides the session's).
-        endpoint_url: Endpoint of both services (a moto server), or None for AWS.
-
-    Returns:
-        ``(sagemaker_client, s3_client)``.
+    ``factory`` defaults to :func:`foundation.aws.boto3_clients` on ``region`` and
+    ``endpoint_url`` (a moto server, or None for AWS).
     """
-    import boto3
-
-    session = boto_session or boto3.Session(region_name=region)
-    kwargs: dict[str, Any] = {"region_name": region or session.region_name}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
-    return session.client("sagemaker", **kwargs), session.client("s3", **kwargs)
+    return AwsCalls(
+        factory or boto3_clients(region=region, endpoint_url=endpoint_url), error=PipelineError
+    )
 
 
-def upload_code(*, s3: Any, bucket: str, params: BuildParams) -> list[str]:
+def upload_code(*, aws: AwsCalls, bucket: str, params: BuildParams) -> list[str]:
     """Upload the job scripts and ``params.yaml`` to ``s3://<bucket>/<prefix>/code/``.
 
-    Args:
-        s3: An S3 client.
-        bucket: Artifact bucket.
-        params: The parameters the definition was compiled from.
-
-    Returns:
-        The uploaded S3 URIs.
+    ``params`` are the parameters the definition was compiled from. Returns the uploaded URIs.
     """
     uris = []
     for name, body in sorted(code_files(params).items()):
         key = f"{params.sagemaker.prefix}/code/{name}"
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body)
         uris.append(f"s3://{bucket}/{key}")
     return uris
 
 
-def upload_feature_repo(*, s3: Any, bucket: str, params: BuildParams, repo_path: Path) -> list[str]:
+def upload_feature_repo(
+    *, aws: AwsCalls, bucket: str, params: BuildParams, repo_path: Path
+) -> list[str]:
     """Upload the Feast repo (definitions, configs, suites, Parquet data) for PrepareData.
 
-    Args:
-        s3: An S3 client.
-        bucket: Artifact bucket.
-        params: Build parameters (for the prefix).
-        repo_path: The repo folder.
-
-    Returns:
-        The uploaded S3 URIs.
+    Returns the uploaded S3 URIs.
 
     Raises:
-        PipelineError: The folder holds no repo files.
+        PipelineError: The folder holds no repo files, or an upload failed.
     """
     files = sorted({p for pattern in REPO_PATTERNS for p in repo_path.glob(pattern) if p.is_file()})
     if not files:
         raise PipelineError(f"{repo_path}: no feature repo files to upload")
-    uris = []
-    for path in files:
-        key = f"{params.sagemaker.prefix}/feature_repo/{path.relative_to(repo_path).as_posix()}"
-        s3.upload_file(str(path), bucket, key)
-        uris.append(f"s3://{bucket}/{key}")
-    return uris
-
-
-def ensure_model_package_group(*, sagemaker: Any, model_name: str) -> str:
-    """Create the model's package group (with Slipway's description) unless it exists.
-
-    Args:
-        sagemaker: A SageMaker client.
-        model_name: Registry model name.
-
-    Returns:
-        The group name.
-    """
-    from botocore.exceptions import ClientError
-
-    group = group_name(model_name)
-    try:
-        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-    except ClientError:
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=group,
-            ModelPackageGroupDescription=group_description(model_name),
+    prefix = f"{params.sagemaker.prefix}/feature_repo"
+    return [
+        aws.upload_file(
+            path, bucket=bucket, key=f"{prefix}/{path.relative_to(repo_path).as_posix()}"
         )
-    return group
+        for path in files
+    ]
+
+
+def ensure_model_package_group(*, aws: AwsCalls, model_name: str) -> str:
+    """Make sure the model's package group exists; return its name.
+
+    The one race-safe implementation, shared with the registry:
+    :func:`model_build.registry.groups.ensure_group`.
+
+    Raises:
+        PipelineError: AWS refused.
+        RegistryError: The group holds another model.
+    """
+    return ensure_group(aws, model_name=model_name).name
 
 
 def upsert_and_start(
     *,
+    aws: AwsCalls,
     definition: dict[str, Any],
     name: str,
     role_arn: str,
     parameters: dict[str, str] | None = None,
     description: str = "Slipway model build",
-    sagemaker: Any | None = None,
-    boto_session: Any | None = None,
-    region: str | None = None,
-    endpoint_url: str | None = None,
 ) -> PipelineRun:
-    """Create or update the pipeline, then start an execution.
+    """Create or update pipeline ``name``, then start an execution with ``parameters``.
 
-    Args:
-        definition: The compiled definition (see ``compile_pipeline``).
-        name: Pipeline name.
-        role_arn: Role SageMaker Pipelines assumes.
-        parameters: Pipeline parameter values (``GitSha``, ``ServingMetrics``, ...).
-        description: Pipeline description.
-        sagemaker: A SageMaker client; created from the session/region/endpoint when None.
-        boto_session: ``boto3.Session`` for a new client.
-        region: Region for a new client.
-        endpoint_url: Endpoint for a new client (a moto server).
-
-    Returns:
-        The started run.
+    ``definition`` is the compiled definition (see ``compile_pipeline``); ``role_arn`` the role
+    SageMaker Pipelines assumes; ``parameters`` the pipeline parameter values (``GitSha``,
+    ``ServingMetrics``...), each of which the definition must declare.
 
     Raises:
-        PipelineError: SageMaker refused the definition or the start; the message says which.
+        PipelineError: An unknown parameter (before any call), or SageMaker refused the
+            definition or the start; the message says which.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = (
-        sagemaker
-        or make_clients(boto_session=boto_session, region=region, endpoint_url=endpoint_url)[0]
-    )
     body = definition_json(definition)
     declared = {p["Name"] for p in definition.get("Parameters", [])}
     unknown = sorted(set(parameters or {}) - declared)
@@ -176,61 +132,49 @@ def upsert_and_start(
             f"pipeline {name}: unknown parameter(s) {', '.join(unknown)} "
             f"(declared: {', '.join(sorted(declared))})"
         )
+    args = {
+        "PipelineName": name,
+        "PipelineDefinition": body,
+        "PipelineDescription": description,
+        "RoleArn": role_arn,
+    }
     try:
-        created = not _exists(client, name)
-        args = {
-            "PipelineName": name,
-            "PipelineDefinition": body,
-            "PipelineDescription": description,
-            "RoleArn": role_arn,
-        }
-        if created:
-            arn = client.create_pipeline(**args)["PipelineArn"]
-        else:
-            arn = client.update_pipeline(**args)["PipelineArn"]
-    except (ClientError, BotoCoreError) as exc:
+        created = aws.call_or_none("sagemaker", "describe_pipeline", PipelineName=name) is None
+        operation = "create_pipeline" if created else "update_pipeline"
+        arn = aws.call("sagemaker", operation, **args)["PipelineArn"]
+    except PipelineError as exc:
         raise PipelineError(f"pipeline {name}: upsert failed: {exc}") from exc
     try:
-        started = client.start_pipeline_execution(
+        started = aws.call(
+            "sagemaker",
+            "start_pipeline_execution",
             PipelineName=name,
             PipelineParameters=[
                 {"Name": key, "Value": value} for key, value in sorted((parameters or {}).items())
             ],
         )
         execution_arn = started["PipelineExecutionArn"]
-        status = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)[
-            "PipelineExecutionStatus"
-        ]
-    except (ClientError, BotoCoreError) as exc:
+        described = aws.call(
+            "sagemaker", "describe_pipeline_execution", PipelineExecutionArn=execution_arn
+        )
+    except PipelineError as exc:
         raise PipelineError(f"pipeline {name}: start failed: {exc}") from exc
     return PipelineRun(
-        pipeline_arn=str(arn), execution_arn=str(execution_arn), created=created, status=str(status)
+        pipeline_arn=str(arn),
+        execution_arn=str(execution_arn),
+        created=created,
+        status=str(described["PipelineExecutionStatus"]),
     )
 
 
-def _exists(client: Any, name: str) -> bool:
-    from botocore.exceptions import ClientError
+def describe_definition(*, aws: AwsCalls, name: str) -> dict[str, Any]:
+    """The definition SageMaker holds for pipeline ``name`` (parsed JSON).
 
-    try:
-        client.describe_pipeline(PipelineName=name)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("ResourceNotFound", "ValidationException", "ResourceNotFoundException"):
-            return False
-        raise
-    return True
-
-
-def describe_definition(*, sagemaker: Any, name: str) -> dict[str, Any]:
-    """The definition SageMaker holds for a pipeline (parsed JSON).
-
-    Args:
-        sagemaker: A SageMaker client.
-        name: Pipeline name.
-
-    Returns:
-        The definition.
+    Raises:
+        PipelineError: No such pipeline, or AWS failed.
     """
-    described = sagemaker.describe_pipeline(PipelineName=name)
+    described = aws.call(
+        "sagemaker", "describe_pipeline", not_found=f"pipeline {name} not found", PipelineName=name
+    )
     document: dict[str, Any] = json.loads(described["PipelineDefinition"])
     return document

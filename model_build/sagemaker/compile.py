@@ -6,7 +6,8 @@ Steps (classic, not ``@step``: those upload pickles while rendering)::
         -> CheckGate (Condition on evaluation.json) -> RegisterModel | GateFailed (Fail)
 
 The jobs run the thin scripts under ``s3://<bucket>/<prefix>/code/`` (see
-:mod:`model_build.sagemaker.jobs`) in a Slipway image. S3 layout::
+:mod:`model_build.sagemaker.jobs`; container paths in :mod:`model_build.sagemaker.layout`) in a
+Slipway image. S3 layout::
 
     <prefix>/code/{prepare,train,evaluate}.py, params.yaml     uploaded by upload_code
     <prefix>/feature_repo/...                                  uploaded by upload_feature_repo
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from model_build.registry.sagemaker_metadata import FORMAT, FORMAT_KEY, PREFIX, group_name
-from model_build.sagemaker.jobs import NEW_VERSION_FILE, PATHS
+from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 
 if TYPE_CHECKING:
     from model_build.pipeline.params import BuildParams
@@ -45,23 +46,23 @@ TELEMETRY_OPT_OUT: Final[dict[str, Any]] = {
     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
 }
 _CONTENT_TYPES: Final = ["application/json"]
+PLACEHOLDERS: Final[dict[str, str]] = {
+    "bucket": "slipway-artifacts",
+    "role_arn": "arn:aws:iam::123456789012:role/slipway-sagemaker",
+    "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway:latest",
+}
+"""Example bucket, role and image for a definition compiled only to be reviewed or diffed."""
 
 
 def compile_pipeline(
     *, params: BuildParams, bucket: str, role_arn: str, image_uri: str, region: str
 ) -> dict[str, Any]:
-    """Render the SageMaker Pipeline definition of the build.
+    """Render the SageMaker Pipeline definition of the build, a dict (see :func:`definition_json`).
 
-    Args:
-        params: Build parameters (gate thresholds become condition values; names and
-            instance types come from the ``sagemaker`` section).
-        bucket: Artifact bucket for code, the feature repo and step outputs.
-        role_arn: Execution role of the jobs (full ARN; not validated).
-        image_uri: Slipway image with the package installed (jobs and inference).
-        region: AWS region.
-
-    Returns:
-        The definition as a dict (``json.dumps`` it, or use :func:`definition_json`).
+    Gate thresholds in ``params`` become condition values; names and instance types come from
+    its ``sagemaker`` section. ``bucket`` holds code, the feature repo and step outputs;
+    ``role_arn`` is the jobs' execution role (a full ARN, not validated); ``image_uri`` is the
+    Slipway image with the package installed (jobs and inference).
     """
     with _offline(region), _quiet_logs():
         import sagemaker.core.config.config_manager  # noqa: F401 - imports before patching
@@ -77,14 +78,23 @@ def definition_json(definition: dict[str, Any]) -> str:
     return json.dumps(definition, indent=2, sort_keys=True) + "\n"
 
 
+def step_names(definition: dict[str, Any]) -> list[str]:
+    """The names of a definition's steps in order, a condition's branches right after it."""
+    names: list[str] = []
+    steps = definition.get("Steps")
+    stack = list(steps) if isinstance(steps, list) else []
+    while stack:
+        step = stack.pop(0)
+        names.append(str(step["Name"]))
+        arguments = step.get("Arguments") or {}
+        stack[:0] = [*arguments.get("IfSteps", []), *arguments.get("ElseSteps", [])]
+    return names
+
+
 def code_files(params: BuildParams) -> dict[str, bytes]:
-    """The files uploaded to ``s3://<bucket>/<prefix>/code/``: the scripts and ``params.yaml``.
+    """The files uploaded to ``s3://<bucket>/<prefix>/code/``, by name: scripts and ``params.yaml``.
 
-    Args:
-        params: The parameters the definition was compiled from (the jobs read them).
-
-    Returns:
-        File name to content.
+    ``params`` are the parameters the definition was compiled from (the jobs read them).
     """
     files = {name: (SCRIPTS_DIR / name).read_bytes() for name in SCRIPTS}
     files[PARAMS_FILE] = params.to_yaml().encode()

@@ -9,7 +9,8 @@ takes its folders as arguments, so tests run the three jobs back to back on temp
 * ``train`` (TrainingStep): fit on the training part, write the bundle to ``/opt/ml/model``
   (SageMaker packs it as ``model.tar.gz``).
 * ``evaluate`` (ProcessingStep): unpack the bundle, evaluate on the holdout, run the gate
-  against the serving metrics passed as a pipeline parameter, write ``evaluation.json`` (read
+  against the serving metrics passed as a pipeline parameter (``{}``: no serving version,
+  absolute checks only), write ``evaluation.json`` (read
   by the ConditionStep through a PropertyFile), plots and ``lineage.json`` (the lineage of the
   version the RegisterModel step creates, in the SageMaker registry's lineage format).
 """
@@ -24,11 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from foundation.files import write_json_atomic
 from model_build.errors import PipelineError
 from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
-from model_build.pipeline.steps.gate import Baseline, check_against
+from model_build.pipeline.steps.gate import Baseline, NoServingModel, check_gate
 from model_build.pipeline.steps.register import new_version
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import (
@@ -39,43 +41,22 @@ from model_build.pipeline.steps.training_set import (
 )
 from model_build.pipeline.steps.validate import validate_data
 from model_build.registry.sagemaker_metadata import version_fields
+from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 from model_bundle.bundle import bundle_digest, load_bundle, save_bundle, unpack_bundle
 
-PROCESSING: Final = Path("/opt/ml/processing")
-PATHS: Final[dict[str, str]] = {
-    "repo": str(PROCESSING / "input" / "feature_repo"),
-    "params_processing": str(PROCESSING / "input" / "params" / "params.yaml"),
-    "params_training": "/opt/ml/input/data/code/params.yaml",
-    "training_set_out": str(PROCESSING / "output" / "training_set"),
-    "training_set_train": "/opt/ml/input/data/training_set",
-    "training_set_eval": str(PROCESSING / "input" / "training_set"),
-    "model_dir": "/opt/ml/model",
-    "model_in": str(PROCESSING / "input" / "model"),
-    "evaluation_out": str(PROCESSING / "output" / "evaluation"),
-}
-"""Container paths each job reads and writes (also used by the compiler)."""
-
-NEW_VERSION_FILE: Final = "lineage.json"
-"""Lineage document of the registered version (``slipway.lineage_uri`` points at it)."""
+_NO_SERVING: Final = NoServingModel(reason="no serving version was passed (ServingMetrics {})")
 _LOCAL_STATE: Final = ("registry.db", "online_store.db")
 
 
 def prepare_job(
     *, repo_dir: Path, params_path: Path, out_dir: Path, now: datetime | None = None
 ) -> Path:
-    """Validate the sources and write the training set.
+    """Validate the sources and write the training set into ``out_dir``; return ``out_dir``.
 
-    The repo is copied to a scratch folder and applied there (the container has no registry).
-
-    Args:
-        repo_dir: Feast repo folder (definitions, ``expectations/``, ``data/``).
-        params_path: Build parameters.
-        out_dir: Output folder (``training_set.parquet``, ``training_set.json``,
-            ``validation.json``).
-        now: Clock of the freshness checks; the current time when None.
-
-    Returns:
-        ``out_dir``.
+    ``repo_dir`` is the Feast repo (definitions, ``expectations/``, ``data/``); it is copied to
+    a scratch folder and applied there (the container has no registry). ``out_dir`` receives
+    ``training_set.parquet``, ``training_set.json`` and ``validation.json``. ``now`` is the
+    clock of the freshness checks (the current time when None).
 
     Raises:
         ValidationFailedError: The data gate failed.
@@ -97,20 +78,14 @@ def prepare_job(
             repo=repo, data=params.data, feature_service=params.model.feature_service
         )
     save_training_set(training_set, directory=out_dir)
-    _write_json(out_dir / "validation.json", validation.summary())
+    write_json_atomic(out_dir / "validation.json", validation.summary())
     return out_dir
 
 
 def train_job(*, training_set_dir: Path, params_path: Path, model_dir: Path) -> str:
-    """Fit the model and write its bundle.
+    """Fit the model on the :func:`prepare_job` output and write its bundle; return its digest.
 
-    Args:
-        training_set_dir: Folder written by :func:`prepare_job`.
-        params_path: Build parameters.
-        model_dir: Bundle folder (``/opt/ml/model`` in SageMaker).
-
-    Returns:
-        The bundle digest.
+    ``model_dir`` is ``/opt/ml/model`` in SageMaker.
     """
     params = load_params(path=params_path)
     training_set = load_training_set(directory=training_set_dir)
@@ -129,20 +104,12 @@ def evaluate_job(
     run_id: str = "",
     git_commit: str = "unknown",
 ) -> dict[str, Any]:
-    """Evaluate the trained bundle, run the gate and write the reports.
+    """Evaluate the trained bundle, run the gate, write the reports; return ``evaluation.json``.
 
-    Args:
-        model_path: A bundle folder, or a folder holding ``model.tar.gz``, or the archive.
-        training_set_dir: Folder written by :func:`prepare_job`.
-        params_path: Build parameters.
-        out_dir: Output folder (``evaluation.json``, ``lineage.json``, ``plots/``).
-        serving: JSON ``{"ref": "<model>:<version>", "metrics": {...}}`` of the version
-            serving in prod, or ``{}`` for none.
-        run_id: Pipeline execution id, recorded as the run id.
-        git_commit: Commit the pipeline was started from.
-
-    Returns:
-        The ``evaluation.json`` document.
+    ``model_path`` is a bundle folder, a folder holding ``model.tar.gz``, or the archive;
+    ``out_dir`` receives ``evaluation.json``, ``lineage.json`` and ``plots/``. ``serving`` is
+    the ``ServingMetrics`` parameter (see :func:`serving_parameter`), ``{}`` for none;
+    ``run_id`` (the pipeline execution id) and ``git_commit`` are recorded in the lineage.
 
     Raises:
         PipelineError: The model or the serving JSON is unusable.
@@ -162,7 +129,7 @@ def evaluate_job(
         split=split,
         params=params,
     )
-    verdict = check_against(
+    verdict = check_gate(
         metrics=evaluation.metrics, gate=params.gate, baseline=parse_serving(serving)
     )
     record = new_version(
@@ -186,20 +153,16 @@ def evaluate_job(
     path = write_evaluation(
         evaluation, out_dir=out_dir, extra={"lineage": lineage, "gate": verdict.to_dict()}
     )
-    _write_json(out_dir / NEW_VERSION_FILE, {"format": 1, **version_fields(record)})
+    write_json_atomic(out_dir / NEW_VERSION_FILE, {"format": 1, **version_fields(record)})
     write_plots(evaluation, out_dir=out_dir / "plots")
     document: dict[str, Any] = json.loads(path.read_text())
     return document
 
 
-def parse_serving(text: str) -> Baseline | None:
-    """Parse the ``ServingMetrics`` pipeline parameter.
+def parse_serving(text: str) -> Baseline | NoServingModel:
+    """Parse the ``ServingMetrics`` pipeline parameter (see :func:`serving_parameter`).
 
-    Args:
-        text: ``{}`` or ``{"ref": "driver_ranking:3", "metrics": {"roc_auc": 0.84}}``.
-
-    Returns:
-        The baseline, or None for ``{}``.
+    ``{}`` (or empty text) means no serving version: an explicit :class:`NoServingModel`.
 
     Raises:
         PipelineError: The text is not that JSON shape.
@@ -207,34 +170,32 @@ def parse_serving(text: str) -> Baseline | None:
     try:
         raw = json.loads(text or "{}")
         if not raw:
-            return None
+            return _NO_SERVING
         metrics = {str(k): float(v) for k, v in dict(raw["metrics"]).items()}
-        return Baseline(ref=str(raw["ref"]), metrics=metrics, source="registry")
-    except (ValueError, TypeError, KeyError) as exc:
+        environment = str(raw.get("env") or "prod")
+        return Baseline(
+            ref=str(raw["ref"]), metrics=metrics, source="registry", environment=environment
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise PipelineError(f"evaluate: invalid serving metrics {text!r}: {exc}") from exc
 
 
-def serving_parameter(*, ref: str, metrics: dict[str, float], keep: list[str]) -> str:
+def serving_parameter(
+    *, ref: str, metrics: dict[str, float], keep: list[str], environment: str
+) -> str:
     """Encode the serving version for the ``ServingMetrics`` parameter (short, sorted JSON).
 
-    Args:
-        ref: ``<model>:<version>``.
-        metrics: Its registered metrics.
-        keep: Metrics to pass (those with a serving tolerance).
-
-    Returns:
-        Compact JSON (within the 256-character container argument limit for a few metrics).
+    ``ref`` is ``<model>:<version>`` serving in ``environment``; only the ``metrics`` named in
+    ``keep`` (those with a serving tolerance) are passed, rounded to 6 digits, so a few metrics
+    stay within the 256-character container argument limit.
     """
     chosen = {k: round(float(metrics[k]), 6) for k in sorted(keep) if k in metrics}
-    return json.dumps({"ref": ref, "metrics": chosen}, sort_keys=True, separators=(",", ":"))
+    document = {"env": environment, "ref": ref, "metrics": chosen}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def main(job: str, argv: list[str] | None = None) -> None:
-    """Command-line entry of the container scripts.
-
-    Args:
-        job: ``prepare``, ``train`` or ``evaluate``.
-        argv: Arguments (``sys.argv[1:]`` when None).
+    """Command-line entry of the container scripts: ``job`` is prepare, train or evaluate.
 
     Raises:
         PipelineError: Unknown job.
@@ -293,8 +254,3 @@ def _bundle_dir(model_path: Path, scratch: Path) -> Path:
     if (model_path / "bundle.json").is_file():
         return model_path
     raise PipelineError(f"evaluate: {model_path}: no model.tar.gz or bundle found")
-
-
-def _write_json(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

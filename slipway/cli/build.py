@@ -1,38 +1,44 @@
 """Command group ``slipway build``: run the build pipeline locally or on SageMaker, or compile it.
 
-Failures raise ``BuildError`` (``GateFailedError`` when the gate blocks the candidate) or
-``ServicesError`` (data gate, feature repo); the root command prints them as one line and exits
-non-zero.
+The gate compares the candidate with the version serving in an environment, which that
+environment's manifest names: it is read here with ``model_deploy``'s loader
+(:func:`serving_from_manifest`), never by the build. Every fallback is printed as a warning.
+Failures are ``SlipwayError`` subclasses (``GateFailedError`` when the gate blocks the
+candidate); the root command prints them as one line. Only typer and the standard library are
+imported at start-up; the build is imported inside the commands.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from model_build.pipeline.params import DEFAULT_PARAMS_PATH, BuildParams, load_params
-from model_build.registry.factory import open_registry
-from model_build.settings import BuildSettings, load_settings
+from slipway.cli.feature_options import RepoOption, feature_repo
+
+if TYPE_CHECKING:
+    from model_build.pipeline.local_runner import BuildResult
+    from model_build.pipeline.params import BuildParams
+    from model_build.pipeline.serving import ServingModel
+    from model_build.pipeline.steps.gate import NoServingModel
+    from model_build.registry.protocol import ModelRegistry
+    from model_build.settings import BuildSettings
 
 build_app = typer.Typer(help="Build, evaluate and register models.", no_args_is_help=True)
-console = Console(stderr=True)
 
 DEFAULT_PROD_MANIFEST = Path("model_deploy/environments/prod.yaml")
-_PLACEHOLDERS = {
-    "bucket": "slipway-artifacts",
-    "role_arn": "arn:aws:iam::123456789012:role/slipway-sagemaker",
-    "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway:latest",
-}
 
 ParamsOption = Annotated[
-    Path,
-    typer.Option("--params", help="Build parameters file (strict YAML).", dir_okay=False),
+    Path | None,
+    typer.Option(
+        "--params",
+        help="Build parameters file (strict YAML) [default: model_build/params.yaml].",
+        dir_okay=False,
+        show_default=False,
+    ),
 ]
 BucketOption = Annotated[
     str | None,
@@ -72,7 +78,7 @@ RegionOption = Annotated[
 
 @build_app.command("run")
 def run(
-    params: ParamsOption = DEFAULT_PARAMS_PATH,
+    params: ParamsOption = None,
     run_dir: Annotated[
         Path,
         typer.Option(
@@ -86,14 +92,7 @@ def run(
             help="Compile, upsert and start the SageMaker pipeline instead of running locally.",
         ),
     ] = False,
-    repo: Annotated[
-        Path | None,
-        typer.Option(
-            "--repo",
-            help="Feast feature repo folder [default: $SLIPWAY_FEATURE_REPO or ./feature_repo].",
-            show_default=False,
-        ),
-    ] = None,
+    repo: RepoOption = None,
     registry_path: Annotated[
         Path | None,
         typer.Option(
@@ -106,14 +105,15 @@ def run(
         Path,
         typer.Option(
             "--prod-manifest",
-            help="Prod manifest naming the serving version (model.version); absent = none.",
+            help="Manifest of the environment whose serving version (model.version) the gate "
+            "compares with; absent = nothing to compare with (a warning).",
         ),
     ] = DEFAULT_PROD_MANIFEST,
     compare_prod: Annotated[
         bool,
         typer.Option(
             "--compare-prod/--no-compare-prod",
-            help="Gate on 'not worse than the version serving in prod' when there is one.",
+            help="Gate on 'not worse than the version serving there' when there is one.",
         ),
     ] = True,
     now: Annotated[
@@ -136,63 +136,57 @@ def run(
     --sagemaker the same steps are compiled to a SageMaker pipeline, which is upserted and
     started (code and feature repo are uploaded to the bucket first).
     """
-    from feature_store.repo import FeatureRepo
-    from feature_store.settings import FeatureStoreSettings
-    from model_build.pipeline.steps.gate import resolve_serving
+    from model_build.pipeline.params import DEFAULT_PARAMS_PATH, load_params
+    from model_build.registry.factory import open_registry
+    from model_build.settings import load_settings
 
-    settings = load_settings()
-    if registry_path is not None:
-        settings = settings.model_copy(update={"registry": "local", "registry_path": registry_path})
+    params_path = params or DEFAULT_PARAMS_PATH
+    local = {"registry": "local", "registry_path": registry_path} if registry_path else {}
+    settings = load_settings(**local)
     registry = open_registry(settings)
-    loaded = load_params(path=params)
-    feature_repo = FeatureRepo.from_settings(FeatureStoreSettings(), path=repo)
-    serving = None
-    if compare_prod:
-        serving = resolve_serving(
-            registry=registry, model_name=loaded.model.name, manifest=prod_manifest
-        )
+    loaded = load_params(path=params_path)
+    feature_store = feature_repo(repo, None)
+    serving = serving_from_manifest(
+        registry=registry,
+        model_name=loaded.model.name,
+        manifest=prod_manifest,
+        compare=compare_prod,
+    )
     clock = _parse_time(now)
-    if serving is not None:
-        console.print(f"Serving in prod: [bold]{serving.ref}[/] (from {prod_manifest})")
+    _say_serving(serving)
     if sagemaker:
         _run_sagemaker(
             params=loaded,
             settings=settings,
-            repo_path=feature_repo.path,
-            serving_ref=serving.ref if serving else None,
-            serving_metrics=serving.metrics if serving else {},
+            repo_path=feature_store.path,
+            serving=serving,
             now=clock,
-            bucket=bucket,
-            role_arn=role_arn,
-            image_uri=image_uri,
-            region=region,
+            target=_target(
+                settings,
+                bucket=bucket,
+                role_arn=role_arn,
+                image_uri=image_uri,
+                region=region,
+                required=True,
+            ),
         )
         return
     from model_build.pipeline.local_runner import run_local
+    from model_build.pipeline.steps.gate import NoServingModel
     from slipway.views.progress import rich_steps
 
-    with rich_steps(console=console) as steps:
+    with rich_steps(console=_console()) as steps:
         result = run_local(
-            repo=feature_repo,
-            params_path=params,
+            repo=feature_store,
+            params_path=params_path,
             registry=registry,
             run_dir=run_dir,
             serving=serving,
             now=clock,
             progress=steps,
         )
-    table = Table(title=f"Build {result.run_id}: {result.status}", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value", overflow="fold")
-    table.add_row("version", result.version.ref if result.version else "(not registered)")
-    table.add_row("artifact", result.artifact_digest)
-    table.add_row("data", result.data_hash)
-    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1"):
-        table.add_row(name, f"{result.metrics[name]:.4f}")
-    table.add_row("gate", result.gate.summary())
-    table.add_row("run folder", str(result.run_dir))
-    table.add_row("seconds", f"{result.seconds:.1f}")
-    console.print(table)
+    shown = {serving.reason} if isinstance(serving, NoServingModel) else set()
+    _console().print(_result_view(result, shown=shown))
 
 
 @build_app.command("compile")
@@ -203,7 +197,7 @@ def compile_definition(
             "--out", help="Write the definition JSON here [default: stdout].", dir_okay=False
         ),
     ] = None,
-    params: ParamsOption = DEFAULT_PARAMS_PATH,
+    params: ParamsOption = None,
     bucket: BucketOption = None,
     role_arn: RoleOption = None,
     image_uri: ImageOption = None,
@@ -214,9 +208,12 @@ def compile_definition(
     Unset bucket, role and image fall back to example placeholders, so the output can be
     reviewed or diffed anywhere; the same inputs always give the same bytes.
     """
-    from model_build.sagemaker.compile import compile_pipeline, definition_json
+    from foundation.files import write_text_atomic
+    from model_build.pipeline.params import DEFAULT_PARAMS_PATH, load_params
+    from model_build.sagemaker.compile import compile_pipeline, definition_json, step_names
+    from model_build.settings import load_settings
 
-    loaded = load_params(path=params)
+    loaded = load_params(path=params or DEFAULT_PARAMS_PATH)
     target = _target(
         load_settings(), bucket=bucket, role_arn=role_arn, image_uri=image_uri, region=region
     )
@@ -225,10 +222,94 @@ def compile_definition(
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    steps = ", ".join(_step_names(definition))
-    console.print(f"Wrote {out} ({len(text)} bytes): {steps}")
+    write_text_atomic(out, text)
+    steps = ", ".join(step_names(definition))
+    _console().print(f"Wrote {out} ({len(text)} bytes): {steps}")
+
+
+def serving_from_manifest(
+    *, registry: ModelRegistry, model_name: str, manifest: Path, compare: bool = True
+) -> ServingModel | NoServingModel:
+    """The version of ``model_name`` serving in the environment ``manifest`` describes.
+
+    The manifest is read with ``model_deploy``'s loader, so it is validated like any deploy;
+    the environment is the one it names. No manifest, or one serving another model, is a
+    :class:`NoServingModel` with a warning (the gate then runs its absolute checks only);
+    ``model: null`` (nothing deployed yet) and ``compare=False`` are one without.
+
+    Raises:
+        ManifestError: The manifest is invalid.
+        PipelineError: It names a version the registry lacks.
+    """
+    from model_build.pipeline.serving import find_serving
+    from model_build.pipeline.steps.gate import NoServingModel
+    from model_deploy.manifest.loader import load_manifest
+
+    absolute = "the gate applies its absolute thresholds only"
+    if not compare:
+        return NoServingModel(reason=f"comparison with {manifest.stem} is off; {absolute}")
+    if not manifest.is_file():
+        return NoServingModel(
+            reason=f"{manifest} not found: no {manifest.stem} version to compare with; {absolute}",
+            warning=True,
+        )
+    loaded = load_manifest(path=manifest)
+    serving = loaded.manifest.model
+    if serving is None:
+        return NoServingModel(reason=f"{loaded.env} serves no model yet ({manifest}); {absolute}")
+    if serving.name != model_name:
+        return NoServingModel(
+            reason=f"{manifest} serves model {serving.name!r}, not {model_name!r}; {absolute}",
+            warning=True,
+        )
+    return find_serving(
+        registry=registry,
+        model_name=model_name,
+        version=serving.version,
+        environment=loaded.env,
+        source=str(manifest),
+    )
+
+
+def _say_serving(serving: ServingModel | NoServingModel) -> None:
+    """One line on what the gate compares with (a warning when it is a fallback)."""
+    from rich.text import Text
+
+    from model_build.pipeline.serving import ServingModel
+
+    if isinstance(serving, ServingModel):
+        where = f"Serving in {serving.environment}: "
+        line = Text.assemble(where, (serving.version.ref, "bold"), f" (from {serving.source})")
+    else:
+        line = _warning(serving.reason) if serving.warning else Text(serving.reason, style="dim")
+    _console().print(line, highlight=False)
+
+
+def _result_view(result: BuildResult, *, shown: set[str]) -> Any:
+    """The result table, then every warning not already printed."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Build {result.run_id}: {result.status}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("version", result.version.ref if result.version else "(not registered)")
+    table.add_row("artifact", result.artifact_digest)
+    table.add_row("data", result.data_hash)
+    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1"):
+        if name in result.metrics:
+            table.add_row(name, f"{result.metrics[name]:.4f}")
+    table.add_row("gate", Text(result.gate.summary()))
+    table.add_row("run folder", Text(str(result.run_dir)))
+    table.add_row("seconds", f"{result.seconds:.1f}")
+    return Group(table, *(_warning(line) for line in result.warnings if line not in shown))
+
+
+def _warning(line: str) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(("warning: ", "bold yellow"), line)
 
 
 def _run_sagemaker(
@@ -236,18 +317,15 @@ def _run_sagemaker(
     params: BuildParams,
     settings: BuildSettings,
     repo_path: Path,
-    serving_ref: str | None,
-    serving_metrics: dict[str, float],
+    serving: ServingModel | NoServingModel,
     now: datetime | None,
-    bucket: str | None,
-    role_arn: str | None,
-    image_uri: str | None,
-    region: str | None,
+    target: dict[str, str],
 ) -> None:
+    from model_build.pipeline.serving import ServingModel
     from model_build.pipeline.steps.register import git_sha
     from model_build.sagemaker.client import (
         ensure_model_package_group,
-        make_clients,
+        pipeline_calls,
         upload_code,
         upload_feature_repo,
         upsert_and_start,
@@ -255,32 +333,28 @@ def _run_sagemaker(
     from model_build.sagemaker.compile import compile_pipeline
     from model_build.sagemaker.jobs import serving_parameter
 
-    target = _target(
-        settings,
-        bucket=bucket,
-        role_arn=role_arn,
-        image_uri=image_uri,
-        region=region,
-        required=True,
-    )
+    console = _console()
     definition = compile_pipeline(params=params, **target)
-    sm, s3 = make_clients(region=target["region"], endpoint_url=settings.aws_endpoint_url)
-    uploaded = upload_code(s3=s3, bucket=target["bucket"], params=params)
+    aws = pipeline_calls(region=target["region"], endpoint_url=settings.aws_endpoint_url)
+    uploaded = upload_code(aws=aws, bucket=target["bucket"], params=params)
     uploaded += upload_feature_repo(
-        s3=s3, bucket=target["bucket"], params=params, repo_path=repo_path
+        aws=aws, bucket=target["bucket"], params=params, repo_path=repo_path
     )
-    ensure_model_package_group(sagemaker=sm, model_name=params.model.name)
+    ensure_model_package_group(aws=aws, model_name=params.model.name)
     parameters = {"GitSha": git_sha(), "DataGateTime": now.isoformat() if now else "now"}
-    if serving_ref is not None:
+    if isinstance(serving, ServingModel):
         parameters["ServingMetrics"] = serving_parameter(
-            ref=serving_ref, metrics=serving_metrics, keep=list(params.gate.serving_tolerance)
+            ref=serving.version.ref,
+            metrics=serving.version.metrics,
+            keep=list(params.gate.serving_tolerance),
+            environment=serving.environment,
         )
     started = upsert_and_start(
+        aws=aws,
         definition=definition,
         name=params.sagemaker.pipeline_name,
         role_arn=target["role_arn"],
         parameters=parameters,
-        sagemaker=sm,
     )
     verb = "Created" if started.created else "Updated"
     console.print(f"Uploaded {len(uploaded)} files to s3://{target['bucket']}/")
@@ -309,28 +383,24 @@ def _target(
     if required and missing:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
         raise typer.BadParameter(f"--sagemaker needs {flags} (or their environment variables)")
-    resolved = {name: value or _PLACEHOLDERS[name] for name, value in chosen.items()}
+    from model_build.sagemaker.compile import PLACEHOLDERS
+
+    resolved = {name: value or PLACEHOLDERS[name] for name, value in chosen.items()}
     resolved["region"] = region or settings.aws_region
     return resolved
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+    from foundation.times import TimeFormatError, parse_time
+
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--now") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return parse_time(value, option="--now")
+    except TimeFormatError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--now") from exc
 
 
-def _step_names(definition: dict[str, object]) -> list[str]:
-    names: list[str] = []
-    steps = definition.get("Steps")
-    stack = list(steps) if isinstance(steps, list) else []
-    while stack:
-        step = stack.pop(0)
-        names.append(str(step["Name"]))
-        arguments = step.get("Arguments") or {}
-        stack[:0] = [*arguments.get("IfSteps", []), *arguments.get("ElseSteps", [])]
-    return names
+def _console() -> Any:
+    """The console every progress and result line goes to: stderr (stdout stays for JSON)."""
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,26 +1,28 @@
 """Command group of the model_build area: ``slipway models``.
 
+Every command builds a result object and hands it to :func:`slipway.cli.output.emit`
+(``--format text`` draws the rich views below, ``--format json`` prints one document).
 Registry failures raise ``BuildError`` subclasses; the root ``slipway`` command prints them as
-one line and exits non-zero.
+one line and exits non-zero. Only typer and the standard library are imported here at start-up;
+the registry and rich are imported inside the commands, so ``slipway models list`` starts fast.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from model_build.registry.compare import MetricDelta, compare_metrics, lineage_changes
-from model_build.registry.factory import open_registry
-from model_build.registry.local import LocalRegistry
-from model_build.registry.protocol import ApprovalStatus, ModelRegistry, ModelVersion
-from model_build.settings import load_settings
+from slipway.cli.output import FormatOption, OutputFormat, emit
+
+if TYPE_CHECKING:
+    from model_build.registry.compare import Comparison, MetricDelta
+    from model_build.registry.local import StatusChange
+    from model_build.registry.protocol import ApprovalStatus, ModelRegistry, ModelVersion
 
 models_app = typer.Typer(
     help=(
@@ -31,14 +33,6 @@ models_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-console = Console()
-
-
-class OutputFormat(StrEnum):
-    """How a command prints its answer."""
-
-    TEXT = "text"
-    JSON = "json"
 
 
 class StatusChoice(StrEnum):
@@ -50,6 +44,8 @@ class StatusChoice(StrEnum):
 
     def to_status(self) -> ApprovalStatus:
         """The registry's status value."""
+        from model_build.registry.protocol import ApprovalStatus
+
         return ApprovalStatus(self.value.capitalize())
 
 
@@ -64,10 +60,6 @@ RegistryPathOption = Annotated[
         show_default=False,
     ),
 ]
-FormatOption = Annotated[
-    OutputFormat,
-    typer.Option("--format", help="text: tables for people; json: one JSON document for scripts."),
-]
 ModelArg = Annotated[
     str,
     typer.Argument(help="Model name (e.g. driver_ranking), or MODEL:VERSION.", show_default=False),
@@ -80,22 +72,52 @@ VersionArg = Annotated[
 ]
 
 
-def _registry(path: Path | None) -> ModelRegistry:
-    settings = load_settings()
-    if path is not None:
-        settings = settings.model_copy(update={"registry": "local", "registry_path": path})
-    return open_registry(settings)
+@dataclass(frozen=True)
+class VersionList:
+    """The versions ``models list`` found, oldest first per model, and the status asked for."""
+
+    versions: list[ModelVersion]
+    status: ApprovalStatus | None = None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """Every version as the registry records it."""
+        return [v.model_dump(mode="json") for v in self.versions]
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    """One version and, when the registry keeps it, its status history."""
+
+    version: ModelVersion
+    history: list[StatusChange] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The version's record, plus ``status_history`` when known."""
+        doc = self.version.model_dump(mode="json")
+        if self.history is not None:
+            doc["status_history"] = [h.model_dump(mode="json") for h in self.history]
+        return doc
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A version before and after ``approve`` or ``reject``."""
+
+    before: ModelVersion
+    after: ModelVersion
+
+    @property
+    def changed(self) -> bool:
+        """Whether the status changed (setting the current status again is a no-op)."""
+        return self.before.status != self.after.status
+
+    def to_json(self) -> dict[str, Any]:
+        """The version as it is now."""
+        return self.after.model_dump(mode="json")
 
 
 def parse_ref(model: str, version: int | None = None) -> tuple[str, int]:
-    """Split ``MODEL:VERSION`` (or take MODEL and VERSION apart).
-
-    Args:
-        model: ``MODEL`` or ``MODEL:VERSION``.
-        version: The version when ``model`` has none.
-
-    Returns:
-        Model name and version number.
+    """Split ``MODEL:VERSION`` (or take MODEL and VERSION apart) into name and number.
 
     Raises:
         typer.BadParameter: No version, two versions, or a version that is not a number.
@@ -110,31 +132,6 @@ def parse_ref(model: str, version: int | None = None) -> tuple[str, int]:
     if version is None:
         raise typer.BadParameter(f"which version of {model!r}? Write {model}:N or {model} N")
     return name, version
-
-
-def _echo_json(doc: Any) -> None:
-    typer.echo(json.dumps(doc, indent=2, default=str))
-
-
-def _metrics_summary(version: ModelVersion, limit: int = 3) -> str:
-    items = list(version.metrics.items())[:limit]
-    more = " …" if len(version.metrics) > limit else ""
-    return " ".join(f"{k}={v:.4g}" for k, v in items) + more
-
-
-def _when(version: ModelVersion) -> str:
-    return version.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-_STATUS_STYLE = {
-    ApprovalStatus.APPROVED: "green",
-    ApprovalStatus.REJECTED: "red",
-    ApprovalStatus.PENDING: "yellow",
-}
-
-
-def _status(version: ModelVersion) -> str:
-    return f"[{_STATUS_STYLE[version.status]}]{version.status.value}[/]"
 
 
 @models_app.command("list")
@@ -162,23 +159,7 @@ def list_versions(
     wanted = status.to_status() if status else None
     names = [model] if model else registry.list_models()
     versions = [v for name in names for v in registry.list_versions(model_name=name, status=wanted)]
-    if fmt is OutputFormat.JSON:
-        _echo_json([v.model_dump(mode="json") for v in versions])
-        return
-    if not versions:
-        console.print("no versions" + (f" with status {wanted.value}" if wanted else ""))
-        return
-    table = Table("version", "status", "created (UTC)", "digest", "metrics", "run")
-    for v in versions:
-        table.add_row(
-            v.ref,
-            _status(v),
-            _when(v),
-            v.artifact_digest[:19],
-            escape(_metrics_summary(v)),
-            escape(v.run_id),
-        )
-    console.print(table)
+    emit(VersionList(versions=versions, status=wanted), fmt, text=_list_view)
 
 
 @models_app.command("show")
@@ -189,6 +170,8 @@ def show(
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Show one version: status, lineage (git SHA, data hash, features, params) and metrics."""
+    from model_build.registry.local import LocalRegistry
+
     name, number = parse_ref(model, version)
     registry = _registry(registry_path)
     found = registry.get(model_name=name, version=number)
@@ -197,71 +180,19 @@ def show(
         if isinstance(registry, LocalRegistry)
         else None
     )
-    if fmt is OutputFormat.JSON:
-        doc = found.model_dump(mode="json")
-        if history is not None:
-            doc["status_history"] = [h.model_dump(mode="json") for h in history]
-        _echo_json(doc)
-        return
-    facts = Table(show_header=False, title=found.ref, title_justify="left")
-    facts.add_column(style="bold")
-    facts.add_column(overflow="fold")
-    rows = [
-        ("status", _status(found)),
-        ("status reason", found.status_reason or "-"),
-        ("created (UTC)", _when(found)),
-        ("artifact", found.artifact_uri),
-        ("digest", found.artifact_digest),
-        ("git sha", found.git_sha or "-"),
-        ("data hash", found.data_hash or "-"),
-        ("feature service", found.feature_service or "-"),
-        ("run id", found.run_id or "-"),
-        ("arn", found.arn or "-"),
-        ("description", found.description or "-"),
-        ("features", ", ".join(found.features)),
-        ("params", json.dumps(found.params, sort_keys=True)),
-    ]
-    for key, value in rows:
-        facts.add_row(key, value if key == "status" else escape(value))
-    console.print(facts)
-    metrics = Table("metric", "value", title="metrics", title_justify="left")
-    for key, metric in found.metrics.items():
-        metrics.add_row(escape(key), f"{metric:.6g}")
-    console.print(metrics)
-    if history:
-        changes = Table(
-            "when (UTC)", "status", "reason", title="status history", title_justify="left"
-        )
-        for h in history:
-            forced = " (forced)" if h.forced else ""
-            changes.add_row(
-                h.at.strftime("%Y-%m-%d %H:%M:%SZ"), h.status.value + forced, escape(h.reason)
-            )
-        console.print(changes)
+    emit(VersionDetail(version=found, history=history), fmt, text=_show_view)
 
 
 def _change(
-    model: str,
-    version: int | None,
-    *,
-    status: ApprovalStatus,
-    reason: str,
-    force: bool,
-    registry_path: Path | None,
-    fmt: OutputFormat,
-) -> None:
-    name, number = parse_ref(model, version)
-    registry = _registry(registry_path)
+    ref: tuple[str, int | None], to: StatusChoice, *, reason: str, force: bool, path: Path | None
+) -> StatusUpdate:
+    name, number = parse_ref(*ref)
+    registry = _registry(path)
     before = registry.get(model_name=name, version=number)
     after = registry.set_status(
-        model_name=name, version=number, status=status, reason=reason, force=force
+        model_name=name, version=number, status=to.to_status(), reason=reason, force=force
     )
-    if fmt is OutputFormat.JSON:
-        _echo_json(after.model_dump(mode="json"))
-    elif before.status == after.status:
-        console.print(f"{after.ref} was already {_status(after)}; nothing changed")
-    else:
-        console.print(f"{after.ref}: {before.status.value} -> {_status(after)}")
+    return StatusUpdate(before=before, after=after)
 
 
 @models_app.command("approve")
@@ -279,15 +210,10 @@ def approve(
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Approve a version so deploys may use it (Pending -> Approved)."""
-    _change(
-        model,
-        version,
-        status=ApprovalStatus.APPROVED,
-        reason=reason,
-        force=force,
-        registry_path=registry_path,
-        fmt=fmt,
+    changed = _change(
+        (model, version), StatusChoice.APPROVED, reason=reason, force=force, path=registry_path
     )
+    emit(changed, fmt, text=_change_view)
 
 
 @models_app.command("reject")
@@ -306,15 +232,10 @@ def reject(
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Reject a version so deploys never use it (Pending or Approved -> Rejected)."""
-    _change(
-        model,
-        version,
-        status=ApprovalStatus.REJECTED,
-        reason=reason,
-        force=False,
-        registry_path=registry_path,
-        fmt=fmt,
+    changed = _change(
+        (model, version), StatusChoice.REJECTED, reason=reason, force=False, path=registry_path
     )
+    emit(changed, fmt, text=_change_view)
 
 
 @models_app.command("compare")
@@ -328,34 +249,131 @@ def compare(
 
     For log_loss, brier and ece lower is better; for every other metric higher is better.
     """
+    from model_build.registry.compare import compare_versions
+
     registry = _registry(registry_path)
     name_a, number_a = parse_ref(a)
     name_b, number_b = parse_ref(b)
     va = registry.get(model_name=name_a, version=number_a)
     vb = registry.get(model_name=name_b, version=number_b)
-    deltas = compare_metrics(va.metrics, vb.metrics)
-    changes = lineage_changes(va, vb)
-    if fmt is OutputFormat.JSON:
-        _echo_json(
-            {
-                "a": va.ref,
-                "b": vb.ref,
-                "metrics": [d.model_dump(mode="json") for d in deltas],
-                "lineage_changes": {k: {"a": x, "b": y} for k, (x, y) in changes.items()},
-            }
+    emit(compare_versions(va, vb), fmt, text=_compare_view)
+
+
+def _registry(path: Path | None) -> ModelRegistry:
+    from model_build.registry.factory import open_registry
+    from model_build.settings import load_settings
+
+    local = {"registry": "local", "registry_path": path} if path is not None else {}
+    return open_registry(load_settings(**local))
+
+
+_STATUS_STYLE = {"Approved": "green", "Rejected": "red", "Pending": "yellow"}
+
+
+def _status(version: ModelVersion) -> Any:
+    from rich.text import Text
+
+    return Text(version.status.value, style=_STATUS_STYLE[version.status.value])
+
+
+def _literal(text: str) -> Any:
+    """User text as a cell printed as it is (a plain ``str`` cell would be read as markup)."""
+    from rich.text import Text
+
+    return Text(text)
+
+
+def _when(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%d %H:%M:%SZ"))
+
+
+def _metrics_summary(version: ModelVersion, limit: int = 3) -> str:
+    items = list(version.metrics.items())[:limit]
+    more = " …" if len(version.metrics) > limit else ""
+    return " ".join(f"{k}={v:.4g}" for k, v in items) + more
+
+
+def _list_view(result: VersionList) -> Any:
+    from rich.table import Table
+
+    if not result.versions:
+        return "no versions" + (f" with status {result.status.value}" if result.status else "")
+    table = Table("version", "status", "created (UTC)", "digest", "metrics", "run")
+    for v in result.versions:
+        table.add_row(
+            v.ref,
+            _status(v),
+            _when(v.created_at),
+            v.artifact_digest[:19],
+            _literal(_metrics_summary(v)),
+            _literal(v.run_id),
         )
-        return
+    return table
+
+
+def _show_view(result: VersionDetail) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+
+    found = result.version
+    facts = Table(show_header=False, title=found.ref, title_justify="left")
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    facts.add_row("status", _status(found))
+    for key, value in (
+        ("status reason", found.status_reason or "-"),
+        ("created (UTC)", _when(found.created_at)),
+        ("artifact", found.artifact_uri),
+        ("digest", found.artifact_digest),
+        ("git sha", found.git_sha or "-"),
+        ("data hash", found.data_hash or "-"),
+        ("feature service", found.feature_service or "-"),
+        ("run id", found.run_id or "-"),
+        ("arn", found.arn or "-"),
+        ("description", found.description or "-"),
+        ("features", ", ".join(found.features)),
+        ("params", json.dumps(found.params, sort_keys=True)),
+    ):
+        facts.add_row(key, _literal(value))
+    metrics = Table("metric", "value", title="metrics", title_justify="left")
+    for key, metric in found.metrics.items():
+        metrics.add_row(_literal(key), f"{metric:.6g}")
+    parts: list[Any] = [facts, metrics]
+    if result.history:
+        changes = Table(
+            "when (UTC)", "status", "reason", title="status history", title_justify="left"
+        )
+        for h in result.history:
+            forced = " (forced)" if h.forced else ""
+            changes.add_row(_when(h.at), h.status.value + forced, _literal(h.reason))
+        parts.append(changes)
+    return Group(*parts)
+
+
+def _change_view(result: StatusUpdate) -> Any:
+    from rich.text import Text
+
+    after = result.after
+    if not result.changed:
+        return Text.assemble(f"{after.ref} was already ", _status(after), "; nothing changed")
+    return Text.assemble(f"{after.ref}: {result.before.status.value} -> ", _status(after))
+
+
+def _compare_view(result: Comparison) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    va, vb = result.a, result.b
     table = Table("metric", va.ref, vb.ref, "delta (B-A)", "", title=f"{va.ref} vs {vb.ref}")
-    for d in deltas:
-        table.add_row(escape(d.name), _num(d.a), _num(d.b), _delta(d), _verdict(d))
-    console.print(table)
-    if changes:
-        lineage = Table("lineage", va.ref, vb.ref, title="what changed")
-        for key, (x, y) in changes.items():
-            lineage.add_row(key, escape(_short(x)), escape(_short(y)))
-        console.print(lineage)
-    else:
-        console.print("same lineage (digest, code, data, features, params)")
+    for d in result.deltas:
+        table.add_row(_literal(d.name), _num(d.a), _num(d.b), _delta(d), _verdict(d))
+    if not result.changes:
+        return Group(table, Text("same lineage (digest, code, data, features, params)"))
+    lineage = Table("lineage", va.ref, vb.ref, title="what changed")
+    for key, (x, y) in result.changes.items():
+        lineage.add_row(key, _literal(_short(x)), _literal(_short(y)))
+    return Group(table, lineage)
 
 
 def _num(value: float | None) -> str:
@@ -366,10 +384,12 @@ def _delta(d: MetricDelta) -> str:
     return "-" if d.delta is None else f"{d.delta:+.4g}"
 
 
-def _verdict(d: MetricDelta) -> str:
+def _verdict(d: MetricDelta) -> Any:
+    from rich.text import Text
+
     hint = " (lower is better)" if d.lower_is_better else ""
     style = {"better": "green", "worse": "red"}.get(d.verdict, "dim")
-    return f"[{style}]{d.verdict}[/]{hint}"
+    return Text.assemble((d.verdict, style), hint)
 
 
 def _short(value: Any, limit: int = 60) -> str:

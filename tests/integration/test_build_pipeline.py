@@ -23,6 +23,8 @@ from model_build.errors import GateFailedError
 from model_build.pipeline.local_runner import BuildResult, run_local
 from model_build.pipeline.params import DEFAULT_PARAMS_PATH
 from model_build.pipeline.plots import PLOT_FILES
+from model_build.pipeline.serving import ServingModel
+from model_build.pipeline.steps.gate import NoServingModel
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ApprovalStatus, NewVersion
 from model_build.sagemaker.jobs import evaluate_job, prepare_job, train_job
@@ -39,6 +41,17 @@ FEATURES = [
     "tenure_days", "pickup_score", "distance_per_daily_trip", "trip_distance_km",
 ]  # fmt: skip
 FEATURE_REPO = Path(__file__).resolve().parents[2] / "feature_repo"
+PROD_MANIFEST = Path(__file__).resolve().parents[2] / "model_deploy" / "environments" / "prod.yaml"
+FIRST = NoServingModel(reason="first build: nothing serves yet")
+
+
+def _prod_manifest(path: Path, *, version: int) -> Path:
+    """The checked-in prod manifest, serving ``driver_ranking:<version>``."""
+    text = PROD_MANIFEST.read_text(encoding="utf-8")
+    model = f"model:\n  name: driver_ranking\n  version: {version}\n"
+    model += "  feature_service: driver_ranking_v1\n"
+    path.write_text(text.replace("\nmodel: null\n", f"\n{model}"), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +76,7 @@ def first_build(
         params_path=DEFAULT_PARAMS_PATH,
         registry=registry,
         run_dir=tmp_path_factory.mktemp("runs"),
-        serving=None,
+        serving=FIRST,
         now=END,
         git_commit="0" * 40,
     )
@@ -75,6 +88,7 @@ def test_local_build_trains_a_good_model_and_registers_it(
 ) -> None:
     result, registry = first_build
     assert result.status == "registered"
+    assert result.warnings == []
     assert result.metrics["roc_auc"] >= 0.75
     assert result.metrics["log_loss"] <= 0.60
     folder = result.run_dir
@@ -83,6 +97,7 @@ def test_local_build_trains_a_good_model_and_registers_it(
     assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(PLOT_FILES)
     run = json.loads((folder / "run.json").read_text())
     assert run["status"] == "registered"
+    assert run["warnings"] == []
     assert run["artifact_digest"] == result.artifact_digest
     assert set(run["timings"]) >= {"validate", "training_set", "train", "evaluate", "gate"}
     stats = json.loads((folder / "training_set.json").read_text())
@@ -117,8 +132,7 @@ def test_same_data_params_and_seed_give_the_same_model(
     """A second build through the CLI, gated against version 1 serving in prod."""
     first, registry = first_build
     registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.APPROVED)
-    manifest = tmp_path / "prod.yaml"
-    manifest.write_text("environment: prod\nmodel:\n  name: driver_ranking\n  version: 1\n")
+    manifest = _prod_manifest(tmp_path / "prod.yaml", version=1)
     args = ["run", "--repo", str(built_repo.path), "--registry-path", str(registry.root)]
     args += ["--run-dir", str(tmp_path / "runs"), "--prod-manifest", str(manifest)]
     args += ["--now", END.isoformat()]
@@ -126,6 +140,7 @@ def test_same_data_params_and_seed_give_the_same_model(
     assert outcome.exit_code == 0, outcome.output
     said = " ".join(outcome.output.split())
     assert "Serving in prod: driver_ranking:1" in said
+    assert "warning" not in said
     (run_json,) = (tmp_path / "runs").glob("*/run.json")
     second = json.loads(run_json.read_text())
     assert second["status"] == "registered"
@@ -162,7 +177,8 @@ def test_gate_blocks_a_candidate_worse_than_prod(
     with pytest.raises(GateFailedError) as caught:
         run_local(
             repo=built_repo, params_path=DEFAULT_PARAMS_PATH, registry=registry,
-            run_dir=tmp_path, serving=prod, now=END, rescore=False,
+            run_dir=tmp_path, serving=ServingModel(version=prod, environment="prod"), now=END,
+            rescore=False,
         )  # fmt: skip
     message = str(caught.value)
     assert f"roc_auc {first.metrics['roc_auc']:.4f} is 0.0500 worse than prod {prod.ref}" in message
@@ -222,7 +238,7 @@ def test_data_gate_stops_the_build_before_training(built_repo: FeatureRepo, tmp_
     with pytest.raises(ValidationFailedError, match="trips") as caught:
         run_local(
             repo=FeatureRepo(path=path), params_path=DEFAULT_PARAMS_PATH, registry=registry,
-            run_dir=tmp_path / "runs", serving=None, now=END,
+            run_dir=tmp_path / "runs", serving=FIRST, now=END,
         )  # fmt: skip
     assert "label" in str(caught.value)
     (run_json,) = (tmp_path / "runs").glob("*/run.json")
@@ -231,3 +247,26 @@ def test_data_gate_stops_the_build_before_training(built_repo: FeatureRepo, tmp_
     assert "train" not in run["timings"]
     assert not (run_json.parent / "bundle").exists()
     assert registry.list_models() == []
+
+
+def test_cli_warns_when_there_is_nothing_to_compare_with(
+    built_repo: FeatureRepo, tmp_path: Path
+) -> None:
+    """No prod manifest: the build still runs on absolute thresholds, and says so."""
+    args = ["run", "--repo", str(built_repo.path), "--registry-path", str(tmp_path / "registry")]
+    args += ["--run-dir", str(tmp_path / "runs"), "--now", END.isoformat()]
+    args += ["--prod-manifest", str(tmp_path / "absent" / "prod.yaml")]
+    outcome = CliRunner().invoke(build_app, args)
+    assert outcome.exit_code == 0, outcome.output
+    said = " ".join(outcome.output.split())
+    assert "warning: " in said
+    assert "prod.yaml not found" in said
+    assert said.count("prod.yaml not found") == 1  # said once, not again under the result
+    (run_json,) = (tmp_path / "runs").glob("*/run.json")
+    run = json.loads(run_json.read_text())
+    assert run["status"] == "registered"
+    (warning,) = run["warnings"]
+    assert "prod.yaml not found" in warning
+    gate = json.loads((run_json.parent / "gate.json").read_text())
+    assert gate["baseline"] is None
+    assert gate["no_baseline"]["warning"] is True

@@ -13,12 +13,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from model_build.errors import PipelineError
+from foundation.aws import AwsCalls
+from model_build.errors import BuildError, PipelineError, RegistryError
 from model_build.pipeline.params import load_params
 from model_build.sagemaker.client import (
     describe_definition,
     ensure_model_package_group,
-    make_clients,
+    pipeline_calls,
     upload_code,
     upsert_and_start,
 )
@@ -43,17 +44,23 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    """Fake credentials, a clean moto, the artifact bucket, and (sagemaker, s3) clients."""
+def calls(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    """Fake credentials, a clean moto with the artifact bucket, and the pipeline client's calls."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
-    sagemaker, s3 = make_clients(region="us-east-1", endpoint_url=moto_url)
-    s3.create_bucket(Bucket=BUCKET)
-    return sagemaker, s3
+    calls = pipeline_calls(region="us-east-1", endpoint_url=moto_url)
+    calls.client("s3").create_bucket(Bucket=BUCKET)
+    return calls
+
+
+@pytest.fixture
+def aws(calls: AwsCalls) -> tuple[Any, Any]:
+    """The raw (sagemaker, s3) clients behind ``calls``, to look at what was stored."""
+    return calls.client("sagemaker"), calls.client("s3")
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +70,23 @@ def definition() -> dict[str, Any]:
     )
 
 
-def test_upsert_then_update_and_start(aws: tuple[Any, Any], definition: dict[str, Any]) -> None:
+def test_upsert_then_update_and_start(
+    calls: AwsCalls, aws: tuple[Any, Any], definition: dict[str, Any]
+) -> None:
     sagemaker, s3 = aws
     params = load_params()
     name = params.sagemaker.pipeline_name
-    uploaded = upload_code(s3=s3, bucket=BUCKET, params=params)
+    uploaded = upload_code(aws=calls, bucket=BUCKET, params=params)
     assert len(uploaded) == 4
     body = s3.get_object(Bucket=BUCKET, Key=f"{params.sagemaker.prefix}/code/params.yaml")
     assert "min_roc_auc: 0.75" in body["Body"].read().decode()
 
     first = upsert_and_start(
+        aws=calls,
         definition=definition,
         name=name,
         role_arn=ROLE,
         parameters={"GitSha": "abc123", "ServingMetrics": "{}"},
-        sagemaker=sagemaker,
     )
     assert first.created
     assert first.pipeline_arn.endswith(f":pipeline/{name}")
@@ -87,37 +96,76 @@ def test_upsert_then_update_and_start(aws: tuple[Any, Any], definition: dict[str
     )["PipelineParameters"]
     assert {p["Name"]: p["Value"] for p in stored}["GitSha"] == "abc123"
 
-    second = upsert_and_start(definition=definition, name=name, role_arn=ROLE, sagemaker=sagemaker)
+    second = upsert_and_start(aws=calls, definition=definition, name=name, role_arn=ROLE)
     assert not second.created
     assert second.execution_arn != first.execution_arn
-    assert describe_definition(sagemaker=sagemaker, name=name) == definition
+    assert describe_definition(aws=calls, name=name) == definition
     executions = sagemaker.list_pipeline_executions(PipelineName=name)
     assert len(executions["PipelineExecutionSummaries"]) == 2
 
 
 def test_unknown_parameter_is_refused_before_any_call(
-    aws: tuple[Any, Any], definition: dict[str, Any]
+    calls: AwsCalls, aws: tuple[Any, Any], definition: dict[str, Any]
 ) -> None:
     sagemaker, _ = aws
     with pytest.raises(PipelineError, match=r"unknown parameter.*Treshold"):
         upsert_and_start(
+            aws=calls,
             definition=definition,
             name="slipway-model-build",
             role_arn=ROLE,
             parameters={"Treshold": "1"},
-            sagemaker=sagemaker,
         )
     assert sagemaker.list_pipelines()["PipelineSummaries"] == []
 
 
-def test_model_package_group_is_created_once(aws: tuple[Any, Any]) -> None:
+def test_aws_failures_are_pipeline_errors_naming_the_operation(calls: AwsCalls) -> None:
+    with pytest.raises(PipelineError, match="pipeline nope not found"):
+        describe_definition(aws=calls, name="nope")
+    with pytest.raises(PipelineError, match="put_object failed"):
+        upload_code(aws=calls, bucket="no-such-bucket", params=load_params())
+
+
+def test_model_package_group_is_created_once(calls: AwsCalls, aws: tuple[Any, Any]) -> None:
     sagemaker, _ = aws
-    assert ensure_model_package_group(sagemaker=sagemaker, model_name="driver_ranking") == (
-        "driver-ranking"
-    )
-    ensure_model_package_group(sagemaker=sagemaker, model_name="driver_ranking")
+    assert ensure_model_package_group(aws=calls, model_name="driver_ranking") == "driver-ranking"
+    ensure_model_package_group(aws=calls, model_name="driver_ranking")
     group = sagemaker.describe_model_package_group(ModelPackageGroupName="driver-ranking")
     assert group["ModelPackageGroupDescription"] == "Slipway model driver_ranking"
+    groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [g["ModelPackageGroupName"] for g in groups] == ["driver-ranking"]
+    with pytest.raises(RegistryError, match="belongs to model 'driver_ranking'"):
+        ensure_model_package_group(aws=calls, model_name="driver-ranking")
+
+
+def test_losing_the_race_to_create_the_group_is_success(calls: AwsCalls) -> None:
+    """Another build creates the group between our look and our create: not an error."""
+    sagemaker = calls.client("sagemaker")
+
+    class RacedClient:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sagemaker, name)
+
+        def create_model_package_group(self, **kwargs: Any) -> Any:
+            sagemaker.create_model_package_group(**kwargs)  # the other build wins
+            from botocore.exceptions import ClientError
+
+            error = {"Code": "ValidationException", "Message": "Model Package Group already exists"}
+            raise ClientError({"Error": error}, "CreateModelPackageGroup")
+
+    raced = pipeline_calls(region="us-east-1", factory=lambda service: RacedClient())
+    assert ensure_model_package_group(aws=raced, model_name="driver_ranking") == "driver-ranking"
+
+    class RefusingClient(RacedClient):
+        def create_model_package_group(self, **kwargs: Any) -> Any:
+            from botocore.exceptions import ClientError
+
+            error = {"Code": "AccessDeniedException", "Message": "not allowed"}
+            raise ClientError({"Error": error}, "CreateModelPackageGroup")
+
+    refused = pipeline_calls(region="us-east-1", factory=lambda service: RefusingClient())
+    with pytest.raises(BuildError, match="AccessDeniedException"):
+        ensure_model_package_group(aws=refused, model_name="churn")
 
 
 def test_cli_run_sagemaker_uploads_upserts_and_starts(
@@ -189,7 +237,7 @@ def _resolve(expr: Any, values: dict[str, Any]) -> Any:
 
 
 def test_sagemaker_registry_reads_what_the_register_step_records(
-    aws: tuple[Any, Any], moto_url: str, definition: dict[str, Any]
+    calls: AwsCalls, aws: tuple[Any, Any], moto_url: str, definition: dict[str, Any]
 ) -> None:
     """Play the RegisterModel step by hand on moto; SageMakerRegistry must read the lineage."""
     from model_build.pipeline.steps.register import new_version
@@ -198,7 +246,7 @@ def test_sagemaker_registry_reads_what_the_register_step_records(
 
     sagemaker, s3 = aws
     params = load_params()
-    ensure_model_package_group(sagemaker=sagemaker, model_name="driver_ranking")
+    ensure_model_package_group(aws=calls, model_name="driver_ranking")
     metrics = {"roc_auc": 0.85, "log_loss": 0.47}
     record = new_version(
         params=params, artifact_digest="sha256:" + "a" * 64, metrics=metrics,

@@ -1,31 +1,26 @@
-"""Step 5, gate: absolute thresholds, and "not worse than what serves in prod".
+"""Step 5, gate: absolute thresholds, and "not worse than the version serving".
 
-Absolute checks come from ``params.yaml`` (``gate.min_roc_auc``, ``gate.max_log_loss``...).
-The serving check compares the candidate with the version that serves in prod: the version
-named by the prod manifest (``model_deploy/environments/prod.yaml``, field ``model.version``),
-looked up in the registry. Its metrics are preferably recomputed on this build's holdout
-(:func:`rescore_serving`), so both models are judged on the same rows; otherwise the metrics
-recorded at its registration are used. A candidate may be worse than prod by at most
-``gate.serving_tolerance[metric]``.
+A pure step: it reads no file and asks no registry. Absolute checks come from ``params.yaml``
+(``gate.min_roc_auc``, ``gate.max_log_loss``...). The serving check compares the candidate with
+a :class:`Baseline`, the metrics of the version serving in an environment, which the caller
+found (the CLI reads the environment's manifest; :mod:`model_build.pipeline.serving` looks the
+version up and re-scores it on this build's holdout). When nothing is compared with, the caller
+says so with a :class:`NoServingModel` and its reason. A candidate may be worse than the
+serving version by at most ``gate.serving_tolerance[metric]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import yaml
-
-from model_build.errors import GateFailedError, PipelineError, VersionNotFoundError
-from model_build.pipeline.params import HIGHER_IS_BETTER
+from model_build.errors import GateFailedError, PipelineError
+from model_build.registry.compare import LOWER_IS_BETTER
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from model_build.pipeline.params import GateParams
-    from model_build.registry.protocol import ModelRegistry, ModelVersion
+    from model_build.registry.protocol import ModelVersion
 
 _SLACK = 1e-12
 
@@ -36,7 +31,7 @@ class GateCheck:
 
     Attributes:
         metric: Metric name.
-        kind: ``absolute`` (a threshold from params) or ``serving`` (against prod).
+        kind: ``absolute`` (a threshold from params) or ``serving`` (against the serving version).
         candidate: The candidate's value.
         limit: The value the candidate had to reach (minimum or maximum).
         passed: Whether it did.
@@ -63,11 +58,27 @@ class Baseline:
         ref: ``<model>:<version>``.
         metrics: Its metrics.
         source: ``holdout`` (recomputed on this build's holdout) or ``registry`` (as recorded).
+        environment: Where it serves (``prod``...), named in the messages.
     """
 
     ref: str
     metrics: dict[str, float]
     source: Literal["holdout", "registry"]
+    environment: str = "prod"
+
+
+@dataclass(frozen=True)
+class NoServingModel:
+    """An explicit "nothing to compare with": the gate runs its absolute checks only.
+
+    Attributes:
+        reason: Why, in one line (``prod serves no model yet``...).
+        warning: True when a comparison was wanted but could not be made (a fallback the
+            build result and the CLI show as a warning), False when none was meant to be made.
+    """
+
+    reason: str
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,12 +88,17 @@ class GateResult:
     Attributes:
         passed: True when every check passed.
         checks: Every check, absolute ones first.
-        baseline: The serving version compared with, or None.
+        compared_with: The serving version's baseline, or why there was none.
     """
 
     passed: bool
     checks: list[GateCheck]
-    baseline: Baseline | None
+    compared_with: Baseline | NoServingModel
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The serving version compared with, or None."""
+        return self.compared_with if isinstance(self.compared_with, Baseline) else None
 
     @property
     def serving_passed(self) -> bool:
@@ -99,59 +115,28 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (``gate.json``, the ``gate`` section of ``evaluation.json``)."""
+        nothing = self.compared_with if isinstance(self.compared_with, NoServingModel) else None
         return {
             "passed": self.passed,
             "serving_passed": self.serving_passed,
             "summary": self.summary(),
             "baseline": asdict(self.baseline) if self.baseline else None,
+            "no_baseline": asdict(nothing) if nothing else None,
             "checks": [asdict(c) for c in self.checks],
         }
 
 
+def recorded_baseline(version: ModelVersion, *, environment: str) -> Baseline:
+    """The baseline of a serving version from the metrics recorded at its registration."""
+    return Baseline(
+        ref=version.ref, metrics=dict(version.metrics), source="registry", environment=environment
+    )
+
+
 def check_gate(
-    *,
-    metrics: dict[str, float],
-    gate: GateParams,
-    serving: ModelVersion | None,
-    serving_metrics: dict[str, float] | None = None,
+    *, metrics: dict[str, float], gate: GateParams, baseline: Baseline | NoServingModel
 ) -> GateResult:
-    """Compare the candidate's metrics with the thresholds and the serving version (pure).
-
-    Args:
-        metrics: The candidate's holdout metrics.
-        gate: Thresholds and tolerances.
-        serving: The version serving in prod, or None (then only absolute checks run).
-        serving_metrics: The serving version's metrics on this holdout; when None its
-            registered metrics are used.
-
-    Returns:
-        The verdict with every check.
-
-    Raises:
-        PipelineError: A metric the gate needs is missing from ``metrics``.
-    """
-    baseline: Baseline | None = None
-    if serving is not None:
-        baseline = Baseline(
-            ref=serving.ref,
-            metrics=dict(serving.metrics if serving_metrics is None else serving_metrics),
-            source="registry" if serving_metrics is None else "holdout",
-        )
-    return check_against(metrics=metrics, gate=gate, baseline=baseline)
-
-
-def check_against(
-    *, metrics: dict[str, float], gate: GateParams, baseline: Baseline | None
-) -> GateResult:
-    """Like :func:`check_gate`, with the serving metrics given directly (pure).
-
-    Args:
-        metrics: The candidate's holdout metrics.
-        gate: Thresholds and tolerances.
-        baseline: The serving version's reference and metrics, or None.
-
-    Returns:
-        The verdict with every check.
+    """Compare the candidate's holdout ``metrics`` with the thresholds and the ``baseline``.
 
     Raises:
         PipelineError: A metric the gate needs is missing from ``metrics``.
@@ -180,7 +165,7 @@ def check_against(
                 message=f"{metric} {value:.4f} {verdict} the {bound} {limit:.4f}",
             )
         )
-    if baseline is not None:
+    if isinstance(baseline, Baseline):
         for metric, tolerance in sorted(gate.serving_tolerance.items()):
             if metric not in baseline.metrics:
                 continue
@@ -188,150 +173,42 @@ def check_against(
                 _serving_check(
                     metric=metric,
                     value=_metric(metrics, metric),
-                    prod=float(baseline.metrics[metric]),
+                    serving=float(baseline.metrics[metric]),
                     tolerance=tolerance,
-                    ref=baseline.ref,
+                    where=f"{baseline.environment} {baseline.ref}",
                 )
             )
-    return GateResult(passed=all(c.passed for c in checks), checks=checks, baseline=baseline)
+    return GateResult(passed=all(c.passed for c in checks), checks=checks, compared_with=baseline)
 
 
-def enforce_gate(result: GateResult, *, model_name: str) -> None:
+def enforce_gate(result: GateResult, *, model_name: str, warnings: Sequence[str] = ()) -> None:
     """Raise if the gate blocked the candidate.
 
-    Args:
-        result: The verdict.
-        model_name: Model name, for the message.
+    ``warnings`` are the fallbacks behind the verdict (e.g. a serving version compared by its
+    recorded metrics); they end the message, so whoever reads the failure sees them too.
 
     Raises:
         GateFailedError: The message lists every failed check with both numbers.
     """
     if not result.passed:
-        raise GateFailedError(f"gate blocked the {model_name} candidate: {result.summary()}")
-
-
-def read_manifest_version(*, manifest: Path, model_name: str) -> int | None:
-    """Read ``model.version`` from an environment manifest.
-
-    Args:
-        manifest: The manifest file (e.g. ``model_deploy/environments/prod.yaml``).
-        model_name: The model being built; a manifest naming another model gives None.
-
-    Returns:
-        The version serving there, or None when the file, the field or the model differs.
-
-    Raises:
-        PipelineError: The file is not YAML or ``model.version`` is not a positive integer.
-    """
-    if not manifest.is_file():
-        return None
-    try:
-        raw = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise PipelineError(f"{manifest}: cannot read the environment manifest: {exc}") from exc
-    model = raw.get("model") if isinstance(raw, dict) else None
-    if not isinstance(model, dict) or model.get("version") is None:
-        return None
-    name = model.get("name")
-    if name is not None and str(name) != model_name:
-        return None
-    version = model["version"]
-    text = str(version).strip()
-    if isinstance(version, bool) or not text.isdigit() or int(text) < 1:
-        raise PipelineError(
-            f"{manifest}: field 'model.version': expected a positive integer, got {version!r}"
-        )
-    return int(text)
-
-
-def resolve_serving(
-    *, registry: ModelRegistry, model_name: str, manifest: Path
-) -> ModelVersion | None:
-    """Find the version serving in prod: the manifest's ``model.version`` in the registry.
-
-    Args:
-        registry: The model registry.
-        model_name: The model being built.
-        manifest: The prod environment manifest.
-
-    Returns:
-        The serving version, or None when there is no manifest or it names no version.
-
-    Raises:
-        PipelineError: The manifest is invalid or names a version the registry lacks.
-    """
-    version = read_manifest_version(manifest=manifest, model_name=model_name)
-    if version is None:
-        return None
-    try:
-        return registry.get(model_name=model_name, version=version)
-    except VersionNotFoundError as exc:
-        raise PipelineError(
-            f"{manifest}: field 'model.version': {model_name}:{version} is not in the registry"
-        ) from exc
-
-
-def rescore_serving(
-    *,
-    registry: ModelRegistry,
-    serving: ModelVersion,
-    holdout: pd.DataFrame,
-    label: str,
-    threshold: float,
-    bins: int,
-    directory: Path,
-) -> dict[str, float] | None:
-    """Score the serving version's bundle on this build's holdout.
-
-    Args:
-        registry: Where the bundle is fetched from.
-        serving: The serving version.
-        holdout: The candidate's holdout rows.
-        label: Label column.
-        threshold: Decision threshold (the candidate's, so thresholded metrics compare).
-        bins: Calibration bins.
-        directory: Scratch folder for the fetched bundle.
-
-    Returns:
-        Its metrics on the holdout, or None when it needs features the holdout lacks or
-        cannot score them.
-
-    Raises:
-        RegistryError: The bundle cannot be fetched.
-        BundleError: The fetched bundle cannot be loaded.
-    """
-    from model_build.pipeline.steps.evaluate import score
-    from model_bundle.bundle import load_bundle
-
-    bundle_dir = registry.fetch_bundle(
-        model_name=serving.model_name, version=serving.version, directory=directory
-    )
-    bundle = load_bundle(directory=bundle_dir)
-    if any(name not in holdout.columns for name in bundle.features):
-        return None
-    try:
-        probabilities = np.asarray(
-            bundle.estimator.predict_proba(holdout[bundle.features])[:, 1], dtype=np.float64
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return score(holdout[label], probabilities, threshold=threshold, bins=bins).metrics
+        notes = "".join(f" (warning: {line})" for line in warnings)
+        raise GateFailedError(f"gate blocked the {model_name} candidate: {result.summary()}{notes}")
 
 
 def _serving_check(
-    *, metric: str, value: float, prod: float, tolerance: float, ref: str
+    *, metric: str, value: float, serving: float, tolerance: float, where: str
 ) -> GateCheck:
-    higher = metric in HIGHER_IS_BETTER
-    limit = prod - tolerance if higher else prod + tolerance
+    higher = metric not in LOWER_IS_BETTER
+    limit = serving - tolerance if higher else serving + tolerance
     ok = value >= limit - _SLACK if higher else value <= limit + _SLACK
-    worse_by = (prod - value) if higher else (value - prod)
+    worse_by = (serving - value) if higher else (value - serving)
     if ok:
         message = (
-            f"{metric} {value:.4f} vs prod {ref} ({prod:.4f}): within the tolerance {tolerance:.4f}"
+            f"{metric} {value:.4f} vs {where} ({serving:.4f}): within the tolerance {tolerance:.4f}"
         )
     else:
         message = (
-            f"{metric} {value:.4f} is {worse_by:.4f} worse than prod {ref} ({prod:.4f}), "
+            f"{metric} {value:.4f} is {worse_by:.4f} worse than {where} ({serving:.4f}), "
             f"more than the tolerance {tolerance:.4f}"
         )
     return GateCheck(
@@ -341,7 +218,7 @@ def _serving_check(
         limit=limit,
         passed=ok,
         message=message,
-        baseline=prod,
+        baseline=serving,
         tolerance=tolerance,
     )
 

@@ -1,4 +1,4 @@
-"""The gate: absolute thresholds, "not worse than prod", the prod manifest resolver."""
+"""The gate: absolute thresholds and "not worse than the serving version", a pure step."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ from sklearn.linear_model import LogisticRegression
 from model_build.errors import GateFailedError, PipelineError
 from model_build.pipeline.params import GateParams, load_params
 from model_build.pipeline.steps.gate import (
+    Baseline,
+    NoServingModel,
     check_gate,
     enforce_gate,
-    read_manifest_version,
-    rescore_serving,
-    resolve_serving,
+    recorded_baseline,
 )
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ModelVersion, NewVersion
 from model_bundle.bundle import ModelBundle, save_bundle
 
 GOOD = {"roc_auc": 0.85, "log_loss": 0.45, "brier": 0.15, "ece": 0.02, "pr_auc": 0.84}
+NONE = NoServingModel(reason="first build")
 
 
 def _gate(**changes: object) -> GateParams:
@@ -48,19 +49,19 @@ def _register(registry: LocalRegistry, tmp_path: Path, metrics: dict[str, float]
 
 
 def test_absolute_thresholds_pass_and_fail() -> None:
-    passed = check_gate(metrics=GOOD, gate=_gate(), serving=None)
+    passed = check_gate(metrics=GOOD, gate=_gate(), baseline=NONE)
     assert passed.passed
     assert [c.metric for c in passed.checks] == ["roc_auc", "log_loss"]
     assert passed.summary() == "passed 2 checks"
 
-    low = check_gate(metrics={**GOOD, "roc_auc": 0.70}, gate=_gate(), serving=None)
+    low = check_gate(metrics={**GOOD, "roc_auc": 0.70}, gate=_gate(), baseline=NONE)
     assert not low.passed
     assert low.summary() == "roc_auc 0.7000 misses the minimum 0.7500"
     with pytest.raises(GateFailedError, match=r"roc_auc 0\.7000 misses the minimum 0\.7500"):
         enforce_gate(low, model_name="driver_ranking")
 
     lossy = check_gate(
-        metrics={**GOOD, "log_loss": 0.7, "ece": 0.2}, gate=_gate(max_ece=0.1), serving=None
+        metrics={**GOOD, "log_loss": 0.7, "ece": 0.2}, gate=_gate(max_ece=0.1), baseline=NONE
     )
     assert {c.metric for c in lossy.checks if not c.passed} == {"log_loss", "ece"}
 
@@ -71,7 +72,11 @@ def test_blocks_candidate_worse_than_serving_prod(tmp_path: Path) -> None:
     candidate = _register(registry, tmp_path, {"roc_auc": 0.80, "log_loss": 0.41})
     assert (prod.version, candidate.version) == (1, 2)
 
-    result = check_gate(metrics=candidate.metrics, gate=_gate(), serving=prod)
+    result = check_gate(
+        metrics=candidate.metrics,
+        gate=_gate(),
+        baseline=recorded_baseline(prod, environment="prod"),
+    )
     assert not result.passed
     assert result.baseline is not None
     assert result.baseline.ref == "driver_ranking:1"
@@ -90,7 +95,11 @@ def test_passes_candidate_within_tolerance_of_prod(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path / "registry")
     prod = _register(registry, tmp_path, {"roc_auc": 0.86, "log_loss": 0.40})
     candidate = _register(registry, tmp_path, {"roc_auc": 0.855, "log_loss": 0.415})
-    result = check_gate(metrics=candidate.metrics, gate=_gate(), serving=prod)
+    result = check_gate(
+        metrics=candidate.metrics,
+        gate=_gate(),
+        baseline=recorded_baseline(prod, environment="prod"),
+    )
     assert result.passed
     assert result.serving_passed
     serving = [c for c in result.checks if c.kind == "serving"]
@@ -107,12 +116,10 @@ def test_lower_is_better_metric_blocks_when_worse() -> None:
     result = check_gate(
         metrics={**GOOD, "log_loss": 0.45},
         gate=gate,
-        serving=None,
+        baseline=NONE,
     )
     assert result.passed  # no serving version: absolute checks only
-    from model_build.pipeline.steps.gate import Baseline, check_against
-
-    blocked = check_against(
+    blocked = check_gate(
         metrics={**GOOD, "log_loss": 0.45},
         gate=gate,
         baseline=Baseline(ref="driver_ranking:7", metrics={"log_loss": 0.40}, source="registry"),
@@ -127,7 +134,8 @@ def test_lower_is_better_metric_blocks_when_worse() -> None:
 def test_serving_metrics_override_the_recorded_ones(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path / "registry")
     prod = _register(registry, tmp_path, {"roc_auc": 0.99})
-    result = check_gate(metrics=GOOD, gate=_gate(), serving=prod, serving_metrics={"roc_auc": 0.84})
+    measured = Baseline(ref=prod.ref, metrics={"roc_auc": 0.84}, source="holdout")
+    result = check_gate(metrics=GOOD, gate=_gate(), baseline=measured)
     assert result.passed
     assert result.baseline is not None
     assert result.baseline.source == "holdout"
@@ -135,79 +143,46 @@ def test_serving_metrics_override_the_recorded_ones(tmp_path: Path) -> None:
 
 def test_missing_candidate_metric_is_a_pipeline_error() -> None:
     with pytest.raises(PipelineError, match="metric 'roc_auc' missing"):
-        check_gate(metrics={"log_loss": 0.3}, gate=_gate(), serving=None)
+        check_gate(metrics={"log_loss": 0.3}, gate=_gate(), baseline=NONE)
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("model: null\n", None),
-        ("environment: prod\n", None),
-        ("model: {registry: local, name: driver_ranking, version: 3}\n", 3),
-        ("model: {name: other_model, version: 3}\n", None),
-        ("model: {version: '4'}\n", 4),
-    ],
-)
-def test_read_manifest_version(tmp_path: Path, text: str, expected: int | None) -> None:
-    manifest = tmp_path / "prod.yaml"
-    manifest.write_text(text)
-    assert read_manifest_version(manifest=manifest, model_name="driver_ranking") == expected
-
-
-def test_manifest_absent_or_invalid(tmp_path: Path) -> None:
-    assert read_manifest_version(manifest=tmp_path / "nope.yaml", model_name="m") is None
-    manifest = tmp_path / "prod.yaml"
-    manifest.write_text("model: {name: m, version: latest}\n")
-    with pytest.raises(PipelineError, match=r"prod\.yaml: field 'model.version'"):
-        read_manifest_version(manifest=manifest, model_name="m")
-    manifest.write_text("model: [unclosed\n")
-    with pytest.raises(PipelineError, match="cannot read the environment manifest"):
-        read_manifest_version(manifest=manifest, model_name="m")
-
-
-def test_resolve_serving_reads_manifest_then_registry(tmp_path: Path) -> None:
-    registry = LocalRegistry(tmp_path / "registry")
-    manifest = tmp_path / "prod.yaml"
-    assert (
-        resolve_serving(registry=registry, model_name="driver_ranking", manifest=manifest) is None
+def test_the_serving_environment_is_named_not_assumed() -> None:
+    gate = _gate(serving_tolerance={"roc_auc": 0.01})
+    staging = Baseline(
+        ref="driver_ranking:4", metrics={"roc_auc": 0.95}, source="registry", environment="staging"
     )
-    _register(registry, tmp_path, {"roc_auc": 0.8})
-    second = _register(registry, tmp_path, {"roc_auc": 0.9})
-    manifest.write_text("model:\n  registry: local\n  name: driver_ranking\n  version: 2\n")
-    found = resolve_serving(registry=registry, model_name="driver_ranking", manifest=manifest)
-    assert found == second
-    manifest.write_text("model: {name: driver_ranking, version: 9}\n")
-    with pytest.raises(PipelineError, match="driver_ranking:9 is not in the registry"):
-        resolve_serving(registry=registry, model_name="driver_ranking", manifest=manifest)
+    result = check_gate(metrics=GOOD, gate=gate, baseline=staging)
+    assert "worse than staging driver_ranking:4 (0.9500)" in result.summary()
+    assert "prod" not in result.summary()
+    assert result.to_dict()["baseline"]["environment"] == "staging"
 
 
-def test_rescore_serving_scores_prod_bundle_on_the_holdout(tmp_path: Path) -> None:
-    registry = LocalRegistry(tmp_path / "registry")
-    prod = _register(registry, tmp_path, {"roc_auc": 0.5})
-    rng = np.random.default_rng(0)
-    holdout = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
-    holdout["label"] = (holdout["a"] > 0).astype(int)
-    metrics = rescore_serving(
-        registry=registry,
-        serving=prod,
-        holdout=holdout,
-        label="label",
-        threshold=0.5,
-        bins=10,
-        directory=tmp_path / "serving",
+def test_no_serving_model_is_explicit_in_the_verdict() -> None:
+    result = check_gate(metrics=GOOD, gate=_gate(), baseline=NONE)
+    assert result.baseline is None
+    assert result.compared_with == NONE
+    document = result.to_dict()
+    assert document["baseline"] is None
+    assert document["no_baseline"] == {"reason": "first build", "warning": False}
+
+
+def test_a_blocked_candidate_names_the_fallbacks_behind_the_verdict() -> None:
+    low = check_gate(metrics={**GOOD, "roc_auc": 0.70}, gate=_gate(), baseline=NONE)
+    with pytest.raises(GateFailedError, match=r"\(warning: compared by recorded metrics\)$"):
+        enforce_gate(low, model_name="m", warnings=["compared by recorded metrics"])
+
+
+def test_the_gate_step_does_no_io() -> None:
+    """Importing the step loads no YAML parser, no array library and no deploy code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, model_build.pipeline.steps.gate as g\n"
+        "heavy = {'yaml', 'ruamel', 'numpy', 'pandas', 'model_deploy', 'model_bundle'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
     )
-    assert metrics is not None
-    assert metrics["roc_auc"] > 0.9
-    lacking = holdout.drop(columns=["b"])
-    assert (
-        rescore_serving(
-            registry=registry,
-            serving=prod,
-            holdout=lacking,
-            label="label",
-            threshold=0.5,
-            bins=10,
-            directory=tmp_path / "serving2",
-        )
-        is None
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
+    assert done.stdout.strip() == "[]"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation.errors import SettingsError
 from model_build.errors import RegistryError
 from model_build.registry import LocalRegistry, SageMakerRegistry, open_registry
 from model_build.settings import BuildSettings
@@ -66,6 +67,6 @@ def test_sagemaker_needs_bucket_and_image(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_unknown_registry_kind_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLIPWAY_REGISTRY", "mlflow")
-    with pytest.raises(RegistryError, match="SLIPWAY_REGISTRY: Input should be") as caught:
+    with pytest.raises(SettingsError, match="SLIPWAY_REGISTRY: Input should be") as caught:
         open_registry()
     assert "mlflow" not in str(caught.value)

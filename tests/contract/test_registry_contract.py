@@ -1,12 +1,13 @@
-"""One contract for every ModelRegistry: the local folder and SageMaker on a real moto server.
+"""One contract for every ModelRegistry: the local folder, SageMaker on a real moto server, and
+the in-memory fake the ci and deploy tests use (so the fake keeps the same rules).
 
-The SageMaker half talks HTTP to ``moto.server.ThreadedMotoServer`` on 127.0.0.1 (one server
-per module, state reset before each test) with fake credentials; nothing leaves the machine.
+The SageMaker variant talks HTTP to ``moto.server.ThreadedMotoServer`` on 127.0.0.1 (one server
+per module, started only when a SageMaker test runs, state reset before each test) with fake
+credentials; nothing leaves the machine. Only that variant is marked ``integration``.
 """
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC
@@ -16,8 +17,10 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from registry_fakes import InMemoryRegistry
 from sklearn.linear_model import LogisticRegression
 
+from foundation.ports import free_port
 from model_build.errors import InvalidTransitionError, RegistryError, VersionNotFoundError
 from model_build.registry import (
     ApprovalStatus,
@@ -28,8 +31,6 @@ from model_build.registry import (
 )
 from model_bundle.bundle import ModelBundle, bundle_digest, load_bundle, save_bundle
 
-pytestmark = pytest.mark.integration
-
 REGION = "us-east-1"
 BUCKET = "slipway-test-artifacts"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-inference:1"
@@ -37,17 +38,11 @@ FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips", "zeta", "alpha"]
 A, P, R = ApprovalStatus.APPROVED, ApprovalStatus.PENDING, ApprovalStatus.REJECTED
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -92,10 +87,14 @@ def _sagemaker(url: str, **kwargs: Any) -> SageMakerRegistry:
     )
 
 
-@pytest.fixture(params=["local", "sagemaker"])
+@pytest.fixture(
+    params=["local", pytest.param("sagemaker", marks=pytest.mark.integration), "in-memory"]
+)
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> ModelRegistry:
     if request.param == "local":
         return LocalRegistry(tmp_path / "registry")
+    if request.param == "in-memory":
+        return InMemoryRegistry()
     return _sagemaker(request.getfixturevalue("aws"))
 
 
