@@ -43,14 +43,9 @@ class ModelBundle:
 
 
 def save_bundle(bundle: ModelBundle, *, directory: Path) -> str:
-    """Write a bundle and return its digest.
+    """Write a bundle into ``directory`` and return its digest, ``sha256:<hex>``.
 
-    Args:
-        bundle: The bundle to write.
-        directory: Target folder (created if needed; existing bundle files are replaced).
-
-    Returns:
-        The bundle digest, ``sha256:<hex>``.
+    The folder is created if needed; existing bundle files are replaced.
     """
     import joblib
 
@@ -63,12 +58,6 @@ def save_bundle(bundle: ModelBundle, *, directory: Path) -> str:
 
 def load_bundle(*, directory: Path) -> ModelBundle:
     """Load a bundle written by :func:`save_bundle`.
-
-    Args:
-        directory: The bundle folder.
-
-    Returns:
-        The bundle.
 
     Raises:
         BundleError: A file is missing or cannot be read; the message names it.
@@ -98,14 +87,7 @@ def load_bundle(*, directory: Path) -> ModelBundle:
 
 
 def bundle_digest(*, directory: Path) -> str:
-    """Digest of a bundle's files (names and bytes), stable across machines.
-
-    Args:
-        directory: The bundle folder.
-
-    Returns:
-        ``sha256:<hex>``.
-    """
+    """Digest of a bundle's files (names and bytes), ``sha256:<hex>``, stable across machines."""
     digest = hashlib.sha256()
     for name in (META_FILE, MODEL_FILE):
         digest.update(name.encode())
@@ -114,14 +96,9 @@ def bundle_digest(*, directory: Path) -> str:
 
 
 def pack_bundle(*, directory: Path, archive: Path) -> Path:
-    """Pack a bundle as ``model.tar.gz`` (SageMaker's model artifact layout, files at the root).
+    """Pack a bundle as ``archive`` (``model.tar.gz``, SageMaker's layout: files at the root).
 
-    Args:
-        directory: The bundle folder.
-        archive: The archive path to write.
-
-    Returns:
-        The archive path.
+    Returns the archive path.
     """
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "w:gz") as tar:
@@ -134,14 +111,7 @@ def pack_bundle(*, directory: Path, archive: Path) -> Path:
 
 
 def unpack_bundle(*, archive: Path, directory: Path) -> Path:
-    """Unpack a ``model.tar.gz`` written by :func:`pack_bundle`.
-
-    Args:
-        archive: The archive.
-        directory: Target folder.
-
-    Returns:
-        The folder holding the bundle files.
+    """Unpack a ``model.tar.gz`` written by :func:`pack_bundle`; return the folder of bundle files.
 
     Raises:
         BundleError: The archive is unreadable or holds unexpected paths.

@@ -201,13 +201,7 @@ class BuildParams(_Strict):
 
 
 def load_params(*, path: Path = DEFAULT_PARAMS_PATH) -> BuildParams:
-    """Read and validate a build parameters file.
-
-    Args:
-        path: The YAML file; ``model_build/params.yaml`` by default.
-
-    Returns:
-        The validated parameters.
+    """Read and validate a build parameters file (``model_build/params.yaml`` by default).
 
     Raises:
         ParamsError: One line naming the file and the field (or line) at fault.
@@ -229,14 +223,7 @@ def load_params(*, path: Path = DEFAULT_PARAMS_PATH) -> BuildParams:
 
 
 def parse_params(raw: dict[str, Any], *, source: str) -> BuildParams:
-    """Validate parameters already read from YAML or JSON.
-
-    Args:
-        raw: The parsed document.
-        source: Where it came from (a file name), for error messages.
-
-    Returns:
-        The validated parameters.
+    """Validate parameters already read from YAML or JSON; ``source`` names them in messages.
 
     Raises:
         ParamsError: One line naming ``source`` and the field at fault.

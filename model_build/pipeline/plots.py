@@ -16,14 +16,9 @@ PLOT_FILES = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
 
 
 def write_plots(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
-    """Draw the four evaluation plots.
+    """Draw the four evaluation plots into ``out_dir`` (created if needed); return their paths.
 
-    Args:
-        evaluation: The holdout evaluation.
-        out_dir: Target folder (created if needed).
-
-    Returns:
-        Paths of ``roc.png``, ``pr.png``, ``calibration.png``, ``feature_importance.png``.
+    The files are ``roc.png``, ``pr.png``, ``calibration.png`` and ``feature_importance.png``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = evaluation.metrics

@@ -31,7 +31,16 @@ _HOMES = {
     "open_registry": "factory",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "ApprovalStatus",
+    "LocalRegistry",
+    "ModelRegistry",
+    "ModelVersion",
+    "NewVersion",
+    "SageMakerRegistry",
+    "StatusChange",
+    "open_registry",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,17 +10,13 @@ from model_build.settings import BuildSettings, load_settings
 def open_registry(settings: BuildSettings | None = None) -> ModelRegistry:
     """Open the registry the settings name (``SLIPWAY_REGISTRY``, default ``local``).
 
-    No network call is made here: the SageMaker registry creates its AWS clients on first use.
-
-    Args:
-        settings: Settings to use; read from the environment when None.
-
-    Returns:
-        A ``LocalRegistry`` at ``registry_path`` or a ``SageMakerRegistry``.
+    A ``LocalRegistry`` at ``registry_path`` or a ``SageMakerRegistry``; the settings are read from
+    the environment when None. No network call is made here: the SageMaker registry creates its
+    AWS clients on first use.
 
     Raises:
-        RegistryError: A setting is invalid, or ``sagemaker`` is selected but the bucket or
-            image is not set.
+        SettingsError: A variable is invalid.
+        RegistryError: ``sagemaker`` is selected but the bucket or image is not set.
     """
     settings = settings or load_settings()
     if settings.registry == "local":

@@ -27,16 +27,11 @@ FORCED_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozenset
 def check_transition(
     *, ref: str, current: ApprovalStatus, target: ApprovalStatus, force: bool
 ) -> bool:
-    """Decide whether a status change may happen.
+    """Decide whether a status change from ``current`` to ``target`` may happen.
 
-    Args:
-        ref: ``<model>:<version>``, for the error message.
-        current: The version's status now.
-        target: The requested status.
-        force: Whether the caller asked for an explicit override.
-
-    Returns:
-        True if the status must change, False if it is already ``target`` (a no-op).
+    Returns True if the status must change, False if it is already ``target`` (a no-op). ``ref``
+    (``<model>:<version>``) names the version in the error; ``force`` is the caller's explicit
+    override.
 
     Raises:
         InvalidTransitionError: The change is not allowed (or needs ``force``).
@@ -58,10 +53,7 @@ def check_transition(
 
 
 def validate_new_version(new: NewVersion) -> None:
-    """Check what a registry must be able to store and give back exactly.
-
-    Args:
-        new: The version about to be registered.
+    """Check that a registry can store the new version and give it back exactly.
 
     Raises:
         RegistryError: A metric is not a finite number, or the params are not plain JSON.
@@ -78,15 +70,9 @@ def validate_new_version(new: NewVersion) -> None:
 
 
 def verify_bundle(*, bundle_dir: Path, expected: str, what: str) -> str:
-    """Check that a folder is a model bundle with the expected digest.
+    """Check that a folder is a model bundle with the ``expected`` digest; return the digest.
 
-    Args:
-        bundle_dir: The bundle folder.
-        expected: The digest it must have (``sha256:<hex>``).
-        what: What is being checked, for the error message.
-
-    Returns:
-        The digest.
+    ``what`` names what is being checked in the error message.
 
     Raises:
         RegistryError: A bundle file is missing, or the digest differs.

@@ -48,14 +48,7 @@ def is_plain(text: str) -> bool:
 
 
 def version_fields(new: NewVersion) -> dict[str, str]:
-    """Every field of a new version as text (JSON for lists, dicts and metrics).
-
-    Args:
-        new: The version being registered.
-
-    Returns:
-        Field name to text, core fields first.
-    """
+    """Every field of a new version as text (JSON for lists, dicts, metrics), core fields first."""
     return {
         "model_name": new.model_name,
         "artifact_digest": new.artifact_digest,
@@ -73,11 +66,8 @@ def version_fields(new: NewVersion) -> dict[str, str]:
 def encode_properties(fields: Mapping[str, str]) -> dict[str, str]:
     """Encode fields as metadata properties (plain, or base64 chunks), plus a format marker.
 
-    Args:
-        fields: Field name (lowercase letters and ``_``) to text.
-
-    Returns:
-        The properties; may exceed ``MAX_ENTRIES`` (the caller decides what to move out).
+    Field names are lowercase letters and ``_``. The result may exceed ``MAX_ENTRIES`` (the
+    caller decides what to move out).
     """
     props = {FORMAT_KEY: FORMAT}
     for name, text in fields.items():
@@ -93,13 +83,9 @@ def encode_properties(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def decode_properties(props: Mapping[str, str]) -> dict[str, str]:
-    """Reassemble the fields written by :func:`encode_properties`.
+    """Reassemble the fields :func:`encode_properties` wrote into ``CustomerMetadataProperties``.
 
-    Args:
-        props: ``CustomerMetadataProperties`` as returned by SageMaker.
-
-    Returns:
-        Field name to text; fields that were empty are absent.
+    Fields that were empty are absent.
 
     Raises:
         RegistryError: Chunks are missing or not valid base64.
@@ -144,15 +130,8 @@ def check_limits(props: Mapping[str, str]) -> None:
 def sanitize_text(text: str, *, limit: int = 1024, allow_symbols: bool = True) -> str:
     """Make free text acceptable to a SageMaker description field (lossy).
 
-    Control and other disallowed characters become spaces, and the text is cut to ``limit``.
-
-    Args:
-        text: Free text.
-        limit: Maximum length.
-        allow_symbols: Keep punctuation and symbols (descriptions allow them).
-
-    Returns:
-        The cleaned text.
+    Control and other disallowed characters become spaces (punctuation and symbols stay with
+    ``allow_symbols``, as descriptions allow them), and the text is cut to ``limit``.
     """
     allowed = ("L", "M", "Z", "S", "N", "P") if allow_symbols else ("L", "N", "Z")
     cleaned = "".join(ch if unicodedata.category(ch)[0] in allowed else " " for ch in text)

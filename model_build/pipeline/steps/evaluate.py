@@ -121,16 +121,10 @@ class Evaluation:
 def score(
     labels: npt.ArrayLike, probabilities: npt.ArrayLike, *, threshold: float, bins: int
 ) -> Scores:
-    """Compute every holdout metric from labels and predicted probabilities.
+    """Compute every holdout metric from 0/1 ``labels`` and predicted P(label = 1).
 
-    Args:
-        labels: 0/1 labels.
-        probabilities: Predicted P(label = 1).
-        threshold: Decision threshold for precision, recall, F1 and accuracy.
-        bins: Equal-width calibration bins on [0, 1].
-
-    Returns:
-        Metrics, confusion counts and calibration bins.
+    ``threshold`` decides precision, recall, F1 and accuracy; ``bins`` are equal-width calibration
+    bins on [0, 1]. Returns the metrics, confusion counts and calibration bins.
 
     Raises:
         PipelineError: Sizes differ, or the labels hold a single class.
@@ -185,16 +179,8 @@ def evaluate_model(
 ) -> Evaluation:
     """Score a fitted estimator on the holdout, with curves and permutation importance.
 
-    Args:
-        estimator: Fitted model with ``predict_proba``.
-        holdout: Holdout rows (features and label).
-        features: Ordered input features.
-        label: Label column.
-        split: The split the holdout came from.
-        params: Build parameters (threshold, bins, repeats, seed, threads).
-
-    Returns:
-        The evaluation.
+    ``features`` are the estimator's ordered inputs; ``split`` is the split the holdout came from;
+    ``params`` give the threshold, bins, repeats, seed and threads.
 
     Raises:
         PipelineError: Prediction failed or the holdout holds a single class.
@@ -244,15 +230,9 @@ def evaluate_model(
 def write_evaluation(
     evaluation: Evaluation, *, out_dir: Path, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Write ``evaluation.json`` (sorted keys, so equal evaluations give equal bytes).
+    """Write ``evaluation.json`` into ``out_dir`` (sorted keys: equal evaluations, equal bytes).
 
-    Args:
-        evaluation: The evaluation.
-        out_dir: Target folder (created if needed).
-        extra: More top-level sections (e.g. ``lineage``, ``gate``).
-
-    Returns:
-        The file path.
+    ``extra`` adds top-level sections (e.g. ``lineage``, ``gate``). Returns the file path.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     document = {**evaluation.to_dict(), **(extra or {})}

@@ -18,13 +18,10 @@ if TYPE_CHECKING:
 
 
 def git_sha(*, cwd: Path | None = None) -> str:
-    """The commit checked out in ``cwd`` (``git rev-parse HEAD``), or ``unknown``.
+    """The 40-character commit checked out in ``cwd`` (``git rev-parse HEAD``), or ``unknown``.
 
-    Args:
-        cwd: Any folder inside the work tree; the current folder when None.
-
-    Returns:
-        The 40-character SHA, or ``unknown`` when git or the repository is unavailable.
+    ``cwd`` is any folder inside the work tree (the current folder when None); ``unknown`` means
+    git or the repository is unavailable.
     """
     try:
         done = subprocess.run(
@@ -54,18 +51,8 @@ def new_version(
 ) -> NewVersion:
     """Assemble what is registered (pure).
 
-    Args:
-        params: Build parameters (model name, feature service, lineage params).
-        artifact_digest: The bundle digest.
-        metrics: Holdout metrics.
-        data_hash: Training data snapshot hash.
-        features: Ordered features of the bundle.
-        run_id: Build run id.
-        git_commit: Commit the build ran from.
-        description: Free text.
-
-    Returns:
-        The new version record.
+    The model name, feature service and lineage params come from ``params``; ``features`` are the
+    bundle's ordered features; ``git_commit`` is the commit the build ran from.
     """
     return NewVersion(
         model_name=params.model.name,
@@ -82,15 +69,9 @@ def new_version(
 
 
 def register_model(*, registry: ModelRegistry, new: NewVersion, bundle_dir: Path) -> ModelVersion:
-    """Register the bundle as a new Pending version.
+    """Register the bundle in ``bundle_dir`` as a new Pending version (see :func:`new_version`).
 
-    Args:
-        registry: The model registry.
-        new: The version record (see :func:`new_version`).
-        bundle_dir: The bundle folder; its digest must equal ``new.artifact_digest``.
-
-    Returns:
-        The registered version.
+    The bundle's digest must equal ``new.artifact_digest``.
 
     Raises:
         RegistryError: The registry refused (digest mismatch, storage failure...).

@@ -69,15 +69,9 @@ def split_by_time(
 ) -> tuple[pd.DataFrame, pd.DataFrame, SplitInfo]:
     """Cut the latest ``holdout_fraction`` of rows (by event time) off as the holdout.
 
-    Rows sharing the cut-off timestamp all go to the holdout, so no moment is split across
-    both parts.
-
-    Args:
-        training_set: The sorted training set.
-        holdout_fraction: Share of rows to hold out, in (0, 0.5].
-
-    Returns:
-        ``(train, holdout, split)``.
+    Returns ``(train, holdout, split)`` of the sorted training set; ``holdout_fraction`` is in
+    (0, 0.5]. Rows sharing the cut-off timestamp all go to the holdout, so no moment is split
+    across both parts.
 
     Raises:
         PipelineError: Either part would be empty or hold a single label class.
@@ -106,15 +100,11 @@ def split_by_time(
 
 
 def build_estimator(*, features: list[str], categorical: list[str], params: TrainParams) -> Any:
-    """Create the unfitted scikit-learn Pipeline.
+    """Create the unfitted scikit-learn Pipeline over the ordered ``features``.
 
-    Args:
-        features: Ordered input features.
-        categorical: The subset of ``features`` holding strings.
-        params: Estimator settings, hyperparameters and seed.
-
-    Returns:
-        ``Pipeline([("preprocess", ColumnTransformer), ("classifier", HistGB)])``.
+    ``Pipeline([("preprocess", ColumnTransformer), ("classifier", HistGB)])``; ``categorical`` is
+    the subset of ``features`` holding strings; ``params`` give the estimator settings,
+    hyperparameters and seed.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -152,14 +142,7 @@ def build_estimator(*, features: list[str], categorical: list[str], params: Trai
 
 @contextmanager
 def thread_limit(n_threads: int) -> Iterator[None]:
-    """Limit OpenMP and BLAS threads inside the block (deterministic reductions).
-
-    Args:
-        n_threads: Thread count.
-
-    Yields:
-        Nothing.
-    """
+    """Limit OpenMP and BLAS threads to ``n_threads`` in the block (deterministic reductions)."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(limits=n_threads):
@@ -167,14 +150,10 @@ def thread_limit(n_threads: int) -> Iterator[None]:
 
 
 def train_model(*, training_set: TrainingSet, params: BuildParams) -> TrainedModel:
-    """Fit the estimator on the training part of a time-based split.
+    """Fit the estimator on the training part of a time-based split; return it with its split.
 
-    Args:
-        training_set: The sorted, point-in-time joined training set.
-        params: Build parameters (holdout fraction, estimator, seed, threads).
-
-    Returns:
-        The fitted model and its split.
+    ``training_set`` is sorted and point-in-time joined; ``params`` give the holdout fraction,
+    estimator, seed and threads.
 
     Raises:
         PipelineError: The split is unusable or fitting failed.
@@ -202,18 +181,10 @@ def train_model(*, training_set: TrainingSet, params: BuildParams) -> TrainedMod
 def make_bundle(
     *, model: TrainedModel, training_set: TrainingSet, params: BuildParams
 ) -> ModelBundle:
-    """Wrap a fitted model as a bundle whose metadata depends only on data and params.
+    """Wrap a fitted model as a bundle (not yet written) whose metadata depends on data and params.
 
     Nothing run-specific (run id, time, git SHA) goes into the bundle, so its digest is a
     function of the training data, the parameters and the library versions.
-
-    Args:
-        model: The fitted model.
-        training_set: What it was fitted on.
-        params: Build parameters.
-
-    Returns:
-        The bundle (not yet written).
     """
     info = training_set.info
     return ModelBundle(

@@ -119,12 +119,7 @@ class TrainingSet:
 def describe_feature_service(*, store: FeatureStore, name: str) -> FeatureServiceInfo:
     """Read a feature service's ordered features, join keys, request fields and sources.
 
-    Args:
-        store: An open feature store whose registry holds the applied repo.
-        name: Feature service name.
-
-    Returns:
-        The feature service description.
+    ``store`` is an open feature store whose registry holds the applied repo.
 
     Raises:
         PipelineError: The service is not in the registry (repo not applied?).
@@ -175,13 +170,9 @@ def describe_feature_service(*, store: FeatureStore, name: str) -> FeatureServic
 def build_training_set(*, repo: FeatureRepo, data: DataParams, feature_service: str) -> TrainingSet:
     """Join the labelled entity rows with point-in-time correct features.
 
-    Args:
-        repo: The feature repo (applied: its registry holds the feature service).
-        data: Entity source, label and row id column.
-        feature_service: Feature service the model reads.
-
-    Returns:
-        The training set, sorted by (event time, row id), with its data hash.
+    ``repo`` must be applied (its registry holds ``feature_service``); ``data`` names the entity
+    source, label and row id column. The result is sorted by (event time, row id) and carries its
+    data hash.
 
     Raises:
         PipelineError: The service or source is unknown, a column is missing, or Feast failed.
@@ -227,31 +218,19 @@ def build_training_set(*, repo: FeatureRepo, data: DataParams, feature_service: 
 
 
 def canonical_frame(frame: pd.DataFrame, *, columns: list[str], order: list[str]) -> pd.DataFrame:
-    """Select ``columns`` in that order and sort rows stably by ``order``.
+    """A new frame of ``columns`` in that order, rows sorted stably by ``order``, a fresh index.
 
-    Args:
-        frame: Any frame holding the columns.
-        columns: Columns to keep, in output order.
-        order: Sort keys (the last one should be unique).
-
-    Returns:
-        A new frame with a fresh ``RangeIndex``.
+    The last ``order`` key should be unique.
     """
     selected = frame[columns]
     return selected.sort_values(order, kind="mergesort").reset_index(drop=True)
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
-    """Hash a frame's content in a canonical form, independent of pandas' pickling.
+    """Hash a frame's content canonically (``sha256:<hex>``), independent of pandas' pickling.
 
     Columns are taken in name order; each contributes its name, dtype and values (numbers as
-    little-endian bytes, times as UTC nanoseconds, text as JSON).
-
-    Args:
-        frame: The frame (row order matters; sort it first).
-
-    Returns:
-        ``sha256:<hex>``.
+    little-endian bytes, times as UTC nanoseconds, text as JSON). Row order matters: sort first.
     """
     digest = hashlib.sha256()
     digest.update(f"rows={len(frame)}\n".encode())
@@ -279,12 +258,7 @@ def frame_digest(frame: pd.DataFrame) -> str:
 def save_training_set(training_set: TrainingSet, *, directory: Path) -> Path:
     """Write a training set as Parquet plus a JSON description (the SageMaker hand-off).
 
-    Args:
-        training_set: The training set.
-        directory: Target folder (created if needed).
-
-    Returns:
-        The folder.
+    ``directory`` is created if needed and returned.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -305,12 +279,6 @@ def save_training_set(training_set: TrainingSet, *, directory: Path) -> Path:
 
 def load_training_set(*, directory: Path) -> TrainingSet:
     """Read a training set written by :func:`save_training_set` and check its hash.
-
-    Args:
-        directory: The folder.
-
-    Returns:
-        The training set.
 
     Raises:
         PipelineError: A file is missing or the data does not match the recorded hash.

@@ -58,13 +58,9 @@ def validate_data(
 ) -> ValidationResult:
     """Validate the sources' data against their expectation suites; raise if any fails.
 
-    Args:
-        repo_path: Feast repo folder (``expectations/`` and ``data/`` inside).
-        sources: Source names to validate (duplicates are dropped, order kept).
-        now: Reference time of the freshness expectations; defaults to the current time.
-
-    Returns:
-        The reports, all passing (warnings may be present).
+    ``repo_path`` holds ``expectations/`` and ``data/``; duplicate ``sources`` are dropped (order
+    kept); ``now`` is the reference time of the freshness expectations (the current time when
+    None). Returns the reports, all passing (warnings may be present).
 
     Raises:
         ValidationFailedError: A critical expectation failed; the message names the source
