@@ -139,3 +139,59 @@ def test_user_text_is_printed_literally(root: Path) -> None:
     _run(root, "reject", "driver_ranking:1", "--reason", "see [red]ticket[/red] 42")
     shown = _run(root, "show", "driver_ranking:1")
     assert "see [red]ticket[/red] 42" in shown.output
+
+
+def test_status_changes_and_empty_lists_have_json_too(root: Path) -> None:
+    approved = _run(root, "approve", "driver_ranking:1", "--format", "json")
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.output)["status"] == "Approved"
+    rejected = _run(root, "reject", "churn:1", "--reason", "stale", "-f", "json")
+    assert (json.loads(rejected.output)["status_reason"]) == "stale"
+    assert json.loads(_run(root, "list", "nobody", "--format", "json").output) == []
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Top-level packages a module imports when it is loaded (not under TYPE_CHECKING)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("name", ["models", "build"])
+def test_command_modules_import_only_typer_and_the_standard_library(name: str) -> None:
+    import sys
+
+    path = Path(__file__).resolve().parents[4] / "slipway" / "cli" / f"{name}.py"
+    allowed_cli = {"slipway.cli.output", "slipway.cli.feature_options"}  # typer + stdlib only
+    for module in _module_level_imports(path):
+        top = module.split(".")[0]
+        assert top in sys.stdlib_module_names or top == "typer" or module in allowed_cli, module
+
+
+def test_models_list_loads_no_heavy_library(tmp_path: Path) -> None:
+    """What ``models list`` imports beyond the CLI itself: no pandas, sklearn, boto3, YAML."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from slipway.cli.models import models_app\n"
+        "before = set(sys.modules)\n"
+        f"done = CliRunner().invoke(models_app, ['list', '--registry-path', {str(tmp_path)!r}])\n"
+        "assert done.exit_code == 0, done.output\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = done.stdout.split()
+    assert "model_build.registry.local" in loaded  # the command did its work
+    heavy = ("pandas", "numpy", "sklearn", "boto3", "botocore", "yaml", "sagemaker", "feast")
+    assert [m for m in loaded if m.split(".")[0] in heavy or m.startswith("model_build.pipe")] == []
