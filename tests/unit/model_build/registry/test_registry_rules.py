@@ -76,3 +76,23 @@ def test_compare_marks_better_and_worse_by_direction() -> None:
     assert rows["pr_auc"].verdict == "worse"
     assert (rows["old"].verdict, rows["old"].b, rows["old"].delta) == ("only in A", None, None)
     assert (rows["new"].verdict, rows["new"].a) == ("only in B", None)
+
+
+def test_registry_modules_load_no_heavy_library() -> None:
+    """``slipway models`` starts fast: no registry module imports pandas, sklearn, boto3 or YAML."""
+    import subprocess
+    import sys
+
+    modules = ["protocol", "local", "sagemaker", "sagemaker_metadata", "groups", "rules"]
+    modules += ["compare", "factory"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module('model_build.registry.' + name)\n"
+        "heavy = {'pandas', 'numpy', 'sklearn', 'boto3', 'botocore', 'yaml', 'joblib'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
