@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import boto3
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from foundation.ports import free_port
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry import ApprovalStatus, NewVersion, SageMakerRegistry, open_registry
 from model_build.settings import BuildSettings
@@ -30,17 +30,11 @@ ALLOWED = re.compile(r"^[A-Za-z0-9 _.:/=+\-@]+$")
 _SESSION: dict[str, Any] = {}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
