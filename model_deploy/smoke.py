@@ -33,15 +33,8 @@ def run_smoke_tests(
 
     Checks: one prediction per row; each has a finite ``probability`` in the case's range and a
     ``label`` of 0 or 1 (equal to the expected label when set); when the answer names the model
-    digest, it equals ``expected_digest`` (the endpoint serves the version we deployed).
-
-    Args:
-        cases: The manifest's smoke tests.
-        invoke: Sends rows to the endpoint under test.
-        expected_digest: Artifact digest the endpoint must report, if known.
-
-    Returns:
-        One result per case, in order.
+    digest, it equals ``expected_digest`` (the endpoint serves the version we deployed). A
+    request that fails is a failed case, not an error. One result per case, in order.
     """
     results = []
     for case in cases:
@@ -58,16 +51,7 @@ def run_smoke_tests(
 def check_answer(
     case: SmokeCase, *, answer: dict[str, Any], expected_digest: str | None
 ) -> str | None:
-    """Check one answer against a case.
-
-    Args:
-        case: The case.
-        answer: The endpoint's decoded answer.
-        expected_digest: Digest the answer must name, if any.
-
-    Returns:
-        None when it passes, else one sentence saying what is wrong.
-    """
+    """Check one decoded answer: None when it passes ``case``, else what is wrong (a sentence)."""
     predictions = answer.get("predictions")
     if not isinstance(predictions, list):
         return "the answer has no 'predictions' list"
@@ -95,9 +79,6 @@ def check_answer(
 
 def require_passed(results: list[SmokeResult]) -> None:
     """Raise if any case failed.
-
-    Args:
-        results: Smoke test results.
 
     Raises:
         SmokeTestError: Names every failed case and why.

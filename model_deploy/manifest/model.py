@@ -285,11 +285,7 @@ class Manifest(BaseModel):
         return value
 
     def content_hash(self) -> str:
-        """Hash of the validated content (comments and formatting do not count).
-
-        Returns:
-            ``sha256:<hex>`` of the canonical JSON form.
-        """
+        """``sha256:<hex>`` of the canonical JSON form (comments and formatting do not count)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -17,11 +17,7 @@ SCHEMA_ID = "https://slipway.dev/schemas/model-deploy/manifest.schema.json"
 
 
 def manifest_json_schema() -> dict[str, Any]:
-    """The JSON Schema of :class:`Manifest` (validation mode).
-
-    Returns:
-        The schema, with ``$schema`` and ``$id`` set.
-    """
+    """The JSON Schema of :class:`Manifest` (validation mode), with ``$schema`` and ``$id``."""
     schema = Manifest.model_json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -31,23 +27,12 @@ def manifest_json_schema() -> dict[str, Any]:
 
 
 def render_schema() -> str:
-    """The schema file's exact text (sorted keys, 2-space indent, trailing newline).
-
-    Returns:
-        The JSON text.
-    """
+    """The schema file's exact text (sorted keys, 2-space indent, trailing newline)."""
     return json.dumps(manifest_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
 def write_schema(*, path: Path = SCHEMA_PATH) -> Path:
-    """Write the schema file.
-
-    Args:
-        path: Where to write it.
-
-    Returns:
-        The path written.
-    """
+    """Write the schema file to ``path`` and return that path."""
     path.write_text(render_schema(), encoding="utf-8")
     return path
 

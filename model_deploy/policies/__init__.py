@@ -24,14 +24,7 @@ POLICIES: tuple[Policy, ...] = (
 
 
 def evaluate_policies(ctx: PolicyContext) -> list[PolicyResult]:
-    """Run every policy.
-
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        One result per policy, in :data:`POLICIES` order.
-    """
+    """Run every policy."""
     return [policy(ctx) for policy in POLICIES]
 
 

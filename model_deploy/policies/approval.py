@@ -10,14 +10,7 @@ NAME = "approval"
 
 
 def check_approval(ctx: PolicyContext) -> PolicyResult:
-    """Check the candidate's registry status.
-
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        The result.
-    """
+    """Check the candidate's registry status."""
     candidate = ctx.candidate
     if candidate is None:
         return PolicyResult(NAME, "skip", "No model version is deployed, so approval is moot.")

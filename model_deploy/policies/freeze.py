@@ -8,14 +8,7 @@ NAME = "freeze-window"
 
 
 def check_freeze_windows(ctx: PolicyContext) -> PolicyResult:
-    """Check ``now`` against the manifest's freeze windows.
-
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        The result.
-    """
+    """Check ``now`` against the manifest's freeze windows."""
     windows = ctx.manifest.freeze_windows
     if not windows:
         return PolicyResult(NAME, "skip", f"The {ctx.env} manifest has no freeze windows.")

@@ -10,11 +10,7 @@ NAME = "metric-thresholds"
 def check_metric_thresholds(ctx: PolicyContext) -> PolicyResult:
     """Check every threshold of ``policy.thresholds`` against the candidate's metrics.
 
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        The result; a metric the candidate does not report fails.
+    A metric the candidate does not report fails.
     """
     thresholds = ctx.manifest.policy.thresholds
     candidate = ctx.candidate

@@ -9,14 +9,7 @@ NAME = "promotion-order"
 
 
 def check_promotion_order(ctx: PolicyContext) -> PolicyResult:
-    """Check that the upstream environment serves the candidate and is healthy.
-
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        The result.
-    """
+    """Check that the upstream environment serves the candidate and is healthy."""
     upstream_env = UPSTREAM.get(ctx.env)
     if upstream_env is None:
         return PolicyResult(NAME, "skip", f"{ctx.env} has no upstream environment.")

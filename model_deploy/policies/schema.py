@@ -8,14 +8,7 @@ NAME = "feature-schema"
 
 
 def check_feature_schema(ctx: PolicyContext) -> PolicyResult:
-    """Check the feature service and that every smoke row gives exactly the model's features.
-
-    Args:
-        ctx: Policy context.
-
-    Returns:
-        The result.
-    """
+    """Check the feature service and that every smoke row gives exactly the model's features."""
     candidate, wanted = ctx.candidate, ctx.manifest.model
     if candidate is None or wanted is None:
         return PolicyResult(NAME, "skip", "No model version is deployed, so features are moot.")

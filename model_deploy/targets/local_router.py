@@ -218,14 +218,7 @@ class _RouterServer(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the router until SIGTERM or SIGINT.
-
-    Args:
-        argv: Command line arguments (``--port``, ``--routes``).
-
-    Returns:
-        The exit code.
-    """
+    """Run the router (``--port P --routes FILE``) until SIGTERM or SIGINT; the exit code."""
     parser = argparse.ArgumentParser(description="Slipway local target router")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--routes", type=Path, required=True)

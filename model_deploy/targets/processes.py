@@ -29,15 +29,10 @@ HOST = "127.0.0.1"
 
 
 def spawn(*, command: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
-    """Start a background process in its own session, output appended to a log file.
+    """Start ``command`` in its own session, output appended to ``log_path`` (created).
 
-    Args:
-        command: Program and arguments.
-        log_path: Log file (created, appended to).
-        env: Extra environment variables.
-
-    Returns:
-        The process id (also its process group id).
+    ``env`` adds variables to this process's environment. Returns the process id (also its
+    process group id).
 
     Raises:
         TargetError: The program cannot be started.
@@ -62,13 +57,10 @@ def spawn(*, command: Sequence[str], log_path: Path, env: dict[str, str] | None 
 
 
 def cmdline(pid: int) -> str | None:
-    """The command line of a live process (arguments joined by spaces), or None.
+    """The command line of a live process (arguments joined by spaces).
 
-    Args:
-        pid: Process id.
-
-    Returns:
-        The command line, or None when the process does not exist or is a zombie.
+    None when the process does not exist or is a zombie; right after ``exec`` it can read
+    empty for a moment.
     """
     _reap(pid)
     proc = Path("/proc") / str(pid)
@@ -85,12 +77,8 @@ def cmdline(pid: int) -> str | None:
 def is_running(pid: int | None, *, marker: str) -> bool:
     """Whether ``pid`` is alive and is the process we started (its command line has ``marker``).
 
-    Args:
-        pid: Process id from a state file, or None.
-        marker: A string unique to that process's command line.
-
-    Returns:
-        True only for our live process.
+    ``pid`` comes from a state file (None reads as not running); ``marker`` is a string unique
+    to that process's command line, so a reused pid is never taken for ours.
     """
     if pid is None or pid <= 1:
         return False
@@ -107,12 +95,10 @@ def is_running(pid: int | None, *, marker: str) -> bool:
 
 
 def stop(pid: int | None, *, marker: str, timeout: float = 10.0) -> None:
-    """Stop our process group: SIGTERM, wait, then SIGKILL. Foreign or dead pids are left alone.
+    """Stop our process group: SIGTERM, ``timeout`` seconds, then SIGKILL.
 
-    Args:
-        pid: Process id (the group leader, started by :func:`spawn`).
-        marker: Marker its command line must hold.
-        timeout: Seconds to wait after SIGTERM.
+    ``pid`` is a group leader started by :func:`spawn`; a foreign (``marker`` missing from its
+    command line) or dead pid is left alone.
     """
     if pid is None or not is_running(pid, marker=marker):
         return
@@ -146,14 +132,7 @@ def _reap(pid: int) -> None:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it).
-
-    Args:
-        port: TCP port.
-
-    Returns:
-        True if it is free.
-    """
+    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -168,15 +147,8 @@ def request_json(
 ) -> tuple[int, Any]:
     """One HTTP request to 127.0.0.1 (standard library only: cheap to import).
 
-    Args:
-        port: TCP port.
-        method: ``GET`` or ``POST``.
-        path: Request path.
-        payload: JSON body for ``POST``.
-        timeout: Seconds.
-
-    Returns:
-        Status code and decoded JSON body (None when the body is not JSON).
+    ``payload`` is the JSON body of a ``POST``. Returns the status code and the decoded JSON
+    body (None when the body is not JSON).
 
     Raises:
         OSError: Connection refused, reset or timed out.
@@ -199,14 +171,7 @@ def request_json(
 
 
 def ping(port: int) -> bool:
-    """Whether ``GET /ping`` on ``port`` answers 200.
-
-    Args:
-        port: TCP port on 127.0.0.1.
-
-    Returns:
-        True when it does.
-    """
+    """Whether ``GET /ping`` on 127.0.0.1:``port`` answers 200."""
     try:
         status, _ = request_json(port=port, method="GET", path="/ping", timeout=2.0)
     except OSError:
@@ -215,13 +180,9 @@ def ping(port: int) -> bool:
 
 
 def invoker(port: int) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
-    """A function scoring rows with ``POST /invocations`` on ``port``.
+    """A function scoring rows with ``POST /invocations`` on 127.0.0.1:``port``.
 
-    Args:
-        port: TCP port on 127.0.0.1.
-
-    Returns:
-        The invoker; it raises ``TargetError`` on a refused request or a non-200 answer.
+    The invoker raises ``TargetError`` on a refused request or a non-200 answer.
     """
 
     def invoke(instances: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,15 +231,7 @@ def wait_ready(
 
 
 def log_tail(path: Path, *, lines: int = 3) -> str:
-    """The last lines of a log file, joined with `` | `` (for one-line errors).
-
-    Args:
-        path: Log file.
-        lines: How many lines.
-
-    Returns:
-        The tail, or ``(no log)``.
-    """
+    """The last ``lines`` lines of a log file joined with `` | `` (``(no log)`` without one)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:

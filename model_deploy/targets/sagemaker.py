@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from foundation.aws import AwsCalls, ClientFactory
 from model_deploy.errors import TargetError
@@ -29,6 +29,8 @@ from model_deploy.targets.protocol import (
     Verifier,
 )
 from model_deploy.targets.waiting import poll_until
+
+T = TypeVar("T")
 
 
 class SageMakerTarget:
@@ -239,7 +241,7 @@ class SageMakerTarget:
 
         self._poll(probe, goal="to be deleted", name=name, seen=seen)
 
-    def _poll(self, probe: Callable[[], Any], *, goal: str, name: str, seen: list[str]) -> Any:
+    def _poll(self, probe: Callable[[], T | None], *, goal: str, name: str, seen: list[str]) -> T:
         return poll_until(
             probe,
             timeout=self.wait_timeout,

@@ -23,15 +23,10 @@ class TrafficStep:
 def traffic_steps(
     strategy: AllAtOnce | Canary | Linear, *, has_previous: bool
 ) -> list[TrafficStep]:
-    """The steps a strategy takes; the last one always sends 100 %.
+    """The steps a strategy takes, in order; the last one always sends 100 %.
 
-    Args:
-        strategy: The manifest's strategy.
-        has_previous: Whether a previous version is serving (without one, there is nothing to
-            share traffic with and every strategy is a single step).
-
-    Returns:
-        The steps, in order.
+    Without a previous version serving (``has_previous``) there is nothing to share traffic
+    with, and every strategy is a single step.
     """
     if not has_previous or isinstance(strategy, AllAtOnce):
         return [TrafficStep(100, 0.0)]

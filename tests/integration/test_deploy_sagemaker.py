@@ -1,16 +1,18 @@
-"""The SageMaker deploy target against moto on 127.0.0.1 (plus the ``update_endpoint`` patch)."""
+"""SageMaker-only deploy behaviour against moto on 127.0.0.1 (plus the ``update_endpoint`` patch).
+
+What every target does (create, update, no-op, failed smoke tests, rollback, teardown) is in
+``tests/contract/test_deploy_target_contract.py``; this file keeps what only SageMaker has: tags,
+model packages, blue/green deployment configs, instance settings and console drift.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "model_deploy"))
@@ -23,87 +25,35 @@ from deploy_support import (
     register_version,
     write_manifest,
 )
+from sagemaker_support import (
+    PACKAGE_ARN,
+    ROLE,
+    Clients,
+    moto_server,
+    queue_answers,
+    reset_moto,
+    use_hand_made_config,
+)
 
 from model_deploy.apply import apply_env
-from model_deploy.errors import ApplyFailed
 from model_deploy.service import Deployer
 from model_deploy.status import status_all
-from model_deploy.targets import processes
 from model_deploy.targets.sagemaker import SageMakerTarget
 
 pytestmark = pytest.mark.integration
 
 ENDPOINT = "slipway-staging"
-ROLE = "arn:aws:iam::123456789012:role/slipway-sagemaker"
-PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driver-ranking/{}"
-
-
-def _update_endpoint(self: Any) -> Any:
-    """``update_endpoint`` for moto 5.2.5 (from docs/offline-testing.md, section 1)."""
-    from moto.core.responses import ActionResult
-    from moto.core.utils import utcnow
-
-    backend = self.sagemaker_backend
-    name = self._get_param("EndpointName")
-    backend.describe_endpoint(name)  # unknown name -> ValidationException
-    config_name = self._get_param("EndpointConfigName")
-    config = backend.describe_endpoint_config(config_name)
-    endpoint = backend.endpoints[name]
-    endpoint.endpoint_config_name = config_name
-    endpoint.production_variants = endpoint._process_production_variants(
-        config["ProductionVariants"]
-    )
-    endpoint.data_capture_config = config.get("DataCaptureConfig")
-    endpoint.last_modified_time = utcnow()
-    return ActionResult({"EndpointArn": endpoint.arn})
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.sagemaker.responses import SageMakerResponse
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    original = getattr(SageMakerResponse, "update_endpoint", None)
-    SageMakerResponse.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
-    port = processes.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        if original is None:
-            del SageMakerResponse.update_endpoint  # type: ignore[attr-defined]
-        else:
-            SageMakerResponse.update_endpoint = original  # type: ignore[attr-defined]
-
-
-class Clients:
-    """boto3 clients on the moto server; records the parameters of every update_endpoint."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.updates: list[dict[str, Any]] = []
-
-    def __call__(self, service: str) -> Any:
-        client = boto3.client(
-            service,
-            region_name="us-east-1",
-            endpoint_url=self.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        client.meta.events.register(
-            "provide-client-params.sagemaker.UpdateEndpoint",
-            lambda params, **_: self.updates.append(dict(params)),
-        )
-        return client
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def aws(moto_url: str, tmp_path: Path) -> tuple[Deployer, Clients, FakeRegistry]:
-    httpx.post(f"{moto_url}/moto-api/reset")
+    reset_moto(moto_url)
     registry = FakeRegistry(tmp_path / "registry")
     for seed in (1, 2):
         version = register_version(registry, tmp_path, seed=seed)
@@ -150,22 +100,6 @@ smoke_tests:
 """
 
 
-def queue_answers(url: str, *answers: list[float]) -> None:
-    """Queue invoke_endpoint answers, one per distinct request body, in order."""
-    results = [
-        {
-            "Body": json.dumps(
-                {"predictions": [{"probability": p, "label": int(p >= 0.5)} for p in probs]}
-            ),
-            "ContentType": "application/json",
-            "InvokedProductionVariant": "AllTraffic",
-            "CustomAttributes": "",
-        }
-        for probs in answers
-    ]
-    httpx.post(f"{url}/moto-api/static/sagemaker/endpoint-results", json={"results": results})
-
-
 def put(deployer: Deployer, text: str) -> None:
     write_manifest(Path(deployer.settings.deploy_manifests_dir), "staging", text)
 
@@ -180,20 +114,15 @@ def test_create_records_tags_and_reads_the_state_back(aws: Any) -> None:
     queue_answers(clients.url, [0.9], [0.9, 0.1])
     plan = deployer.plan("staging")
     assert plan.action == "create"
-    result = apply_env(deployer, "staging")
-    after = result.after
-    assert result.outcome == "deployed"
-    assert [s.passed for s in result.smoke_tests] == [True, True]
-    assert (after.model_ref, after.instance_type, after.instance_count) == (
-        "driver_ranking:1", "ml.m5.large", 2,
-    )  # fmt: skip
-    assert (after.autoscaling_min, after.autoscaling_max, after.data_capture_percentage) == (
-        1, 4, 20,
-    )  # fmt: skip
-    assert after.manifest_hash == plan.manifest_hash
-    assert after.git_sha == "0123456789abcdef"
+    after = apply_env(deployer, "staging").after
+    assert after.settings == {
+        "instance_type": "ml.m5.large", "instance_count": "2", "autoscaling": "1-4",
+    }  # fmt: skip
+    assert after.data_capture_percentage == 20
+    assert after.details["status"] == "InService"
     client = sm(clients)
     endpoint = client.describe_endpoint(EndpointName=ENDPOINT)
+    assert after.details["endpoint_config"] == endpoint["EndpointConfigName"]
     model = client.describe_model(ModelName=endpoint["EndpointConfigName"])
     assert model["PrimaryContainer"]["ModelPackageName"] == PACKAGE_ARN.format(1)
     tags = {
@@ -201,8 +130,6 @@ def test_create_records_tags_and_reads_the_state_back(aws: Any) -> None:
     }
     assert tags["slipway:git-sha"] == "0123456789abcdef"
     assert tags["slipway:manifest-hash"] == plan.manifest_hash
-    assert apply_env(deployer, "staging").outcome == "noop"
-    assert clients.updates == []  # created, never updated
 
 
 def test_update_uses_blue_green_config_and_plan_shows_the_diff(aws: Any) -> None:
@@ -225,7 +152,7 @@ def test_update_uses_blue_green_config_and_plan_shows_the_diff(aws: Any) -> None
     assert not plan.blocked
     result = apply_env(deployer, "staging")
     assert result.after.model_ref == "driver_ranking:2"
-    assert result.after.instance_count == 3
+    assert result.after.settings["instance_count"] == "3"
     (update,) = clients.updates
     assert update["DeploymentConfig"] == {
         "BlueGreenUpdatePolicy": {
@@ -268,55 +195,10 @@ def test_status_detects_out_of_band_changes_and_apply_heals_them(aws: Any) -> No
     apply_env(deployer, "staging")
     assert status_all(deployer)[0].in_sync
 
-    # someone points the endpoint at a hand-made config
-    ours = client.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
-    client.create_endpoint_config(
-        EndpointConfigName="hand-made",
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": ours,
-                             "InstanceType": "ml.m5.large", "InitialInstanceCount": 2}],
-    )  # fmt: skip
-    client.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="hand-made")
+    use_hand_made_config(client, endpoint=ENDPOINT, instance_count=2)
     (status,) = status_all(deployer)
     assert "endpoint config hand-made was not created by slipway" in status.drift
     assert "model version: the target has unknown, the manifest wants driver_ranking:1" in (
         status.drift
     )
     assert status.serving_ref is None
-
-
-def test_failed_smoke_test_points_the_endpoint_back(aws: Any) -> None:
-    deployer, clients, _ = aws
-    put(deployer, manifest(1))
-    queue_answers(clients.url, [0.9], [0.9, 0.1])
-    apply_env(deployer, "staging")
-    before = sm(clients).describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
-    other = {**GOOD_ROW, "avg_daily_trips": 20}  # new request bodies get new canned answers
-    put(deployer, manifest(2, rows=(other, BAD_ROW)))
-    queue_answers(clients.url, [1.7], [0.9])
-    with pytest.raises(ApplyFailed) as caught:
-        apply_env(deployer, "staging")
-    assert caught.value.restored
-    message = str(caught.value)
-    assert "'one row': prediction 0: probability 1.7 is outside [0.0, 1.0]" in message
-    assert "'two rows': expected 2 predictions, got 1" in message
-    endpoint = sm(clients).describe_endpoint(EndpointName=ENDPOINT)
-    assert endpoint["EndpointConfigName"] == before
-    (status,) = status_all(deployer)
-    assert status.serving_ref == "driver_ranking:1"
-    assert not any("outside slipway" in line for line in status.drift), status.drift
-
-
-def test_teardown_deletes_the_endpoint(aws: Any) -> None:
-    deployer, clients, _ = aws
-    put(deployer, manifest(1))
-    queue_answers(clients.url, [0.9], [0.9, 0.1])
-    apply_env(deployer, "staging")
-    text = manifest(1).replace(
-        "model: {registry: sagemaker, name: driver_ranking, version: 1,\n"
-        "        feature_service: driver_ranking_v1}",
-        "model: null",
-    )
-    put(deployer, text)
-    assert deployer.plan("staging").action == "destroy"
-    assert apply_env(deployer, "staging").outcome == "torn_down"
-    assert not deployer.plan("staging").actual.deployed

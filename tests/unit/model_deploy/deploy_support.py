@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,3 +207,40 @@ def kill_spawned() -> None:
         with contextlib.suppress(Exception):
             process.wait(timeout=5)
         processes._CHILDREN.pop(pid, None)
+
+
+def score(port: int, timeout: float = 10.0) -> dict[str, Any]:
+    """Score GOOD_ROW through ``POST /invocations`` on 127.0.0.1:``port`` (asserts a 200)."""
+    status, body = processes.request_json(
+        port=port, method="POST", path="/invocations", payload={"instances": [GOOD_ROW]},
+        timeout=timeout,
+    )  # fmt: skip
+    assert status == 200, body
+    assert isinstance(body, dict)
+    return body
+
+
+class Poller:
+    """Scores through the stable port in a loop; counts failures and digests seen."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.failures: list[str] = []
+        self.digests: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.digests.append(score(self.port)["model"]["digest"])
+            except (OSError, AssertionError, KeyError) as exc:
+                self.failures.append(repr(exc))
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
