@@ -126,8 +126,8 @@ class GateParams(_Strict):
         max_log_loss: Highest acceptable log loss, or None for no limit.
         max_brier: Highest acceptable Brier score, or None.
         max_ece: Highest acceptable expected calibration error, or None.
-        serving_tolerance: Per metric, how much worse than the version serving in prod the
-            candidate may be (in the metric's own units).
+        serving_tolerance: Per metric, how much worse than the version serving in the
+            environment compared with the candidate may be (in the metric's own units).
     """
 
     min_roc_auc: float = Field(ge=0.0, le=1.0)

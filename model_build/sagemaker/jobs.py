@@ -44,6 +44,8 @@ from model_build.registry.sagemaker_metadata import version_fields
 from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 from model_bundle.bundle import bundle_digest, load_bundle, save_bundle, unpack_bundle
 
+_ENVIRONMENT_BEFORE_ENV_KEY: Final = "prod"
+"""Where the serving version of a ``ServingMetrics`` value without ``env`` served (older CLIs)."""
 _NO_SERVING: Final = NoServingModel(reason="no serving version was passed (ServingMetrics {})")
 _LOCAL_STATE: Final = ("registry.db", "online_store.db")
 
@@ -172,7 +174,7 @@ def parse_serving(text: str) -> Baseline | NoServingModel:
         if not raw:
             return _NO_SERVING
         metrics = {str(k): float(v) for k, v in dict(raw["metrics"]).items()}
-        environment = str(raw.get("env") or "prod")
+        environment = str(raw.get("env") or _ENVIRONMENT_BEFORE_ENV_KEY)
         return Baseline(
             ref=str(raw["ref"]), metrics=metrics, source="registry", environment=environment
         )

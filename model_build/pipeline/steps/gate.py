@@ -64,7 +64,7 @@ class Baseline:
     ref: str
     metrics: dict[str, float]
     source: Literal["holdout", "registry"]
-    environment: str = "prod"
+    environment: str
 
 
 @dataclass(frozen=True)

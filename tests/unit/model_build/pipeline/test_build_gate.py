@@ -122,7 +122,12 @@ def test_lower_is_better_metric_blocks_when_worse() -> None:
     blocked = check_gate(
         metrics={**GOOD, "log_loss": 0.45},
         gate=gate,
-        baseline=Baseline(ref="driver_ranking:7", metrics={"log_loss": 0.40}, source="registry"),
+        baseline=Baseline(
+            ref="driver_ranking:7",
+            metrics={"log_loss": 0.40},
+            source="registry",
+            environment="prod",
+        ),
     )
     assert not blocked.passed
     assert not blocked.serving_passed
@@ -134,7 +139,9 @@ def test_lower_is_better_metric_blocks_when_worse() -> None:
 def test_serving_metrics_override_the_recorded_ones(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path / "registry")
     prod = _register(registry, tmp_path, {"roc_auc": 0.99})
-    measured = Baseline(ref=prod.ref, metrics={"roc_auc": 0.84}, source="holdout")
+    measured = Baseline(
+        ref=prod.ref, metrics={"roc_auc": 0.84}, source="holdout", environment="prod"
+    )
     result = check_gate(metrics=GOOD, gate=_gate(), baseline=measured)
     assert result.passed
     assert result.baseline is not None
