@@ -91,7 +91,7 @@ def find_comment(repo: RepoState, comment_id: int) -> dict[str, Any]:
     return repo.comments[comment_id]
 
 
-def edit_issue(issue: dict[str, Any], body: dict[str, Any]) -> None:
+def edit_issue(issue: dict[str, Any], body: dict[str, Any], *, by: str) -> None:
     for key in ("title", "body", "state"):
         if key in body and body[key] is not None:
             issue[key] = body[key]
@@ -99,4 +99,5 @@ def edit_issue(issue: dict[str, Any], body: dict[str, Any]) -> None:
         issue["labels"] = [str(n) for n in body["labels"]]
     if body.get("state") == "closed":
         issue["closed_at"] = now_iso()
+        issue["closed_by"] = by
     issue["updated_at"] = now_iso()

@@ -86,7 +86,7 @@ def code_routes(state: GitHubState) -> APIRouter:
             blob = repo.commits[sha].tree[path]
         doc = {
             "content": shapes.content_json(api, repo, path, content, blob),
-            "commit": shapes.commit_json(api, repo, sha),
+            "commit": shapes.git_commit_json(api, repo, sha),
         }
         return JSONResponse(doc, status_code=201 if current is None else 200)
 

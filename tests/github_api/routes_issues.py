@@ -74,7 +74,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
         body = await request.json()
         check_length(body.get("body"))
         with state.lock:
-            edit_issue(find_issue(repo, number), body)
+            edit_issue(find_issue(repo, number), body, by=request.state.login)
         return shapes.issue_json(api, repo, repo.issues[number])
 
     @router.put(R + "/issues/{number}/labels")
@@ -192,6 +192,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
             "environment": body.get("environment", "production"),
             "description": body.get("description"),
             "payload": body.get("payload") or {},
+            "creator": request.state.login,
             "transient_environment": bool(body.get("transient_environment")),
             "production_environment": bool(body.get("production_environment")),
             "created_at": now_iso(),
@@ -226,6 +227,7 @@ def issue_routes(state: GitHubState) -> APIRouter:
             "environment": environment,
             "target_url": body.get("target_url") or body.get("log_url"),
             "environment_url": body.get("environment_url"),
+            "creator": request.state.login,
             "created_at": now_iso(),
         }
         with state.lock:

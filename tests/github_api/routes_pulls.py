@@ -24,7 +24,9 @@ def pull_routes(state: GitHubState) -> APIRouter:
 
     @router.get("/user")
     async def get_user(request: Request) -> Any:
-        return shapes.user_json(str(request.base_url).rstrip("/"), request.state.login)
+        return shapes.authenticated_user_json(
+            str(request.base_url).rstrip("/"), request.state.login
+        )
 
     @router.get(R + "/pulls")
     async def list_pulls(request: Request, owner: str, name: str) -> Any:
@@ -51,7 +53,9 @@ def pull_routes(state: GitHubState) -> APIRouter:
         with state.lock:
             for ref in (head, base):
                 if ref not in repo.refs:
-                    raise ApiError(422, "Validation Failed", [{"field": "head", "code": "invalid"}])
+                    field = "head" if ref == head else "base"
+                    detail = {"resource": "PullRequest", "field": field, "code": "invalid"}
+                    raise ApiError(422, "Validation Failed", [detail])
             for number, pr in repo.pulls.items():
                 same = pr["head"] == head and pr["base"] == base
                 if same and repo.issues[number]["state"] == "open":
@@ -93,7 +97,7 @@ def pull_routes(state: GitHubState) -> APIRouter:
         body = await request.json()
         with state.lock:
             pr = find_pull(repo, number)
-            edit_issue(repo.issues[number], body)
+            edit_issue(repo.issues[number], body, by=request.state.login)
         return shapes.pull_json(api, repo, pr)
 
     @router.get(R + "/pulls/{number}/reviews")

@@ -146,3 +146,48 @@ def test_settings_errors_name_the_variable_not_the_value(monkeypatch: pytest.Mon
     assert loaded.github_token is not None
     assert loaded.github_token.get_secret_value() == SECRET
     assert loaded.github_api_url == "https://ghe.example/api/v3"
+
+
+def test_cli_pr_commands_work_on_github(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from github_api.state import Protection
+
+    repo = server.state.repos["acme/churn"]
+    repo.protection["main"] = Protection(required_contexts=[])
+    server.state.add_user("alice", token="alice-token")
+    forge = github_forge(server.url)
+    forge.push_file(branch="b", base="main", path="x.txt", content="x\n", message="m", reset=False)
+    number = forge.create_pr(head="b", base="main", title="Tweak", body="", labels=()).number
+    for key, value in {
+        "SLIPWAY_FORGE": "github",
+        "SLIPWAY_GITHUB_TOKEN": server.token,
+        "SLIPWAY_GITHUB_REPOSITORY": "acme/churn",
+        "SLIPWAY_GITHUB_API_URL": server.url,
+        "SLIPWAY_GITHUB_SECONDS_BETWEEN_WRITES": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    app = typer.Typer()
+    app.add_typer(ci_app, name="ci")
+    runner = CliRunner()
+
+    refused = runner.invoke(app, ["ci", "pr", "merge", str(number)])
+    assert refused.exit_code == 1
+    assert "approving review is required" in str(refused.exception)
+    own = runner.invoke(app, ["ci", "pr", "approve", str(number)])
+    assert "own pull request" in str(own.exception)
+    listed = json.loads(runner.invoke(app, ["ci", "pr", "list", "-f", "json"]).output)
+    assert [p["number"] for p in listed["pull_requests"]] == [number]
+
+    monkeypatch.setenv("SLIPWAY_GITHUB_TOKEN", "alice-token")
+    approved = runner.invoke(app, ["ci", "pr", "approve", str(number), "-f", "json"])
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.output)["reviewer"] == "alice"
+    shown = json.loads(runner.invoke(app, ["ci", "pr", "show", str(number), "-f", "json"]).output)
+    assert shown["approved_by"] == ["alice"]
+    assert shown["title"] == "Tweak"
+    merged = runner.invoke(app, ["ci", "pr", "merge", str(number)])
+    assert merged.exit_code == 0, merged.output
+    assert "merged into main" in merged.output
+    text = runner.invoke(app, ["ci", "pr", "list", "--state", "merged"]).output
+    assert f"#{number}  merged" in text
