@@ -22,12 +22,8 @@ DEFAULT_PARAMS_PATH: Final = Path(__file__).resolve().parents[1] / "params.yaml"
 """The checked-in parameters, ``model_build/params.yaml``."""
 
 Metric = Literal["roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1"]
-"""Metrics the gate can compare against the serving version."""
-
-HIGHER_IS_BETTER: Final[frozenset[str]] = frozenset(
-    {"roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy"}
-)
-"""Metrics where a larger value is better; every other metric is better when smaller."""
+"""Metrics the gate can compare against the serving version (which way is better:
+:data:`model_build.registry.compare.LOWER_IS_BETTER`)."""
 
 
 class ParamsError(BuildError):
