@@ -30,7 +30,7 @@ from model_build.errors import PipelineError
 from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
-from model_build.pipeline.steps.gate import Baseline, NoServingModel, check_gate
+from model_build.pipeline.steps.gate import check_gate
 from model_build.pipeline.steps.register import new_version
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import (
@@ -41,12 +41,10 @@ from model_build.pipeline.steps.training_set import (
 )
 from model_build.pipeline.steps.validate import validate_data
 from model_build.registry.sagemaker_metadata import version_fields
+from model_build.sagemaker.launch import parse_serving
 from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 from model_bundle.bundle import bundle_digest, load_bundle, save_bundle, unpack_bundle
 
-_ENVIRONMENT_BEFORE_ENV_KEY: Final = "prod"
-"""Where the serving version of a ``ServingMetrics`` value without ``env`` served (older CLIs)."""
-_NO_SERVING: Final = NoServingModel(reason="no serving version was passed (ServingMetrics {})")
 _LOCAL_STATE: Final = ("registry.db", "online_store.db")
 
 
@@ -110,8 +108,9 @@ def evaluate_job(
 
     ``model_path`` is a bundle folder, a folder holding ``model.tar.gz``, or the archive;
     ``out_dir`` receives ``evaluation.json``, ``lineage.json`` and ``plots/``. ``serving`` is
-    the ``ServingMetrics`` parameter (see :func:`serving_parameter`), ``{}`` for none;
-    ``run_id`` (the pipeline execution id) and ``git_commit`` are recorded in the lineage.
+    the ``ServingMetrics`` parameter (:func:`model_build.sagemaker.launch.serving_parameter`),
+    ``{}`` for none; ``run_id`` (the pipeline execution id) and ``git_commit`` are recorded in
+    the lineage.
 
     Raises:
         PipelineError: The model or the serving JSON is unusable.
@@ -159,41 +158,6 @@ def evaluate_job(
     write_plots(evaluation, out_dir=out_dir / "plots")
     document: dict[str, Any] = json.loads(path.read_text())
     return document
-
-
-def parse_serving(text: str) -> Baseline | NoServingModel:
-    """Parse the ``ServingMetrics`` pipeline parameter (see :func:`serving_parameter`).
-
-    ``{}`` (or empty text) means no serving version: an explicit :class:`NoServingModel`.
-
-    Raises:
-        PipelineError: The text is not that JSON shape.
-    """
-    try:
-        raw = json.loads(text or "{}")
-        if not raw:
-            return _NO_SERVING
-        metrics = {str(k): float(v) for k, v in dict(raw["metrics"]).items()}
-        environment = str(raw.get("env") or _ENVIRONMENT_BEFORE_ENV_KEY)
-        return Baseline(
-            ref=str(raw["ref"]), metrics=metrics, source="registry", environment=environment
-        )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise PipelineError(f"evaluate: invalid serving metrics {text!r}: {exc}") from exc
-
-
-def serving_parameter(
-    *, ref: str, metrics: dict[str, float], keep: list[str], environment: str
-) -> str:
-    """Encode the serving version for the ``ServingMetrics`` parameter (short, sorted JSON).
-
-    ``ref`` is ``<model>:<version>`` serving in ``environment``; only the ``metrics`` named in
-    ``keep`` (those with a serving tolerance) are passed, rounded to 6 digits, so a few metrics
-    stay within the 256-character container argument limit.
-    """
-    chosen = {k: round(float(metrics[k]), 6) for k in sorted(keep) if k in metrics}
-    document = {"env": environment, "ref": ref, "metrics": chosen}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def main(job: str, argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ imported at start-up; the build is imported inside the commands.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -21,10 +22,10 @@ from slipway.cli.feature_options import RepoOption, feature_repo
 
 if TYPE_CHECKING:
     from model_build.pipeline.local_runner import BuildResult
-    from model_build.pipeline.params import BuildParams
     from model_build.pipeline.serving import ServingModel
     from model_build.pipeline.steps.gate import NoServingModel
     from model_build.registry.protocol import ModelRegistry
+    from model_build.sagemaker.launch import Launched, Target
     from model_build.settings import BuildSettings
 
 build_app = typer.Typer(help="Build, evaluate and register models.", no_args_is_help=True)
@@ -155,21 +156,21 @@ def run(
     clock = _parse_time(now)
     _say_serving(serving)
     if sagemaker:
-        _run_sagemaker(
+        from model_build.pipeline.steps.register import git_sha
+        from model_build.sagemaker.launch import launch_build
+
+        options = {"bucket": bucket, "role_arn": role_arn, "image_uri": image_uri, "region": region}
+        target = _target(settings, **options, required=True)
+        launched = launch_build(
             params=loaded,
-            settings=settings,
+            target=target,
             repo_path=feature_store.path,
             serving=serving,
+            git_commit=git_sha(),
             now=clock,
-            target=_target(
-                settings,
-                bucket=bucket,
-                role_arn=role_arn,
-                image_uri=image_uri,
-                region=region,
-                required=True,
-            ),
+            endpoint_url=settings.aws_endpoint_url,
         )
+        _say_launched(launched, target=target)
         return
     from model_build.pipeline.local_runner import run_local
     from model_build.pipeline.steps.gate import NoServingModel
@@ -217,7 +218,7 @@ def compile_definition(
     target = _target(
         load_settings(), bucket=bucket, role_arn=role_arn, image_uri=image_uri, region=region
     )
-    definition = compile_pipeline(params=loaded, **target)
+    definition = compile_pipeline(params=loaded, **dataclasses.asdict(target))
     text = definition_json(definition)
     if out is None:
         typer.echo(text, nl=False)
@@ -312,52 +313,11 @@ def _warning(line: str) -> Any:
     return Text.assemble(("warning: ", "bold yellow"), line)
 
 
-def _run_sagemaker(
-    *,
-    params: BuildParams,
-    settings: BuildSettings,
-    repo_path: Path,
-    serving: ServingModel | NoServingModel,
-    now: datetime | None,
-    target: dict[str, str],
-) -> None:
-    from model_build.pipeline.serving import ServingModel
-    from model_build.pipeline.steps.register import git_sha
-    from model_build.sagemaker.client import (
-        ensure_model_package_group,
-        pipeline_calls,
-        upload_code,
-        upload_feature_repo,
-        upsert_and_start,
-    )
-    from model_build.sagemaker.compile import compile_pipeline
-    from model_build.sagemaker.jobs import serving_parameter
-
-    console = _console()
-    definition = compile_pipeline(params=params, **target)
-    aws = pipeline_calls(region=target["region"], endpoint_url=settings.aws_endpoint_url)
-    uploaded = upload_code(aws=aws, bucket=target["bucket"], params=params)
-    uploaded += upload_feature_repo(
-        aws=aws, bucket=target["bucket"], params=params, repo_path=repo_path
-    )
-    ensure_model_package_group(aws=aws, model_name=params.model.name)
-    parameters = {"GitSha": git_sha(), "DataGateTime": now.isoformat() if now else "now"}
-    if isinstance(serving, ServingModel):
-        parameters["ServingMetrics"] = serving_parameter(
-            ref=serving.version.ref,
-            metrics=serving.version.metrics,
-            keep=list(params.gate.serving_tolerance),
-            environment=serving.environment,
-        )
-    started = upsert_and_start(
-        aws=aws,
-        definition=definition,
-        name=params.sagemaker.pipeline_name,
-        role_arn=target["role_arn"],
-        parameters=parameters,
-    )
+def _say_launched(launched: Launched, *, target: Target) -> None:
+    """What was uploaded and started (stderr), and the ARNs as one JSON line (stdout)."""
+    started, console = launched.run, _console()
     verb = "Created" if started.created else "Updated"
-    console.print(f"Uploaded {len(uploaded)} files to s3://{target['bucket']}/")
+    console.print(f"Uploaded {len(launched.uploaded)} files to s3://{target.bucket}/")
     console.print(f"{verb} pipeline {started.pipeline_arn}")
     console.print(f"Started {started.execution_arn}: {started.status}")
     typer.echo(
@@ -373,7 +333,7 @@ def _target(
     image_uri: str | None,
     region: str | None,
     required: bool = False,
-) -> dict[str, str]:
+) -> Target:
     chosen = {
         "bucket": bucket or settings.s3_bucket,
         "role_arn": role_arn,
@@ -384,10 +344,10 @@ def _target(
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
         raise typer.BadParameter(f"--sagemaker needs {flags} (or their environment variables)")
     from model_build.sagemaker.compile import PLACEHOLDERS
+    from model_build.sagemaker.launch import Target
 
     resolved = {name: value or PLACEHOLDERS[name] for name, value in chosen.items()}
-    resolved["region"] = region or settings.aws_region
-    return resolved
+    return Target(**resolved, region=region or settings.aws_region)
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -211,7 +211,7 @@ def test_the_serving_bundle_is_rescored_on_the_holdout(tmp_path: Path) -> None:
 
 def test_the_serving_parameter_carries_the_environment() -> None:
     from model_build.pipeline.steps.gate import Baseline
-    from model_build.sagemaker.jobs import parse_serving, serving_parameter
+    from model_build.sagemaker.launch import parse_serving, serving_parameter
 
     text = serving_parameter(
         ref="driver_ranking:4",
