@@ -39,7 +39,6 @@ class PlanCommentResult:
     """What ``comment-plan`` did.
 
     Attributes:
-        pr: The pull request.
         plans: Plan per environment that could be planned.
         errors: Why an environment could not be planned.
         comments: Sticky comment update per environment.
@@ -73,16 +72,10 @@ def comment_plan(
     """Plan the pull request's environments and post or update their sticky comments.
 
     Args:
-        forge: The forge.
-        number: Pull request number.
-        planner: Plans a set of manifests.
-        manifests_dir: Manifests folder in the repository.
         envs: Environments to plan (default: from the branch name, ``env:<env>`` labels, or
             every environment whose manifest the pull request changes).
-        gx: Data validation summaries to include.
         run_url: Link to the CI run (shown, and used as the statuses' target).
         step_summary: File to append the comments to (``$GITHUB_STEP_SUMMARY``).
-        limit: Largest comment body.
 
     Returns:
         What was done; ``errors`` lists environments whose plan failed (their comment says
@@ -126,11 +119,6 @@ def comment_plan(
 
 def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str]:
     """Environments a pull request is about.
-
-    Args:
-        forge: The forge.
-        pr: The pull request.
-        manifests_dir: Manifests folder in the repository.
 
     Returns:
         The environment of a ``slipway/promote-<env>`` or ``slipway/revert-<env>`` branch;

@@ -84,19 +84,10 @@ def report_deploy(
     """Record a deploy result and, on failure, reject, revert and open an issue.
 
     Args:
-        forge: The forge.
-        env: Environment deployed.
         sha: Commit deployed (the merge commit).
         result: ``in_progress``, ``success`` or ``failure`` (after the automatic rollback).
-        pr_number: The merged pull request, if known.
-        log_url: Link to the deploy log.
-        registries: Opens a registry by kind.
         planner: Plans the revert.
-        manifests_dir: Manifests folder in the repository.
         base: Branch a revert targets.
-
-    Returns:
-        What was done.
 
     Raises:
         DeployReportError: Some follow-up could not be done (all others were).

@@ -50,12 +50,6 @@ class DriftResult:
 def load_statuses(path: Path) -> list[EnvStatus]:
     """Read ``slipway deploy status --format json`` output.
 
-    Args:
-        path: The JSON file.
-
-    Returns:
-        One status per environment.
-
     Raises:
         CiError: The file is missing or not a status list.
     """
@@ -72,13 +66,7 @@ def drift_issue(
     """Open, update or close the drift issue to match ``statuses``.
 
     Args:
-        forge: The forge.
-        statuses: Every environment's status.
         now: Time of the check (shown, not part of the digest).
-        run_url: Link to the CI run.
-
-    Returns:
-        What was done.
     """
     drifted = [s for s in statuses if s.error or not s.in_sync]
     existing = forge.find_issue(marker=marker(DRIFT_KEY), label=DRIFT_LABEL)

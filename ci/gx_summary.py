@@ -45,9 +45,6 @@ def from_reports(reports: list[SourceReport]) -> list[SourceSummary]:
 
     Args:
         reports: Reports from ``feature_store.gate.validate_sources``.
-
-    Returns:
-        One summary per report.
     """
     return [
         SourceSummary(
@@ -85,9 +82,6 @@ def from_report_dir(directory: Path) -> list[SourceSummary]:
 
 def gx_markdown(summaries: list[SourceSummary]) -> list[str]:
     """The "Data validation" section of a plan comment (pass/fail header, details collapsed).
-
-    Args:
-        summaries: One per source.
 
     Returns:
         Markdown lines (empty when there is nothing to show).

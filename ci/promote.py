@@ -40,7 +40,6 @@ class PromotionRequest:
         source_env: Environment whose manifest names the version (``--from``).
         override_rejection: Propose a Rejected version anyway (recorded in the body).
         base: Branch the pull request targets.
-        manifests_dir: Manifests folder in the repository.
         registry: Registry of an explicit version (default: from the manifests).
     """
 
@@ -96,15 +95,6 @@ def promote(
     request: PromotionRequest, *, forge: Forge, registries: RegistryOpener, planner: Planner
 ) -> PromotionResult:
     """Open or update the promotion pull request of ``request.env``.
-
-    Args:
-        request: What to promote where.
-        forge: The forge.
-        registries: Opens a registry by kind.
-        planner: Plans a set of manifests.
-
-    Returns:
-        What was done.
 
     Raises:
         PromotionError: Unknown environment or version, Rejected version without override,
@@ -176,12 +166,7 @@ def propose(
     """Commit a manifest change to its branch and open or update its pull request.
 
     Args:
-        forge: The forge.
-        proposal: The change.
-        base: Base branch.
         base_text: The manifest at ``base``.
-        planner: Plans the proposed manifests.
-        manifests_dir: Manifests folder in the repository.
 
     Returns:
         What was done (``noop`` set when the base already has the change).

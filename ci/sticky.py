@@ -52,7 +52,6 @@ def split_markdown(text: str, *, limit: int) -> list[str]:
     """Cut markdown into chunks of at most ``limit`` characters, at line boundaries.
 
     Args:
-        text: The markdown.
         limit: Largest chunk (at least 200).
 
     Returns:
@@ -86,7 +85,6 @@ def render_parts(*, key: str, body: str, digest: str, limit: int = MAX_BODY_CHAR
 
     Args:
         key: Marker key (``plan:staging``).
-        body: Markdown to show.
         digest: Digest of what ``body`` was rendered from.
         limit: Largest comment GitHub accepts.
 
@@ -110,12 +108,7 @@ def upsert_sticky(
     """Create or update the sticky comment ``key`` on pull request or issue ``number``.
 
     Args:
-        forge: The forge.
-        number: Pull request or issue number.
-        key: Marker key.
-        body: Markdown to show.
         digest: Digest of the inputs (same digest and parts in place: nothing is sent).
-        limit: Largest comment body.
 
     Returns:
         What was created, edited and deleted.

@@ -69,7 +69,6 @@ def select(root: Path, *, base: str, head: str, only: str | None) -> list[str]:
     """The environments to plan or apply.
 
     Args:
-        root: Repository root.
         base: Base revision (pull request base or the commit before a push).
         head: Head revision (pull request head or the pushed commit).
         only: One environment chosen by hand (workflow_dispatch); overrides the diff.

@@ -44,13 +44,8 @@ def render(
 
     Args:
         plan_text: Output of ``slipway features plan`` (None when there is none).
-        plan_outcome: Outcome of the plan step.
         gx_lines: The data validation section (``ci.gx_summary.gx_markdown``).
-        validate_outcome: Outcome of the validation step.
         gx_problem: Why there is no validation section, if there is none.
-
-    Returns:
-        Markdown.
     """
     gate = _ICON.get(validate_outcome, "❔")
     planned = _ICON.get(plan_outcome, "❔")

@@ -45,11 +45,7 @@ class RetryPolicy:
         """Backoff before retry number ``retry`` (1-based): half fixed, half random.
 
         Args:
-            retry: Which retry this is.
             rng: Uniform random number in [0, 1).
-
-        Returns:
-            Seconds to wait.
         """
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
         return ceiling / 2 + rng() * ceiling / 2
@@ -77,7 +73,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """Seconds to wait from a Retry-After header (seconds or an HTTP date).
 
     Args:
-        value: Header value.
         now: Current Unix time (for dates).
 
     Returns:
@@ -110,16 +105,11 @@ def call_with_retry(
     """Run ``operation``, retrying transient failures within ``policy``.
 
     Args:
-        operation: The call.
         what: What it does, for messages (``create pull request``).
         classify: Says whether an exception is transient (None: raise it as is).
-        policy: Retry bounds.
         sleep: Waits (injected in tests).
         idempotent: Whether repeating the call is harmless (GET, PUT, PATCH, DELETE).
         recheck: For a non-idempotent call: finds its result if the server applied it anyway.
-
-    Returns:
-        The operation's result.
 
     Raises:
         TransientForgeError: Still failing after the last attempt, or the wait asked for is

@@ -73,8 +73,6 @@ def render_body(proposal: Proposal, *, plan: Plan | None, plan_error: str | None
     """The pull request body, with a digest that ignores the plan's timestamp.
 
     Args:
-        proposal: The change.
-        plan: Its plan, if it could be computed.
         plan_error: Why it could not.
 
     Returns:
@@ -94,9 +92,6 @@ def render_body(proposal: Proposal, *, plan: Plan | None, plan_error: str | None
 
 def previous_model(body: str) -> tuple[bool, ModelRef | None]:
     """The model a promotion replaced, read from its body's metadata.
-
-    Args:
-        body: A promotion pull request body.
 
     Returns:
         ``(found, model)``: ``found`` is False when the body has no readable metadata;

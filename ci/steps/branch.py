@@ -17,10 +17,6 @@ def branch_name(kind: str, env: str) -> str:
 
     Args:
         kind: ``promote`` or ``revert``.
-        env: Environment.
-
-    Returns:
-        The branch name.
     """
     return f"slipway/{kind}-{env}"
 
@@ -38,12 +34,6 @@ def commit_manifest(
     """Put ``content`` at ``path`` on ``branch``.
 
     Args:
-        forge: The forge.
-        branch: Promotion branch.
-        base: Base branch.
-        path: Manifest path in the repository.
-        content: New manifest text.
-        message: Commit message.
         has_open_pr: Whether an open pull request uses the branch.
 
     Returns:

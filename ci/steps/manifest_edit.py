@@ -29,7 +29,6 @@ def set_model(text: str, model: ModelRef | None, *, source: str) -> str:
     """Return ``text`` with its top-level ``model`` set to ``model`` (None: ``model: null``).
 
     Args:
-        text: Manifest YAML.
         model: The model block to write, or None for "nothing deployed".
         source: File name for messages.
 

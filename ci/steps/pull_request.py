@@ -30,10 +30,6 @@ def open_or_adopt(
     """Make sure one open pull request from ``head`` says ``title`` and ``body``.
 
     Args:
-        forge: The forge.
-        head: Promotion branch.
-        base: Base branch.
-        title: Title.
         body: Body (with a digest line).
         labels: Labels it must carry.
         existing: The open pull request from ``head`` if already looked up.

@@ -45,9 +45,6 @@ class Candidate:
 def parse_version(text: str) -> tuple[str | None, int]:
     """Split ``3`` or ``driver_ranking:3``.
 
-    Args:
-        text: What the user typed.
-
     Returns:
         ``(model name or None, version)``.
 
@@ -76,12 +73,8 @@ def resolve_candidate(
         version: ``N`` or ``MODEL:N``, or None with ``source``.
         source: The manifest of the environment to promote from, or None with ``version``.
         others: Other environments' manifests (model name fallback).
-        registries: Opens a registry by kind.
         registry_kind: Registry for an explicit version (default: the one the target or
             another manifest names, else ``local``).
-
-    Returns:
-        The candidate.
 
     Raises:
         PromotionError: Both or neither of ``version`` and ``source``, the source serves

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,7 +170,7 @@ def _b64(text: str) -> str:
 
 
 @pytest.fixture
-def answers(github_api: RunningServer) -> Iterator[Answers]:  # noqa: F811
+def answers(github_api: RunningServer) -> Answers:  # noqa: F811
     state = github_api.state
     state.add_repo("acme/churn", files={"a.txt": "one\n"})
     state.add_user("alice", token=ALICE)
@@ -289,7 +288,7 @@ def answers(github_api: RunningServer) -> Iterator[Answers]:  # noqa: F811
         call(bot, "GET pulls/{n}/reviews", "GET", f"/pulls/{number}/reviews")
         call(bot, "PUT pulls/{n}/merge", "PUT", f"/pulls/{number}/merge", {"merge_method": "merge"})
         call(bot, "GET pulls/{n}", "GET", f"/pulls/{number}")
-    yield Answers(docs, codes)
+    return Answers(docs, codes)
 
 
 #: Endpoint -> the recording it must look like (several endpoints answer the same object).
