@@ -19,6 +19,21 @@ from pydantic import (
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+def at_least(value: Any, info: ValidationInfo, *, low_field: str) -> Any:
+    """``value`` when it is not below the already validated ``low_field``, else a ValueError."""
+    low = info.data.get(low_field)
+    if isinstance(low, int | float) and value < low:
+        raise ValueError(f"must be at least {low_field} ({low}), got {value}")
+    return value
+
+
+def no_repeats(names: list[str], *, what: str) -> None:
+    """Raise a ValueError naming every name that appears more than once."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{what} repeat: {', '.join(repeated)}")
+
+
 class ProbabilityRange(BaseModel):
     """Bounds every predicted probability must fall in.
 
@@ -35,10 +50,7 @@ class ProbabilityRange(BaseModel):
     @field_validator("max")
     @classmethod
     def _max_at_least_min(cls, value: float, info: ValidationInfo) -> float:
-        low = info.data.get("min")
-        if isinstance(low, float) and value < low:
-            raise ValueError(f"must be at least min ({low}), got {value}")
-        return value
+        return float(at_least(value, info, low_field="min"))
 
 
 class SmokeExpect(BaseModel):

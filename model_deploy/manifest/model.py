@@ -21,6 +21,8 @@ from model_deploy.manifest.checks import (
     ProbabilityRange,
     SmokeCase,
     SmokeExpect,
+    at_least,
+    no_repeats,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
@@ -93,10 +95,7 @@ class Autoscaling(BaseModel):
     @field_validator("max_capacity")
     @classmethod
     def _max_at_least_min(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_capacity")
-        if isinstance(low, int) and value < low:
-            raise ValueError(f"must be at least min_capacity ({low}), got {value}")
-        return value
+        return int(at_least(value, info, low_field="min_capacity"))
 
 
 class SageMakerTargetSpec(BaseModel):
@@ -255,18 +254,13 @@ class Manifest(BaseModel):
     @field_validator("rollback_alarms")
     @classmethod
     def _unique_alarms(cls, names: list[str]) -> list[str]:
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"alarm names repeat: {', '.join(duplicates)}")
+        no_repeats(names, what="alarm names")
         return names
 
     @field_validator("smoke_tests")
     @classmethod
     def _unique_case_names(cls, cases: list[SmokeCase]) -> list[SmokeCase]:
-        names = [case.name for case in cases]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"smoke test names repeat: {', '.join(duplicates)}")
+        no_repeats([case.name for case in cases], what="smoke test names")
         return cases
 
     @field_validator("data_capture")

@@ -28,6 +28,7 @@ from model_deploy.errors import (
 )
 from model_deploy.manifest.model import Manifest
 from model_deploy.render import result_text, status_text
+from model_deploy.settings import DeploySettings
 from model_deploy.state import env_lock, read_history
 from model_deploy.status import status_all
 from model_deploy.targets.protocol import ActualState, DeployRequest, Verifier
@@ -378,3 +379,31 @@ def test_plan_from_texts_writes_nothing_and_names_the_repository_path(
         )
     with pytest.raises(ManifestError, match=r"deploy/envs/dev.yaml: no manifest for 'dev'"):
         deployer.plan_texts("dev", texts, folder="deploy/envs")
+
+
+def test_ci_planner_plans_texts_without_temp_files(
+    setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from ci.planning import deployer_planner
+
+    _, _, registry = setup
+
+    def no_temp(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the planner must not write temp files")
+
+    for name in ("TemporaryDirectory", "mkdtemp", "mkstemp", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, no_temp)
+    planner = deployer_planner(
+        manifests_dir="model_deploy/environments/",
+        settings=DeploySettings(deploy_state_dir=tmp_path / "planner-state"),
+        registries=lambda kind: registry,
+    )
+    plan = planner("dev", {"dev": local_manifest("dev", version=1, port=9001)})
+    assert plan.manifest_path == "model_deploy/environments/dev.yaml"
+    assert plan.action == "create"
+    assert plan.candidate is not None
+    assert plan.candidate.ref == "driver_ranking:1"
+    with pytest.raises(ManifestError, match=r"^model_deploy/environments/dev\.yaml:3: "):
+        planner("dev", {"dev": "environment: dev\nmodel: null\ntarget: {kind: nope}\n"})

@@ -218,3 +218,30 @@ def test_traffic_steps() -> None:
     assert [s.percent for s in traffic_steps(linear.strategy, has_previous=True)] == [
         30, 60, 90, 100,
     ]  # fmt: skip
+
+
+def test_target_details_render_generically_and_renderers_know_no_sagemaker_names() -> None:
+    plan = plan_for(actual(details={"endpoint_config": "cfg-1|x", "status": "InService"}))
+    markdown = plan.to_markdown()
+    assert "Target details: endpoint_config `cfg-1\\|x` · status `InService`" in markdown
+    data = plan.model_dump(mode="json")["actual"]
+    assert data["settings"]["instance_count"] == "1"
+    assert data["details"] == {"endpoint_config": "cfg-1|x", "status": "InService"}
+    assert not {"instance_type", "instance_count", "autoscaling_min"} & set(data)
+    root = Path(__file__).resolve().parents[3] / "model_deploy"
+    for module in ("plan.py", "status.py", "render/text.py", "render/markdown.py"):
+        code = (root / module).read_text(encoding="utf-8")
+        for name in ("instance_type", "autoscaling", "endpoint_config", "variant_name"):
+            assert f'"{name}"' not in code, (module, name)
+            assert f".{name}" not in code, (module, name)
+
+
+def test_a_target_that_reports_no_setting_shows_it_as_a_change() -> None:
+    loaded = parse_manifest(text=SAGEMAKER_MANIFEST, source="prod.yaml")
+    silent = actual(version=4, manifest_hash=loaded.content_hash, settings={})
+    changes = {c.key: (c.serving, c.desired) for c in compute_changes(loaded, silent)}
+    assert changes == {
+        "instance_type": ("-", "ml.m5.xlarge"),
+        "instance_count": ("-", "2"),
+        "autoscaling": ("-", "2-6"),
+    }
