@@ -27,27 +27,20 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the kits import as in the tests: ``kits.*``
 
-from feature_store.demo_data import DemoSizes, write_demo_data  # noqa: E402
-from feature_store.materialization import materialize  # noqa: E402
-from feature_store.registry_sync import apply  # noqa: E402
-from feature_store.repo import FeatureRepo  # noqa: E402
-from tests.kits.feature_servers import (  # noqa: E402
-    ManagedProcess,
-    by_name,
-    feast_process,
-    free_port,
-    service_process,
-)
+from kits.feast_oracle import by_name  # noqa: E402
+from kits.feature_repos import demo_repo  # noqa: E402
+from kits.feature_servers import ManagedProcess, feast_process, service_process  # noqa: E402
 
-END = datetime(2026, 11, 1, tzinfo=UTC)
+from feature_store.demo_data import DemoSizes  # noqa: E402
+from foundation.ports import free_port  # noqa: E402
+
 SIZES = DemoSizes(drivers=200, customers=400, days=3, trips=100)
 DRIVER = ["conv_rate", "acc_rate", "avg_daily_trips", "rating", "cancel_rate", "online_hours"]
 CUSTOMER = ["current_balance", "avg_passenger_count", "lifetime_trip_count", "customer_segment"]
@@ -115,15 +108,7 @@ class Result:
 
 
 def build_repo(base: Path) -> Path:
-    target = base / "feature_repo"
-    shutil.copytree(
-        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
-    write_demo_data(out_dir=target / "data", sizes=SIZES, seed=42, end=END)
-    repo = FeatureRepo(path=target)
-    apply(repo=repo)
-    materialize(repo=repo, start=END - timedelta(days=4), end=END, validate=False)
-    return target
+    return demo_repo(base / "feature_repo", sizes=SIZES, seed=42, days=4).path
 
 
 def run_wrk(

@@ -9,18 +9,16 @@ import argparse
 import sys
 
 from foundation.errors import SlipwayError
+from foundation.settings import load_settings
 from services.feature_server.runner import serve
 from services.feature_server.settings import ServerSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and serve until interrupted.
+    """Parse ``argv`` (default ``sys.argv[1:]``), serve until stopped; the exit code.
 
-    Args:
-        argv: Command line arguments (defaults to ``sys.argv[1:]``).
-
-    Returns:
-        Process exit code.
+    A ``SlipwayError`` (bad settings, repo config, keys file or port) prints one line and
+    exits 1.
     """
     parser = argparse.ArgumentParser(prog="python -m services.feature_server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -30,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         serve(
-            settings=ServerSettings(),
+            settings=load_settings(ServerSettings),
             host=args.host,
             port=args.port,
             workers=args.workers,

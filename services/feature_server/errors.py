@@ -81,3 +81,7 @@ class UnavailableError(ApiError):
 
 class StoreUnavailableError(ServicesError):
     """The online store did not answer in time or refused the connection."""
+
+
+class WorkerStartupError(ServicesError):
+    """A feature server worker could not start serving (its app start-up failed)."""

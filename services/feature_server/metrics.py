@@ -9,8 +9,8 @@
 
 ``feature_service`` is a registered service name, ``(features)`` for a raw feature list or
 ``(none)`` when the request failed before that was known, so cardinality stays bounded. With
-several workers the runner sets ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates every
-worker.
+several workers the runner calls ``multiprocess_metrics`` before building the app, and
+``/metrics`` on any worker aggregates every worker.
 
 Requests are tallied in plain Python (a bucket index by bisection and a few integer adds) and
 moved into the Prometheus objects at most every ``FLUSH_SECONDS`` and before every scrape: the
@@ -57,6 +57,29 @@ MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 AGGREGATE_ENV: Final = "SLIPWAY_SERVER_METRICS_AGGREGATE"
 """Set by the runner for several workers; a stray ``PROMETHEUS_MULTIPROC_DIR`` alone (Feast's
 server module sets one on import) does not switch ``/metrics`` to multiprocess collection."""
+
+
+def multiprocess_metrics(directory: str) -> None:
+    """Make metrics created from now on in this process (and its forks) share ``directory``.
+
+    ``/metrics`` of every app built afterwards then aggregates the files of all processes.
+    Prometheus picks its value class when it is first imported (Feast imports it early), so
+    the class is chosen again here.
+    """
+    from prometheus_client import values
+
+    os.environ[MULTIPROC_ENV] = directory
+    os.environ[AGGREGATE_ENV] = "1"
+    values.ValueClass = values.get_value_class()
+
+
+def single_process_metrics() -> None:
+    """Undo ``multiprocess_metrics`` for metrics created from now on."""
+    from prometheus_client import values
+
+    os.environ.pop(MULTIPROC_ENV, None)
+    os.environ.pop(AGGREGATE_ENV, None)
+    values.ValueClass = values.get_value_class()
 
 
 class _Tally:

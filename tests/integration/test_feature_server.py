@@ -1,13 +1,16 @@
-"""The feature service on the SQLite store, against Feast's own server and SDK as oracles."""
+"""The feature service on the SQLite store, against Feast's own server and SDK as oracles.
+
+What the SQLite reader alone must do (batches past the bound-variable limit, a row cache that
+sees every commit, missing keys and features, repeated keys) is pinned reader by reader in
+``tests/contract/test_online_reader_contract.py``.
+"""
 
 from __future__ import annotations
 
 import math
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,65 +22,42 @@ from fastapi.testclient import TestClient
 from feast import FeatureStore, RepoConfig
 from feast.feature_server import get_app
 from feast.protos.feast.types.Value_pb2 import Value
-from kits.feature_servers import (
-    by_name,
-    column_groups,
-    random_requests,
-    same_value,
-    service_process,
-)
+from kits.feast_oracle import by_name, column_groups, random_requests, same_value
+from kits.feature_repos import DRIVER_FEATURES, copy_repo, driver_frame
+from kits.feature_repos import load_repo as load_demo
+from kits.feature_servers import service_process
 
-from feature_store.demo_data import DemoSizes, write_demo_data
-from feature_store.materialization import materialize
-from feature_store.registry_sync import apply
+from feature_store.demo_data import DemoSizes
 from feature_store.repo import FeatureRepo
 from services.feature_server import ServerSettings, create_app
 from services.feature_server.auth import hash_key
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-END = datetime(2026, 11, 1, tzinfo=UTC)
 SIZES = DemoSizes(drivers=8, customers=12, days=2, trips=50)
 DRIVERS = list(range(1001, 1009))
 CUSTOMERS = list(range(201, 213))
 SPECIAL = [9001, 9002]  # written directly: +-inf and nulls
 MISSING_DRIVERS = [5, 1999, 424242]
 MISSING_CUSTOMERS = [7, 9999]
-ALL_DRIVER_FEATURES = [
-    "conv_rate",
-    "acc_rate",
-    "avg_daily_trips",
-    "rating",
-    "cancel_rate",
-    "online_hours",
-]
 
 
 def make_repo(target: Path) -> FeatureRepo:
-    shutil.copytree(
-        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
-    write_demo_data(out_dir=target / "data", sizes=SIZES, seed=11, end=END)
-    return FeatureRepo(path=target, env="local")
+    return copy_repo(target, sizes=SIZES, seed=11)
 
 
 def load_repo(repo: FeatureRepo) -> None:
-    apply(repo=repo)
-    materialize(repo=repo, start=END - timedelta(days=3), end=END, validate=False)
-    stamp = pd.Timestamp("2026-10-31T22:30:00.250", tz="UTC")
-    special = pd.DataFrame(
-        {
-            "driver_id": SPECIAL,
-            "conv_rate": [0.25, 0.5],
-            "acc_rate": [math.inf, None],
-            "avg_daily_trips": pd.array([None, 3], dtype="Int64"),
-            "rating": [-math.inf, 4.0],
-            "cancel_rate": [0.0, 0.1],
-            "online_hours": pd.array([1, None], dtype="Int64"),
-            "event_timestamp": [stamp, stamp],
-            "created": [stamp, stamp],
-        }
+    """Apply and materialize, then write two drivers with infinities and nulls."""
+    load_demo(repo)
+    special = driver_frame(
+        SPECIAL,
+        stamp=pd.Timestamp("2026-10-31T22:30:00.250", tz="UTC"),
+        conv_rate=[0.25, 0.5],
+        acc_rate=[math.inf, None],
+        avg_daily_trips=[None, 3],
+        rating=[-math.inf, 4.0],
+        cancel_rate=[0.0, 0.1],
+        online_hours=[1, None],
     )
     repo.open_store().write_to_online_store("driver_hourly_stats", special)
 
@@ -178,63 +158,15 @@ def test_differential_against_feast_server_and_sdk(
     assert byte_identical >= 10
 
 
-def test_row_cache_sees_every_commit_and_matches_no_cache(
-    repo: FeatureRepo, client: TestClient, store: FeatureStore
-) -> None:
-    """The SQLite row cache is dropped on each commit (PRAGMA data_version): never stale."""
-    body = {"features": ["driver_hourly_stats:cancel_rate"], "entities": {"driver_id": [9100]}}
-    before = by_name(client.post("/get-online-features", json=body).json())["cancel_rate"]
-    assert before["statuses"] == ["NOT_FOUND"]  # now cached as missing
-    stamp = pd.Timestamp("2026-10-31T23:30:00", tz="UTC")
-    row = {f: [0.75] for f in ("conv_rate", "acc_rate", "rating", "cancel_rate")}
-    update = pd.DataFrame(
-        {
-            "driver_id": [9100],
-            **row,
-            "avg_daily_trips": pd.array([4], dtype="Int64"),
-            "online_hours": pd.array([2], dtype="Int64"),
-            "event_timestamp": [stamp],
-            "created": [stamp],
-        }
-    )
-    store.write_to_online_store("driver_hourly_stats", update)
-    got = by_name(client.post("/get-online-features", json=body).json())["cancel_rate"]
-    assert got["values"] == [0.75]
-    assert got["event_timestamps"] == ["2026-10-31T23:30:00Z"]
-    uncached = create_app(ServerSettings(feature_repo=repo.path, sqlite_cache_entries=0))
-    snapshot = client.app.state.slipway.watcher.snapshot  # type: ignore[attr-defined]
-    bodies = random_requests(
-        snapshot,
-        seed=99,
-        count=40,
-        keys={"driver_id": DRIVERS + SPECIAL + MISSING_DRIVERS, "customer_id": CUSTOMERS},
-        request_values={"trip_distance_km": lambda rng: rng.uniform(0, 9)},
-    )
-    with TestClient(uncached) as plain:
-        for request in bodies:
-            cached = client.post("/get-online-features", json=request)
-            assert cached.content == plain.post("/get-online-features", json=request).content
-
-
 def test_rows_missing_features_and_repeated_keys_match_feast(
     repo: FeatureRepo, client: TestClient, feast_client: TestClient, store: FeatureStore
 ) -> None:
     """A stored entity that lacks a feature (a row deleted, or a feature added later) reports
     that one cell NOT_FOUND; repeated entity keys repeat their cells. Feast is the oracle."""
     stamp = pd.Timestamp("2026-10-31T23:45:00", tz="UTC")
-    row = {f: [0.5] for f in ("conv_rate", "acc_rate", "rating", "cancel_rate")}
     store.write_to_online_store(
         "driver_hourly_stats",
-        pd.DataFrame(
-            {
-                "driver_id": [9300],
-                **row,
-                "avg_daily_trips": pd.array([6], dtype="Int64"),
-                "online_hours": pd.array([3], dtype="Int64"),
-                "event_timestamp": [stamp],
-                "created": [stamp],
-            }
-        ),
+        driver_frame([9300], stamp=stamp, avg_daily_trips=[6], online_hours=[3]),
     )
     database = next((repo.path / "data").glob("online_store*.db"))
     with sqlite3.connect(database) as conn:
@@ -246,7 +178,7 @@ def test_rows_missing_features_and_repeated_keys_match_feast(
         ).rowcount
     assert deleted >= 1
     body = {
-        "features": [f"driver_hourly_stats:{f}" for f in ALL_DRIVER_FEATURES],
+        "features": [f"driver_hourly_stats:{f}" for f in DRIVER_FEATURES],
         "entities": {"driver_id": [9300, 1001, 9300, 5, 1001, 5]},
     }
     for _ in range(2):  # cold, then from the row cache
@@ -258,37 +190,9 @@ def test_rows_missing_features_and_repeated_keys_match_feast(
     assert ours["online_hours"]["statuses"][:3] == ["PRESENT"] * 3
 
 
-@pytest.mark.parametrize("cache_entries", [0, 20_000])
-def test_more_keys_than_sqlite_variables(
-    repo: FeatureRepo, cache_entries: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A request with more keys than the connection's bound-variable limit (32,766 in stock
-    SQLite builds; lowered here to 300) is read in batches."""
-    connect = sqlite3.connect
-
-    def low_limit(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 300)
-        return conn
-
-    monkeypatch.setattr("services.feature_server.stores.sqlite3.connect", low_limit)
-    settings = ServerSettings(feature_repo=repo.path, sqlite_cache_entries=cache_entries)
-    small = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": DRIVERS}}
-    ids = [DRIVERS[i % len(DRIVERS)] if i % 3 else 100_000 + i for i in range(1000)]
-    big = {"features": small["features"], "entities": {"driver_id": ids}}
-    with TestClient(create_app(settings)) as local:
-        expected = by_name(local.post("/get-online-features", json=small).json())["conv_rate"]
-        response = local.post("/get-online-features", json=big)
-    assert response.status_code == 200, response.text
-    got = by_name(response.json())["conv_rate"]
-    by_driver = dict(zip(DRIVERS, expected["values"], strict=True))
-    assert got["values"] == [by_driver.get(i) for i in ids]
-    assert got["statuses"].count("NOT_FOUND") == len([i for i in ids if i not in by_driver])
-
-
 def test_special_values_and_timestamps(client: TestClient, feast_client: TestClient) -> None:
     body = {
-        "features": [f"driver_hourly_stats:{f}" for f in ALL_DRIVER_FEATURES],
+        "features": [f"driver_hourly_stats:{f}" for f in DRIVER_FEATURES],
         "entities": {"driver_id": [9001, 9002, 5]},
     }
     ours = by_name(client.post("/get-online-features", json=body).json())

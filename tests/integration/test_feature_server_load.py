@@ -1,31 +1,45 @@
-"""Bounded load test: 30 s, 32 keep-alive connections against the service under uvicorn.
+"""Bounded load tests: 30 s of concurrent keep-alive connections against the real server process.
 
 The driver is Python (asyncio + httpx) so it runs anywhere the tests run; it measures
-correctness under concurrency (zero errors), not peak speed (see ``benchmarks/feature_serving.py``).
+correctness under concurrency (zero errors, zero worker restarts), not peak speed (see
+``benchmarks/feature_serving.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from datetime import UTC, datetime, timedelta
+import re
+import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from kits.feature_servers import Sample, drive_load, service_process
+from kits.feature_repos import demo_repo
+from kits.feature_servers import (
+    HOST,
+    RESTART_LINE,
+    WORKER_START,
+    ManagedProcess,
+    Sample,
+    drive_load,
+    service_process,
+)
 
-from feature_store.demo_data import DemoSizes, write_demo_data
-from feature_store.materialization import materialize
-from feature_store.registry_sync import apply
+from feature_store.demo_data import DemoSizes
 from feature_store.repo import FeatureRepo
+from foundation.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-END = datetime(2026, 11, 1, tzinfo=UTC)
 DURATION = 30.0
 CONNECTIONS = 32
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> FeatureRepo:
+    sizes = DemoSizes(drivers=20, customers=20, days=2, trips=40)
+    return demo_repo(tmp_path_factory.mktemp("load") / "feature_repo", sizes=sizes, seed=9)
 
 
 def _bodies() -> list[dict[str, object]]:
@@ -55,41 +69,74 @@ def _bodies() -> list[dict[str, object]]:
     ]
 
 
-@pytest.mark.timeout(240)
-def test_thirty_seconds_at_32_connections_without_errors(tmp_path: Path) -> None:
-    target = tmp_path / "feature_repo"
-    shutil.copytree(
-        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
-    write_demo_data(
-        out_dir=target / "data",
-        sizes=DemoSizes(drivers=20, customers=20, days=2, trips=40),
-        seed=9,
-        end=END,
-    )
-    repo = FeatureRepo(path=target)
-    apply(repo=repo)
-    materialize(repo=repo, start=END - timedelta(days=3), end=END, validate=False)
+def _load(url: str, *, connections: int, seconds: float) -> list[Sample]:
     samples: list[Sample] = []
 
-    async def run(url: str) -> None:
+    async def run() -> None:
         stop = asyncio.Event()
         load = asyncio.create_task(
-            drive_load(url, _bodies(), connections=CONNECTIONS, stop=stop, samples=samples)
+            drive_load(url, _bodies(), connections=connections, stop=stop, samples=samples)
         )
-        await asyncio.sleep(DURATION)
+        await asyncio.sleep(seconds)
         stop.set()
         await load
 
-    with service_process(repo=target, log=tmp_path / "server.log") as server:
+    asyncio.run(run())
+    return samples
+
+
+def _report(samples: list[Sample]) -> str:
+    latencies = sorted(s.seconds for s in samples)
+    p99 = latencies[int(len(latencies) * 0.99)]
+    return f"{len(samples)} requests, {len(samples) / DURATION:.0f} req/s, p99 {p99 * 1e3:.1f} ms"
+
+
+@pytest.mark.timeout(240)
+def test_thirty_seconds_at_32_connections_without_errors(repo: FeatureRepo, tmp_path: Path) -> None:
+    with service_process(repo=repo.path, log=tmp_path / "server.log") as server:
         server.wait_http("/readyz")
-        asyncio.run(run(server.url))
+        samples = _load(server.url, connections=CONNECTIONS, seconds=DURATION)
         metrics = httpx.get(f"{server.url}/metrics").text
 
     statuses = {s.status for s in samples}
     assert statuses == {200}, f"errors under load: {sorted(statuses)}"
     assert len(samples) > 30 * DURATION, f"only {len(samples)} requests in {DURATION:.0f}s"
-    latencies = sorted(s.seconds for s in samples)
-    p99 = latencies[int(len(latencies) * 0.99)]
-    print(f"\n{len(samples)} requests, {len(samples) / DURATION:.0f} req/s, p99 {p99 * 1e3:.1f} ms")
+    print(f"\n{_report(samples)}")
     assert 'status="500"' not in metrics
+
+
+def _worker_starts(log: Path) -> list[str]:
+    return re.findall(WORKER_START, log.read_text(errors="replace"))
+
+
+@pytest.mark.timeout(240)
+def test_two_workers_serve_thirty_seconds_of_load_without_a_restart(
+    repo: FeatureRepo, tmp_path: Path
+) -> None:
+    """``slipway features serve --workers 2`` as a real process: exactly two worker starts in
+    its log, no line about a worker dying, killed, restarted or timed out, no failed request.
+
+    uvicorn's own supervisor (the runner before pre-fork workers) health-checked busy workers
+    with a 5 s ping timeout and killed them under this load."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    args = [sys.executable, "-m", "slipway", "features", "serve", "--repo", str(repo.path)]
+    args += ["--host", HOST, "--port", str(port), "--workers", "2"]
+    with ManagedProcess(args, port=port, log=log) as server:
+        server.wait_http("/readyz", timeout=120)
+        deadline = time.monotonic() + 60
+        while len(_worker_starts(log)) < 2:  # both workers up before the clock starts
+            assert time.monotonic() < deadline, server.tail()
+            time.sleep(0.1)
+        samples = _load(server.url, connections=CONNECTIONS, seconds=DURATION)
+        assert server.proc is not None
+        assert server.proc.poll() is None, server.tail()
+        text = log.read_text(errors="replace")  # before stopping: shutdown lines do not count
+
+    trouble = [line for line in text.splitlines() if re.search(RESTART_LINE, line)]
+    assert trouble == [], "\n".join(trouble)
+    assert len(re.findall(WORKER_START, text)) == 2, text[-3000:]
+    statuses = {s.status for s in samples}
+    assert statuses == {200}, f"failed requests under load: {sorted(statuses)}"
+    assert len(samples) > 30 * DURATION, f"only {len(samples)} requests in {DURATION:.0f}s"
+    print(f"\n2 workers: {_report(samples)}")

@@ -1,7 +1,9 @@
 """The feature service on Feast's Redis store: differential against Feast, and outage recovery.
 
 A real ``redis-server`` (no persistence) is started on a free 127.0.0.1 port; the repo's
-``feature_store.redis.yaml`` points at it through ``SLIPWAY_REDIS_URL``.
+``feature_store.redis.yaml`` points at it through ``SLIPWAY_REDIS_URL``. The Redis reader's own
+rules (a key without its hash is found with nulls, timeouts, reconnects) are pinned in
+``tests/contract/test_online_reader_contract.py``.
 """
 
 from __future__ import annotations
@@ -10,29 +12,20 @@ import asyncio
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from feast.feature_server import get_app
-from kits.feature_servers import (
-    ManagedProcess,
-    Sample,
-    by_name,
-    column_groups,
-    drive_load,
-    free_port,
-    random_requests,
-    redis_server,
-    service_process,
-)
+from kits.feast_oracle import by_name, column_groups, random_requests
+from kits.feature_repos import demo_repo, materialize_window
+from kits.feature_servers import Sample, drive_load, redis_process, service_process
+from kits.servers import redis_server
 
-from feature_store.demo_data import DemoSizes, write_demo_data
-from feature_store.materialization import materialize
-from feature_store.registry_sync import apply
+from feature_store.demo_data import DemoSizes
 from feature_store.repo import FeatureRepo
+from foundation.ports import free_port
 from services.feature_server import ServerSettings, create_app
 
 pytestmark = [
@@ -43,8 +36,6 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-END = datetime(2026, 11, 1, tzinfo=UTC)
 SIZES = DemoSizes(drivers=6, customers=8, days=2, trips=40)
 DRIVERS = list(range(1001, 1007))
 CUSTOMERS = list(range(201, 209))
@@ -52,26 +43,13 @@ CUSTOMERS = list(range(201, 209))
 
 def _redis_repo(target: Path, port: int, monkeypatch: pytest.MonkeyPatch) -> FeatureRepo:
     monkeypatch.setenv("SLIPWAY_REDIS_URL", f"127.0.0.1:{port}")
-    shutil.copytree(
-        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
-    write_demo_data(out_dir=target / "data", sizes=SIZES, seed=5, end=END)
-    repo = FeatureRepo(path=target, env="redis")
-    apply(repo=repo)
-    _materialize(repo)
-    return repo
-
-
-def _materialize(repo: FeatureRepo) -> None:
-    materialize(repo=repo, start=END - timedelta(days=3), end=END, validate=False)
+    return demo_repo(target, sizes=SIZES, seed=5, env="redis")
 
 
 @pytest.fixture(scope="module")
 def redis_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeatureRepo]:
-    with pytest.MonkeyPatch.context() as monkeypatch, redis_server() as redis:
-        yield _redis_repo(
-            tmp_path_factory.mktemp("redis") / "feature_repo", redis.port, monkeypatch
-        )
+    with pytest.MonkeyPatch.context() as monkeypatch, redis_server() as port:
+        yield _redis_repo(tmp_path_factory.mktemp("redis") / "feature_repo", port, monkeypatch)
 
 
 @pytest.mark.timeout(240)
@@ -107,18 +85,6 @@ def test_redis_differential_against_feast_server(redis_repo: FeatureRepo) -> Non
             assert [groups.get(n, "") for n in names] == [groups.get(n, "") for n in feast_names]
 
 
-def test_redis_missing_keys_match_feasts_redis_semantics(redis_repo: FeatureRepo) -> None:
-    """Feast's Redis reader calls a key without a hash PRESENT with nulls (SQLite: NOT_FOUND)."""
-    app = create_app(ServerSettings(feature_repo=redis_repo.path, feature_env="redis"))
-    body = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001, 5]}}
-    with TestClient(app) as ours, TestClient(get_app(redis_repo.open_store(), 0)) as feast:
-        result = by_name(ours.post("/get-online-features", json=body).json())["conv_rate"]
-        assert result == by_name(feast.post("/get-online-features", json=body).json())["conv_rate"]
-    assert result["statuses"] == ["PRESENT", "PRESENT"]
-    assert result["values"][1] is None
-    assert result["event_timestamps"][1] == "1970-01-01T00:00:00Z"
-
-
 def _window(samples: list[Sample], start: float, end: float) -> list[Sample]:
     return [s for s in samples if start <= s.started < end]
 
@@ -128,10 +94,11 @@ def test_redis_outage_gives_fast_503s_and_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
-    with redis_server(port) as redis:
+    with redis_process(port) as first:
+        first.wait_port()
         repo = _redis_repo(tmp_path / "feature_repo", port, monkeypatch)
     # the first redis is gone now; start the one the scenario will stop and restart
-    redis = ManagedProcess(redis.args, port=port).start()
+    redis = redis_process(port).start()
     redis.wait_port()
     server = service_process(
         repo=repo.path,
@@ -164,7 +131,7 @@ def test_redis_outage_gives_fast_503s_and_recovers(
             marks["restart"] = time.monotonic()
             await asyncio.to_thread(redis.start)
             await asyncio.to_thread(redis.wait_port)
-            await asyncio.to_thread(_materialize, repo)
+            await asyncio.to_thread(materialize_window, repo)
             marks["recovered"] = time.monotonic()
             await asyncio.sleep(2.0)
             ready["after"] = (await probe.get("/readyz")).status_code

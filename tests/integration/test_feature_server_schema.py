@@ -8,17 +8,15 @@ purpose: a schema-valid body may still name an unknown feature (404) or entity c
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from kits.feature_repos import demo_repo
 from kits.feature_servers import service_process
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -30,15 +28,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from feature_store.demo_data import DemoSizes, write_demo_data
-from feature_store.materialization import materialize
-from feature_store.registry_sync import apply
-from feature_store.repo import FeatureRepo
+from feature_store.demo_data import DemoSizes
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-END = datetime(2026, 11, 1, tzinfo=UTC)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -52,20 +45,9 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("schema")
-    target = base / "feature_repo"
-    shutil.copytree(
-        ROOT / "feature_repo", target, ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
-    write_demo_data(
-        out_dir=target / "data",
-        sizes=DemoSizes(drivers=4, customers=4, days=2, trips=20),
-        seed=3,
-        end=END,
-    )
-    repo = FeatureRepo(path=target)
-    apply(repo=repo)
-    materialize(repo=repo, start=END - timedelta(days=3), end=END, validate=False)
-    with service_process(repo=target, log=base / "server.log") as server:
+    sizes = DemoSizes(drivers=4, customers=4, days=2, trips=20)
+    repo = demo_repo(base / "feature_repo", sizes=sizes, seed=3)
+    with service_process(repo=repo.path, log=base / "server.log") as server:
         server.wait_http("/readyz")
         yield server.url
 

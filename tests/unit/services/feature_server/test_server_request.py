@@ -8,6 +8,7 @@ import orjson
 import pytest
 from feast.value_type import ValueType
 
+from foundation.settings import load_settings
 from services.feature_server.encoding import key_prefix
 from services.feature_server.errors import (
     ApiError,
@@ -201,7 +202,7 @@ def test_settings_from_env_and_back(monkeypatch: pytest.MonkeyPatch, tmp_path: A
     monkeypatch.setenv("SLIPWAY_SERVER_FEATURE_REPO", str(tmp_path))
     monkeypatch.setenv("SLIPWAY_SERVER_MAX_ENTITIES", "5")
     monkeypatch.setenv("SLIPWAY_SERVER_FEATURE_ENV", "redis")
-    settings = ServerSettings()
+    settings = load_settings(ServerSettings)
     assert settings.max_entities == 5
     assert settings.feature_env == "redis"
     assert settings.api_keys_file is None
@@ -213,4 +214,4 @@ def test_settings_from_env_and_back(monkeypatch: pytest.MonkeyPatch, tmp_path: A
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert ServerSettings() == settings
+    assert load_settings(ServerSettings) == settings

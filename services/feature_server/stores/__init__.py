@@ -1,0 +1,30 @@
+"""Direct readers of the online stores Feast materializes into (SQLite and Redis).
+
+Both read exactly Feast's layout, so the service returns what ``feast materialize`` wrote:
+
+* ``protocol``: the ``OnlineStoreReader`` protocol and its ``ViewQuery``.
+* ``rows``: ``Row`` (one entity's stored data in one view), ``Partial`` and ``MISSING``.
+* ``sqlite``: ``SqliteReader`` (Feast's ``<project>_<view>`` tables, optional row cache).
+* ``redis``: ``RedisReader`` (Feast's one hash per entity key, one pipeline per request).
+* ``factory``: ``open_reader`` picks the reader for a Feast repo config.
+
+``tests/contract/test_online_reader_contract.py`` runs one suite against every reader, with
+Feast's own online store reader as the oracle.
+"""
+
+from services.feature_server.stores.factory import open_reader
+from services.feature_server.stores.protocol import OnlineStoreReader, ViewQuery
+from services.feature_server.stores.redis import RedisReader
+from services.feature_server.stores.rows import MISSING, Partial, Row
+from services.feature_server.stores.sqlite import SqliteReader
+
+__all__ = [
+    "MISSING",
+    "OnlineStoreReader",
+    "Partial",
+    "RedisReader",
+    "Row",
+    "SqliteReader",
+    "ViewQuery",
+    "open_reader",
+]

@@ -1,0 +1,45 @@
+"""Pick the online store reader for a Feast repo config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.errors import ServerConfigError
+from services.feature_server.stores.protocol import OnlineStoreReader
+from services.feature_server.stores.redis import RedisReader
+from services.feature_server.stores.sqlite import SqliteReader
+
+
+def open_reader(config: Any, *, timeout: float, sqlite_cache_entries: int = 0) -> OnlineStoreReader:
+    """The reader of a validated Feast ``RepoConfig``'s online store (SQLite or Redis).
+
+    ``timeout`` is the store timeout in seconds; ``sqlite_cache_entries`` the SQLite reader's
+    row cache size (0: off).
+
+    Raises:
+        ServerConfigError: The online store type (or Redis topology) is not served.
+    """
+    store = config.online_store
+    kind = getattr(store, "type", "")
+    if kind == "sqlite" or str(kind).endswith("SqliteOnlineStore"):
+        from feast.infra.online_stores.sqlite import SqliteOnlineStore
+
+        return SqliteReader(
+            path=Path(SqliteOnlineStore._get_db_path(config)),
+            timeout=timeout,
+            cache_entries=sqlite_cache_entries,
+        )
+    if kind == "redis" or str(kind).endswith("RedisOnlineStore"):
+        redis_type = getattr(store.redis_type, "value", store.redis_type)
+        if redis_type != "redis":
+            raise ServerConfigError(
+                f"online store redis_type {redis_type!r} is not served by the feature service "
+                "(only 'redis')"
+            )
+        return RedisReader(
+            connection_string=store.connection_string, project=config.project, timeout=timeout
+        )
+    raise ServerConfigError(
+        f"online store type {kind!r} is not served by the feature service (sqlite, redis)"
+    )
