@@ -36,7 +36,7 @@ ParamsOption = Annotated[
     Path | None,
     typer.Option(
         "--params",
-        help="Build parameters file (strict YAML) [default: model_build/params.yaml].",
+        help="Build parameters file (strict YAML) \\[default: model_build/params.yaml].",
         dir_okay=False,
         show_default=False,
     ),
@@ -45,7 +45,8 @@ BucketOption = Annotated[
     str | None,
     typer.Option(
         "--bucket",
-        help="S3 bucket for code, the feature repo and step outputs [default: $SLIPWAY_S3_BUCKET].",
+        help="S3 bucket for code, the feature repo and step outputs "
+        "\\[default: $SLIPWAY_S3_BUCKET].",
         show_default=False,
     ),
 ]
@@ -54,7 +55,7 @@ RoleOption = Annotated[
     typer.Option(
         "--role-arn",
         envvar="SLIPWAY_SAGEMAKER_ROLE_ARN",
-        help="IAM role ARN the pipeline and its jobs run as [env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
+        help="IAM role ARN the pipeline and its jobs run as \\[env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
         show_default=False,
         show_envvar=False,
     ),
@@ -63,7 +64,8 @@ ImageOption = Annotated[
     str | None,
     typer.Option(
         "--image-uri",
-        help="Slipway image (ECR URI) the jobs and the model run in [default: $SLIPWAY_IMAGE_URI].",
+        help="Slipway image (ECR URI) the jobs and the model run in "
+        "\\[default: $SLIPWAY_IMAGE_URI].",
         show_default=False,
     ),
 ]
@@ -71,7 +73,7 @@ RegionOption = Annotated[
     str | None,
     typer.Option(
         "--region",
-        help="AWS region [default: $SLIPWAY_AWS_REGION or us-east-1].",
+        help="AWS region \\[default: $SLIPWAY_AWS_REGION or us-east-1].",
         show_default=False,
     ),
 ]
@@ -98,7 +100,7 @@ def run(
         Path | None,
         typer.Option(
             "--registry-path",
-            help="Use the local registry in this folder [default: the configured registry].",
+            help="Use the local registry in this folder \\[default: the configured registry].",
             show_default=False,
         ),
     ] = None,
@@ -121,7 +123,7 @@ def run(
         str | None,
         typer.Option(
             "--now",
-            help="Clock of the data gate's freshness checks, ISO 8601 [default: now].",
+            help="Clock of the data gate's freshness checks, ISO 8601 \\[default: now].",
             show_default=False,
         ),
     ] = None,
@@ -195,7 +197,7 @@ def compile_definition(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Write the definition JSON here [default: stdout].", dir_okay=False
+            "--out", help="Write the definition JSON here \\[default: stdout].", dir_okay=False
         ),
     ] = None,
     params: ParamsOption = None,

@@ -218,3 +218,15 @@ def test_every_cli_option_has_help() -> None:
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help, f"{name} --{param.name} has no help text"
     assert set(command.commands) == {"run", "compile"}  # type: ignore[attr-defined]
+
+
+def test_help_shows_the_defaults_it_names() -> None:
+    """``[default: ...]`` in a help text is not swallowed as rich markup."""
+    from typer.testing import CliRunner
+
+    shown = CliRunner().invoke(build_app, ["run", "--help"], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert "[default: model_build/params.yaml]" in said
+    assert "[default: $SLIPWAY_S3_BUCKET]" in said
+    assert "[env: SLIPWAY_SAGEMAKER_ROLE_ARN]" in said
