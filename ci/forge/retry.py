@@ -81,10 +81,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value is None or not value.strip():
         return None
     text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):

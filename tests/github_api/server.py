@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+
+from foundation.ports import LOOPBACK, free_port
 
 from .app import create_app
 from .state import GitHubState
@@ -27,19 +28,13 @@ class RunningServer:
         return self.state.token
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(state: GitHubState | None = None, *, timeout: float = 10.0) -> Iterator[RunningServer]:
     """Start the server, yield it, stop it."""
     state = state or GitHubState()
     config = uvicorn.Config(
         create_app(state),
-        host="127.0.0.1",
+        host=LOOPBACK,
         port=free_port(),
         log_level="warning",
         access_log=False,

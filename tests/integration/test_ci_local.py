@@ -150,22 +150,9 @@ def test_deploy_failure_after_merge_rejects_and_reverts(
     cli("ci", "pr", "approve", "2", "--by", "alice")
     cli("ci", "pr", "merge", "2")
     sha = git(repo, "rev-parse", "main")
-    result = cli(
-        "ci",
-        "report-deploy",
-        "--env",
-        "staging",
-        "--sha",
-        sha,
-        "--pr",
-        "2",
-        "--result",
-        "failure",
-        "--log-url",
-        "file:///tmp/deploy.log",
-        "-f",
-        "json",
-    )
+    report = ("ci", "report-deploy", "--env", "staging", "--sha", sha, "--pr", "2")
+    failed = (*report, "--result", "failure", "--log-url", "file:///tmp/deploy.log", "-f", "json")
+    result = cli(*failed)
     doc = json.loads(result.output)
     assert doc["added"] == ["in_progress", "failure"]
     assert doc["rejected"]
@@ -175,24 +162,7 @@ def test_deploy_failure_after_merge_rejects_and_reverts(
     assert "version: 1" in forge.read_file(path=STAGING, ref=revert.head)
     assert forge.list_issues()[0].number == doc["issue"]
     assert registry.get(model_name="driver_ranking", version=2).status == ApprovalStatus.REJECTED
-    again = json.loads(
-        cli(
-            "ci",
-            "report-deploy",
-            "--env",
-            "staging",
-            "--sha",
-            sha,
-            "--pr",
-            "2",
-            "--result",
-            "failure",
-            "--log-url",
-            "file:///tmp/deploy.log",
-            "-f",
-            "json",
-        ).output
-    )
+    again = json.loads(cli(*failed).output)
     assert again["added"] == []
     assert not again["rejected"]
     assert again["revert_pr"] == revert.number
