@@ -25,18 +25,12 @@ def marker(key: str, *, part: int = 1) -> str:
     Args:
         key: What the body is (``plan:<env>``, ``deploy:<env>:<sha>``, ``drift``...).
         part: Part number (1 has no suffix).
-
-    Returns:
-        The HTML comment.
     """
     return f"<!-- slipway:{key} -->" if part == 1 else f"<!-- slipway:{key}:part:{part} -->"
 
 
 def parse_marker(body: str) -> tuple[str, int] | None:
     """The key and part of a body's first-line marker.
-
-    Args:
-        body: A comment or issue body.
 
     Returns:
         ``(key, part)``, or None when the body does not start with a marker.
@@ -48,14 +42,7 @@ def parse_marker(body: str) -> tuple[str, int] | None:
 
 
 def digest_of(*parts: str) -> str:
-    """A short, stable digest of some texts (24 hex characters).
-
-    Args:
-        *parts: Texts.
-
-    Returns:
-        The digest.
-    """
+    """A short, stable digest of some texts (24 hex characters)."""
     hasher = hashlib.sha256()
     for part in parts:
         hasher.update(part.encode("utf-8"))

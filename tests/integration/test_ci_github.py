@@ -54,6 +54,20 @@ class Env:
             request, forge=self.forge, registries=self.registry.opener(), planner=self.planner
         )
 
+    def report(self, *, sha: str, result: str, pr_number: int, log_url: str):
+        return report_deploy(
+            forge=self.forge,
+            env="staging",
+            sha=sha,
+            result=result,  # type: ignore[arg-type]
+            pr_number=pr_number,
+            log_url=log_url,
+            registries=self.registry.opener(),
+            planner=self.planner,
+            manifests_dir=MANIFESTS_DIR,
+            base="main",
+        )
+
     def calls(self, method: str, pattern: str) -> list[int]:
         return [c.status for c in self.state.calls_to(method, pattern)]
 
@@ -240,17 +254,8 @@ def test_long_plan_is_split_into_parts_and_shrinks_back(env: Env) -> None:
 def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: Env) -> None:
     first = env.promote(source_env="dev").pr
     merge_v1 = env.forge.merge_pr(number=first.number, message="merge v1")
-    ok = report_deploy(
-        forge=env.forge,
-        env="staging",
-        sha=merge_v1,
-        result="success",
-        pr_number=first.number,
-        log_url="https://ci.example/log/1",
-        registries=env.registry.opener(),
-        planner=env.planner,
-        manifests_dir=MANIFESTS_DIR,
-        base="main",
+    ok = env.report(
+        sha=merge_v1, result="success", pr_number=first.number, log_url="https://ci.example/log/1"
     )
     assert [s.state for s in ok.added] == ["in_progress", "success"]
     [deployment] = env.repo.deployments.values()
@@ -260,17 +265,8 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
         "success",
         "in_progress",
     ]
-    again = report_deploy(
-        forge=env.forge,
-        env="staging",
-        sha=merge_v1,
-        result="success",
-        pr_number=first.number,
-        log_url="https://ci.example/log/1",
-        registries=env.registry.opener(),
-        planner=env.planner,
-        manifests_dir=MANIFESTS_DIR,
-        base="main",
+    again = env.report(
+        sha=merge_v1, result="success", pr_number=first.number, log_url="https://ci.example/log/1"
     )
     assert again.added == []
     assert len(env.repo.deployments) == 1
@@ -278,17 +274,8 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
 
     second = env.promote(version="2").pr
     merge_v2 = env.forge.merge_pr(number=second.number, message="merge v2")
-    failed = report_deploy(
-        forge=env.forge,
-        env="staging",
-        sha=merge_v2,
-        result="failure",
-        pr_number=second.number,
-        log_url="https://ci.example/log/2",
-        registries=env.registry.opener(),
-        planner=env.planner,
-        manifests_dir=MANIFESTS_DIR,
-        base="main",
+    failed = env.report(
+        sha=merge_v2, result="failure", pr_number=second.number, log_url="https://ci.example/log/2"
     )
     assert [s.state for s in failed.added] == ["in_progress", "failure"]
     record = env.registry.get(model_name="driver_ranking", version=2)
@@ -305,17 +292,8 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     assert "failed; rolled back" in comments[0]
 
     counts = (len(env.repo.pulls), len(env.repo.issues), len(env.repo.comments))
-    report_deploy(
-        forge=env.forge,
-        env="staging",
-        sha=merge_v2,
-        result="failure",
-        pr_number=second.number,
-        log_url="https://ci.example/log/2",
-        registries=env.registry.opener(),
-        planner=env.planner,
-        manifests_dir=MANIFESTS_DIR,
-        base="main",
+    env.report(
+        sha=merge_v2, result="failure", pr_number=second.number, log_url="https://ci.example/log/2"
     )
     assert (len(env.repo.pulls), len(env.repo.issues), len(env.repo.comments)) == counts
 
