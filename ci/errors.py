@@ -45,7 +45,7 @@ class GitError(ForgeError):
 
 
 class MergeBlockedError(ForgeError):
-    """The local forge refused to merge (head not approved, failing status, conflict)."""
+    """The forge refused to merge (head not approved, failing or missing status, conflict)."""
 
 
 class PromotionError(CiError):
