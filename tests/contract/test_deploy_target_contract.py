@@ -43,6 +43,7 @@ from model_deploy.apply import apply_env, rollback_env
 from model_deploy.errors import ApplyFailed, SmokeTestError, TargetError
 from model_deploy.smoke import SmokeResult
 from model_deploy.state import read_history
+from model_deploy.status import status_all
 from model_deploy.targets.protocol import ActualState, DeployTarget
 
 pytestmark = pytest.mark.integration
@@ -263,6 +264,8 @@ def test_a_failed_apply_is_rolled_back_and_recorded(harness: Harness) -> None:
     actual = harness.describe()
     assert (actual.model_ref, actual.healthy) == (f"{MODEL}:1", True)
     assert actual == before  # the same processes, or the same endpoint config, as before
+    (status,) = status_all(harness.deployer)
+    assert (status.serving_ref, status.healthy, status.in_sync) == (f"{MODEL}:1", True, False)
     assert not any("outside slipway" in note for note in actual.notes), actual.notes
     history = read_history(state_dir=harness.deployer.state_dir, env=ENV)
     assert [r.outcome for r in history.records] == ["succeeded", "rolled_back"]
