@@ -9,6 +9,12 @@ Two ways to start it (``python -m services.inference ...``):
   server listens on ``0.0.0.0`` and port ``SAGEMAKER_BIND_TO_PORT`` (default 8080). Optional
   environment: ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (body limit), ``SLIPWAY_MODEL_REF`` (model ref).
 
+Data capture (off by default, either mode): ``--capture-dir DIR`` or ``SLIPWAY_CAPTURE_DIR``
+turns it on; ``--capture-percent`` / ``SLIPWAY_CAPTURE_PERCENT`` (default 100),
+``--endpoint-name`` / ``SLIPWAY_CAPTURE_ENDPOINT_NAME`` (default ``local``) and
+``--variant-name`` / ``SLIPWAY_CAPTURE_VARIANT_NAME`` (default ``AllTraffic``) shape it (see
+:mod:`services.inference.settings`).
+
 One uvicorn worker, no access log. Loading problems are reported as one line and exit code 1.
 """
 
@@ -22,12 +28,16 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from foundation.errors import SlipwayError
 from model_bundle.bundle import META_FILE, BundleError, unpack_bundle
 from services.errors import ServerConfigError
 from services.inference.server import DEFAULT_MAX_BODY_BYTES, create_inference_app
+from services.inference.settings import CaptureSettings, load_capture_settings
+
+if TYPE_CHECKING:
+    from model_monitor.writer import CaptureWriter
 
 SAGEMAKER_MODEL_DIR: Final = Path("/opt/ml/model")
 SAGEMAKER_ARCHIVE: Final = "model.tar.gz"
@@ -65,6 +75,7 @@ def serve_model(
     model_ref: str = "",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
+    capture: CaptureSettings | None = None,
 ) -> None:
     """Load a bundle and serve it with uvicorn until interrupted (SIGINT/SIGTERM).
 
@@ -75,16 +86,27 @@ def serve_model(
         model_ref: Model reference shown to callers, e.g. ``driver_ranking:3``.
         max_body_bytes: Largest accepted request body (413 above it).
         log_level: uvicorn log level.
+        capture: Data capture settings (None or no folder: no capture).
 
     Raises:
         BundleError: The bundle is missing, unreadable or unusable (raised before binding).
         ServerConfigError: ``max_body_bytes`` is not positive.
+        CaptureError: A capture setting is invalid.
     """
     import uvicorn
 
-    app = create_inference_app(
-        bundle_dir=bundle_dir, model_ref=model_ref, max_body_bytes=max_body_bytes
-    )
+    writer = capture_writer(capture)
+    try:
+        app = create_inference_app(
+            bundle_dir=bundle_dir,
+            model_ref=model_ref,
+            max_body_bytes=max_body_bytes,
+            capture=writer,
+        )
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     uvicorn.run(
         app,
         host=host,
@@ -94,6 +116,28 @@ def serve_model(
         log_level=log_level,
         server_header=False,
     )
+
+
+def capture_writer(settings: CaptureSettings | None) -> CaptureWriter | None:
+    """Start the capture writer the settings ask for (None when capture is off).
+
+    Raises:
+        CaptureError: A capture setting is invalid.
+    """
+    if settings is None or settings.dir is None:
+        return None
+    from model_monitor.writer import CaptureWriter
+
+    writer = CaptureWriter(
+        destination=settings.dir,
+        endpoint=settings.endpoint_name,
+        variant=settings.variant_name,
+        sampling_percentage=settings.percent,
+        max_queue=settings.queue_size,
+        max_file_bytes=settings.max_file_mb * 1024 * 1024,
+    )
+    logger.info("data capture on: %.4g%% of requests to %s", settings.percent, writer.root)
+    return writer
 
 
 def sagemaker_bundle_dir(
@@ -186,6 +230,12 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             options = ServeOptions(
                 bundle_dir=args.bundle, host=args.host or LOCAL_HOST, port=SAGEMAKER_PORT
             )
+        capture = load_capture_settings(
+            dir=args.capture_dir,
+            percent=args.capture_percent,
+            endpoint_name=args.endpoint_name,
+            variant_name=args.variant_name,
+        )
         serve_model(
             bundle_dir=options.bundle_dir,
             host=options.host,
@@ -193,6 +243,7 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             model_ref=args.model_ref if args.model_ref is not None else options.model_ref,
             max_body_bytes=args.max_body_bytes or options.max_body_bytes,
             log_level=args.log_level,
+            capture=capture if capture.enabled else None,
         )
     except SlipwayError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -224,6 +275,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-body-bytes", type=int, help="largest request body (default 6 MB)")
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    capture = parser.add_argument_group("data capture (off unless a folder is given)")
+    capture.add_argument(
+        "--capture-dir", type=Path, help="capture root folder (env SLIPWAY_CAPTURE_DIR)"
+    )
+    capture.add_argument(
+        "--capture-percent",
+        type=float,
+        help="share of requests captured, 0-100 (env SLIPWAY_CAPTURE_PERCENT, default 100)",
+    )
+    capture.add_argument(
+        "--endpoint-name",
+        help="endpoint folder name (env SLIPWAY_CAPTURE_ENDPOINT_NAME, default local)",
+    )
+    capture.add_argument(
+        "--variant-name",
+        help="variant folder name (env SLIPWAY_CAPTURE_VARIANT_NAME, default AllTraffic)",
     )
     return parser
 

@@ -11,6 +11,13 @@ Endpoints:
 * ``GET /metadata``: features (order and types), threshold, model ref and digest.
 * ``GET /healthz``: liveness. ``GET /execution-parameters``: SageMaker batch transform hints.
 
+Data capture (optional, ``capture=``): every successful ``/invocations`` request and its
+answer are offered to a :class:`model_monitor.writer.CaptureWriter`, which samples, queues and
+writes SageMaker capture records from a background thread; the caller's
+``X-Amzn-SageMaker-Inference-Id`` header becomes the record's ``inferenceId``. Capture never
+fails or delays a prediction beyond an enqueue; its counts are shown by ``/metadata`` and the
+writer is flushed and closed when the app shuts down.
+
 Errors are JSON ``{"error": code, "message": ..., "details": {...}}``: 400 malformed body or CSV
 shape, 406 unsupported ``Accept``, 413 body over the limit (6 MB by default, like SageMaker), 415
 unsupported content type, 422 content the model cannot score. A 500 never carries exception text;
@@ -20,10 +27,12 @@ the traceback goes to the server log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from fastapi import FastAPI, Request
@@ -36,6 +45,9 @@ from services.inference.errors import RequestError
 from services.inference.payload import parse_csv, parse_json
 from services.inference.predictor import Predictor, Scores
 
+if TYPE_CHECKING:
+    from model_monitor.writer import CaptureWriter
+
 logger = logging.getLogger(__name__)
 
 JSON: Final = "application/json"
@@ -46,6 +58,10 @@ DEFAULT_MAX_BODY_BYTES: Final = 6 * 1024 * 1024
 
 _INLINE_BYTES: Final = 64 * 1024
 """Bodies up to this size are scored on the event loop; larger ones in a worker thread."""
+INFERENCE_ID_HEADER: Final = "x-amzn-sagemaker-inference-id"
+"""The caller's id for a request (SageMaker's ``InferenceId``), recorded in captured records."""
+MAX_INFERENCE_ID: Final = 256
+"""Longest inference id recorded; longer header values are cut to this many characters."""
 _INTERNAL_ERROR: Final = {
     "error": "internal_error",
     "message": "the server failed to handle the request; see the server log",
@@ -54,7 +70,11 @@ _INTERNAL_ERROR: Final = {
 
 
 def create_inference_app(
-    *, bundle_dir: Path, model_ref: str = "", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    *,
+    bundle_dir: Path,
+    model_ref: str = "",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    capture: CaptureWriter | None = None,
 ) -> FastAPI:
     """Load a model bundle and build the app serving it.
 
@@ -63,6 +83,7 @@ def create_inference_app(
         model_ref: Model reference shown to callers, e.g. ``driver_ranking:3`` (defaults to the
             bundle metadata's ``model_ref`` or ``model_name:version``, else empty).
         max_body_bytes: Largest accepted request body; larger ones get a 413.
+        capture: Data capture writer; the app closes it on shutdown. None: no capture.
 
     Returns:
         The FastAPI app (the model is loaded and warmed up, so ``/ping`` answers 200).
@@ -81,13 +102,30 @@ def create_inference_app(
         len(predictor.schema.features),
         predictor.threshold,
     )
-    return _build_app(predictor=predictor, max_body_bytes=max_body_bytes)
+    return _build_app(predictor=predictor, max_body_bytes=max_body_bytes, capture=capture)
 
 
-def _build_app(*, predictor: Predictor, max_body_bytes: int) -> FastAPI:
+def _build_app(
+    *, predictor: Predictor, max_body_bytes: int, capture: CaptureWriter | None
+) -> FastAPI:
     """Wire the routes and error handlers around a loaded predictor."""
-    app = FastAPI(title="Slipway inference", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if capture is not None:
+            stats = capture.close()
+            logger.info("data capture closed: %s", stats.to_json())
+
+    app = FastAPI(
+        title="Slipway inference",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.predictor = predictor
+    app.state.capture = capture
     identity = {"ref": predictor.ref, "digest": predictor.digest}
     identity_json = orjson.dumps(identity)
     model_headers = {
@@ -121,7 +159,11 @@ def _build_app(*, predictor: Predictor, max_body_bytes: int) -> FastAPI:
     async def metadata() -> Response:
         """Features, threshold and identity of the served model."""
         described = predictor.describe()
-        described.update(content_types=list(CONTENT_TYPES), max_body_bytes=max_body_bytes)
+        described.update(
+            content_types=list(CONTENT_TYPES),
+            max_body_bytes=max_body_bytes,
+            capture=_capture_state(capture),
+        )
         return _json(described)
 
     @app.get("/execution-parameters")
@@ -138,7 +180,9 @@ def _build_app(*, predictor: Predictor, max_body_bytes: int) -> FastAPI:
     @app.post("/invocations")
     async def invocations(request: Request) -> Response:
         """Score JSON or CSV rows (SageMaker's inference request)."""
-        content_type = _media_type(request.headers.get("content-type"))
+        started = time.time()
+        raw_type = request.headers.get("content-type") or ""
+        content_type = _media_type(raw_type)
         if content_type not in CONTENT_TYPES:
             raise RequestError(
                 f"unsupported content type {content_type or '(none)'!r}; "
@@ -151,13 +195,25 @@ def _build_app(*, predictor: Predictor, max_body_bytes: int) -> FastAPI:
         body = await _read_body(request, limit=max_body_bytes)
         try:
             if len(body) <= _INLINE_BYTES:
-                return score(body, content_type, answer_type)
-            return await run_in_threadpool(score, body, content_type, answer_type)
+                answer = score(body, content_type, answer_type)
+            else:
+                answer = await run_in_threadpool(score, body, content_type, answer_type)
         except RequestError:
             raise
         except Exception:
             logger.exception("scoring failed (%s, %d bytes)", content_type, len(body))
             return _json(_INTERNAL_ERROR, status=500)
+        if capture is not None:
+            inference_id = request.headers.get(INFERENCE_ID_HEADER) or None
+            capture.capture(
+                input_body=body,
+                input_type=raw_type,
+                output_body=bytes(answer.body),
+                output_type=answer.media_type or answer_type,
+                inference_id=inference_id[:MAX_INFERENCE_ID] if inference_id else None,
+                at=started,
+            )
+        return answer
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> Response:
@@ -229,6 +285,18 @@ def _negotiate(accept: str | None, *, default: str) -> str:
         code="not_acceptable",
         details={"supported": list(CONTENT_TYPES)},
     )
+
+
+def _capture_state(capture: CaptureWriter | None) -> dict[str, Any]:
+    """What ``/metadata`` says about data capture."""
+    if capture is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "destination": str(capture.root),
+        "sampling_percentage": capture.sampling_percentage,
+        "stats": capture.stats().to_json(),
+    }
 
 
 def _csv_body(scores: Scores) -> bytes:

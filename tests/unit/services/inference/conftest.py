@@ -12,6 +12,13 @@ from inference_bundles import REF, write_bundle
 from services.inference.server import create_inference_app
 
 
+@pytest.fixture(autouse=True)
+def _no_capture_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Capture settings come from the environment: a developer's own must not leak in."""
+    for name in ("DIR", "PERCENT", "ENDPOINT_NAME", "VARIANT_NAME", "QUEUE_SIZE", "MAX_FILE_MB"):
+        monkeypatch.delenv(f"SLIPWAY_CAPTURE_{name}", raising=False)
+
+
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_bundle(tmp_path_factory.mktemp("bundle") / "logreg")

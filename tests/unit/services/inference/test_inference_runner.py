@@ -87,6 +87,7 @@ def test_cli_serves_a_bundle_on_localhost(bundle_dir: Path, served: list[dict[st
             "model_ref": "m:1",
             "max_body_bytes": DEFAULT_MAX_BODY_BYTES,
             "log_level": "info",
+            "capture": None,
         }
     ]
 
