@@ -10,7 +10,7 @@ Request bodies (``endpointInput``):
   number is kept as text, for the data type check); an empty field is missing.
 
 Fields past the known features are named ``_c<position>`` (Model Monitor's name for unnamed
-CSV columns), so they surface as extra columns.
+CSV columns) and kept as text, so they surface as extra columns.
 
 Response bodies (``endpointOutput``): JSON ``{"predictions": [...]}`` or a bare list, whose
 items are numbers (the score) or objects with a score key (:data:`SCORE_KEYS`) and a label key
