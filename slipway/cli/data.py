@@ -59,7 +59,8 @@ class Validation:
 def generate(
     repo: RepoOption = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder [default: <repo>/data].", show_default=False)
+        Path | None,
+        typer.Option(help="Output folder \\[default: <repo>/data].", show_default=False),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
     drivers: Annotated[int, typer.Option(min=1, help="Number of drivers.")] = 50,
@@ -68,7 +69,7 @@ def generate(
     trips: Annotated[int, typer.Option(min=1, help="Number of labelled trips.")] = 20_000,
     end: Annotated[
         str | None,
-        typer.Option(help="End of the data window, ISO 8601 [default: now, to the hour]."),
+        typer.Option(help="End of the data window, ISO 8601 \\[default: now, to the hour]."),
     ] = None,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
