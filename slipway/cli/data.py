@@ -138,3 +138,85 @@ def _validation_view(result: Validation) -> Any:
 
     lines = [Text(f"{label}: {path}", style="dim") for label, path in result.written.items()]
     return Group(render_table(result.reports), *verdict_lines(result.reports), *lines)
+
+
+@dataclass(frozen=True)
+class SuggestedSuite:
+    """A starter suite and where it was written."""
+
+    suite: dict[str, Any]
+    path: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The suite itself, and the file it went to."""
+        return {"path": str(self.path) if self.path else None, "suite": self.suite}
+
+
+@data_app.command("suggest")
+def suggest(
+    source: Annotated[
+        str, typer.Argument(help="Data source name, e.g. trips.", show_default=False)
+    ],
+    repo: RepoOption = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Parquet file to sample \\[default: <repo>/data/<SOURCE>.parquet].",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the suite \\[default: <repo>/expectations/<SOURCE>.json].",
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(help="Unique key column (repeatable; default: *_id columns found unique)."),
+    ] = None,
+    sample: Annotated[int, typer.Option(min=1, help="Rows sampled from the data.")] = 100_000,
+    force: Annotated[bool, typer.Option(help="Replace an existing suite file.")] = False,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Write a starter expectation suite from a sample of SOURCE's data, to review and commit.
+
+    Types, nulls, key uniqueness and freshness are critical; observed ranges and value sets are
+    warnings until you confirm them. An existing suite is never replaced without --force.
+    """
+    import pandas as pd
+
+    from feature_store.errors import DataFileError
+    from feature_store.gate.suggest import SuggestOptions, suggest_suite
+    from feature_store.gate.suites import DATA_DIR, SUITES_DIR
+    from foundation.files import write_json_atomic
+
+    root = feature_repo(repo, None).path
+    data_path = data or root / DATA_DIR / f"{source}.parquet"
+    target = out or root / SUITES_DIR / f"{source}.json"
+    if target.exists() and not force:
+        raise DataFileError(f"{target}: a suite already exists; review it, or pass --force")
+    try:
+        frame = pd.read_parquet(data_path)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"{data_path}: not a readable Parquet file: {exc}") from exc
+    options = SuggestOptions(keys=tuple(key) if key else None, sample_rows=sample)
+    try:
+        suite = suggest_suite(frame, source=source, options=options)
+    except ValueError as exc:
+        raise DataFileError(str(exc)) from exc
+    write_json_atomic(target, suite)
+    emit(SuggestedSuite(suite=suite, path=target), fmt, text=_suggested_view)
+
+
+def _suggested_view(result: SuggestedSuite) -> str:
+    kinds: dict[str, int] = {}
+    for expectation in result.suite["expectations"]:
+        kinds[expectation["type"]] = kinds.get(expectation["type"], 0) + 1
+    lines = [f"wrote {result.path} ({len(result.suite['expectations'])} expectations):"]
+    lines += [
+        f"  {count:3d} {kind.removeprefix('expect_')}" for kind, count in sorted(kinds.items())
+    ]
+    lines.append("review every range and value set (severity: warning) before committing")
+    return "\n".join(lines)
