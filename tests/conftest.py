@@ -37,3 +37,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = item.path.parts
         if "integration" in parts or "contract" in parts:
             item.add_marker(pytest.mark.integration)
+
+
+def _orphans(basetemp: Path) -> list[tuple[int, str]]:
+    """Processes still running whose command line points into this session's temp folders."""
+    marker = str(basetemp)
+    found: list[tuple[int, str]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in command and "pytest" not in command.split(" ")[0:3]:
+            found.append((int(entry.name), command.strip()))
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a server running (and stop it): every test must clean up."""
+    del exitstatus
+    if hasattr(session.config, "workerinput") or not Path("/proc").is_dir():
+        return  # xdist workers share the controller's basetemp root: the controller checks
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    try:
+        basetemp = factory.getbasetemp()
+    except (OSError, ValueError):
+        return
+    import signal
+    import time
+
+    leftovers = _orphans(basetemp)
+    if not leftovers:
+        return
+    time.sleep(2)  # a process that is shutting down gets a moment to finish
+    leftovers = _orphans(basetemp)
+    for pid, _ in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    if leftovers:
+        lines = "\n".join(f"  pid {pid}: {command[:200]}" for pid, command in leftovers)
+        session.config.get_terminal_writer().line(
+            f"\nERROR: tests left {len(leftovers)} process(es) running (now killed):\n{lines}",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
