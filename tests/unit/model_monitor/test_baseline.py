@@ -168,11 +168,11 @@ def test_written_baseline_reads_back(tmp_path: Path, baseline: Baseline) -> None
 
 
 def test_loading_reports_the_file_at_fault(tmp_path: Path, baseline: Baseline) -> None:
-    with pytest.raises(BaselineError, match="statistics.json: missing"):
+    with pytest.raises(BaselineError, match=r"statistics\.json: missing"):
         load_baseline(tmp_path)
     baseline.write(tmp_path)
     (tmp_path / CONSTRAINTS_FILE).write_text("{")
-    with pytest.raises(BaselineError, match="constraints.json: not valid JSON"):
+    with pytest.raises(BaselineError, match=r"constraints\.json: not valid JSON"):
         load_baseline(tmp_path)
     doc = baseline.constraints.to_json()
     doc["features"][0]["inferred_type"] = "Decimal"

@@ -30,6 +30,13 @@ def _shape(doc: object) -> object:
     return type(doc).__name__
 
 
+GOOD_META = {"eventId": "e", "inferenceTime": "2022-02-14T17:25:49Z"}
+
+
+def _line(capture: object, meta: object = GOOD_META) -> bytes:
+    return orjson.dumps({"captureData": capture, "eventMetadata": meta})
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -38,33 +45,15 @@ def _shape(doc: object) -> object:
         (b'{"eventMetadata": {}}', "no captureData"),
         (b'{"captureData": {}}', "no eventMetadata"),
         (
-            b'{"captureData": {"endpointInput": {}}, "eventMetadata": {"inferenceTime": "2022-02-14T17:25:49Z"}}',
+            _line({"endpointInput": {}}, {"inferenceTime": "2022-02-14T17:25:49Z"}),
             "eventId is missing",
         ),
-        (
-            b'{"captureData": {"endpointInput": {}}, "eventMetadata": {"eventId": "e"}}',
-            "inferenceTime is missing",
-        ),
-        (
-            b'{"captureData": {"endpointInput": {}}, "eventMetadata": {"eventId": "e", "inferenceTime": "yesterday"}}',
-            "not ISO 8601",
-        ),
-        (
-            b'{"captureData": {}, "eventMetadata": {"eventId": "e", "inferenceTime": "2022-02-14T17:25:49Z"}}',
-            "neither endpointInput nor endpointOutput",
-        ),
-        (
-            b'{"captureData": {"endpointInput": {"data": 1, "encoding": "CSV"}}, "eventMetadata": {"eventId": "e", "inferenceTime": "2022-02-14T17:25:49Z"}}',
-            "data must be a string",
-        ),
-        (
-            b'{"captureData": {"endpointInput": {"data": "x", "encoding": "XML"}}, "eventMetadata": {"eventId": "e", "inferenceTime": "2022-02-14T17:25:49Z"}}',
-            "JSON, CSV or BASE64",
-        ),
-        (
-            b'{"captureData": {"endpointOutput": "x"}, "eventMetadata": {"eventId": "e", "inferenceTime": "2022-02-14T17:25:49Z"}}',
-            "endpointOutput must be an object",
-        ),
+        (_line({"endpointInput": {}}, {"eventId": "e"}), "inferenceTime is missing"),
+        (_line({"endpointInput": {}}, {"eventId": "e", "inferenceTime": "later"}), "not ISO 8601"),
+        (_line({}), "neither endpointInput nor endpointOutput"),
+        (_line({"endpointInput": {"data": 1, "encoding": "CSV"}}), "data must be a string"),
+        (_line({"endpointInput": {"data": "x", "encoding": "XML"}}), "JSON, CSV or BASE64"),
+        (_line({"endpointOutput": "x"}), "endpointOutput must be an object"),
     ],
 )
 def test_bad_records_are_refused_with_the_reason(line: bytes, message: str) -> None:

@@ -23,7 +23,7 @@ def _files(tmp_path: Path, **window: datetime) -> list[Path]:
 
 def test_naive_or_inverted_windows_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="aware time"):
-        _files(tmp_path, since=datetime(2025, 1, 1))  # noqa: DTZ001 - the point of the test
+        _files(tmp_path, since=datetime(2025, 1, 1))
     with pytest.raises(CaptureError, match="must be before"):
         _files(tmp_path, since=T0, until=T0)
     with pytest.raises(CaptureError, match="must be before"):
