@@ -152,3 +152,63 @@ def test_sagemaker_serve_mode_unpacks_model_tar(bundle: tuple[Path, Any], tmp_pa
         assert meta["features"] == FEATURES
         assert meta["model"]["ref"] == "driver_ranking:2"
         assert meta["model"]["digest"] == bundle_digest(directory=directory)
+
+
+def test_local_process_captures_requests_for_monitoring(
+    bundle: tuple[Path, Any], tmp_path: Path
+) -> None:
+    from model_monitor.baseline import build_baseline
+    from model_monitor.columns import INFERENCE_ID, PREDICTION
+    from model_monitor.frame import load_window
+    from model_monitor.reader import capture_files
+    from model_monitor.report import COMPLETED, MonitorConfig, run_monitor
+
+    directory, model = bundle
+    port = free_port()
+    capture = tmp_path / "capture"
+    args = ["--bundle", str(directory), "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--capture-dir", str(capture), "--endpoint-name", "drivers"]
+    frame = _frame(200, seed=3)
+    rows = [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+    with (
+        _server(args, port=port, logs=tmp_path / "log") as base,
+        httpx.Client(base_url=base, timeout=10.0) as client,
+    ):
+        for i in range(0, 150, 5):
+            answer = client.post(
+                "/invocations",
+                json={"instances": rows[i : i + 5]},
+                headers={"X-Amzn-SageMaker-Inference-Id": f"req-{i}"},
+            )
+            assert answer.status_code == 200
+        csv = frame.iloc[150:].to_csv(header=False, index=False)
+        answer = client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+        assert answer.status_code == 200
+        assert client.get("/metadata").json()["capture"]["enabled"] is True
+    # the server has stopped: its writer flushed and closed the files
+    files = capture_files(destination=capture, endpoint="drivers", variant="AllTraffic")
+    assert files
+    training = _frame(3000, seed=4)
+    scores = model.predict_proba(training)[:, 1]
+    baseline = build_baseline(
+        features=training, prediction=scores, predicted_label=(scores >= 0.5).astype(int)
+    )
+    window = load_window(files, schema=baseline.schema)
+    assert window.warnings() == []
+    assert (window.requests, window.rows) == (31, 200)
+    assert window.frame[INFERENCE_ID].iloc[:150].tolist() == [
+        f"req-{i}" for i in range(0, 150, 5) for _ in range(5)
+    ]
+    np.testing.assert_allclose(
+        window.frame[PREDICTION].to_numpy(), model.predict_proba(frame)[:, 1], rtol=0, atol=1e-12
+    )
+    result = run_monitor(
+        window=window,
+        baseline=baseline,
+        out_dir=tmp_path / "run",
+        config=MonitorConfig(evidently_html=False),
+    )
+    assert result.status == COMPLETED, result.violations
