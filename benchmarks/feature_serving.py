@@ -8,11 +8,17 @@ response bytes. Checks that Slipway and Feast answer the same, then drives every
 rounds so that drift in machine speed hits every server alike. Prints req/s and p50/p95/p99 of
 the median run per server and scenario, as Markdown for docs/benchmarks.md.
 
+With ``--startup N`` it times start-up instead: N starts of Slipway's service with 1 and with 2
+workers (bytecode caching on, after one warm-up start), and for each worker the median time
+from the process start, and from the worker's own start, to its first 200 on ``/readyz``.
+
 Usage::
 
     .venv/bin/python benchmarks/feature_serving.py [--duration 10] [--rounds 3] [--connections 8]
+    .venv/bin/python benchmarks/feature_serving.py --startup 5
 
-Needs ``wrk`` on the PATH. Nothing is timed in the test suite; this script only prints numbers.
+Needs ``wrk`` on the PATH (not for ``--startup``). Nothing is timed in the test suite; this
+script only prints numbers.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -176,7 +184,13 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved rounds; the median run is reported"
     )
+    parser.add_argument(
+        "--startup", type=int, default=0, metavar="N", help="time N start-ups instead"
+    )
     args = parser.parse_args()
+    if args.startup:
+        startup(args.startup)
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
 
@@ -227,6 +241,28 @@ def main() -> None:
                     runs.setdefault((name, scenario), []).append(result)
                     report(name, scenario, result)
         print_tables(runs, args)
+
+
+def startup(runs: int) -> None:
+    """Print the median start-up of each worker over ``runs`` starts, for 1 and 2 workers."""
+    from kits.startup import worker_starts
+
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # measured with bytecode caching on
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp:
+        repo = build_repo(Path(tmp))
+        print("| workers | worker | since process start, s | since worker start, s |")
+        print("|---:|---:|---:|---:|")
+        for workers in (1, 2):
+            server = service_process(repo=repo, workers=workers)
+            measure_once = partial(
+                worker_starts, server.args, port=server.port, workers=workers, env=server.env
+            )
+            measure_once()  # warm-up: writes the bytecode caches
+            starts = [measure_once() for _ in range(runs)]
+            for index in range(workers):
+                total = statistics.median(run[index].ready for run in starts)
+                own = statistics.median(run[index].ready_after_start for run in starts)
+                print(f"| {workers} | {index + 1} | {total:.2f} | {own:.2f} |", flush=True)
 
 
 def start_ceilings(
