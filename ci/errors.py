@@ -48,6 +48,10 @@ class MergeBlockedError(ForgeError):
     """The forge refused to merge (head not approved, failing or missing status, conflict)."""
 
 
+class RevertConflictError(ForgeError):
+    """A merge cannot be reverted automatically (files changed since, or nothing to undo)."""
+
+
 class PromotionError(CiError):
     """A promotion cannot be proposed (unknown version, Rejected version, bad manifest...)."""
 

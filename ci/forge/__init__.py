@@ -13,6 +13,8 @@ from ci.forge.protocol import (
     PullRequests,
     Reviews,
     Statuses,
+    Teams,
+    Trees,
 )
 from ci.forge.records import (
     MAX_BODY_CHARS,
@@ -69,5 +71,7 @@ __all__ = [
     "Review",
     "Reviews",
     "Statuses",
+    "Teams",
+    "Trees",
     "open_forge",
 ]

@@ -5,6 +5,8 @@ Two adapters satisfy every role: ``GitHubForge`` (the REST API through PyGithub)
 default). Consumers type their parameter with the roles they use (``Comments`` for a sticky
 comment, ``Issues`` and ``Comments`` for the drift issue...); :class:`Forge` is all of them.
 
+``Trees`` compares and reverts whole trees; ``Teams`` tells who is in a CODEOWNERS team.
+
 Every method raises ``ForgeError`` on failure, ``ForgeNotFoundError`` for a missing pull
 request, issue, comment, branch or deployment, and ``MergeBlockedError`` when a merge is
 refused. No method closes or recreates a pull request on its own, and creating calls never
@@ -60,6 +62,46 @@ class Files(Protocol):
 
 
 @runtime_checkable
+class Trees(Protocol):
+    """Comparing whole trees, and reverting a merge commit (every file it changed)."""
+
+    def changed_paths(self, *, base: str, head: str) -> list[str]:
+        """Paths whose content differs between ``base`` and ``head`` (refs), sorted.
+
+        Raises:
+            ForgeNotFoundError: A ref does not exist.
+        """
+        ...
+
+    def revert_merge(self, *, sha: str, branch: str, base: str, message: str) -> FileCommit:
+        """Commit the revert of ``sha`` against its first parent on ``branch``, atop ``base``.
+
+        Like ``git revert -m 1``: every file the merge changed gets its content from before
+        the merge. ``branch`` is created or moved onto the revert (nothing is written when it
+        already holds exactly that revert on top of ``base``'s head).
+
+        Raises:
+            ForgeNotFoundError: ``base`` or ``sha`` does not exist.
+            RevertConflictError: A file of ``sha`` changed on ``base`` since (named), or
+                ``base`` already holds what ``sha`` replaced.
+        """
+        ...
+
+
+@runtime_checkable
+class Teams(Protocol):
+    """Who is in a team that CODEOWNERS names (``@org/team``)."""
+
+    def team_members(self, *, team: str) -> list[str] | None:
+        """Logins of ``team`` (``org/team``), or None when the forge cannot tell.
+
+        GitHub needs a token that may read the organization's teams; the local forge knows
+        the teams set with ``LocalForge.set_team``.
+        """
+        ...
+
+
+@runtime_checkable
 class PullRequests(Protocol):
     """Opening, finding, reading and editing pull requests."""
 
@@ -105,11 +147,13 @@ class Reviews(Protocol):
         ...
 
     def merge_pr(self, *, number: int, message: str) -> str:
-        """Merge with a merge commit; returns its SHA.
+        """Merge the current head with a merge commit; returns its SHA.
 
         Raises:
-            MergeBlockedError: The forge refused (not open, not approved or failing statuses
-                where the forge requires it, conflicts).
+            MergeBlockedError: The forge refused: not open, a protection rule not met (an
+                approval after the last push, required statuses on the current head, a
+                branch behind its base) or conflicts. The message names the rule and why,
+                with the failing statuses' own descriptions.
         """
         ...
 
@@ -195,7 +239,9 @@ class Deployments(Protocol):
 
 
 @runtime_checkable
-class Forge(Files, PullRequests, Reviews, Comments, Statuses, Issues, Deployments, Protocol):
+class Forge(
+    Files, Trees, PullRequests, Reviews, Comments, Statuses, Issues, Deployments, Teams, Protocol
+):
     """Every role: what ``open_forge`` returns. ``name`` is ``local`` or ``github``."""
 
     name: str

@@ -14,8 +14,13 @@ from typing import Any, Literal
 PrState = Literal["open", "closed", "merged"]
 IssueState = Literal["open", "closed"]
 CommitState = Literal["pending", "success", "failure", "error"]
-DeploymentState = Literal["queued", "pending", "in_progress", "success", "failure", "error"]
+DeploymentState = Literal[
+    "queued", "pending", "in_progress", "success", "failure", "error", "inactive"
+]
 ReviewState = Literal["approved", "changes_requested", "commented", "dismissed", "pending"]
+
+#: The commit statuses a merge needs by default (set by ``slipway ci comment-plan``).
+PLAN_CONTEXTS = ("slipway/plan", "slipway/policy")
 
 #: GitHub's maximum comment, issue and pull request body length (characters).
 MAX_BODY_CHARS = 65_535
@@ -173,6 +178,29 @@ class FileCommit:
     sha: str
     changed: bool
     created_branch: bool = False
+
+
+@dataclass(frozen=True)
+class BranchProtection:
+    """What a merge into a base branch needs, as GitHub's branch protection puts it.
+
+    The local forge applies it itself; on GitHub the repository's branch protection rules
+    decide (set them up as ``docs/github-setup.md`` says).
+
+    Attributes:
+        require_approval: An approval of the current head (given after the last push).
+        required_contexts: Commit statuses that must be ``success`` on the current head.
+        strict: The head must contain the base branch's head (the branch is up to date, so
+            what was planned is what merges).
+    """
+
+    require_approval: bool = True
+    required_contexts: tuple[str, ...] = PLAN_CONTEXTS
+    strict: bool = True
+
+
+#: Merges need nothing but a clean merge (tests, and repositories without a plan job).
+UNPROTECTED = BranchProtection(require_approval=False, required_contexts=(), strict=False)
 
 
 def short(text: str, limit: int = MAX_STATUS_CHARS) -> str:

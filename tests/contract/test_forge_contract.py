@@ -4,8 +4,8 @@ The GitHub half talks HTTP (PyGithub) to ``tests/github_api`` on 127.0.0.1 (one 
 session, state reset for every test). Where the forges really differ the test says so with
 ``h.kind``: GitHub authenticates people (a token is one user, who may not approve their own
 pull request) and merges under branch protection only when the repository sets it up, while
-the local forge names reviewers freely and always asks for an approval of the head and no
-failing status.
+the local forge names reviewers freely and applies its own branch protection (by default an
+approval of the head, ``slipway/plan`` and ``slipway/policy`` on it, a branch up to date).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from github_api.state import Protection
 from unit.ci.ci_support import github_forge, make_git_repo
 
 from ci.drift import drift_issue
-from ci.errors import ForgeError, ForgeNotFoundError, MergeBlockedError
+from ci.errors import ForgeError, ForgeNotFoundError, MergeBlockedError, RevertConflictError
 from ci.forge import (
     Comments,
     CommitStatus,
@@ -36,8 +36,11 @@ from ci.forge import (
     PullRequests,
     Reviews,
     Statuses,
+    Teams,
+    Trees,
 )
 from ci.forge.local import LocalForge
+from ci.forge.records import UNPROTECTED, BranchProtection
 from ci.markers import marker
 from ci.sticky import upsert_sticky
 from model_deploy.status import EnvStatus
@@ -52,33 +55,54 @@ REVIEWER = "alice"
 @dataclass
 class Harness:
     """One forge under test: the automation's (``forge``), the reviewer's (the local forge: the
-    same; GitHub: her token), one that merges unapproved (``lenient``), and ``protect`` making
-    merges into main need an approved head and green contexts (GitHub: branch protection)."""
+    same; GitHub: her token), one that merges unapproved (``lenient``), ``protect`` making
+    merges into main need an approved head, green contexts and an up-to-date branch (GitHub:
+    branch protection), and ``add_team`` giving a CODEOWNERS team its members."""
 
     kind: str
     forge: Forge
     reviewer: Forge
     lenient: Forge
     protect: Callable[[list[str]], None]
+    add_team: Callable[[str, list[str]], None]
 
 
 @pytest.fixture(params=["local", "github"])
 def h(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     if request.param == "local":
         repo = make_git_repo(tmp_path / "repo", FILES)
-        forge = LocalForge(repo=repo)
-        lenient = LocalForge(repo=repo, require_approval=False)
-        return Harness("local", forge, forge, lenient, protect=lambda contexts: None)
+        local = LocalForge(repo=repo)
+        lenient = LocalForge(repo=repo, protection=UNPROTECTED)
+
+        def protect_local(contexts: list[str]) -> None:
+            local.protection = BranchProtection(required_contexts=tuple(contexts))
+
+        return Harness(
+            "local",
+            local,
+            local,
+            lenient,
+            protect=protect_local,
+            add_team=lambda team, members: local.set_team(team=team, members=members) and None,
+        )
     server: RunningServer = request.getfixturevalue("github_api")
     repo_state = server.state.add_repo("acme/churn", files=FILES)
     server.state.add_user(REVIEWER, token="alice-token")
     forge = github_forge(server.url)
 
     def protect(contexts: list[str]) -> None:
-        repo_state.protection["main"] = Protection(required_contexts=contexts)
+        repo_state.protection["main"] = Protection(required_contexts=contexts, strict=True)
+
+    def add_team(team: str, members: list[str]) -> None:
+        server.state.teams[team] = members
 
     return Harness(
-        "github", forge, github_forge(server.url, token="alice-token"), forge, protect=protect
+        "github",
+        forge,
+        github_forge(server.url, token="alice-token"),
+        forge,
+        protect=protect,
+        add_team=add_team,
     )
 
 
@@ -176,6 +200,98 @@ def test_merging_is_refused_until_the_head_is_approved_and_green(h: Harness) -> 
         h.reviewer.approve_pr(number=number, reviewer=REVIEWER)
 
 
+def test_fault7_an_unplanned_or_stale_head_does_not_merge_and_the_refusal_says_why(
+    h: Harness,
+) -> None:
+    h.protect(["slipway/plan", "slipway/policy"])
+    number = open_pr(h.forge)
+    planned = h.forge.get_pr(number=number).head_sha
+    h.reviewer.approve_pr(number=number, reviewer=REVIEWER)
+    for context in ("slipway/plan", "slipway/policy"):
+        h.forge.set_status(sha=planned, status=CommitStatus(context, "success", "planned"))
+    h.forge.push_file(
+        branch="feature", base="main", path=APP, content="v3\n", message="push", reset=False
+    )
+    with pytest.raises(MergeBlockedError):  # a new head: never planned, approval left behind
+        h.forge.merge_pr(number=number, message="merge")
+    head = h.forge.get_pr(number=number).head_sha
+    h.reviewer.approve_pr(number=number, reviewer=REVIEWER)
+    h.forge.set_status(sha=head, status=CommitStatus("slipway/plan", "success", "planned"))
+    h.forge.set_status(
+        sha=head, status=CommitStatus("slipway/policy", "failure", "Blocked by prod: freeze")
+    )
+    with pytest.raises(MergeBlockedError, match="Blocked by prod: freeze"):
+        h.forge.merge_pr(number=number, message="merge")
+    h.forge.set_status(sha=head, status=CommitStatus("slipway/policy", "success", "ok"))
+    other = h.lenient.push_file(
+        branch="other", base="main", path="README.md", content="moved\n", message="m", reset=False
+    )
+    other_pr = h.lenient.create_pr(head="other", base="main", title="o", body="", labels=())
+    for context in ("slipway/plan", "slipway/policy"):
+        h.forge.set_status(sha=other.sha, status=CommitStatus(context, "success", "planned"))
+    h.reviewer.approve_pr(number=other_pr.number, reviewer=REVIEWER)
+    h.forge.merge_pr(number=other_pr.number, message="merge other")
+    with pytest.raises(MergeBlockedError):  # planned at a head older than main
+        h.forge.merge_pr(number=number, message="merge")
+    assert h.forge.get_pr(number=number).state == "open"
+    assert h.forge.read_file(path=APP, ref="main") == "v1\n"
+
+
+def test_changed_paths_compare_two_refs(h: Harness) -> None:
+    h.forge.push_file(
+        branch="feature", base="main", path=APP, content="v2\n", message="m", reset=False
+    )
+    h.forge.push_file(
+        branch="feature", base="main", path="docs/new.md", content="n\n", message="m", reset=False
+    )
+    assert h.forge.changed_paths(base="main", head="feature") == [APP, "docs/new.md"]
+    assert h.forge.changed_paths(base="feature", head="main") == [APP, "docs/new.md"]
+    assert h.forge.changed_paths(base="main", head="main") == []
+    with pytest.raises(ForgeNotFoundError):
+        h.forge.changed_paths(base="main", head="no-such-branch")
+
+
+def test_revert_merge_undoes_every_file_of_the_merge(h: Harness) -> None:
+    h.lenient.push_file(
+        branch="feature", base="main", path=APP, content="v2\n", message="m", reset=False
+    )
+    h.lenient.push_file(
+        branch="feature", base="main", path="docs/new.md", content="n\n", message="m", reset=False
+    )
+    pr = h.lenient.create_pr(head="feature", base="main", title="t", body="", labels=())
+    merge_sha = h.lenient.merge_pr(number=pr.number, message="merge feature")
+    main = h.forge.branch_sha(branch="main")
+    revert = h.forge.revert_merge(
+        sha=merge_sha, branch="revert", base="main", message="Revert feature\n"
+    )
+    assert (revert.changed, revert.created_branch) == (True, True)
+    assert h.forge.read_file(path=APP, ref="revert") == "v1\n"
+    assert h.forge.read_file(path="docs/new.md", ref="revert") is None
+    assert h.forge.read_file(path="README.md", ref="revert") == "hello\n"
+    assert h.forge.changed_paths(base="main", head="revert") == [APP, "docs/new.md"]
+    assert h.forge.branch_sha(branch="main") == main, "the base is untouched"
+    again = h.forge.revert_merge(
+        sha=merge_sha, branch="revert", base="main", message="Revert feature\n"
+    )
+    assert (again.changed, again.sha) == (False, revert.sha)
+    h.lenient.push_file(
+        branch="later", base="main", path=APP, content="v3\n", message="m", reset=False
+    )
+    later = h.lenient.create_pr(head="later", base="main", title="l", body="", labels=())
+    h.lenient.merge_pr(number=later.number, message="merge later")
+    with pytest.raises(RevertConflictError, match=APP):
+        h.forge.revert_merge(sha=merge_sha, branch="revert", base="main", message="Revert\n")
+    with pytest.raises(ForgeNotFoundError):
+        h.forge.revert_merge(sha=merge_sha, branch="revert", base="nope", message="Revert\n")
+
+
+def test_team_members_are_known_or_unknown_never_guessed(h: Harness) -> None:
+    assert h.forge.team_members(team="acme/release") is None
+    h.add_team("acme/release", ["carol", REVIEWER])
+    assert h.forge.team_members(team="acme/release") == [REVIEWER, "carol"]
+    assert h.forge.team_members(team="@acme/release") == [REVIEWER, "carol"]
+
+
 def test_conflicting_pull_requests_are_refused(h: Harness) -> None:
     first = open_pr(h.lenient, branch="a", content="from a\n")
     second = open_pr(h.lenient, branch="b", content="from b\n")
@@ -209,7 +325,8 @@ def test_merging_without_approval_where_the_forge_allows_it(h: Harness) -> None:
 
 
 def test_every_role_protocol_is_satisfied(h: Harness) -> None:
-    for role in (Files, PullRequests, Reviews, Comments, Statuses, Issues, Deployments, Forge):
+    roles = (Files, Trees, PullRequests, Reviews, Comments, Statuses, Issues, Deployments, Teams)
+    for role in (*roles, Forge):
         assert isinstance(h.forge, role), role.__name__
     assert h.forge.name == h.kind
 

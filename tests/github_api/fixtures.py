@@ -30,6 +30,7 @@ def github_api(github_server: RunningServer) -> RunningServer:
         state.token = DEFAULT_TOKEN
         state.repos.clear()
         state.users.clear()
+        state.teams.clear()
         state.calls.clear()
         state.faults.clear()
     return github_server

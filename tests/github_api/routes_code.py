@@ -57,6 +57,56 @@ def code_routes(state: GitHubState) -> APIRouter:
             repo.refs[branch] = body["sha"]
         return shapes.ref_json(api, repo, branch)
 
+    @router.get(R + "/git/commits/{sha}")
+    async def get_git_commit(request: Request, owner: str, name: str, sha: str) -> Any:
+        api, repo = ctx(request, owner, name)
+        if sha not in repo.commits:
+            raise ApiError(404, "Not Found")
+        return shapes.git_commit_json(api, repo, sha)
+
+    @router.post(R + "/git/commits", status_code=201)
+    async def create_git_commit(request: Request, owner: str, name: str) -> Any:
+        api, repo = ctx(request, owner, name)
+        body = await request.json()
+        with state.lock:
+            tree = repo.trees.get(str(body.get("tree")))
+            parents = [str(p) for p in body.get("parents") or []]
+            if tree is None or any(p not in repo.commits for p in parents):
+                raise ApiError(422, "Tree SHA does not exist")
+            sha = repo.make_commit(tree, parents, str(body.get("message") or ""))
+        return shapes.git_commit_json(api, repo, sha)
+
+    @router.get(R + "/git/trees/{sha}")
+    async def get_git_tree(request: Request, owner: str, name: str, sha: str) -> Any:
+        api, repo = ctx(request, owner, name)
+        recursive = request.query_params.get("recursive") not in (None, "", "0", "false")
+        with state.lock:
+            if sha not in repo.trees:  # a commit or a branch names its tree
+                sha = repo.tree_sha(repo.commits[repo.resolve(sha)].tree)
+            return shapes.git_tree_json(api, repo, sha, recursive=recursive)
+
+    @router.post(R + "/git/trees", status_code=201)
+    async def create_git_tree(request: Request, owner: str, name: str) -> Any:
+        api, repo = ctx(request, owner, name)
+        body = await request.json()
+        with state.lock:
+            base = body.get("base_tree")
+            if base is not None and base not in repo.trees:
+                raise ApiError(422, "base_tree is not a valid tree")
+            files = dict(repo.trees[base]) if base else {}
+            for item in body.get("tree") or []:
+                path = str(item["path"])
+                if item.get("content") is not None:
+                    files[path] = repo.put_blob(str(item["content"]).encode())
+                elif item.get("sha") is None:
+                    files.pop(path, None)
+                elif item["sha"] in repo.blobs:
+                    files[path] = item["sha"]
+                else:
+                    raise ApiError(422, f"tree.sha {item['sha']} is not a valid blob")
+            sha = repo.tree_sha(files)
+        return shapes.git_tree_json(api, repo, sha, recursive=False)
+
     @router.get(R + "/commits/{ref}")
     async def get_commit(request: Request, owner: str, name: str, ref: str) -> Any:
         api, repo = ctx(request, owner, name)

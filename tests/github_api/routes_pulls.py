@@ -28,6 +28,14 @@ def pull_routes(state: GitHubState) -> APIRouter:
             str(request.base_url).rstrip("/"), request.state.login
         )
 
+    @router.get("/orgs/{org}/teams/{slug}/members")
+    async def list_team_members(request: Request, org: str, slug: str) -> Any:
+        api = str(request.base_url).rstrip("/")
+        members = state.teams.get(f"{org}/{slug}")
+        if members is None:
+            raise ApiError(404, "Not Found")
+        return page(request, [shapes.user_json(api, login) for login in sorted(members)])
+
     @router.get(R + "/pulls")
     async def list_pulls(request: Request, owner: str, name: str) -> Any:
         api, repo = ctx(request, owner, name)
@@ -182,6 +190,9 @@ def _check_protection(repo: RepoState, pr: dict[str, Any], head_sha: str) -> Non
     latest: dict[str, str] = {}
     for status in repo.statuses.get(head_sha, []):  # newest first
         latest.setdefault(status["context"], status["state"])
+    if rules.strict and repo.refs[pr["base"]] not in repo.ancestors(head_sha):
+        count = len(rules.required_contexts)  # GitHub reports a branch behind its base so
+        raise ApiError(405, f"{count} of {count} required status checks are expected.")
     for context in rules.required_contexts:
         if context not in latest:
             raise ApiError(405, f'Required status check "{context}" is expected.')

@@ -8,7 +8,6 @@ reactions) get GitHub's empty values.
 from __future__ import annotations
 
 import base64
-import hashlib
 import zlib
 from typing import Any
 
@@ -136,9 +135,10 @@ def git_commit_json(api: str, repo: RepoState, sha: str) -> dict[str, Any]:
     commit = repo.commits[sha]
     git = f"{api}/repos/{repo.full_name}/git"
     person = {"name": "Slipway", "email": "slipway@localhost", "date": "2020-01-01T00:00:00Z"}
-    tree = hashlib.sha1(repr(sorted(commit.tree.items())).encode()).hexdigest()
+    tree = repo.tree_sha(commit.tree)
     return {
         "sha": sha,
+        "node_id": _node("C_", _id(sha)),
         "url": f"{git}/commits/{sha}",
         "html_url": f"{WEB}/{repo.full_name}/commit/{sha}",
         "author": person,
@@ -153,7 +153,32 @@ def git_commit_json(api: str, repo: RepoState, sha: str) -> dict[str, Any]:
             }
             for p in commit.parents
         ],
+        "verification": {
+            "verified": False,
+            "reason": "unsigned",
+            "signature": None,
+            "payload": None,
+            "verified_at": None,
+        },
     }
+
+
+def git_tree_json(api: str, repo: RepoState, sha: str, *, recursive: bool) -> dict[str, Any]:
+    """A tree as ``GET /git/trees/{sha}`` (and ``POST /git/trees``) answer it."""
+    git = f"{api}/repos/{repo.full_name}/git"
+    entries = []
+    for path, kind, ref in repo.tree_listing(sha, recursive=recursive):
+        entry: dict[str, Any] = {
+            "path": path,
+            "mode": "100644" if kind == "blob" else "040000",
+            "type": kind,
+            "sha": ref,
+        }
+        if kind == "blob":
+            entry["size"] = len(repo.blobs[ref])
+        entry["url"] = f"{git}/{'blobs' if kind == 'blob' else 'trees'}/{ref}"
+        entries.append(entry)
+    return {"sha": sha, "url": f"{git}/trees/{sha}", "tree": entries, "truncated": False}
 
 
 def label_json(api: str, repo: RepoState, name: str) -> dict[str, Any]:

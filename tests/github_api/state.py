@@ -57,11 +57,14 @@ class Protection:
         required_approvals: Approving reviews needed (by someone other than the author).
         required_contexts: Commit status contexts that must be ``success`` on the head.
         dismiss_stale_reviews: Only approvals of the current head count.
+        strict: The head must contain the base branch's head ("Require branches to be up to
+            date before merging").
     """
 
     required_approvals: int = 1
     required_contexts: list[str] = field(default_factory=list)
     dismiss_stale_reviews: bool = True
+    strict: bool = False
 
 
 class ApiError(Exception):
@@ -91,6 +94,8 @@ class RepoState:
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     protection: dict[str, Protection] = field(default_factory=dict)
+    #: Tree objects: tree sha -> the files under it (path relative to that tree -> blob).
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)
     counter: int = 0
     ids: int = 1000
 
@@ -118,6 +123,39 @@ class RepoState:
         sha = hashlib.sha1(seed).hexdigest()
         self.commits[sha] = Commit(sha, dict(tree), list(parents), message)
         return sha
+
+    def tree_sha(self, files: dict[str, str]) -> str:
+        """The id of the tree holding ``files`` (path -> blob); it and its subtrees are kept."""
+        blobs = {path: sha for path, sha in files.items() if "/" not in path}
+        folders: dict[str, dict[str, str]] = {}
+        for path, sha in files.items():
+            if "/" in path:
+                head, rest = path.split("/", 1)
+                folders.setdefault(head, {})[rest] = sha
+        entries = sorted(
+            [("blob", name, sha) for name, sha in blobs.items()]
+            + [("tree", name, self.tree_sha(sub)) for name, sub in folders.items()],
+            key=lambda e: e[1],
+        )
+        sha = hashlib.sha1(f"tree {entries}".encode()).hexdigest()
+        self.trees[sha] = dict(files)
+        return sha
+
+    def tree_listing(self, sha: str, *, recursive: bool) -> list[tuple[str, str, str]]:
+        """``(path, type, sha)`` of a tree's entries: top level, or every file and folder."""
+        files = self.trees[sha]
+        found: dict[str, tuple[str, str]] = {}
+        for path, blob in files.items():
+            parts = path.split("/")
+            if not recursive and len(parts) > 1:
+                prefix = parts[0]
+                found[prefix] = ("tree", self.tree_sha(_under(files, prefix)))
+                continue
+            for depth in range(1, len(parts)):
+                prefix = "/".join(parts[:depth])
+                found[prefix] = ("tree", self.tree_sha(_under(files, prefix)))
+            found[path] = ("blob", blob)
+        return [(path, kind, ref) for path, (kind, ref) in sorted(found.items())]
 
     def resolve(self, ref: str | None) -> str:
         name = ref or self.default_branch
@@ -176,6 +214,14 @@ class RepoState:
         return sha
 
 
+def _under(files: dict[str, str], prefix: str) -> dict[str, str]:
+    return {
+        path.removeprefix(prefix + "/"): sha
+        for path, sha in files.items()
+        if path.startswith(prefix + "/")
+    }
+
+
 class GitHubState:
     """Everything the fake GitHub knows, plus the call log and pending faults."""
 
@@ -184,6 +230,8 @@ class GitHubState:
         #: Other users' tokens (a reviewer's), token -> login.
         self.users: dict[str, str] = {}
         self.repos: dict[str, RepoState] = {}
+        #: Organization teams (``org/slug``) -> member logins.
+        self.teams: dict[str, list[str]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.lock = threading.RLock()

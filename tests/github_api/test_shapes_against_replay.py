@@ -288,6 +288,36 @@ def answers(github_api: RunningServer) -> Answers:  # noqa: F811
         call(bot, "GET pulls/{n}/reviews", "GET", f"/pulls/{number}/reviews")
         call(bot, "PUT pulls/{n}/merge", "PUT", f"/pulls/{number}/merge", {"merge_method": "merge"})
         call(bot, "GET pulls/{n}", "GET", f"/pulls/{number}")
+        commit = call(bot, "GET git/commits/{sha}", "GET", f"/git/commits/{head}")
+        tree = commit["tree"]["sha"]
+        call(bot, "GET git/trees/{sha}", "GET", f"/git/trees/{tree}?recursive=1")
+        made_tree = call(
+            bot,
+            "POST git/trees",
+            "POST",
+            "/git/trees",
+            {
+                "base_tree": tree,
+                "tree": [
+                    {"path": "b.txt", "mode": "100644", "type": "blob", "sha": None},
+                    {"path": "c/d.txt", "mode": "100644", "type": "blob", "content": "d\n"},
+                ],
+            },
+        )
+        call(
+            bot,
+            "POST git/commits",
+            "POST",
+            "/git/commits",
+            {"message": "revert", "tree": made_tree["sha"], "parents": [head]},
+        )
+        state.teams["acme/release"] = ["alice"]
+        call(
+            alice,
+            "GET orgs/{org}/teams/{slug}/members",
+            "GET",
+            "/orgs/acme/teams/release/members",
+        )
     return Answers(docs, codes)
 
 
@@ -324,6 +354,11 @@ ENDPOINTS = {
     "GET deployments/{id}": "deployment_get",
     "POST deployments/{id}/statuses": "deployment_status_get",
     "GET deployments/{id}/statuses": "deployment_status_get[]",
+    "GET git/commits/{sha}": "git_commit_get",
+    "POST git/commits": "git_commit_create",
+    "GET git/trees/{sha}": "git_tree_get",
+    "POST git/trees": "git_tree_create",
+    "GET orgs/{org}/teams/{slug}/members": "team_members_list",
 }
 
 

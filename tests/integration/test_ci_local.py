@@ -144,9 +144,11 @@ def test_deploy_failure_after_merge_rejects_and_reverts(
     registry: FakeRegistry,
 ) -> None:
     cli("promote", "--to", "staging", "--from", "dev")
+    cli("ci", "comment-plan", "--pr", "1")
     cli("ci", "pr", "approve", "1", "--by", "alice")
     cli("ci", "pr", "merge", "1")
     cli("promote", "--to", "staging", "2")
+    cli("ci", "comment-plan", "--pr", "2")
     cli("ci", "pr", "approve", "2", "--by", "alice")
     cli("ci", "pr", "merge", "2")
     sha = git(repo, "rev-parse", "main")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from ci.forge.github.checks import GitHubChecks
 from ci.forge.github.files import GitHubFiles
 from ci.forge.github.pulls import GitHubPulls
+from ci.forge.github.teams import GitHubTeams
 from ci.forge.github.threads import GitHubThreads
+from ci.forge.github.trees import GitHubTrees
 
 
-class GitHubForge(GitHubFiles, GitHubPulls, GitHubThreads, GitHubChecks):
+class GitHubForge(GitHubFiles, GitHubTrees, GitHubPulls, GitHubThreads, GitHubChecks, GitHubTeams):
     """A GitHub repository as a :class:`~ci.forge.protocol.Forge`.
 
     Built as ``GitHubForge(settings=..., sleep=time.sleep, policy=None)``; see

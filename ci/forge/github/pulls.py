@@ -108,24 +108,55 @@ class GitHubPulls(GitHubClient):
         return self._call(f"approve #{number}", post, idempotent=False, recheck=approved)
 
     def merge_pr(self, *, number: int, message: str) -> str:
-        """Merge with a merge commit (GitHub applies branch protection)."""
+        """Merge the current head with a merge commit (GitHub applies branch protection).
+
+        The head read first is the one merged (``sha``): a push in between is refused, not
+        merged unplanned. A refusal names the statuses of that head that are not successful,
+        with their descriptions (GitHub's own message names only the context).
+        """
+        pr = self.get_pr(number=number)
 
         def merge() -> str:
-            status = self._r().get_pull(number).merge(commit_message=message, merge_method="merge")
+            status = (
+                self._r()
+                .get_pull(number)
+                .merge(commit_message=message, merge_method="merge", sha=pr.head_sha)
+            )
             if not status.merged:
                 raise MergeBlockedError(f"GitHub did not merge #{number}: {status.message}")
             return str(status.sha)
 
         def merged() -> str | None:
-            pr = self.get_pr(number=number)
-            return pr.merge_sha if pr.state == "merged" else None
+            now = self.get_pr(number=number)
+            return now.merge_sha if now.state == "merged" else None
 
         try:
             return self._call(f"merge #{number}", merge, idempotent=False, recheck=merged)
         except ForgeError as exc:
-            if exc.status in _REFUSED and not isinstance(exc, MergeBlockedError):
-                raise MergeBlockedError(str(exc), status=exc.status) from exc
+            if exc.status in _REFUSED or isinstance(exc, MergeBlockedError):
+                raise MergeBlockedError(
+                    str(exc) + self._unmet(pr.head_sha), status=exc.status
+                ) from exc
             raise
+
+    def _unmet(self, sha: str) -> str:
+        """`` (slipway/policy is failure: Blocked by ...)`` for the head's unsuccessful statuses."""
+        statuses = self._call(
+            f"read statuses of {sha[:12]}",
+            lambda: [
+                (s.context, s.state, s.description or "")
+                for s in self._r().get_commit(sha).get_statuses()
+            ],
+        )
+        latest: dict[str, tuple[str, str]] = {}
+        for context, state, description in statuses:  # newest first
+            latest.setdefault(context, (state, description))
+        unmet = [
+            f"{context} is {state}: {description}"
+            for context, (state, description) in sorted(latest.items())
+            if state != "success"
+        ]
+        return f" ({'; '.join(unmet)})" if unmet else ""
 
     def _set_labels(self, number: int, labels: tuple[str, ...]) -> None:
         self._call(f"label #{number}", lambda: self._r().get_issue(number).set_labels(*labels))

@@ -9,6 +9,7 @@ from pathlib import Path
 from ci.errors import ForgeNotFoundError
 from ci.forge.local.git import Git
 from ci.forge.local.store import LocalStore, PrRecord
+from ci.forge.records import BranchProtection
 
 #: Author of the comments the automation posts on the local forge.
 BOT = "slipway"
@@ -18,7 +19,9 @@ class LocalBase:
     """The repository (``repo``: a folder of its work tree) and its records.
 
     Records live in ``state_dir`` (default ``<git dir>/slipway``, found on first use).
-    ``require_approval`` says whether merging needs an approval of the current head.
+    ``protection`` is what a merge needs, as GitHub's branch protection would say it
+    (default: an approval of the current head, ``slipway/plan`` and ``slipway/policy``
+    successful on it, and a branch up to date with its base).
     """
 
     name = "local"
@@ -28,13 +31,13 @@ class LocalBase:
         *,
         repo: Path,
         state_dir: Path | None = None,
-        require_approval: bool = True,
+        protection: BranchProtection | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.git = Git(repo)
         self.where = str(self.git.work_tree)
         self.clock = clock
-        self.require_approval = require_approval
+        self.protection = protection or BranchProtection()
         self._state_dir = state_dir
         self._store: LocalStore | None = None
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from ci.forge.local.checks import LocalChecks
 from ci.forge.local.files import LocalFiles
 from ci.forge.local.pulls import LocalPulls
+from ci.forge.local.teams import LocalTeams
 from ci.forge.local.threads import LocalThreads
 
 
-class LocalForge(LocalFiles, LocalPulls, LocalThreads, LocalChecks):
+class LocalForge(LocalFiles, LocalPulls, LocalThreads, LocalChecks, LocalTeams):
     """A git repository on this machine as a :class:`~ci.forge.protocol.Forge`.
 
-    Built as ``LocalForge(repo=..., state_dir=None, require_approval=True, clock=...)``; see
+    Built as ``LocalForge(repo=..., state_dir=None, protection=None, clock=...)``; see
     :class:`~ci.forge.local.base.LocalBase`.
     """

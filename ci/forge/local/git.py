@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from ci.errors import GitError, MergeBlockedError
@@ -75,19 +76,70 @@ class Git:
         blob = self.run("hash-object", "-w", "--stdin", input_text=content)
         listed = self.run("ls-tree", parent, "--", path)
         mode = listed.split()[0] if listed else "100644"
+        tree = self.write_tree(base=parent, edits={path: (mode, blob)})
+        return self.commit_tree(tree=tree, parent=parent, message=message)
+
+    def write_tree(self, *, base: str, edits: Mapping[str, tuple[str, str] | None]) -> str:
+        """Write ``base``'s tree with ``edits`` (path -> (mode, blob), None deletes); its id.
+
+        A temporary index is used: the work tree, the index and HEAD are left alone.
+        """
         fd, index = tempfile.mkstemp(prefix="slipway-index-")
         os.close(fd)
         os.unlink(index)  # git wants to create the index itself
         try:
             env = {"GIT_INDEX_FILE": index}
-            self.run("read-tree", parent, env=env)
-            self.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
-            tree = self.run("write-tree", env=env)
+            self.run("read-tree", base, env=env)
+            for path, entry in sorted(edits.items()):
+                if entry is None:
+                    self.run("update-index", "--force-remove", "--", path, env=env)
+                else:
+                    info = f"{entry[0]},{entry[1]},{path}"
+                    self.run("update-index", "--add", "--cacheinfo", info, env=env)
+            return self.run("write-tree", env=env)
         finally:
             Path(index).unlink(missing_ok=True)
+
+    def commit_tree(self, *, tree: str, parent: str, message: str) -> str:
+        """Commit ``tree`` with one parent; returns the commit (no ref moves)."""
         return self.run(
             "commit-tree", tree, "-p", parent, "-F", "-", input_text=message, env=self._identity()
         )
+
+    def parents(self, commit: str) -> list[str]:
+        """Parents of ``commit``, first parent first.
+
+        Raises:
+            GitError: No such commit.
+        """
+        return self.run("log", "-1", "--format=%P", f"{commit}^{{commit}}", "--").split()
+
+    def entries(self, ref: str) -> dict[str, tuple[str, str]]:
+        """Every file of ``ref``'s tree: path -> (mode, blob id).
+
+        Raises:
+            GitError: No such ref.
+        """
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", f"{ref}^{{tree}}")
+        found: dict[str, tuple[str, str]] = {}
+        for item in filter(None, listing.split("\0")):
+            meta, path = item.split("\t", 1)
+            mode, kind, blob = meta.split()
+            if kind == "blob":
+                found[path] = (mode, blob)
+        return found
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether ``ancestor`` is ``descendant`` or one of its ancestors.
+
+        Raises:
+            GitError: A commit does not exist.
+        """
+        done = self._run(("merge-base", "--is-ancestor", ancestor, descendant))
+        if done.returncode not in (0, 1):
+            lines = done.stderr.strip().splitlines()
+            raise GitError(f"git merge-base failed: {lines[0] if lines else done.returncode}")
+        return done.returncode == 0
 
     def update_ref(self, *, branch: str, new: str, old: str | None) -> None:
         """Point ``branch`` at ``new`` if it still points at ``old`` (None: must not exist).

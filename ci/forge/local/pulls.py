@@ -1,9 +1,11 @@
 """The local forge's pull requests, reviews and merges (JSON records plus ``git merge``).
 
 A pull request is a branch and a record. Approvals bind to the exact head commit: pushing to
-the branch leaves them on the old commit. Merging needs an approval of the current head
-(unless ``require_approval=False``) and no failing commit status on it, and is a real
-``git merge --no-ff`` of that commit into the base branch.
+the branch leaves them on the old commit. Merging applies the forge's
+:class:`~ci.forge.records.BranchProtection` like GitHub's branch protection (an approval
+given after the last push, the required statuses successful on the current head, a branch
+up to date with its base; any failing status blocks too) and is a real ``git merge --no-ff``
+of that commit into the base branch. A refused merge names every rule it fails and why.
 """
 
 from __future__ import annotations
@@ -99,26 +101,21 @@ class LocalPulls(LocalBase):
         return Review(reviewer=who, sha=sha, state="approved")
 
     def merge_pr(self, *, number: int, message: str) -> str:
-        """Merge the approved head with ``git merge --no-ff``; returns the merge commit."""
+        """Merge the current head with ``git merge --no-ff``; returns the merge commit.
+
+        Raises:
+            MergeBlockedError: Not open, or a protection rule is not met: every rule that
+                fails is named with its reason (a status's own description included).
+        """
         with self.store.locked():
             record = self._pr_record(number)
             if record.state != "open":
                 raise MergeBlockedError(f"pull request #{number} is {record.state}")
             sha = self._head_sha(record)
-            if self.require_approval and not any(a.sha == sha for a in record.approvals):
+            problems = self.merge_problems(record, sha)
+            if problems:
                 raise MergeBlockedError(
-                    f"pull request #{number} is not approved for its head {sha[:12]}; approve it "
-                    f"with `slipway ci pr approve {number}`"
-                )
-            failing = [
-                f"{s.context} ({s.state})"
-                for s in self.store.statuses(sha).values()
-                if s.state in ("failure", "error")
-            ]
-            if failing:
-                raise MergeBlockedError(
-                    f"pull request #{number} has failing statuses on {sha[:12]}: "
-                    + ", ".join(sorted(failing))
+                    f"pull request #{number} cannot merge: " + "; ".join(problems)
                 )
             merge_sha = self.git.merge_no_ff(base=record.base, commit=sha, message=message)
             record = record.model_copy(
@@ -131,6 +128,47 @@ class LocalPulls(LocalBase):
             )
             self.store.save_pr(record)
         return merge_sha
+
+    def merge_problems(self, record: PrRecord, sha: str) -> list[str]:
+        """Every protection rule the head ``sha`` of ``record`` fails, one sentence each."""
+        rules = self.protection
+        number = record.number
+        problems: list[str] = []
+        if rules.require_approval and not any(a.sha == sha for a in record.approvals):
+            older = " (approvals of earlier heads do not count)" if record.approvals else ""
+            problems.append(
+                f"it is not approved for its head {sha[:12]}{older}; approve it with "
+                f"`slipway ci pr approve {number}`"
+            )
+        statuses = self.store.statuses(sha)
+        for context in rules.required_contexts:
+            status = statuses.get(context)
+            if status is None:
+                problems.append(
+                    f"required status {context} is expected on the head {sha[:12]}, which was "
+                    f"never planned; run `slipway ci comment-plan --pr {number}`"
+                )
+            elif status.state != "success":
+                problems.append(
+                    f"required status {context} is {status.state} on {sha[:12]}: "
+                    f"{status.description}"
+                )
+        failing = [
+            f"{s.context} is {s.state}: {s.description}"
+            for s in statuses.values()
+            if s.state in ("failure", "error") and s.context not in rules.required_contexts
+        ]
+        if failing:
+            problems.append(f"failing statuses on {sha[:12]}: " + "; ".join(sorted(failing)))
+        if rules.strict:
+            base_sha = self.branch_sha(branch=record.base)
+            if base_sha is not None and not self.git.is_ancestor(base_sha, sha):
+                problems.append(
+                    f"branch {record.head} is behind {record.base} (at {base_sha[:12]}, which "
+                    f"the head {sha[:12]} does not contain); merge {record.base} into it, then "
+                    "plan it again"
+                )
+        return problems
 
     def _pr(self, record: PrRecord) -> PullRequest:
         try:

@@ -8,6 +8,7 @@ Layout (default root ``<git dir>/slipway``, outside the work tree)::
     <root>/issues/<n>.json       one issue with its comments
     <root>/statuses/<sha>.json   latest commit status per context
     <root>/deployments/<id>.json one deployment with its statuses
+    <root>/teams.json            team (``org/slug``) -> member names, for CODEOWNERS teams
 
 Files are written to a temporary name and renamed, so a crash never leaves half a record.
 """
@@ -101,7 +102,7 @@ class DeploymentStatusRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    state: Literal["queued", "pending", "in_progress", "success", "failure", "error"]
+    state: Literal["queued", "pending", "in_progress", "success", "failure", "error", "inactive"]
     description: str
     log_url: str | None = None
     at: datetime
@@ -200,6 +201,22 @@ class LocalStore:
     def save_deployment(self, record: DeploymentRecord) -> None:
         """Write a deployment record."""
         self._save(self.root / "deployments" / f"{record.id}.json", record)
+
+    def teams(self) -> dict[str, list[str]]:
+        """Members by team (``org/slug``); empty when no team was set."""
+        path = self.root / "teams.json"
+        if not path.is_file():
+            return {}
+        raw = self._json(path)
+        if not isinstance(raw, dict) or not all(
+            isinstance(v, list) and all(isinstance(m, str) for m in v) for v in raw.values()
+        ):
+            raise ForgeError(f"{path}: not a local forge teams file")
+        return {str(k): list(v) for k, v in raw.items()}
+
+    def save_teams(self, teams: dict[str, list[str]]) -> None:
+        """Write the team members (call under :meth:`locked`)."""
+        _write(self.root / "teams.json", json.dumps(teams, indent=2, sort_keys=True))
 
     def _all(self, model: type[M], folder: str) -> list[M]:
         directory = self.root / folder

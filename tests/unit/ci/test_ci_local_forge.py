@@ -12,7 +12,7 @@ from ci_support import git
 
 from ci.errors import GitError, MergeBlockedError
 from ci.forge.local import LocalForge
-from ci.forge.records import CommitStatus
+from ci.forge.records import UNPROTECTED, CommitStatus
 
 PATH = "model_deploy/environments/dev.yaml"
 
@@ -66,8 +66,9 @@ def test_merge_is_a_real_no_ff_merge_of_the_approved_head(repo: Path) -> None:
         forge.merge_pr(number=number, message="merge")
     forge.approve_pr(number=number, reviewer="alice")
     head = forge.get_pr(number=number).head_sha
+    forge.set_status(sha=head, status=CommitStatus("slipway/plan", "success", "planned"))
     forge.set_status(sha=head, status=CommitStatus("slipway/policy", "failure", "blocked"))
-    with pytest.raises(MergeBlockedError, match="slipway/policy"):
+    with pytest.raises(MergeBlockedError, match=r"slipway/policy is failure on \w+: blocked"):
         forge.merge_pr(number=number, message="merge")
     forge.set_status(sha=head, status=CommitStatus("slipway/policy", "success", "ok"))
     merge_sha = forge.merge_pr(number=number, message="Merge #1\n")
@@ -81,9 +82,31 @@ def test_merge_is_a_real_no_ff_merge_of_the_approved_head(repo: Path) -> None:
         forge.merge_pr(number=number, message="again")
 
 
+def test_fault7_a_refused_merge_names_every_rule_it_fails(repo: Path) -> None:
+    forge = LocalForge(repo=repo)
+    number = open_pr(forge)
+    with pytest.raises(MergeBlockedError) as refused:
+        forge.merge_pr(number=number, message="merge")
+    text = str(refused.value)
+    assert "not approved for its head" in text
+    assert "required status slipway/plan is expected" in text
+    assert "required status slipway/policy is expected" in text
+    assert "never planned; run `slipway ci comment-plan --pr 1`" in text
+    (repo / "other.txt").write_text("moved on\n")
+    git(repo, "add", "other.txt")
+    git(repo, "commit", "-qm", "main moves on")
+    forge.approve_pr(number=number, reviewer="alice")
+    head = forge.get_pr(number=number).head_sha
+    for context in ("slipway/plan", "slipway/policy"):
+        forge.set_status(sha=head, status=CommitStatus(context, "success", "planned"))
+    with pytest.raises(MergeBlockedError, match="branch feature is behind main") as behind:
+        forge.merge_pr(number=number, message="merge")
+    assert "not approved" not in str(behind.value)
+
+
 def test_merge_into_a_branch_not_checked_out_uses_a_scratch_worktree(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "elsewhere")
-    forge = LocalForge(repo=repo, require_approval=False)
+    forge = LocalForge(repo=repo, protection=UNPROTECTED)
     number = open_pr(forge)
     sha = forge.merge_pr(number=number, message="merge")
     assert git(repo, "rev-parse", "main") == sha
@@ -91,7 +114,7 @@ def test_merge_into_a_branch_not_checked_out_uses_a_scratch_worktree(repo: Path)
 
 
 def test_dirty_checkout_blocks_the_merge(repo: Path) -> None:
-    forge = LocalForge(repo=repo, require_approval=False)
+    forge = LocalForge(repo=repo, protection=UNPROTECTED)
     number = open_pr(forge)
     (repo / PATH).write_text("local edit\n")
     with pytest.raises(MergeBlockedError, match="uncommitted changes"):
@@ -99,7 +122,7 @@ def test_dirty_checkout_blocks_the_merge(repo: Path) -> None:
 
 
 def test_conflicting_merge_is_aborted(repo: Path) -> None:
-    forge = LocalForge(repo=repo, require_approval=False)
+    forge = LocalForge(repo=repo, protection=UNPROTECTED)
     number = open_pr(forge, content="theirs\n")
     (repo / PATH).write_text("ours\n")
     git(repo, "commit", "-qam", "ours")
