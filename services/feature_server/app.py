@@ -56,12 +56,6 @@ logger = logging.getLogger(__name__)
 def build_state(settings: ServerSettings) -> ServerState:
     """Load the repo config, API keys and store reader (no I/O against the store yet).
 
-    Args:
-        settings: Server settings.
-
-    Returns:
-        The shared state.
-
     Raises:
         ServerConfigError: Invalid repo config, unsupported online store or bad API keys file.
     """
@@ -95,11 +89,7 @@ def build_state(settings: ServerSettings) -> ServerState:
 def create_app(settings: ServerSettings) -> FastAPI:
     """Build the feature service app.
 
-    Args:
-        settings: Server settings.
-
-    Returns:
-        The FastAPI app; its lifespan loads the registry and starts the refresh thread.
+    Its lifespan loads the registry and starts the refresh thread.
 
     Raises:
         ServerConfigError: Invalid repo config, unsupported online store or bad API keys file.

@@ -79,9 +79,6 @@ def generate_key() -> tuple[str, str]:
 def load_keys(path: Path) -> dict[str, ApiKey]:
     """Read a keys file.
 
-    Args:
-        path: YAML or JSON keys file.
-
     Returns:
         Accepted keys by digest.
 
@@ -119,8 +116,7 @@ class ApiKeyStore:
     def __init__(self, path: Path | None) -> None:
         """Load the keys file (if any).
 
-        Args:
-            path: Keys file; None turns auth off.
+        ``path`` None turns auth off.
 
         Raises:
             ServerConfigError: The file is missing or malformed.
@@ -154,8 +150,7 @@ class ApiKeyStore:
     def authenticate(self, headers: Iterable[tuple[bytes, bytes]]) -> ApiKey | None:
         """Find the key a request presents.
 
-        Args:
-            headers: Raw ASGI headers (lower-case names).
+        ``headers`` are raw ASGI headers (lower-case names).
 
         Returns:
             The key, or None when auth is off.
@@ -191,9 +186,7 @@ def token_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 def check_scope(key: ApiKey | None, *, service: str | None) -> None:
     """Refuse requests outside the key's scope.
 
-    Args:
-        key: The authenticated key, or None when auth is off.
-        service: Requested feature service, or None for a raw feature list.
+    ``key`` is None when auth is off; ``service`` is None for a raw feature list.
 
     Raises:
         ForbiddenError: The key may not read this service, or raw lists need a ``*`` key.

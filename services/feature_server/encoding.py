@@ -48,11 +48,8 @@ class EntityValueError(ValueError):
 def key_prefix(join_keys: Sequence[str]) -> bytes:
     """Serialize the join key names, as Feast does ahead of the values (version 3).
 
-    Args:
-        join_keys: Join key names in serialization order (see ``serialization_order``).
-
-    Returns:
-        The key-name part of a serialized entity key.
+    ``join_keys`` are in serialization order (see ``serialization_order``); the result is the
+    key-name part of a serialized entity key.
     """
     out = [_PACK_I(len(join_keys))]
     for name in join_keys:
@@ -122,13 +119,8 @@ def encode_keys(prefix: bytes, vtype: ValueType, values: list[Any]) -> list[byte
     A memo hit is only taken for values of the exact JSON type of the key (so ``true`` or
     ``1.0`` never borrow the key of ``1``); everything else goes through the checking encoder.
 
-    Args:
-        prefix: The view's serialized join key names (``key_prefix``).
-        vtype: The join key's declared type (one of ``KEY_ENCODERS``).
-        values: The request column.
-
-    Returns:
-        One serialized key per value.
+    ``prefix`` is the view's ``key_prefix``, ``vtype`` the join key's declared type (one of
+    ``KEY_ENCODERS``), ``values`` the request column; one serialized key per value.
 
     Raises:
         EntityValueError: A value does not fit the type.
@@ -157,14 +149,9 @@ def feast_entity_key(
 ) -> bytes:
     """Serialize one entity key with Feast's own function (the reference for the fast path).
 
-    Args:
-        join_keys: Join key names.
-        values: One JSON value per join key.
-        types: Declared type per join key.
-        version: ``entity_key_serialization_version`` of the repo config.
-
-    Returns:
-        The bytes Feast writes to (and looks up in) the online store.
+    One JSON value and declared type per join key; ``version`` is the repo config's
+    ``entity_key_serialization_version``. The result is the bytes Feast writes to (and looks
+    up in) the online store.
     """
     protos = [
         python_values_to_proto_values([value], vtype)[0]
@@ -177,12 +164,8 @@ def feast_entity_key(
 def coerce_request_value(value: Any, vtype: ValueType) -> Any:
     """Check and normalize one request-time value for an on-demand view.
 
-    Args:
-        value: The JSON value from the request.
-        vtype: The type declared by the request source.
-
-    Returns:
-        The value as the transformation sees it (ints widened to float for float fields).
+    ``vtype`` is the type the request source declares. The result is the value as the
+    transformation sees it (ints widened to float for float fields).
 
     Raises:
         EntityValueError: The value does not fit the declared type; the message says what fits.
@@ -217,11 +200,8 @@ def decode_value(raw: bytes | None) -> Any:
 
     Scalar results are cached by their bytes (decoding is a pure function of them).
 
-    Args:
-        raw: Serialized ``ValueProto``; None or empty means a missing value.
-
-    Returns:
-        A JSON-ready value (None, bool, int, float, str, list or dict).
+    ``raw`` None or empty is a missing value. The result is JSON-ready (None, bool, int,
+    float, str, list or dict).
     """
     if not raw:
         return None
@@ -255,29 +235,28 @@ _python: dict[bytes, Any] = {}
 
 
 def python_value(raw: bytes | None, vtype: ValueType | None) -> Any:
-    """Turn stored bytes into the Python value Feast hands to an on-demand transformation.
+    """The Python value Feast hands to an on-demand transformation for stored bytes.
 
-    Args:
-        raw: Serialized ``ValueProto`` (None or empty for a missing value).
-        vtype: The feature's declared type.
-
-    Returns:
-        What ``OnlineResponse.to_dict()`` holds for this value (plain scalars are cached).
+    That is what ``OnlineResponse.to_dict()`` holds for a ``vtype`` feature (None for a missing
+    value). Plain scalars are cached by their bytes; UUID types always take Feast's conversion.
     """
     if not raw:
         return None
-    cached = _python.get(raw, _python)
-    if cached is not _python:
-        return cached
+    if vtype in _UUID_TYPES:
+        return feast_value_type_to_python_type(ValueProto.FromString(raw), vtype)
+    found = _python.get(raw, _python)
+    return found if found is not _python else _python_scalar(raw, vtype)
+
+
+def _python_scalar(raw: bytes, vtype: ValueType | None) -> Any:
     proto = ValueProto.FromString(raw)
     which = proto.WhichOneof("val")
-    if which in _PY_SCALARS and vtype not in _UUID_TYPES:
-        result = getattr(proto, which)
-        if len(_python) >= _CACHE_LIMIT:
-            _python.clear()
-        _python[raw] = result
-        return result
-    return feast_value_type_to_python_type(proto, vtype)
+    if which not in _PY_SCALARS:
+        return feast_value_type_to_python_type(proto, vtype)
+    if len(_python) >= _CACHE_LIMIT:
+        _python.clear()
+    result = _python[raw] = getattr(proto, which)
+    return result
 
 
 _UUID_TYPES: Final = frozenset({ValueType.UUID, ValueType.TIME_UUID})
@@ -344,19 +323,15 @@ def to_json_values(values: Sequence[Any], vtype: ValueType) -> list[Any]:
     Plain Python scalars of the declared type take a fast path (a FLOAT output is rounded to
     32 bits as the proto does); anything else goes through Feast's own proto conversion.
 
-    Args:
-        values: One output column of an on-demand transformation.
-        vtype: The declared output type.
-
-    Returns:
-        The values as Feast's server would serialize them.
+    ``values`` is one output column of an on-demand transformation, ``vtype`` its declared
+    type; the result is the values as Feast's server would serialize them.
     """
     convert = _OUTPUTS.get(vtype)
     if convert is not None:
         try:
             return [convert(v) for v in values]
         except (TypeError, OverflowError):
-            pass
+            pass  # not plain scalars of the declared type: Feast's conversion below decides
     protos = python_values_to_proto_values(list(values), vtype)
     if len(protos) != len(values):  # Feast drops non-finite floats here; keep them visible.
         return [json_float(v) if isinstance(v, float) else v for v in values]

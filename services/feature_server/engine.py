@@ -187,12 +187,8 @@ async def read_online(
 ) -> ReadResult:
     """Serve one request: validate entity columns, read the store, evaluate on-demand views.
 
-    Args:
-        plan: The resolved plan.
-        req: The parsed request.
-        snapshot: The registry snapshot the plan came from.
-        reader: The online store reader.
-        key_version: ``entity_key_serialization_version`` of the repo.
+    ``snapshot`` is the registry snapshot the plan came from; ``key_version`` the repo's
+    ``entity_key_serialization_version``.
 
     Returns:
         Feast's JSON response and the store read time.

@@ -12,6 +12,9 @@ from services.errors import ServicesError
 class ApiError(ServicesError):
     """A request the service refuses, with the HTTP status and a short machine-readable code.
 
+    A subclass names its defaults in the class line (``class X(ApiError, status=404,
+    code="not_found")``); an instance may override them.
+
     Attributes:
         status: HTTP status code.
         code: Stable error code (``unknown_feature``, ``bad_entity_type``, ...).
@@ -20,6 +23,11 @@ class ApiError(ServicesError):
 
     status = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        cls.status = cls.status if status is None else status
+        cls.code = cls.code if code is None else code
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
         super().__init__(message)
@@ -30,53 +38,32 @@ class ApiError(ServicesError):
             self.code = code
 
 
-class BadRequestError(ApiError):
+class BadRequestError(ApiError, status=400, code="bad_request"):
     """The body is not JSON or not an object (400)."""
 
-    status = 400
-    code = "bad_request"
 
-
-class ValidationError(ApiError):
+class ValidationError(ApiError, status=422, code="invalid_request"):
     """The body is JSON but its fields are wrong (422)."""
 
-    status = 422
-    code = "invalid_request"
 
-
-class NotFoundError(ApiError):
+class NotFoundError(ApiError, status=404, code="not_found"):
     """A named feature, feature view or feature service does not exist (404)."""
 
-    status = 404
-    code = "not_found"
 
-
-class TooLargeError(ApiError):
+class TooLargeError(ApiError, status=413, code="too_large"):
     """The body or the number of entity rows exceeds a limit (413)."""
 
-    status = 413
-    code = "too_large"
 
-
-class UnauthorizedError(ApiError):
+class UnauthorizedError(ApiError, status=401, code="unauthorized"):
     """No API key, or a key that is not on the list (401)."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class ForbiddenError(ApiError):
+class ForbiddenError(ApiError, status=403, code="forbidden"):
     """A valid key asked for something outside its scope (403)."""
 
-    status = 403
-    code = "forbidden"
 
-
-class UnavailableError(ApiError):
+class UnavailableError(ApiError, status=503, code="unavailable"):
     """The registry is not loaded or the online store does not answer (503)."""
-
-    status = 503
-    code = "unavailable"
 
 
 class StoreUnavailableError(ServicesError):

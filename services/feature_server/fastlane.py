@@ -103,12 +103,7 @@ class FastLane:
     """Outer ASGI layer of the app (see module docstring)."""
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
-        """Wrap the FastAPI app.
-
-        Args:
-            app: The inner ASGI app.
-            state: Shared service state.
-        """
+        """Wrap the inner (FastAPI) app."""
         self.app = app
         self.state = state
         self.header = state.settings.request_id_header.lower().encode("latin-1")

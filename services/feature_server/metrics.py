@@ -70,7 +70,7 @@ def multiprocess_metrics(directory: str) -> None:
 
     os.environ[MULTIPROC_ENV] = directory
     os.environ[AGGREGATE_ENV] = "1"
-    values.ValueClass = values.get_value_class()
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 def single_process_metrics() -> None:
@@ -79,7 +79,7 @@ def single_process_metrics() -> None:
 
     os.environ.pop(MULTIPROC_ENV, None)
     os.environ.pop(AGGREGATE_ENV, None)
-    values.ValueClass = values.get_value_class()
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 class _Tally:
@@ -124,9 +124,8 @@ class Metrics:
     def __init__(self, *, registry_age: Callable[[], float] | None = None) -> None:
         """Create the metrics.
 
-        Args:
-            registry_age: Seconds since the last registry refresh (exported as a gauge when
-                running in a single process).
+        ``registry_age`` gives the seconds since the last registry refresh (exported as a
+        gauge when running in a single process).
         """
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV)) and bool(
             os.environ.get(AGGREGATE_ENV)

@@ -81,9 +81,6 @@ class ReadPlan:
 def parse_ref(ref: str) -> tuple[str, str]:
     """Split ``view:feature`` the way Feast does (``view@latest:feature`` is the same view).
 
-    Args:
-        ref: A feature reference.
-
     Returns:
         ``(view name, feature name)``.
 
@@ -113,14 +110,8 @@ def plan_for(
 ) -> ReadPlan:
     """Return the (cached) plan for a feature list or a feature service.
 
-    Args:
-        snapshot: The registry snapshot.
-        features: ``view:feature`` references, used when ``service`` is None.
-        service: Feature service name.
-        full_feature_names: Whether response columns are ``view__feature``.
-
-    Returns:
-        The plan.
+    ``features`` (``view:feature`` references) are used when ``service`` is None;
+    ``full_feature_names`` makes the response columns ``view__feature``.
 
     Raises:
         ApiError: Unknown service, view or feature (404), or an invalid list (422).

@@ -230,12 +230,8 @@ def _service_spec(service: Any) -> ServiceSpec:
 def build_snapshot(store: Any, *, digest: str = "") -> Snapshot:
     """Read the (cached) registry of a Feast store into a snapshot.
 
-    Args:
-        store: A ``feast.FeatureStore``.
-        digest: Hash of the registry contents, kept to skip identical rebuilds.
-
-    Returns:
-        The snapshot.
+    ``store`` is a ``feast.FeatureStore``; ``digest`` (the hash of the registry contents) is
+    kept to skip identical rebuilds.
     """
     registry, project, config = store.registry, store.project, store.config
     fvs = {fv.name: fv for fv in registry.list_feature_views(project, allow_cache=True)}
@@ -290,10 +286,9 @@ class RegistryWatcher:
     ) -> None:
         """Create a watcher; nothing is read until ``refresh`` or ``start``.
 
-        Args:
-            store_factory: Opens the ``feast.FeatureStore`` (called lazily, retried on failure).
-            interval: Seconds between refreshes.
-            on_refresh: Called after every refresh attempt (e.g. to reload API keys).
+        ``store_factory`` opens the ``feast.FeatureStore`` (called lazily, retried on
+        failure); ``interval`` is the seconds between refreshes; ``on_refresh`` is called after
+        every refresh attempt (e.g. to reload API keys).
         """
         self._store_factory = store_factory
         self._store: Any = None

@@ -40,12 +40,7 @@ class OnlineRequest:
 def parse_request(body: bytes, *, max_entities: int) -> OnlineRequest:
     """Parse and shape-check a request body (no registry needed).
 
-    Args:
-        body: Raw request body.
-        max_entities: Most entity rows allowed.
-
-    Returns:
-        The parsed request.
+    ``max_entities`` is the most entity rows allowed.
 
     Raises:
         BadRequestError: Not JSON.

@@ -64,11 +64,7 @@ class ResponseBody:
     def add(self, name: str, values: bytes, statuses: bytes, stamps: bytes) -> None:
         """Append one column from its three serialized lists.
 
-        Args:
-            name: Column name for ``metadata.feature_names``.
-            values: JSON list of values.
-            statuses: JSON list of statuses.
-            stamps: JSON list of event timestamps.
+        ``name`` goes into ``metadata.feature_names``; the other three are JSON lists.
         """
         self.names.append(name)
         self.parts.append(b"".join((_VALUES, values, _STATUSES, statuses, _STAMPS, stamps, b"}")))
@@ -76,11 +72,7 @@ class ResponseBody:
     def render(self, metadata: dict[str, Any] | None = None) -> bytes:
         """The whole body: the columns, then ``metadata`` with ``feature_names`` first.
 
-        Args:
-            metadata: Extra metadata entries after ``feature_names``.
-
-        Returns:
-            The JSON bytes.
+        ``metadata`` holds extra metadata entries after ``feature_names``.
         """
         meta = orjson.dumps({"feature_names": self.names, **(metadata or {})})
         return b"".join((b'{"results":[', b",".join(self.parts), b'],"metadata":', meta, b"}"))

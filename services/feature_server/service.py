@@ -99,16 +99,11 @@ async def handle_online(
     body: Callable[[], Awaitable[bytes]],
     request_id: str,
 ) -> Reply:
-    """Serve ``POST /get-online-features``.
+    """Serve ``POST /get-online-features``; the reply, never an exception.
 
-    Args:
-        state: Shared state.
-        headers: Raw request headers (lower-case names).
-        body: Reads the size-limited body; called only once the key is accepted.
-        request_id: The request id for error bodies and logs.
-
-    Returns:
-        The reply; never raises.
+    ``headers`` are the raw request headers (lower-case names); ``body`` reads the size-limited
+    body and is called only once the API key is accepted; ``request_id`` goes into error
+    bodies and logs.
     """
     service = NONE
     try:

@@ -107,9 +107,7 @@ class Supervisor:
             if code == STARTUP_FAILURE:
                 logger.error("Worker process [%d] failed to start; stopping the server", pid)
                 return pid
-            logger.warning(
-                "Worker process [%d] exited with code %d; starting a new one", pid, code
-            )
+            logger.warning("Worker process [%d] exited with code %d; starting a new one", pid, code)
             if time.monotonic() - worker.started < _MIN_LIFETIME:
                 time.sleep(_MIN_LIFETIME)  # a worker that dies at once: do not spin
             self._fork(worker.slot)

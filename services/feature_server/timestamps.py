@@ -21,12 +21,8 @@ _ts_cache: dict[tuple[int, int], str] = {}
 def format_timestamp(seconds: int, nanos: int = 0) -> str:
     """Format a protobuf timestamp like Feast's server (RFC 3339 with ``Z``).
 
-    Args:
-        seconds: Seconds since the epoch.
-        nanos: Nanoseconds within the second.
-
-    Returns:
-        For example ``2026-10-31T23:00:00Z`` or ``2026-10-31T23:00:00.250Z``.
+    ``seconds`` since the epoch and ``nanos`` within the second give, for example,
+    ``2026-10-31T23:00:00Z`` or ``2026-10-31T23:00:00.250Z``.
     """
     key = (seconds, nanos)
     text = _ts_cache.get(key)
@@ -53,11 +49,8 @@ def format_timestamp(seconds: int, nanos: int = 0) -> str:
 def format_sqlite_ts(value: Any) -> str:
     """Format an ``event_ts`` cell of Feast's SQLite table (epoch seconds since Feast 0.40).
 
-    Args:
-        value: The raw cell: an integer of epoch seconds, or an ISO string from older writers.
-
-    Returns:
-        The formatted timestamp; the epoch when the cell is empty.
+    ``value`` is the raw cell: an integer of epoch seconds, or an ISO string from older
+    writers. An empty cell is the epoch.
     """
     if type(value) is int:
         return format_timestamp(value)
@@ -77,11 +70,7 @@ def format_redis_ts(raw: bytes | None) -> str:
     Feast goes through ``datetime.fromtimestamp(seconds + nanos / 1e9)``, so the result is
     rounded to microseconds.
 
-    Args:
-        raw: Serialized ``google.protobuf.Timestamp`` or None.
-
-    Returns:
-        The formatted timestamp; the epoch when the field is missing.
+    ``raw`` is a serialized ``google.protobuf.Timestamp``; a missing field is the epoch.
     """
     if not raw:
         return EPOCH

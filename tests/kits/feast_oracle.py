@@ -23,21 +23,12 @@ def random_requests(
     keys: Mapping[str, Sequence[object]],
     request_values: Mapping[str, Callable[[random.Random], object]],
 ) -> list[dict[str, Any]]:
-    """Generate valid ``/get-online-features`` bodies from a registry snapshot.
+    """``count`` valid ``/get-online-features`` bodies from a registry snapshot.
 
     Feature lists draw from every view and on-demand view (without name collisions unless
     full names are on), feature services from the registry; entity columns come from ``keys``
-    (mix present and missing values there) and request-time columns from ``request_values``.
-
-    Args:
-        snapshot: The registry snapshot.
-        seed: Random seed (same seed, same requests).
-        count: Number of requests.
-        keys: Candidate values per join key.
-        request_values: Value generator per request-time field.
-
-    Returns:
-        Request bodies.
+    (candidate values per join key: mix present and missing ones) and request-time columns
+    from ``request_values`` (a generator per field). The same seed gives the same requests.
     """
     rng = random.Random(seed)
     refs = [f"{v.name}:{f}" for v in snapshot.views.values() for f in v.features]
