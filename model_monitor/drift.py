@@ -192,7 +192,7 @@ def detect_drift(
             both criteria off for a column.
     """
     settings = config or DriftConfig()
-    current = _bounded(current, settings)
+    current = bounded_window(current, settings)
     plans, warnings = _plans(
         current,
         reference,
@@ -214,8 +214,8 @@ def detect_drift(
     return DriftResult(tuple(results), len(current), len(reference), tuple(warnings))
 
 
-def _bounded(current: pd.DataFrame, settings: DriftConfig) -> pd.DataFrame:
-    """The window, sampled down to ``max_current_rows`` (seeded) when larger."""
+def bounded_window(current: pd.DataFrame, settings: DriftConfig) -> pd.DataFrame:
+    """The window, sampled down to ``max_current_rows`` (seeded, so always the same rows)."""
     import numpy as np
 
     if len(current) <= settings.max_current_rows:

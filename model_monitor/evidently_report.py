@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model_monitor.columns import ColumnSpec, Schema
-from model_monitor.drift import DriftResult, category_text
+from model_monitor.drift import DriftResult, bounded_window, category_text
+from model_monitor.drift_config import DriftConfig
 from model_monitor.statistics import numbers
 
 if TYPE_CHECKING:
@@ -22,11 +23,13 @@ def drift_report_html(
     result: DriftResult,
     path: Path,
     columns: Sequence[str] | None = None,
+    config: DriftConfig | None = None,
 ) -> None:
     """Save Evidently's own HTML report of the same drift tests (self-contained, no network).
 
     One ``ValueDrift`` metric per criterion of each tested column (of ``columns``, default
-    all), with the method and threshold the result used.
+    all), with the method and threshold the result used, on the same sample of the window
+    (pass the drift run's ``config``).
     """
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
@@ -35,6 +38,7 @@ def drift_report_html(
     wanted = [c for c in result.columns if columns is None or c.column in columns]
     if not wanted:
         return
+    current = bounded_window(current, config or DriftConfig())
     specs = {c.column: schema.column(c.column) for c in wanted}
     frames = {}
     for label, frame in (("current", current), ("reference", reference)):

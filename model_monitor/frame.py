@@ -15,30 +15,22 @@ Every record that cannot be used is counted in the window's warnings, never drop
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from model_monitor.capture import CaptureRecord, format_time, parse_time
-from model_monitor.columns import (
-    EVENT_ID,
-    INFERENCE_ID,
-    INFERENCE_TIME,
-    PREDICTED_LABEL,
-    PREDICTION,
-    ROW,
-    InferredType,
-    Schema,
-)
+from model_monitor.columnar import Chunk, Packed, chunk_arrays, concat, pack, unpack
+from model_monitor.columns import Schema
 from model_monitor.errors import CaptureError
-from model_monitor.payloads import Prediction, Row, input_rows, output_predictions
+from model_monitor.payloads import Prediction, input_rows, output_predictions
 from model_monitor.reader import ReadReport, window_bounds
 
 if TYPE_CHECKING:
-    import numpy.typing as npt
     import pandas as pd
 
 
@@ -81,20 +73,19 @@ class CaptureWindow:
         return found
 
 
-@dataclass
-class _Columns:
-    """Rows and metadata of one chunk, accumulated before becoming arrays."""
+@dataclass(frozen=True)
+class _Layout:
+    """What parsing needs from the schema, computed once per load."""
 
-    rows: list[Row] = field(default_factory=list)
-    scores: list[Any] = field(default_factory=list)
-    labels: list[Any] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-    inference_ids: list[str | None] = field(default_factory=list)
-    times: list[str] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    requests: int = 0
-    bad_inputs: int = 0
-    bad_outputs: int = 0
+    features: tuple[str, ...]
+    numeric: frozenset[str]
+
+    @classmethod
+    def of(cls, schema: Schema | None) -> _Layout:
+        if schema is None:
+            return cls((), frozenset())
+        numeric = frozenset(c.name for c in schema.columns if c.inferred_type.numeric)
+        return cls(schema.features, numeric)
 
 
 def load_window(
@@ -103,30 +94,45 @@ def load_window(
     schema: Schema | None,
     since: datetime | None = None,
     until: datetime | None = None,
+    workers: int = 1,
 ) -> CaptureWindow:
     """Load the records of ``files`` with ``inferenceTime`` in ``[since, until)`` as a frame.
 
     ``schema`` gives the feature order of CSV bodies and value arrays and which features are
     numeric; without it only JSON objects name their columns. Times compare at whole seconds.
+    ``workers`` > 1 parses files in that many processes (rows keep the order of ``files``).
 
     Raises:
-        CaptureError: ``since`` is not before ``until``.
+        CaptureError: ``since`` is not before ``until``, or ``workers`` is below 1.
         OSError: A file cannot be read.
     """
     low, high = window_bounds(since, until)
+    if workers < 1:
+        raise CaptureError(f"workers must be at least 1, got {workers}")
+    layout = _Layout.of(schema)
+    task = partial(_load_file, layout=layout, low=low, high=high, schema=schema)
+    if workers > 1 and len(files) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(task, files))
+    else:
+        results = [task(path) for path in files]
     report = ReadReport()
-    parts: list[dict[str, npt.NDArray[Any]]] = []
-    totals = _Columns()
-    for path in files:
-        chunk = _Columns()
-        _read_file(path, chunk, report=report, low=low, high=high, schema=schema)
-        totals.requests += chunk.requests
-        totals.bad_inputs += chunk.bad_inputs
-        totals.bad_outputs += chunk.bad_outputs
-        if chunk.rows:
-            parts.append(_arrays(chunk, schema=schema))
+    totals = Chunk()
+    parts = []
+    for packed, file_report, counts in results:
+        report.merge(file_report)
+        totals.requests += counts[0]
+        totals.bad_inputs += counts[1]
+        totals.bad_outputs += counts[2]
+        if packed is not None:
+            parts.append(unpack(packed))
     return CaptureWindow(
-        frame=_frame(parts, schema=schema),
+        frame=concat(parts, schema=schema),
         report=report,
         requests=totals.requests,
         bad_inputs=totals.bad_inputs,
@@ -134,16 +140,28 @@ def load_window(
     )
 
 
+def _load_file(
+    path: Path, *, layout: _Layout, low: str | None, high: str | None, schema: Schema | None
+) -> tuple[Packed | None, ReadReport, tuple[int, int, int]]:
+    """One file's packed columns, read report and (requests, bad inputs, bad outputs)."""
+    chunk = Chunk()
+    report = ReadReport()
+    _read_file(path, chunk, report=report, low=low, high=high, layout=layout)
+    packed = pack(chunk_arrays(chunk, schema=schema)) if chunk.rows else None
+    return packed, report, (chunk.requests, chunk.bad_inputs, chunk.bad_outputs)
+
+
 def frame_from_records(records: Iterable[CaptureRecord], *, schema: Schema | None) -> CaptureWindow:
     """Build the monitoring frame of records already parsed (e.g. from :func:`iter_records`)."""
-    chunk = _Columns()
+    chunk = Chunk()
     report = ReadReport()
+    layout = _Layout.of(schema)
     for record in records:
         report.records += 1
-        _add(record.to_json(), chunk, schema=schema)
-    parts = [_arrays(chunk, schema=schema)] if chunk.rows else []
+        _add(record.to_json(), chunk, layout=layout)
+    parts = [chunk_arrays(chunk, schema=schema)] if chunk.rows else []
     return CaptureWindow(
-        frame=_frame(parts, schema=schema),
+        frame=concat(parts, schema=schema),
         report=report,
         requests=chunk.requests,
         bad_inputs=chunk.bad_inputs,
@@ -153,12 +171,12 @@ def frame_from_records(records: Iterable[CaptureRecord], *, schema: Schema | Non
 
 def _read_file(
     path: Path,
-    chunk: _Columns,
+    chunk: Chunk,
     *,
     report: ReadReport,
     low: str | None,
     high: str | None,
-    schema: Schema | None,
+    layout: _Layout,
 ) -> None:
     """Parse one file's lines into ``chunk``, counting bad lines in ``report``."""
     report.files += 1
@@ -182,13 +200,13 @@ def _read_file(
         if (low is not None and moment < low) or (high is not None and moment >= high):
             report.outside_window += 1
             continue
-        if not _add(doc, chunk, schema=schema, moment=moment):
+        if not _add(doc, chunk, layout=layout, moment=moment):
             report.corrupt(path, number + 1, _reason(line), truncated=number == last)
             continue
         report.records += 1
 
 
-def _add(doc: Any, chunk: _Columns, *, schema: Schema | None, moment: str | None = None) -> bool:
+def _add(doc: Any, chunk: Chunk, *, layout: _Layout, moment: str | None = None) -> bool:
     """Add one record's rows to ``chunk``; False when the record itself is malformed."""
     try:
         capture = doc["captureData"]
@@ -203,16 +221,14 @@ def _add(doc: Any, chunk: _Columns, *, schema: Schema | None, moment: str | None
     except (KeyError, TypeError, AttributeError, CaptureError):
         return False
     chunk.requests += 1
-    features = schema.features if schema is not None else ()
-    numeric = _numeric(schema)
     try:
         rows = (
             input_rows(
                 given_in["data"],
                 given_in["encoding"],
                 given_in.get("observedContentType") or "",
-                features=features,
-                numeric=numeric,
+                features=layout.features,
+                numeric=layout.numeric,
             )
             if given_in is not None
             else None
@@ -272,73 +288,3 @@ def _reason(line: bytes) -> str:
     except CaptureError as exc:
         return str(exc)
     return "the record's bodies cannot be used"
-
-
-def _numeric(schema: Schema | None) -> frozenset[str]:
-    """Names of numeric features (CSV fields parsed as numbers)."""
-    if schema is None:
-        return frozenset()
-    return frozenset(c.name for c in schema.columns if c.inferred_type.numeric)
-
-
-def _arrays(chunk: _Columns, *, schema: Schema | None) -> dict[str, npt.NDArray[Any]]:
-    """One array per column of a chunk."""
-    import numpy as np
-
-    rows = chunk.rows
-    known = list(schema.features) if schema is not None else []
-    seen = set(known)
-    extra: set[str] = set()
-    for row in rows:
-        extra.update(k for k in row if k not in seen)
-    names = [n for n in known if any(n in row for row in rows)] + sorted(extra)
-    types = schema.types if schema is not None else {}
-    arrays: dict[str, npt.NDArray[Any]] = {}
-    for name in names:
-        arrays[name] = _array([row.get(name) for row in rows], types.get(name))
-    arrays[PREDICTION] = _array(chunk.scores, InferredType.FRACTIONAL)
-    arrays[PREDICTED_LABEL] = _array(chunk.labels, None)
-    arrays[EVENT_ID] = np.array(chunk.event_ids, dtype=object)
-    arrays[INFERENCE_ID] = np.array(chunk.inference_ids, dtype=object)
-    arrays[INFERENCE_TIME] = np.array(chunk.times, dtype=object)
-    arrays[ROW] = np.array(chunk.positions, dtype=np.int64)
-    return arrays
-
-
-_NUMBERS = frozenset({int, float, type(None)})
-
-
-def _array(values: list[Any], declared: InferredType | None) -> npt.NDArray[Any]:
-    """float64 for numbers (None is NaN), objects for strings or mixed types."""
-    import numpy as np
-
-    if set(map(type, values)) <= _NUMBERS and declared is not InferredType.STRING:
-        return np.array(values, dtype=np.float64)
-    return np.array(values, dtype=object)
-
-
-def _frame(parts: list[dict[str, npt.NDArray[Any]]], *, schema: Schema | None) -> pd.DataFrame:
-    """Concatenate chunk arrays into one frame (a column missing from a chunk is missing there)."""
-    import numpy as np
-    import pandas as pd
-
-    if not parts:
-        names = [*(schema.names if schema is not None else ()), EVENT_ID, INFERENCE_ID]
-        names += [INFERENCE_TIME, ROW]
-        return pd.DataFrame({name: pd.Series([], dtype=object) for name in dict.fromkeys(names)})
-    order: list[str] = []
-    for part in parts:
-        order.extend(n for n in part if n not in order)
-    columns: dict[str, Any] = {}
-    for name in order:
-        pieces = []
-        for part in parts:
-            length = len(part[ROW])
-            piece = part.get(name)
-            if piece is None:
-                piece = np.full(length, np.nan) if name != ROW else np.zeros(length, np.int64)
-            pieces.append(piece)
-        if any(p.dtype == object for p in pieces):
-            pieces = [p.astype(object) for p in pieces]
-        columns[name] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    return pd.DataFrame(columns, copy=False)

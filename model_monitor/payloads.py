@@ -184,9 +184,16 @@ def _json_prediction(item: Any) -> Prediction:
     """One JSON prediction: a number, ``[score, label]`` or an object with score/label keys."""
     if isinstance(item, int | float) and not isinstance(item, bool):
         return item, None
-    if isinstance(item, dict):
-        score = next((item[k] for k in SCORE_KEYS if k in item), None)
-        label = next((item[k] for k in LABEL_KEYS if k in item), None)
+    if type(item) is dict:
+        score = label = None
+        for key in SCORE_KEYS:
+            if key in item:
+                score = item[key]
+                break
+        for key in LABEL_KEYS:
+            if key in item:
+                label = item[key]
+                break
         if score is None and label is None:
             raise PayloadError("a captured prediction has no score or label key")
         return score, label

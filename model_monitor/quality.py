@@ -169,17 +169,21 @@ class LabelJoin:
 
 def join_labels(frame: pd.DataFrame, records: Iterable[GroundTruthRecord]) -> LabelJoin:
     """Join ground truth to captured rows by ``inferenceId``, else ``eventId``."""
+    import numpy as np
     import pandas as pd
 
-    keys = frame[INFERENCE_ID].where(frame[INFERENCE_ID].notna(), frame[EVENT_ID])
+    given_records = list(records)
+    wanted = {r.event_id for r in given_records}
+    keys = frame[INFERENCE_ID].where(frame[INFERENCE_ID].notna(), frame[EVENT_ID]).astype(str)
+    candidates = np.flatnonzero(keys.isin(wanted).to_numpy())
     groups: dict[str, list[int]] = {}
-    for position, key in enumerate(keys.to_numpy()):
-        groups.setdefault(str(key), []).append(position)
+    for position, key in zip(candidates.tolist(), keys.to_numpy()[candidates], strict=True):
+        groups.setdefault(key, []).append(position)
     positions: list[int] = []
     labels: list[Any] = []
     given = matched = unmatched = mismatched = 0
     rows = frame[ROW].to_numpy()
-    for record in records:
+    for record in given_records:
         given += 1
         members = groups.get(record.event_id)
         if members is None:

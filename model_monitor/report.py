@@ -266,6 +266,7 @@ def run_monitor(
             schema=baseline.schema,
             result=drift,
             path=files["drift_html"],
+            config=settings.drift,
         )
     bad = bool(violations) or bool(quality and quality.violations)
     result = MonitorResult(

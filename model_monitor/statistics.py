@@ -89,8 +89,10 @@ def numbers(values: pd.Series) -> npt.NDArray[Any]:
 
 def texts(values: pd.Series) -> pd.Series:
     """The present values of a column as strings (missing values dropped)."""
+    import pandas as pd
+
     present = values.dropna()
-    if present.dtype == object and all(type(v) is str for v in present):
+    if pd.api.types.infer_dtype(present, skipna=True) == "string":
         return present
     return present.map(str)
 

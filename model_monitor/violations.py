@@ -216,6 +216,8 @@ def _wrong_type_count(present: pd.Series, kind: InferredType) -> int:
 
     dtype = present.dtype
     if kind is InferredType.STRING:
+        if pd.api.types.infer_dtype(present, skipna=True) == "string":
+            return 0
         if pd.api.types.is_object_dtype(dtype):
             return int(sum(1 for v in present if not isinstance(v, str)))
         return len(present)

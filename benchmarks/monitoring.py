@@ -1,0 +1,383 @@
+"""Benchmarks of data capture and monitoring (numbers for docs/monitoring.md).
+
+Two measurements, nothing timed in the test suite:
+
+* ``scale``: writes ``--records`` (default 1,000,000) captured requests in SageMaker's layout
+  (``<dir>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``, one request of one row each, the
+  inference server's JSON bodies), a baseline of 20,000 training rows, ground truth for 10%
+  of the requests, then runs the whole analysis in a child process: list the files, load the
+  window into a frame, check constraints, drift (Evidently), model quality, and write every
+  output (violations, statistics, summary, both HTML reports). Prints the child's wall time
+  and peak RSS (``ru_maxrss`` of the child).
+* ``latency``: starts two inference servers on 127.0.0.1 (capture off, capture on at 100%),
+  sends the same one-row JSON request to each in interleaved rounds over keep-alive
+  connections and prints p50/p99 per server and the p99 difference per round; also the cost
+  of one ``CaptureWriter.capture`` call measured in-process.
+
+Usage::
+
+    .venv/bin/python benchmarks/monitoring.py scale [--records 1000000] [--keep DIR]
+    .venv/bin/python benchmarks/monitoring.py latency [--requests 3000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+START = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
+
+
+# --- scale --------------------------------------------------------------------------------------
+
+
+def _generate(capture: Path, *, records: int, per_file: int) -> float:
+    """Write ``records`` capture records (the last quarter shifted in conv_rate); return seconds."""
+    from model_monitor.capture import (
+        CapturedPayload,
+        CaptureRecord,
+        Encoding,
+        hour_folder,
+        new_event_id,
+        variant_folder,
+    )
+    from model_monitor.simulate import IMPORTANT, driver_frame, driver_labels, driver_scores
+
+    began = time.perf_counter()
+    root = variant_folder(capture, endpoint="drivers", variant="AllTraffic")
+    files = (records + per_file - 1) // per_file
+    for index in range(files):
+        count = min(per_file, records - index * per_file)
+        shift = {IMPORTANT: 0.5} if index >= files * 3 // 4 else None
+        frame = driver_frame(count, seed=10 + index, shift=shift)
+        scores = driver_scores(frame)
+        labels = driver_labels(scores)
+        rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        moment = START + timedelta(hours=index)
+        folder = hour_folder(root, moment)
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i, row in enumerate(rows):
+            body = orjson.dumps({"instances": [row]}, option=orjson.OPT_SERIALIZE_NUMPY)
+            answer = orjson.dumps(
+                {
+                    "predictions": [{"probability": float(scores[i]), "label": int(labels[i])}],
+                    "model": {"ref": "driver_ranking:3", "digest": "sha256:0"},
+                }
+            )
+            lines.append(
+                CaptureRecord(
+                    event_id=new_event_id(),
+                    inference_time=moment + timedelta(seconds=i * 3600 / count),
+                    endpoint_input=CapturedPayload(
+                        body.decode(), Encoding.JSON, "application/json", "INPUT"
+                    ),
+                    endpoint_output=CapturedPayload(
+                        answer.decode(), Encoding.JSON, "application/json", "OUTPUT"
+                    ),
+                    inference_id=f"r{index}-{i}",
+                ).encode()
+            )
+        (folder / f"00-00-000-part{index:03d}.jsonl").write_bytes(b"".join(lines))
+    return time.perf_counter() - began
+
+
+def _ground_truth(capture: Path, labels_file: Path, *, share: float) -> int:
+    """Ground truth for ``share`` of the requests (from the captured ids); return the count."""
+    import random
+
+    rng = random.Random(0)
+    count = 0
+    with labels_file.open("wb") as out:
+        for path in sorted(capture.rglob("*.jsonl")):
+            for line in path.read_bytes().splitlines():
+                if rng.random() >= share:
+                    continue
+                doc = orjson.loads(line)
+                key = doc["eventMetadata"]["inferenceId"]
+                score = orjson.loads(doc["captureData"]["endpointOutput"]["data"])
+                truth = int(rng.random() < score["predictions"][0]["probability"])
+                out.write(
+                    orjson.dumps(
+                        {
+                            "groundTruthData": {"data": str(truth), "encoding": "CSV"},
+                            "eventMetadata": {"eventId": key},
+                            "eventVersion": "0",
+                        }
+                    )
+                    + b"\n"
+                )
+                count += 1
+    return count
+
+
+def _baseline(folder: Path) -> None:
+    from model_monitor.baseline import build_baseline
+    from model_monitor.simulate import driver_frame, driver_labels, driver_scores
+
+    frame = driver_frame(20_000, seed=1)
+    scores = driver_scores(frame)
+    build_baseline(features=frame, prediction=scores, predicted_label=driver_labels(scores)).write(
+        folder
+    )
+
+
+def analyse(capture: Path, baseline_dir: Path, labels_file: Path, out: Path) -> dict[str, Any]:
+    """The whole analysis a monitoring run does; returns phase timings."""
+    began = time.perf_counter()
+    from model_monitor.baseline import load_baseline
+    from model_monitor.frame import load_window
+    from model_monitor.quality import read_ground_truth
+    from model_monitor.reader import capture_files
+    from model_monitor.report import run_monitor
+
+    baseline = load_baseline(baseline_dir)
+    imported = time.perf_counter()
+    files = capture_files(destination=capture, endpoint="drivers", variant="AllTraffic")
+    window = load_window(files, schema=baseline.schema, workers=min(2, os.cpu_count() or 1))
+    loaded = time.perf_counter()
+    labels = read_ground_truth([labels_file])
+    result = run_monitor(
+        window=window,
+        baseline=baseline,
+        out_dir=out,
+        labels=labels,
+        registered_metrics={"roc_auc": 0.85, "accuracy": 0.75},
+    )
+    done = time.perf_counter()
+    return {
+        "files": len(files),
+        "requests": window.requests,
+        "rows": window.rows,
+        "labels": len(labels),
+        "status": result.status,
+        "violations": len(result.violations),
+        "drifted": list(result.drifted_columns),
+        "warnings": list(result.warnings),
+        "seconds": {
+            "start_and_baseline": round(imported - began, 2),
+            "load_window": round(loaded - imported, 2),
+            "checks_drift_quality_reports": round(done - loaded, 2),
+            "total": round(done - began, 2),
+        },
+    }
+
+
+def _scale(args: argparse.Namespace) -> None:
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slipway-monitor-"))
+    capture, baseline, out = work / "capture", work / "baseline", work / "run"
+    labels = work / "ground_truth.jsonl"
+    if not capture.exists():
+        seconds = _generate(capture, records=args.records, per_file=args.per_file)
+        size = sum(p.stat().st_size for p in capture.rglob("*.jsonl"))
+        print(f"generated {args.records:,} records ({size / 1e6:,.0f} MB) in {seconds:.1f}s")
+        print(f"ground truth for {_ground_truth(capture, labels, share=0.1):,} requests")
+        _baseline(baseline)
+    began = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, __file__, "analyse", str(capture), str(baseline), str(labels), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
+    wall = time.perf_counter() - began
+    if child.returncode != 0:
+        raise SystemExit(f"analysis failed:\n{child.stderr[-2000:]}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    report.update(wall_seconds=round(wall, 2), peak_rss_mb=round(peak_mb))
+    print(json.dumps(report, indent=2))
+    print(f"work folder: {work}")
+
+
+# --- latency ------------------------------------------------------------------------------------
+
+
+def _bundle(folder: Path) -> list[dict[str, Any]]:
+    """A fitted pipeline bundle on the driver features; returns request rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from model_bundle.bundle import ModelBundle, save_bundle
+    from model_monitor.simulate import CATEGORICAL, FEATURES, NUMERIC, driver_frame, driver_scores
+
+    frame = driver_frame(3000, seed=1).fillna(50.0)
+    label = (driver_scores(frame) >= 0.5).astype(int)
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), list(NUMERIC)), ("cat", OneHotEncoder(), list(CATEGORICAL))]
+    )
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=500))]).fit(frame, label)
+    save_bundle(ModelBundle(estimator=model, features=list(FEATURES)), directory=folder)
+    rows: list[dict[str, Any]] = frame.head(200).astype(object).to_dict(orient="records")
+    return rows
+
+
+def _start(bundle: Path, port: int, extra: list[str], log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.inference",
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server on {port} did not start:\n{log.read_text()}")
+
+
+def _timed(port: int, bodies: list[bytes]) -> list[float]:
+    """Per-request seconds for ``bodies`` over one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"content-type": "application/json", "X-Amzn-SageMaker-Inference-Id": "bench"}
+    found = []
+    for body in bodies:
+        began = time.perf_counter()
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+        found.append(time.perf_counter() - began)
+        if answer.status != 200:
+            raise SystemExit(f"request failed with {answer.status}")
+    connection.close()
+    return found
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _capture_call_cost(folder: Path, body: bytes) -> float:
+    """Microseconds per CaptureWriter.capture call (the request path's share of capture)."""
+    from model_monitor.writer import CaptureWriter
+
+    with CaptureWriter(destination=folder, endpoint="bench", max_queue=1_000_000) as writer:
+        calls = 20_000
+        began = time.perf_counter()
+        for _ in range(calls):
+            writer.capture(
+                input_body=body,
+                input_type="application/json",
+                output_body=b'{"predictions":[{"probability":0.5,"label":1}]}',
+                output_type="application/json",
+                inference_id="bench",
+            )
+        return (time.perf_counter() - began) / calls * 1e6
+
+
+def _latency(args: argparse.Namespace) -> None:
+    from foundation.ports import free_port
+
+    work = Path(tempfile.mkdtemp(prefix="slipway-latency-"))
+    rows = _bundle(work / "bundle")
+    bodies = [
+        orjson.dumps({"instances": [rows[i % len(rows)]]}, option=orjson.OPT_SERIALIZE_NUMPY)
+        for i in range(args.requests)
+    ]
+    ports = {"off": free_port(), "on": free_port()}
+    servers = {
+        "off": _start(work / "bundle", ports["off"], [], work / "off.log"),
+        "on": _start(
+            work / "bundle", ports["on"], ["--capture-dir", str(work / "capture")], work / "on.log"
+        ),
+    }
+    try:
+        for name in servers:  # warm up
+            _timed(ports[name], bodies[:200])
+        rounds: list[dict[str, float]] = []
+        for index in range(args.rounds):
+            order = ("off", "on") if index % 2 == 0 else ("on", "off")
+            seconds = {name: _timed(ports[name], bodies) for name in order}
+            rounds.append(
+                {
+                    f"{name}_{label}_ms": round(_quantile(seconds[name], q) * 1000, 3)
+                    for name in ("off", "on")
+                    for label, q in (("p50", 0.5), ("p99", 0.99))
+                }
+            )
+        for row in rounds:
+            row["p99_added_ms"] = round(row["on_p99_ms"] - row["off_p99_ms"], 3)
+            row["p50_added_ms"] = round(row["on_p50_ms"] - row["off_p50_ms"], 3)
+            print(json.dumps(row))
+        print(
+            json.dumps(
+                {
+                    "requests_per_round": args.requests,
+                    "rounds": args.rounds,
+                    "median_p99_added_ms": statistics.median(r["p99_added_ms"] for r in rounds),
+                    "median_p50_added_ms": statistics.median(r["p50_added_ms"] for r in rounds),
+                    "capture_call_us": round(_capture_call_cost(work / "calls", bodies[0]), 2),
+                }
+            )
+        )
+    finally:
+        for proc in servers.values():
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+    captured = sum(1 for p in (work / "capture").rglob("*.jsonl") for _ in p.open("rb"))
+    print(f"captured records on disk: {captured}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    scale = commands.add_parser("scale")
+    scale.add_argument("--records", type=int, default=1_000_000)
+    scale.add_argument("--per-file", type=int, default=50_000)
+    scale.add_argument("--keep", help="work folder to reuse (generated data is kept there)")
+    latency = commands.add_parser("latency")
+    latency.add_argument("--requests", type=int, default=3000)
+    latency.add_argument("--rounds", type=int, default=5)
+    child = commands.add_parser("analyse")
+    for name in ("capture", "baseline", "labels", "out"):
+        child.add_argument(name, type=Path)
+    args = parser.parse_args()
+    if args.command == "scale":
+        _scale(args)
+    elif args.command == "latency":
+        _latency(args)
+    else:
+        print(json.dumps(analyse(args.capture, args.baseline, args.labels, args.out)))
+
+
+if __name__ == "__main__":
+    main()
