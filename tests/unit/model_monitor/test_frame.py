@@ -202,3 +202,30 @@ def test_load_window_reads_files_and_keeps_the_window(tmp_path: Path) -> None:
     np.testing.assert_allclose(result.frame[PREDICTION].to_numpy(), expected[PREDICTION].to_numpy())
     assert result.frame["current_balance"].dtype == np.float64
     assert result.frame[EVENT_ID].tolist() == [f"e-{i}" for i in range(10, 40)]
+
+
+def test_workers_must_be_positive(tmp_path: Path) -> None:
+    from model_monitor.errors import CaptureError
+
+    with pytest.raises(CaptureError, match="workers must be at least 1"):
+        load_window([], schema=SCHEMA, workers=0)
+
+
+def test_parallel_loading_gives_the_same_frame(tmp_path: Path) -> None:
+    import pandas as pd
+    from monitor_kit import training_baseline
+
+    source = window(400, seed=8)
+    source.loc[source.index[:5], "city"] = None
+    records = frame_records(source)
+    root = variant_folder(tmp_path, endpoint="ep", variant="v")
+    for part in range(4):
+        write_records(root, records[part * 100 : (part + 1) * 100], name=f"{part}.jsonl")
+    files = capture_files(destination=tmp_path, endpoint="ep", variant="v")
+    schema = training_baseline(rows=500).schema
+    serial = load_window(files, schema=schema)
+    parallel = load_window(files, schema=schema, workers=2)
+    pd.testing.assert_frame_equal(serial.frame, parallel.frame)
+    assert serial.report.to_json() == parallel.report.to_json()
+    assert serial.frame["city"].iloc[:5].isna().all()
+    assert serial.frame[EVENT_ID].tolist() == [f"e-{i}" for i in range(400)]
