@@ -1,9 +1,15 @@
 """The model bundle: what a trained model is on disk, for the builder and every server.
 
-A bundle is a folder holding ``model.joblib`` (a fitted scikit-learn estimator exposing
-``predict_proba``) and ``bundle.json`` (the ordered feature list the estimator expects, the
+A bundle is a folder holding ``model.joblib`` (a fitted scikit-learn compatible estimator) and
+``bundle.json`` (the ordered feature list the estimator expects, the task, the class labels, the
 decision threshold and free-form metadata). ``model_build`` writes bundles; the inference server
 and deploy targets load them. The digest covers both files, so it identifies the model exactly.
+
+A classifier's estimator exposes ``predict_proba`` whose columns follow ``classes`` (column ``i``
+is the probability of ``classes[i]``); a regressor exposes ``predict``. A bundle written before
+tasks existed has neither ``task`` nor ``classes`` in ``bundle.json``: it loads as ``binary``
+with ``classes`` None (its server answers labels 0/1 and the probability of the label 1, as it
+always did).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import SlipwayError
+from model_bundle.task import DEFAULT_TASK, Task
 
 MODEL_FILE = "model.joblib"
 META_FILE = "bundle.json"
@@ -30,16 +37,24 @@ class ModelBundle:
     """A trained model plus what is needed to call it correctly.
 
     Attributes:
-        estimator: Fitted estimator with ``predict_proba(X)`` over ``features`` in order.
+        estimator: Fitted estimator over ``features`` in order: ``predict_proba`` for a
+            classifier (columns in ``classes`` order), ``predict`` for a regressor.
         features: Ordered feature names (Feast feature names, without the view prefix).
-        threshold: Probability at or above which the predicted label is 1.
+        threshold: Binary only: probability of the positive class (``classes[1]``) at or above
+            which the predicted label is the positive class; None for the other tasks.
         metadata: Free-form facts (model name, version, feature service, metrics...).
+        task: What the model predicts.
+        classes: Class labels of a classifier in ``predict_proba`` column order (JSON values:
+            integers, strings or booleans); None for a regressor and for a bundle written
+            before classes were recorded.
     """
 
     estimator: Any
     features: list[str]
-    threshold: float = 0.5
+    threshold: float | None = 0.5
     metadata: dict[str, Any] = field(default_factory=dict)
+    task: Task = DEFAULT_TASK
+    classes: list[Any] | None = None
 
 
 def save_bundle(bundle: ModelBundle, *, directory: Path) -> str:
@@ -51,7 +66,13 @@ def save_bundle(bundle: ModelBundle, *, directory: Path) -> str:
 
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle.estimator, directory / MODEL_FILE, compress=3)
-    meta = {"features": bundle.features, "threshold": bundle.threshold, "metadata": bundle.metadata}
+    meta = {
+        "features": bundle.features,
+        "threshold": bundle.threshold,
+        "metadata": bundle.metadata,
+        "task": str(bundle.task),
+        "classes": bundle.classes,
+    }
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return bundle_digest(directory=directory)
 
@@ -71,18 +92,27 @@ def load_bundle(*, directory: Path) -> ModelBundle:
     try:
         meta = json.loads(meta_path.read_text())
         features = [str(f) for f in meta["features"]]
-        threshold = float(meta.get("threshold", 0.5))
+        task = Task(meta.get("task") or DEFAULT_TASK)
+        raw_threshold = meta.get("threshold", 0.5 if task is Task.BINARY else None)
+        threshold = None if raw_threshold is None else float(raw_threshold)
+        classes = meta.get("classes")
+        if classes is not None and not isinstance(classes, list):
+            raise TypeError(f"classes must be a list, got {type(classes).__name__}")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{meta_path}: invalid bundle metadata: {exc}") from exc
     try:
         estimator = joblib.load(model_path)
     except (OSError, ValueError, EOFError, ImportError, AttributeError) as exc:
         raise BundleError(f"{model_path}: cannot load the model: {exc}") from exc
+    if task is Task.BINARY and threshold is None:
+        threshold = 0.5
     return ModelBundle(
         estimator=estimator,
         features=features,
         threshold=threshold,
         metadata=dict(meta.get("metadata") or {}),
+        task=task,
+        classes=classes,
     )
 
 

@@ -1,14 +1,17 @@
-"""Run the build pipeline on this machine: validate, training set, train, evaluate, gate, register.
+"""Run the build pipeline of one model on this machine.
 
+validate -> training set -> label check -> train -> evaluate -> plots -> gate -> register.
 Each run writes a folder ``<run_dir>/<run_id>/``::
 
     validation.json      data gate verdict per source
     training_set.json    rows, label rate, time range, per-feature statistics, data hash
     bundle/              the model bundle (bundle.json, model.joblib)
-    evaluation.json      holdout metrics, calibration, importance, lineage, gate verdict
-    plots/               roc.png, pr.png, calibration.png, feature_importance.png
+    evaluation.json      task, holdout metrics, per-class tables, calibration, importance,
+                         lineage, gate verdict
+    plots/               per task (see model_build.pipeline.plots)
     gate.json            every gate check with its numbers
-    run.json             summary: status, digests, metrics, registered version, step timings,
+    run.json             summary: model, task, status, digests, metrics, registered version,
+                         step timings,
 
 Warnings:
 A blocked or failed run still writes ``run.json`` (status ``blocked`` or ``failed``) before the
@@ -29,12 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from foundation.files import write_json_atomic
 from foundation.progress import SILENT, StepReporter
+from model_build.definition.loader import load_definition
 from model_build.errors import GateFailedError
-from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
 from model_build.pipeline.serving import HoldoutScoring, ServingModel, serving_baseline
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
 from model_build.pipeline.steps.gate import NoServingModel, check_gate, enforce_gate
+from model_build.pipeline.steps.labels import check_label
 from model_build.pipeline.steps.register import git_sha, new_version, register_model
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import build_training_set, describe_feature_service
@@ -55,6 +59,8 @@ class BuildResult:
     """What a local build produced.
 
     Attributes:
+        model_name: The model built.
+        task: Its task (``binary``, ``multiclass``, ``regression``).
         run_id: Run identifier (folder name).
         run_dir: The run folder.
         status: ``registered`` (or ``passed`` when registration was skipped).
@@ -68,6 +74,8 @@ class BuildResult:
         warnings: Every fallback the build took, one line each (also in ``run.json``).
     """
 
+    model_name: str
+    task: str
     run_id: str
     run_dir: Path
     status: Status
@@ -90,7 +98,7 @@ def new_run_id(now: datetime | None = None) -> str:
 def run_local(
     *,
     repo: FeatureRepo,
-    params_path: Path,
+    model_path: Path,
     registry: ModelRegistry,
     run_dir: Path,
     serving: ServingModel | NoServingModel,
@@ -101,9 +109,10 @@ def run_local(
     register: bool = True,
     progress: StepReporter = SILENT,
 ) -> BuildResult:
-    """Run every build step locally and register the candidate if the gate passes.
+    """Run every build step of one model locally and register the candidate if the gate passes.
 
-    ``repo`` is the applied Feast repo with its data; ``registry`` is where the candidate is
+    ``model_path`` is the model folder (or its ``model.yaml``); ``repo`` is the applied Feast
+    repo with its data; ``registry`` is where the candidate is
     registered and the serving bundle fetched; each run gets a folder under ``run_dir``.
     ``serving`` is the version the gate compares with (see
     :func:`~model_build.pipeline.serving.find_serving`), or an explicit
@@ -114,8 +123,9 @@ def run_local(
     ``progress`` is told when each step starts and ends (draws nothing by default).
 
     Raises:
-        ParamsError: The parameters file is invalid.
+        DefinitionError: The model definition is invalid.
         ValidationFailedError: The data gate failed.
+        LabelError: The label does not fit the task (before anything is trained).
         GateFailedError: The candidate was blocked; the message gives the numbers.
         PipelineError: A step failed; the message names it.
         RegistryError: Registration failed.
@@ -125,7 +135,7 @@ def run_local(
         return _build(
             run,
             repo=repo,
-            params_path=params_path,
+            model_path=model_path,
             registry=registry,
             serving=serving,
             now=now,
@@ -145,7 +155,7 @@ def _build(
     run: _Run,
     *,
     repo: FeatureRepo,
-    params_path: Path,
+    model_path: Path,
     registry: ModelRegistry,
     serving: ServingModel | NoServingModel,
     now: datetime | None,
@@ -154,17 +164,22 @@ def _build(
     register: bool,
 ) -> BuildResult:
     folder = run.folder
-    params = run.step("params", "Load parameters", lambda: load_params(path=params_path))
-    run.summary.update(model_name=params.model.name, params_digest=params.digest())
-    run.summary["params_path"] = str(params_path)
+    definition = run.step(
+        "definition", "Load the model definition", lambda: load_definition(path=model_path)
+    )
+    task = definition.task
+    source = str(model_path / "model.yaml" if model_path.is_dir() else model_path)
+    run.summary.update(
+        model_name=definition.name, task=str(task), params_digest=definition.digest()
+    )
+    run.summary["model_path"] = source
+    service = definition.model.feature_service
     info = run.step(
         "feature_service",
-        f"Read feature service {params.model.feature_service}",
-        lambda: describe_feature_service(
-            store=repo.open_store(), name=params.model.feature_service
-        ),
+        f"Read feature service {service}",
+        lambda: describe_feature_service(store=repo.open_store(), name=service),
     )
-    sources = [params.data.entity_source, *info.sources]
+    sources = [definition.data.entity_source, *info.sources]
     validation = run.step(
         "validate",
         f"Validate data ({', '.join(dict.fromkeys(sources))})",
@@ -174,21 +189,37 @@ def _build(
     training_set = run.step(
         "training_set",
         "Build the point-in-time training set",
-        lambda: build_training_set(
-            repo=repo, data=params.data, feature_service=params.model.feature_service
-        ),
+        lambda: build_training_set(repo=repo, data=definition.data, feature_service=service),
     )
     write_json_atomic(folder / "training_set.json", training_set.stats())
     run.summary["data_hash"] = training_set.data_hash
-    model = run.step(
-        "train", "Train", lambda: train_model(training_set=training_set, params=params)
+    label = run.step(
+        "label",
+        f"Check the label ({definition.data.label}, {task})",
+        lambda: check_label(
+            training_set.frame[training_set.label],
+            task=task,
+            label=training_set.label,
+            source=source,
+            max_classes=definition.data.max_classes,
+        ),
     )
-    bundle = make_bundle(model=model, training_set=training_set, params=params)
+    model = run.step(
+        "train",
+        f"Train ({definition.train.estimator or definition.train.entrypoint})",
+        lambda: train_model(training_set=training_set, definition=definition, label=label),
+    )
+    bundle = make_bundle(model=model, training_set=training_set, definition=definition)
     digest = run.step(
         "save_bundle", "Save the bundle", lambda: save_bundle(bundle, directory=folder / "bundle")
     )
     run.summary["artifact_digest"] = digest
-    _, holdout, _ = split_by_time(training_set, holdout_fraction=params.data.holdout_fraction)
+    _, holdout, _ = split_by_time(
+        training_set,
+        holdout_fraction=definition.data.holdout_fraction,
+        task=task,
+        classes=label.classes,
+    )
     evaluation = run.step(
         "evaluate",
         "Evaluate on the holdout",
@@ -198,7 +229,8 @@ def _build(
             features=model.features,
             label=training_set.label,
             split=model.split,
-            params=params,
+            definition=definition,
+            classes=label.classes,
         ),
     )
     run.summary["metrics"] = evaluation.metrics
@@ -208,15 +240,17 @@ def _build(
         scoring = HoldoutScoring(
             holdout=holdout,
             label=training_set.label,
-            threshold=params.evaluate.threshold,
-            bins=params.evaluate.calibration_bins,
+            threshold=definition.threshold,
+            bins=definition.evaluate.calibration_bins,
             directory=folder / "serving_bundle",
+            task=task,
+            metrics=tuple(evaluation.metrics),
         )
         baseline, warnings = serving_baseline(
             serving, registry=registry, scoring=scoring if rescore else None
         )
         run.warn(*warnings)
-        return check_gate(metrics=evaluation.metrics, gate=params.gate, baseline=baseline)
+        return check_gate(metrics=evaluation.metrics, gate=definition.gate, baseline=baseline)
 
     against = (
         f" against {serving.environment} {serving.version.ref}"
@@ -225,23 +259,24 @@ def _build(
     )
     verdict = run.step("gate", f"Gate{against}", gate)
     lineage = {
-        "model_name": params.model.name,
+        "model_name": definition.name,
+        "task": str(task),
         "feature_service": training_set.info.name,
         "features": training_set.features,
         "data_hash": training_set.data_hash,
         "artifact_digest": digest,
-        "params_digest": params.digest(),
+        "params_digest": definition.digest(),
     }
     write_evaluation(
         evaluation, out_dir=folder, extra={"lineage": lineage, "gate": verdict.to_dict()}
     )
     write_json_atomic(folder / "gate.json", verdict.to_dict())
     run.summary["gate"] = verdict.summary()
-    enforce_gate(verdict, model_name=params.model.name, warnings=run.warnings)
+    enforce_gate(verdict, model_name=definition.name, warnings=run.warnings)
     version: ModelVersion | None = None
     if register:
         record = new_version(
-            params=params,
+            definition=definition,
             artifact_digest=digest,
             metrics=evaluation.metrics,
             data_hash=training_set.data_hash,
@@ -253,13 +288,15 @@ def _build(
         run.summary["git_sha"] = record.git_sha
         version = run.step(
             "register",
-            f"Register {params.model.name}",
+            f"Register {definition.name}",
             lambda: register_model(registry=registry, new=record, bundle_dir=folder / "bundle"),
         )
         run.summary["version"] = {"ref": version.ref, "artifact_uri": version.artifact_uri}
     status: Status = "registered" if version is not None else "passed"
     seconds = run.finish(status=status)
     return BuildResult(
+        model_name=definition.name,
+        task=str(task),
         run_id=run.run_id,
         run_dir=folder,
         status=status,

@@ -1,4 +1,9 @@
-"""Evaluation plots as PNG files: ROC, precision-recall, reliability curve, feature importance.
+"""Evaluation plots as PNG files, per task.
+
+* classification: ``roc.png`` and ``pr.png`` (one curve per class for multiclass, one-vs-rest),
+  ``calibration.png`` (reliability curve; top label for multiclass), ``confusion_matrix.png``;
+* regression: ``predicted_vs_actual.png``, ``residuals.png`` (residual against prediction);
+* every task: ``feature_importance.png``.
 
 Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend
 switch), so this works headless and in threads.
@@ -7,49 +12,129 @@ switch), so this works headless and in threads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from model_bundle.task import Task
 
 if TYPE_CHECKING:
     from model_build.pipeline.steps.evaluate import Evaluation
 
-PLOT_FILES = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
+CLASSIFICATION_PLOTS: Final = (
+    "roc.png", "pr.png", "calibration.png", "confusion_matrix.png", "feature_importance.png",
+)  # fmt: skip
+REGRESSION_PLOTS: Final = ("predicted_vs_actual.png", "residuals.png", "feature_importance.png")
+_IMPORTANCE_AXIS: Final = {
+    Task.BINARY: "Mean drop in ROC AUC",
+    Task.MULTICLASS: "Mean rise in log loss",
+    Task.REGRESSION: "Mean rise in RMSE",
+}
+
+
+def plot_files(task: Task) -> tuple[str, ...]:
+    """The file names :func:`write_plots` writes for ``task``, in order."""
+    return REGRESSION_PLOTS if task is Task.REGRESSION else CLASSIFICATION_PLOTS
 
 
 def write_plots(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
-    """Draw the four evaluation plots into ``out_dir`` (created if needed); return their paths.
-
-    The files are ``roc.png``, ``pr.png``, ``calibration.png`` and ``feature_importance.png``.
-    """
+    """Draw the task's evaluation plots into ``out_dir`` (created if needed); return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = evaluation.metrics
+    if evaluation.task is Task.REGRESSION:
+        paths = _regression(evaluation, out_dir=out_dir)
+    else:
+        paths = _classification(evaluation, out_dir=out_dir)
+    paths.append(_importance(evaluation, out_dir=out_dir))
+    return paths
+
+
+def _classification(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
+    metrics, curves = evaluation.metrics, evaluation.curves
     paths: list[Path] = []
-
     fig, ax = _figure()
-    fpr, tpr = evaluation.roc
-    ax.plot(fpr, tpr, label=f"candidate (AUC {metrics['roc_auc']:.3f})")
+    for name, (fpr, tpr) in curves.get("roc", {}).items():
+        ax.plot(fpr, tpr, label=_curve_label(evaluation, name, "AUC"))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    _finish(ax, title="ROC curve", x="False positive rate", y="True positive rate")
-    paths.append(_save(fig, out_dir / PLOT_FILES[0]))
+    title = "ROC curve" if evaluation.task is Task.BINARY else "ROC curves (one-vs-rest)"
+    if "roc_auc" in metrics:
+        title += f", AUC {metrics['roc_auc']:.3f}"
+    _finish(ax, title=title, x="False positive rate", y="True positive rate")
+    paths.append(_save(fig, out_dir / "roc.png"))
 
     fig, ax = _figure()
-    recall, precision = evaluation.pr
-    ax.plot(recall, precision, label=f"candidate (AP {metrics['pr_auc']:.3f})")
-    ax.axhline(evaluation.split.holdout_label_rate, linestyle="--", color="grey", label="base rate")
+    for name, (recall, precision) in curves.get("pr", {}).items():
+        ax.plot(recall, precision, label=_curve_label(evaluation, name, "AP"))
+    rate = evaluation.split.holdout_label_rate
+    if evaluation.task is Task.BINARY and rate is not None:
+        ax.axhline(rate, linestyle="--", color="grey", label="base rate")
     _finish(ax, title="Precision-recall curve", x="Recall", y="Precision")
-    paths.append(_save(fig, out_dir / PLOT_FILES[1]))
+    paths.append(_save(fig, out_dir / "pr.png"))
 
     fig, ax = _figure()
     filled = [b for b in evaluation.calibration if b.count]
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ece = f" (ECE {metrics['ece']:.3f})" if "ece" in metrics else ""
     ax.plot(
         [b.mean_predicted for b in filled],
         [b.fraction_positive for b in filled],
         marker="o",
-        label=f"candidate (ECE {metrics['ece']:.3f})",
+        label=f"candidate{ece}",
     )
-    _finish(ax, title="Reliability curve", x="Mean predicted probability", y="Observed positives")
-    paths.append(_save(fig, out_dir / PLOT_FILES[2]))
+    observed = "Observed positives" if evaluation.task is Task.BINARY else "Top label correct"
+    _finish(ax, title="Reliability curve", x="Mean predicted probability", y=observed)
+    paths.append(_save(fig, out_dir / "calibration.png"))
 
+    names = [str(c) for c in evaluation.classes or []]
+    size = max(4.5, 0.5 * len(names) + 2.5)
+    fig, ax = _figure(height=size, width=size + 0.5)
+    matrix = evaluation.matrix or [[0]]
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for row, counts in enumerate(matrix):
+        for column, count in enumerate(counts):
+            ax.text(column, row, str(count), ha="center", va="center", fontsize=8)
+    ax.set_title("Confusion matrix (holdout)")
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("Actual")
+    paths.append(_save(fig, out_dir / "confusion_matrix.png"))
+    return paths
+
+
+def _regression(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
+    import numpy as np
+
+    actual = np.asarray(evaluation.curves.get("actual", []), dtype=np.float64)
+    predicted = np.asarray(evaluation.curves.get("predicted", []), dtype=np.float64)
+    metrics = evaluation.metrics
+    paths: list[Path] = []
+    fig, ax = _figure()
+    ax.scatter(actual, predicted, s=6, alpha=0.4, label="holdout rows")
+    if actual.size:
+        low, high = (
+            float(min(actual.min(), predicted.min())),
+            float(max(actual.max(), predicted.max())),
+        )
+        ax.plot([low, high], [low, high], linestyle="--", color="grey", label="perfect")
+    shown = ", ".join(f"{k} {metrics[k]:.3f}" for k in ("rmse", "r2") if k in metrics)
+    ax.set_title(f"Predicted vs actual ({shown})" if shown else "Predicted vs actual")
+    ax.set_xlabel("Actual")
+    ax.set_ylabel("Predicted")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    paths.append(_save(fig, out_dir / "predicted_vs_actual.png"))
+
+    fig, ax = _figure()
+    ax.scatter(predicted, actual - predicted, s=6, alpha=0.4)
+    ax.axhline(0.0, linestyle="--", color="grey")
+    ax.set_title("Residuals (actual - predicted)")
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("Residual")
+    ax.grid(alpha=0.3)
+    paths.append(_save(fig, out_dir / "residuals.png"))
+    return paths
+
+
+def _importance(evaluation: Evaluation, *, out_dir: Path) -> Path:
     fig, ax = _figure(height=max(3.0, 0.35 * len(evaluation.importance) + 1.0))
     ranked = list(reversed(evaluation.importance))
     ax.barh(
@@ -58,17 +143,24 @@ def write_plots(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
         xerr=[i.std for i in ranked],
         color="tab:blue",
     )
-    ax.set_title("Permutation importance (ROC AUC drop on the holdout)")
-    ax.set_xlabel("Mean drop in ROC AUC")
-    paths.append(_save(fig, out_dir / PLOT_FILES[3]))
-    return paths
+    ax.set_title("Permutation importance (holdout)")
+    ax.set_xlabel(_IMPORTANCE_AXIS[evaluation.task])
+    return _save(fig, out_dir / "feature_importance.png")
 
 
-def _figure(height: float = 4.5) -> tuple[Any, Any]:
+def _curve_label(evaluation: Evaluation, name: str, what: str) -> str:
+    if evaluation.task is Task.BINARY:
+        key = "roc_auc" if what == "AUC" else "pr_auc"
+        value = evaluation.metrics.get(key)
+        return f"candidate ({what} {value:.3f})" if value is not None else "candidate"
+    return f"class {name}"
+
+
+def _figure(height: float = 4.5, width: float = 6.0) -> tuple[Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.0, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
 
@@ -80,7 +172,7 @@ def _finish(ax: Any, *, title: str, x: str, y: str) -> None:
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize="small")
 
 
 def _save(fig: Any, path: Path) -> Path:

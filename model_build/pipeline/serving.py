@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from model_build.errors import PipelineError, RegistryError, VersionNotFoundError
 from model_build.pipeline.steps.gate import Baseline, NoServingModel, recorded_baseline
 from model_bundle.bundle import BundleError
+from model_bundle.task import Task
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,16 +47,20 @@ class HoldoutScoring:
     Attributes:
         holdout: The candidate's holdout rows (features and label).
         label: Label column.
-        threshold: Decision threshold (the candidate's, so thresholded metrics compare).
+        threshold: Binary decision threshold (the candidate's, so thresholded metrics compare).
         bins: Calibration bins.
         directory: Scratch folder for the fetched bundle.
+        task: The candidate's task (a serving bundle of another task is not re-scored).
+        metrics: The metrics the candidate reports (the baseline keeps the same ones).
     """
 
     holdout: pd.DataFrame
     label: str
-    threshold: float
+    threshold: float | None
     bins: int
     directory: Path
+    task: Task = Task.BINARY
+    metrics: tuple[str, ...] | None = None
 
 
 def find_serving(
@@ -122,9 +127,7 @@ def rescore_serving(
         RegistryError: The bundle cannot be fetched.
         BundleError: The fetched bundle cannot be loaded.
     """
-    import numpy as np
-
-    from model_build.pipeline.steps.evaluate import score
+    from model_build.pipeline.steps.evaluate import holdout_scores, label_codes
     from model_bundle.bundle import load_bundle
 
     bundle_dir = registry.fetch_bundle(
@@ -132,16 +135,37 @@ def rescore_serving(
     )
     bundle = load_bundle(directory=bundle_dir)
     holdout = scoring.holdout
+    if bundle.task is not scoring.task:
+        return None, f"it is a {bundle.task} model and the candidate a {scoring.task} one"
     missing = [name for name in bundle.features if name not in holdout.columns]
     if missing:
         return None, f"the holdout lacks its features {', '.join(missing)}"
+    labels = holdout[scoring.label]
+    classes: list[Any] | None = bundle.classes
+    if classes is None and bundle.task is Task.BINARY:
+        classes = [0, 1]  # a bundle from before classes were recorded: a 0/1 label
+    if classes is not None:
+        unknown = sorted({_plain(v) for v in labels.unique()} - set(classes), key=repr)
+        if unknown:
+            return None, f"the holdout has classes it was not trained on ({unknown[:5]})"
     try:
-        probabilities = np.asarray(
-            bundle.estimator.predict_proba(holdout[bundle.features])[:, 1], dtype=np.float64
+        result, _ = holdout_scores(
+            bundle.estimator,
+            holdout[bundle.features],
+            label_codes(labels, task=bundle.task, classes=classes),
+            task=bundle.task,
+            classes=classes,
+            threshold=scoring.threshold,
+            bins=scoring.bins,
         )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        return None, f"its estimator failed on the holdout: {type(exc).__name__}: {exc}"
-    result = score(
-        holdout[scoring.label], probabilities, threshold=scoring.threshold, bins=scoring.bins
-    )
-    return result.metrics, ""
+    except PipelineError as exc:
+        return None, f"its estimator failed on the holdout: {exc}"
+    metrics = result.metrics
+    if scoring.metrics is not None:
+        metrics = {k: v for k, v in metrics.items() if k in scoring.metrics}
+    return metrics, ""
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -1,4 +1,9 @@
-"""Compare two registered versions: metric deltas and lineage changes."""
+"""Compare two registered versions: metric deltas and lineage changes.
+
+Which way a metric is better comes from the metric registry (:mod:`model_build.metrics`); a
+metric without a direction (residual quantiles, names the registry lacks) gets the verdict
+``changed`` or ``same``.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from model_build.metrics import Direction, direction, is_better
 from model_build.registry.protocol import ModelVersion
 
-#: Metrics where a smaller value is better; every other metric is better when larger.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "brier", "brier_score", "ece"})
 #: Lineage fields shown when they differ between two versions.
 LINEAGE_FIELDS = (
+    "task",
     "artifact_digest",
     "git_sha",
     "data_hash",
@@ -23,7 +28,7 @@ LINEAGE_FIELDS = (
     "run_id",
 )
 
-Verdict = Literal["better", "worse", "same", "only in A", "only in B"]
+Verdict = Literal["better", "worse", "same", "changed", "only in A", "only in B"]
 
 
 class MetricDelta(BaseModel):
@@ -35,7 +40,9 @@ class MetricDelta(BaseModel):
         b: Value for B, if B has it.
         delta: ``b - a`` when both have it.
         lower_is_better: Whether a smaller value is better for this metric.
-        verdict: Whether B is better, worse or the same as A.
+        direction: ``higher``, ``lower`` or ``none`` (from the metric registry).
+        verdict: Whether B is better, worse or the same as A (``changed`` for a metric
+            without a direction).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -46,6 +53,7 @@ class MetricDelta(BaseModel):
     delta: float | None
     lower_is_better: bool
     verdict: Verdict
+    direction: Direction = "higher"
 
 
 @dataclass(frozen=True)
@@ -89,22 +97,23 @@ def compare_metrics(a: Mapping[str, float], b: Mapping[str, float]) -> list[Metr
     names = list(a) + [name for name in b if name not in a]
     rows = []
     for name in names:
-        lower = name in LOWER_IS_BETTER
+        way = direction(name)
+        lower = way == "lower"
         va, vb = a.get(name), b.get(name)
+        common = {"name": name, "a": va, "b": vb, "lower_is_better": lower, "direction": way}
         if va is None or vb is None:
             verdict: Verdict = "only in A" if vb is None else "only in B"
-            rows.append(
-                MetricDelta(
-                    name=name, a=va, b=vb, delta=None, lower_is_better=lower, verdict=verdict
-                )
-            )
+            rows.append(MetricDelta(**common, delta=None, verdict=verdict))
             continue
         delta = vb - va
-        improved = delta < 0 if lower else delta > 0
-        verdict = "same" if delta == 0 else "better" if improved else "worse"
-        rows.append(
-            MetricDelta(name=name, a=va, b=vb, delta=delta, lower_is_better=lower, verdict=verdict)
-        )
+        improved = is_better(name, vb, va)
+        if delta == 0:
+            verdict = "same"
+        elif improved is None:
+            verdict = "changed"
+        else:
+            verdict = "better" if improved else "worse"
+        rows.append(MetricDelta(**common, delta=delta, verdict=verdict))
     return rows
 
 

@@ -9,6 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model_bundle.task import DEFAULT_TASK, Task
+
 
 class ApprovalStatus(StrEnum):
     """Approval state of a model version (SageMaker's names, shortened)."""
@@ -23,8 +25,11 @@ class NewVersion(BaseModel):
 
     Attributes:
         model_name: Model (package group) name, e.g. ``driver_ranking``.
+        task: What the model predicts (``binary``, ``multiclass``, ``regression``); versions
+            registered before tasks existed read as ``binary``.
         artifact_digest: Digest of the model bundle (``sha256:<hex>``).
-        metrics: Evaluation metrics on the holdout (``roc_auc``, ``pr_auc``, ``log_loss``...).
+        metrics: Evaluation metrics on the holdout (``roc_auc``, ``log_loss``, ``rmse``...;
+            directions in :mod:`model_build.metrics`).
         params: Training hyperparameters and seed.
         git_sha: Commit the model was built from.
         data_hash: Hash of the training data snapshot.
@@ -37,6 +42,7 @@ class NewVersion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9_])*$", max_length=63)
+    task: Task = DEFAULT_TASK
     artifact_digest: str
     metrics: dict[str, float]
     params: dict[str, Any] = Field(default_factory=dict)

@@ -28,6 +28,7 @@ from model_build.registry.groups import ensure_group, find_group
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
 from model_bundle.bundle import BundleError, pack_bundle, unpack_bundle
+from model_bundle.task import DEFAULT_TASK
 
 _TO_SAGEMAKER = {
     ApprovalStatus.PENDING: "PendingManualApproval",
@@ -344,6 +345,7 @@ class SageMakerRegistry:
         created: datetime = desc["CreationTime"]
         return ModelVersion(
             model_name=model_name,
+            task=fields.get("task") or DEFAULT_TASK,
             artifact_digest=fields["artifact_digest"],
             metrics=metrics,
             params=json.loads(fields.get("params", "{}")),

@@ -29,7 +29,9 @@ PREFIX = "slipway."
 FORMAT_KEY = f"{PREFIX}format"
 FORMAT = "1"
 #: Fields that identify a version; always kept in the properties.
-CORE_FIELDS = ("model_name", "artifact_digest", "git_sha", "data_hash", "feature_service", "run_id")
+CORE_FIELDS = (
+    "model_name", "task", "artifact_digest", "git_sha", "data_hash", "feature_service", "run_id",
+)  # fmt: skip
 #: Fields that may move to a lineage document on S3 when the properties run out of room.
 BULK_FIELDS = ("features", "params", "description")
 METRICS_FIELD = "metrics"
@@ -51,6 +53,7 @@ def version_fields(new: NewVersion) -> dict[str, str]:
     """Every field of a new version as text (JSON for lists, dicts, metrics), core fields first."""
     return {
         "model_name": new.model_name,
+        "task": str(new.task),
         "artifact_digest": new.artifact_digest,
         "git_sha": new.git_sha,
         "data_hash": new.data_hash,

@@ -1,6 +1,6 @@
 """Put a compiled pipeline into SageMaker and start it (boto3 through :mod:`foundation.aws`).
 
-:func:`upload_code` and :func:`upload_feature_repo` place the job scripts, ``params.yaml`` and the
+:func:`upload_code` and :func:`upload_feature_repo` place the job scripts, ``model.yaml`` and the
 Feast repo where the definition expects them; :func:`ensure_model_package_group` makes the group
 the RegisterModel step writes into; :func:`upsert_and_start` creates or updates the pipeline and
 starts an execution. Every call goes through one :class:`~foundation.aws.AwsCalls` (see
@@ -21,7 +21,7 @@ from model_build.registry.groups import ensure_group
 from model_build.sagemaker.compile import code_files, definition_json
 
 if TYPE_CHECKING:
-    from model_build.pipeline.params import BuildParams
+    from model_build.definition.schema import ModelDefinition
 
 #: Files of a Feast repo that the PrepareData job needs (local stores are rebuilt there).
 REPO_PATTERNS: Final = ("*.py", "*.yaml", "expectations/*.json", "data/*.parquet")
@@ -57,21 +57,21 @@ def pipeline_calls(
     )
 
 
-def upload_code(*, aws: AwsCalls, bucket: str, params: BuildParams) -> list[str]:
-    """Upload the job scripts and ``params.yaml`` to ``s3://<bucket>/<prefix>/code/``.
+def upload_code(*, aws: AwsCalls, bucket: str, model: ModelDefinition) -> list[str]:
+    """Upload the job scripts and ``model.yaml`` to ``s3://<bucket>/<prefix>/code/``.
 
-    ``params`` are the parameters the definition was compiled from. Returns the uploaded URIs.
+    ``model`` are the parameters the definition was compiled from. Returns the uploaded URIs.
     """
     uris = []
-    for name, body in sorted(code_files(params).items()):
-        key = f"{params.sagemaker.prefix}/code/{name}"
+    for name, body in sorted(code_files(model).items()):
+        key = f"{model.sagemaker.prefix}/code/{name}"
         aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body)
         uris.append(f"s3://{bucket}/{key}")
     return uris
 
 
 def upload_feature_repo(
-    *, aws: AwsCalls, bucket: str, params: BuildParams, repo_path: Path
+    *, aws: AwsCalls, bucket: str, model: ModelDefinition, repo_path: Path
 ) -> list[str]:
     """Upload the Feast repo (definitions, configs, suites, Parquet data) for PrepareData.
 
@@ -83,7 +83,7 @@ def upload_feature_repo(
     files = sorted({p for pattern in REPO_PATTERNS for p in repo_path.glob(pattern) if p.is_file()})
     if not files:
         raise PipelineError(f"{repo_path}: no feature repo files to upload")
-    prefix = f"{params.sagemaker.prefix}/feature_repo"
+    prefix = f"{model.sagemaker.prefix}/feature_repo"
     return [
         aws.upload_file(
             path, bucket=bucket, key=f"{prefix}/{path.relative_to(repo_path).as_posix()}"

@@ -9,7 +9,7 @@ The jobs run the thin scripts under ``s3://<bucket>/<prefix>/code/`` (see
 :mod:`model_build.sagemaker.jobs`; container paths in :mod:`model_build.sagemaker.layout`) in a
 Slipway image. S3 layout::
 
-    <prefix>/code/{prepare,train,evaluate}.py, params.yaml     uploaded by upload_code
+    <prefix>/code/{prepare,train,evaluate}.py, model.yaml     uploaded by upload_code
     <prefix>/feature_repo/...                                  uploaded by upload_feature_repo
     <prefix>/runs/<execution id>/{training_set,model,evaluation}/   written by the jobs
 
@@ -30,15 +30,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from model_build.metrics import lower_is_better
 from model_build.registry.sagemaker_metadata import FORMAT, FORMAT_KEY, PREFIX, group_name
 from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 
 if TYPE_CHECKING:
-    from model_build.pipeline.params import BuildParams
+    from model_build.definition.schema import ModelDefinition
 
 SCRIPTS_DIR: Final = Path(__file__).resolve().parent / "scripts"
 SCRIPTS: Final = ("prepare.py", "train.py", "evaluate.py")
-PARAMS_FILE: Final = "params.yaml"
+DEFINITION_FILE: Final = "model.yaml"
 STEP_NAMES: Final = ("PrepareData", "Train", "Evaluate", "CheckGate", "RegisterModel", "GateFailed")
 EVALUATION_PROPERTY_FILE: Final = "EvaluationReport"
 TELEMETRY_OPT_OUT: Final[dict[str, Any]] = {
@@ -55,12 +56,13 @@ PLACEHOLDERS: Final[dict[str, str]] = {
 
 
 def compile_pipeline(
-    *, params: BuildParams, bucket: str, role_arn: str, image_uri: str, region: str
+    *, model: ModelDefinition, bucket: str, role_arn: str, image_uri: str, region: str
 ) -> dict[str, Any]:
     """Render the SageMaker Pipeline definition of the build, a dict (see :func:`definition_json`).
 
-    Gate thresholds in ``params`` become condition values; names and instance types come from
-    its ``sagemaker`` section. ``bucket`` holds code, the feature repo and step outputs;
+    ``model`` is the model definition: its gate thresholds become the condition step (a
+    ``>=`` or ``<=`` per metric, by the metric registry's direction); names and instance types
+    come from its ``sagemaker`` section. ``bucket`` holds code, the feature repo and step outputs;
     ``role_arn`` is the jobs' execution role (a full ARN, not validated); ``image_uri`` is the
     Slipway image with the package installed (jobs and inference).
     """
@@ -69,7 +71,7 @@ def compile_pipeline(
 
         with _cached_config_schema():
             return _compile(
-                params=params, bucket=bucket, role_arn=role_arn, image_uri=image_uri, region=region
+                model=model, bucket=bucket, role_arn=role_arn, image_uri=image_uri, region=region
             )
 
 
@@ -91,23 +93,30 @@ def step_names(definition: dict[str, Any]) -> list[str]:
     return names
 
 
-def code_files(params: BuildParams) -> dict[str, bytes]:
-    """The files uploaded to ``s3://<bucket>/<prefix>/code/``, by name: scripts and ``params.yaml``.
+def code_files(model: ModelDefinition) -> dict[str, bytes]:
+    """The files uploaded to ``s3://<bucket>/<prefix>/code/``, by relative path.
 
-    ``params`` are the parameters the definition was compiled from (the jobs read them).
+    The job scripts, ``model.yaml`` (the definition the pipeline was compiled from, which the
+    jobs read) and the Python files of the model folder (an entry point's code; the Train job
+    imports it from the ``code`` channel).
     """
     files = {name: (SCRIPTS_DIR / name).read_bytes() for name in SCRIPTS}
-    files[PARAMS_FILE] = params.to_yaml().encode()
+    folder = model.folder
+    if folder is not None and model.train.entrypoint:
+        for path in sorted(folder.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[path.relative_to(folder).as_posix()] = path.read_bytes()
+    files[DEFINITION_FILE] = model.to_yaml().encode()
     return files
 
 
-def s3_prefix(*, bucket: str, params: BuildParams) -> str:
+def s3_prefix(*, bucket: str, model: ModelDefinition) -> str:
     """``s3://<bucket>/<prefix>`` of the pipeline's files."""
-    return f"s3://{bucket}/{params.sagemaker.prefix}"
+    return f"s3://{bucket}/{model.sagemaker.prefix}"
 
 
 def _compile(
-    *, params: BuildParams, bucket: str, role_arn: str, image_uri: str, region: str
+    *, model: ModelDefinition, bucket: str, role_arn: str, image_uri: str, region: str
 ) -> dict[str, Any]:
     import boto3
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
@@ -143,8 +152,8 @@ def _compile(
         def default_bucket(self) -> str:
             return bucket
 
-    sm = params.sagemaker
-    root = s3_prefix(bucket=bucket, params=params)
+    sm = model.sagemaker
+    root = s3_prefix(bucket=bucket, model=model)
     session = OfflineSession(
         boto_session=boto3.Session(region_name=region),
         default_bucket=bucket,
@@ -188,7 +197,9 @@ def _compile(
         )
 
     params_input = s3_in(
-        "params", f"{root}/code/{PARAMS_FILE}", str(Path(PATHS["params_processing"]).parent)
+        "definition",
+        f"{root}/code/{DEFINITION_FILE}",
+        str(Path(PATHS["definition_processing"]).parent),
     )
     prepare = ProcessingStep(
         name="PrepareData",
@@ -243,19 +254,12 @@ def _compile(
     def reported(path: str) -> Any:
         return JsonGet(step_name=evaluate.name, property_file=report, json_path=path)
 
-    gate = params.gate
-    conditions: list[Any] = [
-        ConditionGreaterThanOrEqualTo(left=reported("metrics.roc_auc"), right=gate.min_roc_auc)
-    ]
-    for metric, limit in (
-        ("log_loss", gate.max_log_loss),
-        ("brier", gate.max_brier),
-        ("ece", gate.max_ece),
-    ):
-        if limit is not None:
-            conditions.append(
-                ConditionLessThanOrEqualTo(left=reported(f"metrics.{metric}"), right=limit)
-            )
+    conditions: list[Any] = []
+    for metric, limit in model.gate.thresholds.items():
+        compare = (
+            ConditionLessThanOrEqualTo if lower_is_better(metric) else ConditionGreaterThanOrEqualTo
+        )
+        conditions.append(compare(left=reported(f"metrics.{metric}"), right=limit))
     conditions.append(ConditionEquals(left=reported("gate.serving_passed"), right=True))
 
     builder = ModelBuilder(
@@ -266,8 +270,9 @@ def _compile(
     )
     metadata = {
         FORMAT_KEY: FORMAT,
-        f"{PREFIX}model_name": params.model.name,
-        f"{PREFIX}feature_service": params.model.feature_service,
+        f"{PREFIX}model_name": model.name,
+        f"{PREFIX}task": str(model.task),
+        f"{PREFIX}feature_service": model.feature_service,
         f"{PREFIX}git_sha": git_sha,
         f"{PREFIX}run_id": execution,
         f"{PREFIX}data_hash": reported("lineage.data_hash"),
@@ -277,12 +282,12 @@ def _compile(
     register = ModelStep(
         name="RegisterModel",
         step_args=builder.register(
-            model_package_group_name=group_name(params.model.name),
+            model_package_group_name=group_name(model.name),
             content_types=_CONTENT_TYPES,
             response_types=_CONTENT_TYPES,
             inference_instances=list(sm.inference_instance_types),
             approval_status="PendingManualApproval",
-            description=f"Slipway build of {params.model.name} ({params.model.feature_service})",
+            description=f"Slipway build of {model.name} ({model.feature_service})",
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(
                     content_type="application/json",
@@ -296,7 +301,7 @@ def _compile(
         name="GateFailed",
         error_message=Join(
             on=" ",
-            values=[f"gate blocked the {params.model.name} candidate:", reported("gate.summary")],
+            values=[f"gate blocked the {model.name} candidate:", reported("gate.summary")],
         ),
     )
     check = ConditionStep(
@@ -319,12 +324,12 @@ def _set_train_entrypoint(definition: dict[str, Any]) -> None:
     ModelTrainer sets an entrypoint only when it uploads its own driver scripts, which needs S3
     while rendering; the Train step's AlgorithmSpecification gets it here instead.
     """
-    code_dir = Path(PATHS["params_training"]).parent
+    code_dir = Path(PATHS["definition_training"]).parent
     for step in definition["Steps"]:
         if step["Name"] == "Train":
             spec = step["Arguments"]["AlgorithmSpecification"]
             spec["ContainerEntrypoint"] = ["python3", str(code_dir / "train.py")]
-            spec["ContainerArguments"] = ["--params", PATHS["params_training"]]
+            spec["ContainerArguments"] = ["--definition", PATHS["definition_training"]]
 
 
 @contextmanager

@@ -5,7 +5,7 @@ code/``) only call :func:`main` with a job name; the image has Slipway installed
 takes its folders as arguments, so tests run the three jobs back to back on temp folders.
 
 * ``prepare`` (ProcessingStep): apply the Feast repo copy, validate the sources, build the
-  point-in-time training set, write it as Parquet plus JSON.
+  point-in-time training set, check the label against the task, write it as Parquet plus JSON.
 * ``train`` (TrainingStep): fit on the training part, write the bundle to ``/opt/ml/model``
   (SageMaker packs it as ``model.tar.gz``).
 * ``evaluate`` (ProcessingStep): unpack the bundle, evaluate on the holdout, run the gate
@@ -23,14 +23,15 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from foundation.files import write_json_atomic
+from model_build.definition.loader import load_definition
 from model_build.errors import PipelineError
-from model_build.pipeline.params import load_params
 from model_build.pipeline.plots import write_plots
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
 from model_build.pipeline.steps.gate import check_gate
+from model_build.pipeline.steps.labels import LabelInfo, check_label
 from model_build.pipeline.steps.register import new_version
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import (
@@ -45,11 +46,15 @@ from model_build.sagemaker.launch import parse_serving
 from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 from model_bundle.bundle import bundle_digest, load_bundle, save_bundle, unpack_bundle
 
+if TYPE_CHECKING:
+    from model_build.definition.schema import ModelDefinition
+    from model_build.pipeline.steps.training_set import TrainingSet
+
 _LOCAL_STATE: Final = ("registry.db", "online_store.db")
 
 
 def prepare_job(
-    *, repo_dir: Path, params_path: Path, out_dir: Path, now: datetime | None = None
+    *, repo_dir: Path, definition_path: Path, out_dir: Path, now: datetime | None = None
 ) -> Path:
     """Validate the sources and write the training set into ``out_dir``; return ``out_dir``.
 
@@ -60,37 +65,41 @@ def prepare_job(
 
     Raises:
         ValidationFailedError: The data gate failed.
+        LabelError: The label does not fit the task.
         PipelineError: Feast could not build the training set.
     """
     from feature_store.registry_sync import apply
     from feature_store.repo import FeatureRepo
 
-    params = load_params(path=params_path)
+    definition = _definition(definition_path)
     with tempfile.TemporaryDirectory(prefix="slipway-repo-") as scratch:
         work = Path(scratch) / "feature_repo"
         shutil.copytree(repo_dir, work, ignore=shutil.ignore_patterns(*_LOCAL_STATE))
         repo = FeatureRepo(path=work, env="local")
         apply(repo=repo)
-        info = describe_feature_service(store=repo.open_store(), name=params.model.feature_service)
-        sources = [params.data.entity_source, *info.sources]
+        info = describe_feature_service(store=repo.open_store(), name=definition.feature_service)
+        sources = [definition.data.entity_source, *info.sources]
         validation = validate_data(repo_path=work, sources=sources, now=now)
         training_set = build_training_set(
-            repo=repo, data=params.data, feature_service=params.model.feature_service
+            repo=repo, data=definition.data, feature_service=definition.feature_service
         )
+    _label(training_set, definition, source=str(definition_path))
     save_training_set(training_set, directory=out_dir)
     write_json_atomic(out_dir / "validation.json", validation.summary())
     return out_dir
 
 
-def train_job(*, training_set_dir: Path, params_path: Path, model_dir: Path) -> str:
+def train_job(*, training_set_dir: Path, definition_path: Path, model_dir: Path) -> str:
     """Fit the model on the :func:`prepare_job` output and write its bundle; return its digest.
 
-    ``model_dir`` is ``/opt/ml/model`` in SageMaker.
+    ``definition_path`` is the ``model.yaml`` copy in the code channel (an entry point is
+    imported from its folder); ``model_dir`` is ``/opt/ml/model`` in SageMaker.
     """
-    params = load_params(path=params_path)
+    definition = _definition(definition_path)
     training_set = load_training_set(directory=training_set_dir)
-    model = train_model(training_set=training_set, params=params)
-    bundle = make_bundle(model=model, training_set=training_set, params=params)
+    label = _label(training_set, definition, source=str(definition_path))
+    model = train_model(training_set=training_set, definition=definition, label=label)
+    bundle = make_bundle(model=model, training_set=training_set, definition=definition)
     return save_bundle(bundle, directory=model_dir)
 
 
@@ -98,7 +107,7 @@ def evaluate_job(
     *,
     model_path: Path,
     training_set_dir: Path,
-    params_path: Path,
+    definition_path: Path,
     out_dir: Path,
     serving: str = "{}",
     run_id: str = "",
@@ -115,26 +124,32 @@ def evaluate_job(
     Raises:
         PipelineError: The model or the serving JSON is unusable.
     """
-    params = load_params(path=params_path)
+    definition = _definition(definition_path)
     training_set = load_training_set(directory=training_set_dir)
     with tempfile.TemporaryDirectory(prefix="slipway-model-") as scratch:
         bundle_dir = _bundle_dir(model_path, Path(scratch))
         digest = bundle_digest(directory=bundle_dir)
         bundle = load_bundle(directory=bundle_dir)
-    _, holdout, split = split_by_time(training_set, holdout_fraction=params.data.holdout_fraction)
+    _, holdout, split = split_by_time(
+        training_set,
+        holdout_fraction=definition.data.holdout_fraction,
+        task=definition.task,
+        classes=bundle.classes,
+    )
     evaluation = evaluate_model(
         estimator=bundle.estimator,
         holdout=holdout,
         features=bundle.features,
         label=training_set.label,
         split=split,
-        params=params,
+        definition=definition,
+        classes=bundle.classes,
     )
     verdict = check_gate(
-        metrics=evaluation.metrics, gate=params.gate, baseline=parse_serving(serving)
+        metrics=evaluation.metrics, gate=definition.gate, baseline=parse_serving(serving)
     )
     record = new_version(
-        params=params,
+        definition=definition,
         artifact_digest=digest,
         metrics=evaluation.metrics,
         data_hash=training_set.data_hash,
@@ -144,12 +159,13 @@ def evaluate_job(
         description=f"SageMaker pipeline execution {run_id}".strip(),
     )
     lineage = {
-        "model_name": params.model.name,
+        "model_name": definition.name,
+        "task": str(definition.task),
         "feature_service": training_set.info.name,
         "features": list(bundle.features),
         "data_hash": training_set.data_hash,
         "artifact_digest": digest,
-        "params_digest": params.digest(),
+        "params_digest": definition.digest(),
     }
     path = write_evaluation(
         evaluation, out_dir=out_dir, extra={"lineage": lineage, "gate": verdict.to_dict()}
@@ -169,7 +185,7 @@ def main(job: str, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"slipway-{job}")
     if job == "prepare":
         parser.add_argument("--repo", default=PATHS["repo"])
-        parser.add_argument("--params", default=PATHS["params_processing"])
+        parser.add_argument("--definition", default=PATHS["definition_processing"])
         parser.add_argument("--out", default=PATHS["training_set_out"])
         parser.add_argument("--now", default="now")
         args = parser.parse_args(argv)
@@ -177,23 +193,26 @@ def main(job: str, argv: list[str] | None = None) -> None:
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         prepare_job(
-            repo_dir=Path(args.repo), params_path=Path(args.params), out_dir=Path(args.out), now=now
+            repo_dir=Path(args.repo),
+            definition_path=Path(args.definition),
+            out_dir=Path(args.out),
+            now=now,
         )
     elif job == "train":
         parser.add_argument("--training-set", default=PATHS["training_set_train"])
-        parser.add_argument("--params", default=PATHS["params_training"])
+        parser.add_argument("--definition", default=PATHS["definition_training"])
         parser.add_argument("--model-dir", default=PATHS["model_dir"])
         args = parser.parse_args(argv)
         digest = train_job(
             training_set_dir=Path(args.training_set),
-            params_path=Path(args.params),
+            definition_path=Path(args.definition),
             model_dir=Path(args.model_dir),
         )
         print(f"bundle {digest}")
     elif job == "evaluate":
         parser.add_argument("--model", default=PATHS["model_in"])
         parser.add_argument("--training-set", default=PATHS["training_set_eval"])
-        parser.add_argument("--params", default=PATHS["params_processing"])
+        parser.add_argument("--definition", default=PATHS["definition_processing"])
         parser.add_argument("--out", default=PATHS["evaluation_out"])
         parser.add_argument("--serving", default="{}")
         parser.add_argument("--run-id", default="")
@@ -202,7 +221,7 @@ def main(job: str, argv: list[str] | None = None) -> None:
         document = evaluate_job(
             model_path=Path(args.model),
             training_set_dir=Path(args.training_set),
-            params_path=Path(args.params),
+            definition_path=Path(args.definition),
             out_dir=Path(args.out),
             serving=args.serving,
             run_id=args.run_id,
@@ -211,6 +230,20 @@ def main(job: str, argv: list[str] | None = None) -> None:
         print(f"gate: {document['gate']['summary']}")
     else:
         raise PipelineError(f"unknown job {job!r} (prepare, train, evaluate)")
+
+
+def _definition(path: Path) -> ModelDefinition:
+    return load_definition(path=path, named_after_folder=False)
+
+
+def _label(training_set: TrainingSet, definition: ModelDefinition, *, source: str) -> LabelInfo:
+    return check_label(
+        training_set.frame[training_set.label],
+        task=definition.task,
+        label=training_set.label,
+        source=source,
+        max_classes=definition.data.max_classes,
+    )
 
 
 def _bundle_dir(model_path: Path, scratch: Path) -> Path:

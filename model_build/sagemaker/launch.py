@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from model_build.pipeline.params import BuildParams
+    from model_build.definition.schema import ModelDefinition
     from model_build.pipeline.serving import ServingModel
     from model_build.sagemaker.client import PipelineRun
+    from model_build.settings import BuildSettings
 
 _ENVIRONMENT_BEFORE_ENV_KEY: Final = "prod"
 """Where the serving version of a ``ServingMetrics`` value without ``env`` served (older CLIs)."""
@@ -54,7 +55,7 @@ class Launched:
 
 def launch_build(
     *,
-    params: BuildParams,
+    model: ModelDefinition,
     target: Target,
     repo_path: Path,
     serving: ServingModel | NoServingModel,
@@ -86,34 +87,63 @@ def launch_build(
     from model_build.sagemaker.compile import compile_pipeline
 
     definition = compile_pipeline(
-        params=params,
+        model=model,
         bucket=target.bucket,
         role_arn=target.role_arn,
         image_uri=target.image_uri,
         region=target.region,
     )
     aws = pipeline_calls(region=target.region, endpoint_url=endpoint_url)
-    uploaded = upload_code(aws=aws, bucket=target.bucket, params=params)
-    uploaded += upload_feature_repo(
-        aws=aws, bucket=target.bucket, params=params, repo_path=repo_path
-    )
-    ensure_model_package_group(aws=aws, model_name=params.model.name)
+    uploaded = upload_code(aws=aws, bucket=target.bucket, model=model)
+    uploaded += upload_feature_repo(aws=aws, bucket=target.bucket, model=model, repo_path=repo_path)
+    ensure_model_package_group(aws=aws, model_name=model.name)
     parameters = {"GitSha": git_commit, "DataGateTime": now.isoformat() if now else "now"}
     if isinstance(serving, ServingModel):
         parameters["ServingMetrics"] = serving_parameter(
             ref=serving.version.ref,
             metrics=serving.version.metrics,
-            keep=list(params.gate.serving_tolerance),
+            keep=list(model.gate.serving_tolerance),
             environment=serving.environment,
         )
     run = upsert_and_start(
         aws=aws,
         definition=definition,
-        name=params.sagemaker.pipeline_name,
+        name=model.sagemaker.pipeline_name,
         role_arn=target.role_arn,
         parameters=parameters,
     )
     return Launched(uploaded=uploaded, run=run)
+
+
+def resolve_target(
+    settings: BuildSettings,
+    *,
+    bucket: str | None,
+    role_arn: str | None,
+    image_uri: str | None,
+    region: str | None,
+    required: bool = False,
+) -> Target:
+    """The target from explicit values, else ``settings``, else example placeholders.
+
+    With ``required`` (a real launch) bucket, role and image must be given (no placeholders).
+
+    Raises:
+        PipelineError: ``required`` and one of them is missing; the message names the options.
+    """
+    from model_build.sagemaker.compile import PLACEHOLDERS
+
+    chosen = {
+        "bucket": bucket or settings.s3_bucket,
+        "role_arn": role_arn,
+        "image_uri": image_uri or settings.image_uri,
+    }
+    missing = [name for name, value in chosen.items() if not value]
+    if required and missing:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise PipelineError(f"--sagemaker needs {flags} (or their environment variables)")
+    resolved = {name: value or PLACEHOLDERS[name] for name, value in chosen.items()}
+    return Target(**resolved, region=region or settings.aws_region)
 
 
 def serving_parameter(

@@ -11,8 +11,8 @@ from typing import Final
 PROCESSING: Final = Path("/opt/ml/processing")
 PATHS: Final[dict[str, str]] = {
     "repo": str(PROCESSING / "input" / "feature_repo"),
-    "params_processing": str(PROCESSING / "input" / "params" / "params.yaml"),
-    "params_training": "/opt/ml/input/data/code/params.yaml",
+    "definition_processing": str(PROCESSING / "input" / "definition" / "model.yaml"),
+    "definition_training": "/opt/ml/input/data/code/model.yaml",
     "training_set_out": str(PROCESSING / "output" / "training_set"),
     "training_set_train": "/opt/ml/input/data/training_set",
     "training_set_eval": str(PROCESSING / "input" / "training_set"),

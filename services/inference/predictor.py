@@ -1,4 +1,17 @@
-"""A loaded model bundle that scores validated batches: probabilities and thresholded labels."""
+"""A loaded model bundle that scores validated batches, answering per task.
+
+* ``binary``: ``{"probability": p, "label": l}``: ``p`` is the probability of the positive
+  class (the bundle's second class) and ``l`` that class when ``p`` is at or above the
+  threshold, else the first class (``1``/``0`` for a 0/1 label).
+* ``multiclass``: ``{"probabilities": {class: p, ...}, "label": l}``: one probability per class
+  (keys are the class labels as text) and the most probable class (first on a tie).
+* ``regression``: ``{"prediction": v}``.
+
+Probabilities and predictions are the estimator's own ``predict_proba``/``predict`` values as
+floats, unrounded. CSV answers carry the same values, one line per row: ``probability,label``;
+``label,p_1,...,p_K`` (classes in the bundle's order); ``prediction``. A bundle that records no
+task (built before tasks existed) is served as binary.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from model_bundle.bundle import BundleError, ModelBundle, bundle_digest, load_bundle
+from model_bundle.task import Task
 from services.inference.errors import unprocessable
 from services.inference.payload import Batch
 from services.inference.schema import FeatureKind, FeatureSchema, infer_schema
@@ -23,12 +37,52 @@ class Scores:
     """Predictions for a batch, in row order.
 
     Attributes:
-        probabilities: Probability of the positive class (label 1) per row.
-        labels: 1 where the probability is at or above the bundle's threshold, else 0.
+        task: What the model predicts.
+        probabilities: Binary: probability of the positive class per row. Multiclass: the
+            probability of the predicted label per row. Regression: empty.
+        labels: Classification: the predicted label per row. Regression: empty.
+        classes: Classification: class labels in column order of ``class_probabilities``.
+        class_probabilities: Multiclass: one row of probabilities per row, in ``classes`` order.
+        predictions: Regression: the predicted value per row.
     """
 
     probabilities: list[float]
-    labels: list[int]
+    labels: list[Any]
+    task: Task = Task.BINARY
+    classes: tuple[Any, ...] = ()
+    class_probabilities: list[list[float]] | None = None
+    predictions: list[float] | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON answer's ``predictions``: one object per row in the task's shape."""
+        if self.task is Task.REGRESSION:
+            return [{"prediction": v} for v in self.predictions or []]
+        if self.task is Task.MULTICLASS:
+            keys = [str(c) for c in self.classes]
+            return [
+                {"probabilities": dict(zip(keys, row, strict=True)), "label": label}
+                for row, label in zip(self.class_probabilities or [], self.labels, strict=True)
+            ]
+        return [
+            {"probability": p, "label": label}
+            for p, label in zip(self.probabilities, self.labels, strict=True)
+        ]
+
+    def csv_body(self) -> bytes:
+        """The CSV answer: one line per row (see the module docs); floats round-trip (repr)."""
+        if self.task is Task.REGRESSION:
+            lines = [f"{v!r}\n" for v in self.predictions or []]
+        elif self.task is Task.MULTICLASS:
+            lines = [
+                ",".join([_csv_cell(label), *(repr(p) for p in row)]) + "\n"
+                for row, label in zip(self.class_probabilities or [], self.labels, strict=True)
+            ]
+        else:
+            lines = [
+                f"{p!r},{_csv_cell(label)}\n"
+                for p, label in zip(self.probabilities, self.labels, strict=True)
+            ]
+        return "".join(lines).encode()
 
 
 class Predictor:
@@ -41,18 +95,26 @@ class Predictor:
             taken from the bundle metadata (``model_ref``, or ``model_name`` and ``version``).
 
     Raises:
-        BundleError: The estimator has no ``predict_proba``, is not a binary classifier, or
-            its fitted features do not match the bundle's feature list.
+        BundleError: The estimator lacks ``predict_proba`` (classifier) or ``predict``
+            (regressor), its classes do not match the task, or its fitted features do not
+            match the bundle's feature list.
     """
 
     def __init__(self, *, bundle: ModelBundle, digest: str, ref: str = "") -> None:
         estimator = bundle.estimator
-        if not callable(getattr(estimator, "predict_proba", None)):
-            raise BundleError(f"the model ({type(estimator).__name__}) has no predict_proba")
+        self.task = bundle.task
+        method = "predict_proba" if self.task.is_classification else "predict"
+        if not callable(getattr(estimator, method, None)):
+            raise BundleError(f"the {self.task} model ({type(estimator).__name__}) has no {method}")
         self._estimator = estimator
-        self._positive = _positive_column(estimator)
+        self.classes: tuple[Any, ...] = _classes(estimator, bundle)
+        self._positive = _positive_column(estimator, bundle)
         self.schema: FeatureSchema = infer_schema(estimator=estimator, features=bundle.features)
-        self.threshold = float(bundle.threshold)
+        self.threshold: float | None = (
+            float(bundle.threshold if bundle.threshold is not None else 0.5)
+            if self.task is Task.BINARY
+            else None
+        )
         self.digest = digest
         self.ref = ref or _default_ref(bundle.metadata)
         self.metadata: dict[str, Any] = dict(bundle.metadata)
@@ -99,7 +161,15 @@ class Predictor:
         """
         model_input = self._model_input(batch)
         try:
-            proba = self._estimator.predict_proba(model_input)
+            if self.task is Task.REGRESSION:
+                values = np.asarray(self._estimator.predict(model_input), dtype=np.float64)
+                return Scores(
+                    probabilities=[],
+                    labels=[],
+                    task=self.task,
+                    predictions=values.reshape(-1).tolist(),
+                )
+            proba = np.asarray(self._estimator.predict_proba(model_input), dtype=np.float64)
         except (ValueError, TypeError) as exc:
             missing = _first_missing(batch, features=self.schema.features)
             if missing is None:
@@ -112,18 +182,33 @@ class Predictor:
                 row=row,
                 feature=feature,
             ) from exc
-        positive = np.asarray(proba, dtype=np.float64)[:, self._positive]
-        labels = (positive >= self.threshold).astype(np.int64)
-        return Scores(probabilities=positive.tolist(), labels=labels.tolist())
+        if self.task is Task.MULTICLASS:
+            best = np.argmax(proba, axis=1)
+            return Scores(
+                probabilities=proba[np.arange(len(best)), best].tolist(),
+                labels=[self.classes[i] for i in best.tolist()],
+                task=self.task,
+                classes=self.classes,
+                class_probabilities=proba.tolist(),
+            )
+        positive = proba[:, self._positive]
+        negative, chosen = self.classes[1 - self._positive], self.classes[self._positive]
+        threshold = 0.5 if self.threshold is None else self.threshold
+        labels = [chosen if p >= threshold else negative for p in positive.tolist()]
+        return Scores(
+            probabilities=positive.tolist(), labels=labels, task=self.task, classes=self.classes
+        )
 
     def describe(self) -> dict[str, Any]:
-        """Return what ``GET /metadata`` shows: identity, threshold, features and metadata.
+        """Return what ``GET /metadata`` shows: identity, task, classes, threshold, features.
 
         Returns:
             A JSON-serialisable dict.
         """
         return {
             "model": {"ref": self.ref, "digest": self.digest},
+            "task": str(self.task),
+            "classes": list(self.classes) if self.task.is_classification else None,
             "threshold": self.threshold,
             **self.schema.describe(),
             "metadata": self.metadata,
@@ -154,18 +239,54 @@ class Predictor:
             logger.warning("warm-up prediction failed (%s); serving anyway", type(exc).__name__)
 
 
-def _positive_column(estimator: Any) -> int:
-    """Column of ``predict_proba`` holding the positive class (label 1 or True)."""
-    classes = getattr(estimator, "classes_", None)
-    if classes is None:
+def _classes(estimator: Any, bundle: ModelBundle) -> tuple[Any, ...]:
+    """The class labels answered: recorded ones, ``(0, 1)`` for an old binary bundle, ``()``.
+
+    Raises:
+        BundleError: The class count does not fit the task.
+    """
+    if bundle.task is Task.REGRESSION:
+        return ()
+    fitted = getattr(estimator, "classes_", None)
+    if bundle.classes is not None:
+        classes = tuple(bundle.classes)
+    elif bundle.task is Task.BINARY:
+        classes = (0, 1)
+        if fitted is not None and len(fitted) != 2:
+            raise BundleError(f"expected a binary classifier, the model has {len(fitted)} classes")
+    else:
+        raise BundleError("bundle.json of a multiclass model lists no classes")
+    count = len(classes)
+    if bundle.task is Task.BINARY and count != 2:
+        raise BundleError(f"expected a binary classifier, the model has {count} classes")
+    if bundle.task is Task.MULTICLASS and count < 3:
+        raise BundleError(f"expected a multiclass classifier, the model has {count} classes")
+    return classes
+
+
+def _positive_column(estimator: Any, bundle: ModelBundle) -> int:
+    """Column of ``predict_proba`` holding the positive class of a binary model (else 0).
+
+    Recorded classes: column 1 (``classes[1]``). A bundle without (built before classes were
+    recorded): the column of the label 1 (or True) among the estimator's ``classes_``.
+    """
+    if bundle.task is not Task.BINARY:
+        return 0
+    fitted = getattr(estimator, "classes_", None)
+    if bundle.classes is not None or fitted is None:
         return 1
-    labels = list(classes)
-    if len(labels) != 2:
-        raise BundleError(f"expected a binary classifier, the model has {len(labels)} classes")
-    for i, label in enumerate(labels):
+    for i, label in enumerate(list(fitted)):
         if not isinstance(label, str) and label == 1:
             return i
     return 1
+
+
+def _csv_cell(value: Any) -> str:
+    """A label as a CSV field (quoted when it holds a comma, quote or newline)."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _default_ref(metadata: dict[str, Any]) -> str:

@@ -1,6 +1,8 @@
 """Command group ``slipway build``: run the build pipeline locally or on SageMaker, or compile it.
 
-The gate compares the candidate with the version serving in an environment, which that
+Each model is a folder ``model_build/models/<name>/model.yaml`` (see docs/models.md); ``--model``
+picks one by name or path (repeatable) and no ``--model`` means every model folder. The gate
+compares the candidate with the version serving in an environment, which that
 environment's manifest names: it is read here with ``model_deploy``'s loader
 (:func:`serving_from_manifest`), never by the build. Every fallback is printed as a warning.
 Failures are ``SlipwayError`` subclasses (``GateFailedError`` when the gate blocks the
@@ -12,32 +14,44 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from slipway.cli.feature_options import RepoOption, feature_repo
+from slipway.cli.output import FormatOption, OutputFormat, emit
+from slipway.cli.params import time_param
 
 if TYPE_CHECKING:
+    from model_build.definition.schema import ModelDefinition
+    from model_build.pipeline.batch import BatchReport
     from model_build.pipeline.local_runner import BuildResult
     from model_build.pipeline.serving import ServingModel
     from model_build.pipeline.steps.gate import NoServingModel
     from model_build.registry.protocol import ModelRegistry
     from model_build.sagemaker.launch import Launched, Target
-    from model_build.settings import BuildSettings
 
 build_app = typer.Typer(help="Build, evaluate and register models.", no_args_is_help=True)
 
 DEFAULT_PROD_MANIFEST = Path("model_deploy/environments/prod.yaml")
 
-ParamsOption = Annotated[
+ModelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model to build: a folder name under --models-dir, or a path to a model folder or "
+        "its model.yaml; repeat for several \\[default: every model folder].",
+        show_default=False,
+    ),
+]
+ModelsDirOption = Annotated[
     Path | None,
     typer.Option(
-        "--params",
-        help="Build parameters file (strict YAML) \\[default: model_build/params.yaml].",
-        dir_okay=False,
+        "--models-dir",
+        help="Folder of model folders (<name>/model.yaml) \\[default: model_build/models].",
+        file_okay=False,
         show_default=False,
     ),
 ]
@@ -81,7 +95,8 @@ RegionOption = Annotated[
 
 @build_app.command("run")
 def run(
-    params: ParamsOption = None,
+    model: ModelOption = None,
+    models_dir: ModelsDirOption = None,
     run_dir: Annotated[
         Path,
         typer.Option(
@@ -131,65 +146,88 @@ def run(
     role_arn: RoleOption = None,
     image_uri: ImageOption = None,
     region: RegionOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Validate, build the training set, train, evaluate, gate and register a model.
+    """Validate, build the training set, check the label, train, evaluate, gate and register.
 
-    Locally (the default) every step runs here with progress, and the run folder holds the
-    training set statistics, the bundle, evaluation.json, plots, gate.json and run.json. With
-    --sagemaker the same steps are compiled to a SageMaker pipeline, which is upserted and
-    started (code and feature repo are uploaded to the bucket first).
+    Every model folder is built in turn (or the --model ones); a failing model does not stop
+    the others, and the command fails naming each one that failed. Locally (the default)
+    every step runs here with progress, and each run folder holds the training set
+    statistics, the bundle, evaluation.json, plots, gate.json and run.json. With --sagemaker
+    the same steps are compiled to a SageMaker pipeline per model, which is upserted and
+    started (code and feature repo are uploaded to the bucket first). --format json prints
+    one document listing every build (model, task, status, version, metrics).
     """
-    from model_build.pipeline.params import DEFAULT_PARAMS_PATH, load_params
+    from model_build.definition.catalog import MODELS_DIR, find_models
+    from model_build.definition.loader import load_definition
+    from model_build.pipeline.batch import build_each
     from model_build.registry.factory import open_registry
     from model_build.settings import load_settings
 
-    params_path = params or DEFAULT_PARAMS_PATH
+    paths = find_models(model, root=models_dir or MODELS_DIR)
     local = {"registry": "local", "registry_path": registry_path} if registry_path else {}
     settings = load_settings(**local)
     registry = open_registry(settings)
-    loaded = load_params(path=params_path)
     feature_store = feature_repo(repo, None)
-    serving = serving_from_manifest(
-        registry=registry,
-        model_name=loaded.model.name,
-        manifest=prod_manifest,
-        compare=compare_prod,
-    )
-    clock = _parse_time(now)
-    _say_serving(serving)
+    clock = time_param(now, option="--now")
+
+    def serving_for(definition: ModelDefinition) -> ServingModel | NoServingModel:
+        serving = serving_from_manifest(
+            registry=registry,
+            model_name=definition.name,
+            manifest=prod_manifest,
+            compare=compare_prod,
+        )
+        _say_serving(serving)
+        return serving
+
     if sagemaker:
         from model_build.pipeline.steps.register import git_sha
-        from model_build.sagemaker.launch import launch_build
+        from model_build.sagemaker.launch import launch_build, resolve_target
 
         options = {"bucket": bucket, "role_arn": role_arn, "image_uri": image_uri, "region": region}
-        target = _target(settings, **options, required=True)
-        launched = launch_build(
-            params=loaded,
-            target=target,
-            repo_path=feature_store.path,
-            serving=serving,
-            git_commit=git_sha(),
-            now=clock,
-            endpoint_url=settings.aws_endpoint_url,
-        )
-        _say_launched(launched, target=target)
+        target = resolve_target(settings, **options, required=True)
+        for path in paths:
+            definition = load_definition(path=path)
+            launched = launch_build(
+                model=definition,
+                target=target,
+                repo_path=feature_store.path,
+                serving=serving_for(definition),
+                git_commit=git_sha(),
+                now=clock,
+                endpoint_url=settings.aws_endpoint_url,
+            )
+            _say_launched(launched, target=target)
         return
     from model_build.pipeline.local_runner import run_local
     from model_build.pipeline.steps.gate import NoServingModel
     from slipway.views.progress import rich_steps
 
-    with rich_steps(console=_console()) as steps:
-        result = run_local(
-            repo=feature_store,
-            params_path=params_path,
-            registry=registry,
-            run_dir=run_dir,
-            serving=serving,
-            now=clock,
-            progress=steps,
-        )
-    shown = {serving.reason} if isinstance(serving, NoServingModel) else set()
-    _console().print(_result_view(result, shown=shown))
+    def build_one(path: Path) -> BuildResult:
+        definition = load_definition(path=path)
+        serving = serving_for(definition)
+        with rich_steps(console=_console()) as steps:
+            result = run_local(
+                repo=feature_store,
+                model_path=path,
+                registry=registry,
+                run_dir=run_dir,
+                serving=serving,
+                now=clock,
+                progress=steps,
+            )
+        shown = {serving.reason} if isinstance(serving, NoServingModel) else set()
+        if fmt is OutputFormat.TEXT:
+            _console().print(_result_view(result, shown=shown))
+        return result
+
+    report = build_each(paths, build_one)
+    if fmt is OutputFormat.JSON:
+        emit(report, fmt)
+    elif len(report.outcomes) > 1:
+        _console().print(_batch_view(report))
+    report.raise_for_failures()
 
 
 @build_app.command("compile")
@@ -200,34 +238,51 @@ def compile_definition(
             "--out", help="Write the definition JSON here \\[default: stdout].", dir_okay=False
         ),
     ] = None,
-    params: ParamsOption = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to compile: a folder name under --models-dir, or a path to a model "
+            "folder or its model.yaml \\[default: the only model folder].",
+            show_default=False,
+        ),
+    ] = None,
+    models_dir: ModelsDirOption = None,
     bucket: BucketOption = None,
     role_arn: RoleOption = None,
     image_uri: ImageOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Write the SageMaker pipeline definition JSON, offline (no credentials, no network).
+    """Write one model's SageMaker pipeline definition JSON, offline (no credentials, no network).
 
     Unset bucket, role and image fall back to example placeholders, so the output can be
-    reviewed or diffed anywhere; the same inputs always give the same bytes.
+    reviewed or diffed anywhere; the same inputs always give the same bytes. With several
+    model folders, --model picks one.
     """
     from foundation.files import write_text_atomic
-    from model_build.pipeline.params import DEFAULT_PARAMS_PATH, load_params
+    from model_build.definition.catalog import MODELS_DIR, find_models
+    from model_build.definition.loader import load_definition
     from model_build.sagemaker.compile import compile_pipeline, definition_json, step_names
+    from model_build.sagemaker.launch import resolve_target
     from model_build.settings import load_settings
 
-    loaded = load_params(path=params or DEFAULT_PARAMS_PATH)
-    target = _target(
+    paths = find_models([model] if model else None, root=models_dir or MODELS_DIR)
+    if len(paths) > 1:
+        names = ", ".join(path.parent.name for path in paths)
+        raise typer.BadParameter(f"several models ({names}): pick one", param_hint="--model")
+    loaded = load_definition(path=paths[0])
+    target = resolve_target(
         load_settings(), bucket=bucket, role_arn=role_arn, image_uri=image_uri, region=region
     )
-    definition = compile_pipeline(params=loaded, **dataclasses.asdict(target))
+    definition = compile_pipeline(model=loaded, **dataclasses.asdict(target))
     text = definition_json(definition)
     if out is None:
         typer.echo(text, nl=False)
         return
     write_text_atomic(out, text)
     steps = ", ".join(step_names(definition))
-    _console().print(f"Wrote {out} ({len(text)} bytes): {steps}")
+    _console().print(f"Wrote {out} ({len(text)} bytes) for {loaded.name}: {steps}")
 
 
 def serving_from_manifest(
@@ -294,19 +349,35 @@ def _result_view(result: BuildResult, *, shown: set[str]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Build {result.run_id}: {result.status}", show_header=False)
+    from model_build.metrics import format_metric, metrics_for
+
+    title = f"Build {result.run_id}: {result.model_name} ({result.task}) {result.status}"
+    table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("version", result.version.ref if result.version else "(not registered)")
     table.add_row("artifact", result.artifact_digest)
     table.add_row("data", result.data_hash)
-    for name in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1"):
+    for name in metrics_for(result.task)[:6]:
         if name in result.metrics:
-            table.add_row(name, f"{result.metrics[name]:.4f}")
+            table.add_row(name, format_metric(name, result.metrics[name]))
     table.add_row("gate", Text(result.gate.summary()))
     table.add_row("run folder", Text(str(result.run_dir)))
     table.add_row("seconds", f"{result.seconds:.1f}")
     return Group(table, *(_warning(line) for line in result.warnings if line not in shown))
+
+
+def _batch_view(report: BatchReport) -> Any:
+    """One row per model of a batch: status, version or error."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("model", "task", "status", "version or error", title="Builds")
+    for outcome in report.outcomes:
+        doc = outcome.to_json()
+        detail = doc.get("version") or doc.get("error") or "(not registered)"
+        table.add_row(doc["model"], doc.get("task") or "-", doc["status"], Text(str(detail)))
+    return table
 
 
 def _warning(line: str) -> Any:
@@ -325,40 +396,6 @@ def _say_launched(launched: Launched, *, target: Target) -> None:
     typer.echo(
         json.dumps({"pipeline_arn": started.pipeline_arn, "execution_arn": started.execution_arn})
     )
-
-
-def _target(
-    settings: BuildSettings,
-    *,
-    bucket: str | None,
-    role_arn: str | None,
-    image_uri: str | None,
-    region: str | None,
-    required: bool = False,
-) -> Target:
-    chosen = {
-        "bucket": bucket or settings.s3_bucket,
-        "role_arn": role_arn,
-        "image_uri": image_uri or settings.image_uri,
-    }
-    missing = [name for name, value in chosen.items() if not value]
-    if required and missing:
-        flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
-        raise typer.BadParameter(f"--sagemaker needs {flags} (or their environment variables)")
-    from model_build.sagemaker.compile import PLACEHOLDERS
-    from model_build.sagemaker.launch import Target
-
-    resolved = {name: value or PLACEHOLDERS[name] for name, value in chosen.items()}
-    return Target(**resolved, region=region or settings.aws_region)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    from foundation.times import TimeFormatError, parse_time
-
-    try:
-        return parse_time(value, option="--now")
-    except TimeFormatError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--now") from exc
 
 
 def _console() -> Any:

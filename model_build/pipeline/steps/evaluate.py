@@ -1,54 +1,42 @@
-"""Step 4, evaluate: score the candidate on the time-based holdout.
+"""Step 4, evaluate: score the candidate on the time-based holdout, per task.
 
-Metrics: ROC AUC, PR AUC (average precision), log loss, Brier score, expected calibration error
-(ECE, equal-width bins), and precision / recall / F1 / accuracy at the decision threshold. The
-report also holds the confusion matrix, the reliability curve bins and permutation importance
-(ROC AUC drop on the holdout). :func:`write_evaluation` writes ``evaluation.json``; the plots are
-drawn by :mod:`model_build.pipeline.plots`.
+The metrics are computed by :mod:`model_build.pipeline.scoring`; the report also holds the
+confusion matrix, per-class precision/recall/F1, the reliability curve and permutation
+importance (the drop in ROC AUC for binary, the rise in log loss for multiclass and in RMSE for
+regression when a feature is shuffled). :func:`write_evaluation` writes ``evaluation.json``; the
+plots are drawn by :mod:`model_build.pipeline.plots`.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from model_build.errors import PipelineError
+from model_build.pipeline.scoring import (
+    CalibrationBin,
+    Scores,
+    class_probabilities,
+    predicted_values,
+    score,
+    score_multiclass,
+    score_regression,
+)
 from model_build.pipeline.steps.train import thread_limit
+from model_bundle.task import Task
 
 if TYPE_CHECKING:
-    from model_build.pipeline.params import BuildParams
+    from model_build.definition.schema import ModelDefinition
     from model_build.pipeline.steps.train import SplitInfo
 
+__all__ = ["EVALUATION_FILE", "Evaluation", "FeatureImportance", "evaluate_model", "score"]
+
 EVALUATION_FILE: Final = "evaluation.json"
-_EPS: Final = 1e-15
-
-F64 = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class CalibrationBin:
-    """One bin of the reliability curve.
-
-    Attributes:
-        lower: Bin lower edge (inclusive).
-        upper: Bin upper edge (exclusive, except the last bin).
-        count: Holdout rows whose predicted probability falls in the bin.
-        mean_predicted: Mean predicted probability in the bin (None if empty).
-        fraction_positive: Observed share of positives in the bin (None if empty).
-    """
-
-    lower: float
-    upper: float
-    count: int
-    mean_predicted: float | None
-    fraction_positive: float | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +45,7 @@ class FeatureImportance:
 
     Attributes:
         feature: Feature name.
-        mean: Mean ROC AUC drop when the feature is shuffled.
+        mean: Mean score drop when the feature is shuffled (see the module docs).
         std: Standard deviation over the repeats.
     """
 
@@ -67,105 +55,78 @@ class FeatureImportance:
 
 
 @dataclass(frozen=True)
-class Scores:
-    """Threshold-free and thresholded metrics of predictions against labels.
-
-    Attributes:
-        metrics: ``roc_auc``, ``pr_auc``, ``log_loss``, ``brier``, ``ece``, ``precision``,
-            ``recall``, ``f1``, ``accuracy``.
-        confusion: ``tp``, ``fp``, ``tn``, ``fn`` at the threshold.
-        calibration: Reliability curve bins.
-    """
-
-    metrics: dict[str, float]
-    confusion: dict[str, int]
-    calibration: list[CalibrationBin]
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """The candidate's evaluation on the holdout.
 
     Attributes:
-        metrics: Scalar metrics (see :class:`Scores`).
-        threshold: Decision threshold used for the thresholded metrics.
-        confusion: Confusion matrix counts at the threshold.
-        calibration: Reliability curve bins.
+        task: What the model predicts.
+        metrics: The registered metrics (see ``evaluate.metrics``), by name.
+        threshold: Binary decision threshold; None for the other tasks.
+        confusion: Binary confusion counts at the threshold (``tp``, ``fp``, ``tn``, ``fn``).
+        calibration: Reliability curve bins (classification).
         importance: Permutation importance, most important first.
         split: The train/holdout split.
-        roc: ``(fpr, tpr)`` points, for plots.
-        pr: ``(recall, precision)`` points, for plots.
+        classes: Class labels (classification), else None.
+        matrix: Confusion matrix by class (rows true, columns predicted), classification.
+        per_class: Per class label (as text): precision, recall, F1 and support.
+        curves: Arrays the plots draw (ROC and PR points, predictions), not serialized.
     """
 
+    task: Task
     metrics: dict[str, float]
-    threshold: float
+    threshold: float | None
     confusion: dict[str, int]
     calibration: list[CalibrationBin]
     importance: list[FeatureImportance]
     split: SplitInfo
-    roc: tuple[F64, F64] = field(repr=False)
-    pr: tuple[F64, F64] = field(repr=False)
+    classes: list[Any] | None = None
+    matrix: list[list[int]] = field(default_factory=list)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    curves: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (no curves: they are in the plots)."""
         return {
+            "task": str(self.task),
             "metrics": dict(self.metrics),
             "threshold": self.threshold,
+            "classes": self.classes,
             "confusion": dict(self.confusion),
+            "confusion_matrix": [list(row) for row in self.matrix],
+            "per_class": {k: dict(v) for k, v in self.per_class.items()},
             "calibration": [asdict(b) for b in self.calibration],
             "feature_importance": [asdict(i) for i in self.importance],
             "split": asdict(self.split),
         }
 
 
-def score(
-    labels: npt.ArrayLike, probabilities: npt.ArrayLike, *, threshold: float, bins: int
-) -> Scores:
-    """Compute every holdout metric from 0/1 ``labels`` and predicted P(label = 1).
-
-    ``threshold`` decides precision, recall, F1 and accuracy; ``bins`` are equal-width calibration
-    bins on [0, 1]. Returns the metrics, confusion counts and calibration bins.
+def holdout_scores(
+    estimator: Any,
+    x: pd.DataFrame,
+    y: np.ndarray[Any, Any],
+    *,
+    task: Task,
+    classes: list[Any] | None,
+    threshold: float | None,
+    bins: int,
+) -> tuple[Scores, dict[str, Any]]:
+    """Scores of ``estimator`` on ``x`` against ``y`` (class codes, or values), and its outputs.
 
     Raises:
-        PipelineError: Sizes differ, or the labels hold a single class.
+        PipelineError: Prediction failed or the holdout holds a single class.
     """
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        log_loss,
-        roc_auc_score,
-    )
-
-    y = np.asarray(labels, dtype=np.int64)
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
-    if y.shape != p.shape or y.ndim != 1:
-        raise PipelineError(f"evaluate: {y.shape[0]} labels but {p.shape[0]} predictions")
-    if np.unique(y).size < 2:
-        raise PipelineError("evaluate: the holdout holds a single label class")
-    predicted = p >= threshold
-    positive = y == 1
-    tp = int(np.sum(predicted & positive))
-    fp = int(np.sum(predicted & ~positive))
-    fn = int(np.sum(~predicted & positive))
-    tn = int(np.sum(~predicted & ~positive))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    calibration, ece = _calibration(y, p, bins=bins)
-    metrics = {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "ece": ece,
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-        "accuracy": float((tp + tn) / y.size),
-    }
-    return Scores(
-        metrics=metrics, confusion={"tp": tp, "fp": fp, "tn": tn, "fn": fn}, calibration=calibration
-    )
+    if task is Task.REGRESSION:
+        pred = predicted_values(estimator, x)
+        return score_regression(y, pred), {
+            "actual": np.asarray(y, dtype=np.float64),
+            "predicted": pred,
+        }
+    assert classes is not None
+    proba = class_probabilities(estimator, x, n_classes=len(classes))
+    if task is Task.BINARY:
+        p = proba[:, 1]
+        return score(y, p, threshold=0.5 if threshold is None else threshold, bins=bins), {"p": p}
+    return score_multiclass(y, proba, bins=bins), {"proba": proba}
 
 
 def evaluate_model(
@@ -175,34 +136,34 @@ def evaluate_model(
     features: list[str],
     label: str,
     split: SplitInfo,
-    params: BuildParams,
+    definition: ModelDefinition,
+    classes: list[Any] | None = None,
 ) -> Evaluation:
     """Score a fitted estimator on the holdout, with curves and permutation importance.
 
-    ``features`` are the estimator's ordered inputs; ``split`` is the split the holdout came from;
-    ``params`` give the threshold, bins, repeats, seed and threads.
+    ``features`` are the estimator's ordered inputs; ``split`` is the split the holdout came
+    from; ``classes`` are the class labels of a classifier (``predict_proba`` column order).
 
     Raises:
         PipelineError: Prediction failed or the holdout holds a single class.
     """
     from sklearn.inspection import permutation_importance
-    from sklearn.metrics import precision_recall_curve, roc_curve
 
-    x, y = holdout[features], holdout[label].to_numpy(dtype=np.int64)
-    settings = params.evaluate
-    with thread_limit(params.train.n_threads):
-        try:
-            p = np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float64)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise PipelineError(f"evaluate: prediction failed: {exc}") from exc
-        scores = score(y, p, threshold=settings.threshold, bins=settings.calibration_bins)
+    task, settings = definition.task, definition.evaluate
+    x = holdout[features]
+    y = label_codes(holdout[label], task=task, classes=classes)
+    with thread_limit(definition.train.n_threads):
+        scores, outputs = holdout_scores(
+            estimator, x, y, task=task, classes=classes, threshold=definition.threshold,
+            bins=settings.calibration_bins,
+        )  # fmt: skip
         result = permutation_importance(
             estimator,
             x,
             y,
-            scoring="roc_auc",
+            scoring=_scorer(task, n_classes=len(classes or [])),
             n_repeats=settings.permutation_repeats,
-            random_state=params.train.seed,
+            random_state=definition.train.seed,
         )
     importance = sorted(
         (
@@ -213,18 +174,31 @@ def evaluate_model(
         ),
         key=lambda item: (-item.mean, item.feature),
     )
-    fpr, tpr, _ = roc_curve(y, p)
-    precision, recall, _ = precision_recall_curve(y, p)
+    wanted = definition.registered_metrics()
+    names = [str(c) for c in classes] if classes is not None else []
     return Evaluation(
-        metrics=scores.metrics,
-        threshold=settings.threshold,
+        task=task,
+        metrics={name: scores.metrics[name] for name in wanted if name in scores.metrics},
+        threshold=definition.threshold,
         confusion=scores.confusion,
         calibration=scores.calibration,
         importance=importance,
         split=split,
-        roc=(np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)),
-        pr=(np.asarray(recall, dtype=np.float64), np.asarray(precision, dtype=np.float64)),
+        classes=classes,
+        matrix=scores.matrix,
+        per_class={names[code]: row for code, row in scores.per_class.items()},
+        curves=_curves(task, y, outputs, names=names),
     )
+
+
+def label_codes(
+    values: pd.Series, *, task: Task, classes: list[Any] | None
+) -> np.ndarray[Any, Any]:
+    """Class codes (index in ``classes``) of classification labels, floats for regression."""
+    if task is Task.REGRESSION or classes is None:
+        return values.to_numpy(dtype=np.float64)
+    codes = {value: index for index, value in enumerate(classes)}
+    return values.map(codes).to_numpy(dtype=np.int64)
 
 
 def write_evaluation(
@@ -241,27 +215,42 @@ def write_evaluation(
     return path
 
 
-def _calibration(
-    y: npt.NDArray[np.int64], p: F64, *, bins: int
-) -> tuple[list[CalibrationBin], float]:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-    out: list[CalibrationBin] = []
-    ece = 0.0
-    for b in range(bins):
-        members = index == b
-        count = int(members.sum())
-        if count:
-            mean_p = float(p[members].mean())
-            frac = float(y[members].mean())
-            ece += count / y.size * abs(mean_p - frac)
-        out.append(
-            CalibrationBin(
-                lower=float(edges[b]),
-                upper=float(edges[b + 1]),
-                count=count,
-                mean_predicted=mean_p if count else None,
-                fraction_positive=frac if count else None,
-            )
-        )
-    return out, float(ece) if math.isfinite(ece) else float("nan")
+def _scorer(task: Task, *, n_classes: int) -> Callable[[Any, Any, Any], float]:
+    """Permutation-importance scorer (higher is better) through the same prediction path."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    def binary(estimator: Any, x: Any, y: Any) -> float:
+        return float(roc_auc_score(y, class_probabilities(estimator, x, n_classes=2)[:, 1]))
+
+    def multiclass(estimator: Any, x: Any, y: Any) -> float:
+        proba = np.clip(class_probabilities(estimator, x, n_classes=n_classes), 1e-15, 1.0)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return -float(log_loss(y, proba, labels=list(range(n_classes))))
+
+    def regression(estimator: Any, x: Any, y: Any) -> float:
+        residual = np.asarray(y, dtype=np.float64) - predicted_values(estimator, x)
+        return -float(np.sqrt(np.mean(residual**2)))
+
+    return {Task.BINARY: binary, Task.MULTICLASS: multiclass, Task.REGRESSION: regression}[task]
+
+
+def _curves(
+    task: Task, y: np.ndarray[Any, Any], outputs: dict[str, Any], *, names: list[str]
+) -> dict[str, Any]:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if task is Task.REGRESSION:
+        return dict(outputs)
+    if task is Task.BINARY:
+        fpr, tpr, _ = roc_curve(y, outputs["p"])
+        precision, recall, _ = precision_recall_curve(y, outputs["p"])
+        return {"roc": {names[1]: (fpr, tpr)}, "pr": {names[1]: (recall, precision)}}
+    roc: dict[str, Any] = {}
+    pr: dict[str, Any] = {}
+    for code, name in enumerate(names):
+        truth = (y == code).astype(np.int64)
+        if 0 < truth.sum() < truth.size:
+            fpr, tpr, _ = roc_curve(truth, outputs["proba"][:, code])
+            precision, recall, _ = precision_recall_curve(truth, outputs["proba"][:, code])
+            roc[name], pr[name] = (fpr, tpr), (recall, precision)
+    return {"roc": roc, "pr": pr}

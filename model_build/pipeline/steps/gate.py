@@ -1,7 +1,8 @@
 """Step 5, gate: absolute thresholds, and "not worse than the version serving".
 
-A pure step: it reads no file and asks no registry. Absolute checks come from ``params.yaml``
-(``gate.min_roc_auc``, ``gate.max_log_loss``...). The serving check compares the candidate with
+A pure step: it reads no file and asks no registry. Absolute checks come from ``model.yaml``
+(``gate.thresholds``: a minimum for a metric where higher is better, a maximum where lower is
+better, as :mod:`model_build.metrics` says). The serving check compares the candidate with
 a :class:`Baseline`, the metrics of the version serving in an environment, which the caller
 found (the CLI reads the environment's manifest; :mod:`model_build.pipeline.serving` looks the
 version up and re-scores it on this build's holdout). When nothing is compared with, the caller
@@ -16,10 +17,10 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from model_build.errors import GateFailedError, PipelineError
-from model_build.registry.compare import LOWER_IS_BETTER
+from model_build.metrics import direction
 
 if TYPE_CHECKING:
-    from model_build.pipeline.params import GateParams
+    from model_build.definition.schema import GateSection
     from model_build.registry.protocol import ModelVersion
 
 _SLACK = 1e-12
@@ -31,7 +32,8 @@ class GateCheck:
 
     Attributes:
         metric: Metric name.
-        kind: ``absolute`` (a threshold from params) or ``serving`` (against the serving version).
+        kind: ``absolute`` (a threshold from model.yaml) or ``serving`` (against the serving
+            version).
         candidate: The candidate's value.
         limit: The value the candidate had to reach (minimum or maximum).
         passed: Whether it did.
@@ -134,23 +136,19 @@ def recorded_baseline(version: ModelVersion, *, environment: str) -> Baseline:
 
 
 def check_gate(
-    *, metrics: dict[str, float], gate: GateParams, baseline: Baseline | NoServingModel
+    *, metrics: dict[str, float], gate: GateSection, baseline: Baseline | NoServingModel
 ) -> GateResult:
     """Compare the candidate's holdout ``metrics`` with the thresholds and the ``baseline``.
 
+    Thresholds are checked in the order ``gate.thresholds`` lists them.
+
     Raises:
-        PipelineError: A metric the gate needs is missing from ``metrics``.
+        PipelineError: A metric the gate needs is missing from ``metrics``, or has no
+            direction in the metric registry.
     """
     checks: list[GateCheck] = []
-    limits: list[tuple[str, float | None, bool]] = [
-        ("roc_auc", gate.min_roc_auc, True),
-        ("log_loss", gate.max_log_loss, False),
-        ("brier", gate.max_brier, False),
-        ("ece", gate.max_ece, False),
-    ]
-    for metric, limit, minimum in limits:
-        if limit is None:
-            continue
+    for metric, limit in gate.thresholds.items():
+        minimum = _higher_is_better(metric)
         value = _metric(metrics, metric)
         ok = value >= limit - _SLACK if minimum else value <= limit + _SLACK
         bound = "minimum" if minimum else "maximum"
@@ -198,7 +196,7 @@ def enforce_gate(result: GateResult, *, model_name: str, warnings: Sequence[str]
 def _serving_check(
     *, metric: str, value: float, serving: float, tolerance: float, where: str
 ) -> GateCheck:
-    higher = metric not in LOWER_IS_BETTER
+    higher = _higher_is_better(metric)
     limit = serving - tolerance if higher else serving + tolerance
     ok = value >= limit - _SLACK if higher else value <= limit + _SLACK
     worse_by = (serving - value) if higher else (value - serving)
@@ -221,6 +219,13 @@ def _serving_check(
         baseline=serving,
         tolerance=tolerance,
     )
+
+
+def _higher_is_better(metric: str) -> bool:
+    way = direction(metric)
+    if way == "none":
+        raise PipelineError(f"gate: metric {metric!r} has no better direction; it cannot be gated")
+    return way == "higher"
 
 
 def _metric(metrics: dict[str, float], name: str) -> float:

@@ -1,7 +1,7 @@
 """Step 6, register: record the bundle and its lineage as a new Pending version.
 
-Lineage: artifact digest, holdout metrics, parameters, git commit, data snapshot hash, feature
-service and the ordered feature list. Approval is a separate, human step.
+Lineage: artifact digest, task, holdout metrics, the model definition, git commit, data snapshot
+hash, feature service and the ordered feature list. Approval is a separate, human step.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from model_build.registry.protocol import NewVersion
 
 if TYPE_CHECKING:
-    from model_build.pipeline.params import BuildParams
+    from model_build.definition.schema import ModelDefinition
     from model_build.registry.protocol import ModelRegistry, ModelVersion
 
 
@@ -40,7 +40,7 @@ def git_sha(*, cwd: Path | None = None) -> str:
 
 def new_version(
     *,
-    params: BuildParams,
+    definition: ModelDefinition,
     artifact_digest: str,
     metrics: dict[str, float],
     data_hash: str,
@@ -51,17 +51,19 @@ def new_version(
 ) -> NewVersion:
     """Assemble what is registered (pure).
 
-    The model name, feature service and lineage params come from ``params``; ``features`` are the
-    bundle's ordered features; ``git_commit`` is the commit the build ran from.
+    The model name, task, feature service and lineage params come from ``definition``;
+    ``features`` are the bundle's ordered features; ``git_commit`` is the commit the build ran
+    from.
     """
     return NewVersion(
-        model_name=params.model.name,
+        model_name=definition.name,
+        task=definition.task,
         artifact_digest=artifact_digest,
         metrics=dict(metrics),
-        params=params.lineage(),
+        params=definition.lineage(),
         git_sha=git_commit,
         data_hash=data_hash,
-        feature_service=params.model.feature_service,
+        feature_service=definition.model.feature_service,
         features=list(features),
         run_id=run_id,
         description=description,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
     from feature_store.repo import FeatureRepo
-    from model_build.pipeline.params import DataParams
+    from model_build.definition.schema import DataSection
 
 FRAME_FILE: Final = "training_set.parquet"
 META_FILE: Final = "training_set.json"
@@ -167,7 +167,9 @@ def describe_feature_service(*, store: FeatureStore, name: str) -> FeatureServic
     )
 
 
-def build_training_set(*, repo: FeatureRepo, data: DataParams, feature_service: str) -> TrainingSet:
+def build_training_set(
+    *, repo: FeatureRepo, data: DataSection, feature_service: str
+) -> TrainingSet:
     """Join the labelled entity rows with point-in-time correct features.
 
     ``repo`` must be applied (its registry holds ``feature_service``); ``data`` names the entity
