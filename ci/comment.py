@@ -1,11 +1,16 @@
 """``slipway ci comment-plan``: the plan of a pull request as one sticky comment per environment.
 
 The manifests are read at the pull request's head commit, so the plan is bound to exactly what
-would merge (a new push means a new plan). The comment holds the plan markdown (changes,
-candidate-vs-serving metrics, policy checklist, evidence), the manifest diff and the data
+would merge (a new push means a new plan); the policies judging them are read from the base
+branch, so a pull request cannot lift the freeze or the thresholds that judge it (changing
+them is a policy change, which needs its owners' approval: :mod:`ci.governance`). The
+``emergency`` label plans an emergency change. The comment holds the plan markdown (changes,
+candidate-vs-serving metrics, policy checklist, evidence), the change kind with every
+manifest field that changes, the owners' approvals, the manifest diff and the data
 validation summary; it is found again by ``<!-- slipway:plan:<env> -->`` and edited in place,
-split into parts past GitHub's limit. Commit statuses ``slipway/plan`` and ``slipway/policy``
-go on the head commit, and the same text goes to ``$GITHUB_STEP_SUMMARY`` when set.
+split into parts past GitHub's limit. The pull request body's plan link is pointed at it.
+Commit statuses ``slipway/plan`` and ``slipway/policy`` go on the head commit
+(:mod:`ci.plan_status`), and the same text goes to ``$GITHUB_STEP_SUMMARY`` when set.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci.errors import CiError
-from ci.forge.protocol import Files, Forge, Statuses
-from ci.forge.records import MAX_BODY_CHARS, CommitState, CommitStatus, PullRequest
+from ci.forge.protocol import Files, Forge
+from ci.forge.records import MAX_BODY_CHARS, CommitStatus, PrEdit, PullRequest
+from ci.governance import Governance, OwnerCheck, emergency_reason, review_governance
 from ci.gx_summary import SourceSummary, gx_markdown
 from ci.markers import digest_of
-from ci.planning import Planner, manifest_path, read_manifests, stable
+from ci.plan_link import plan_link, with_plan_link
+from ci.plan_render import change_section, owners_section, with_change_section
+from ci.plan_status import PLAN_CONTEXT, POLICY_CONTEXT, set_statuses
+from ci.planning import Planner, manifest_path, policy_manifests, read_manifests, stable
 from ci.sticky import StickyResult, upsert_sticky
 from foundation.markdown import escape_text
 from model_build.errors import BuildError
@@ -29,9 +38,10 @@ from model_deploy.plan import Plan
 from model_deploy.render.markdown import plan_markdown
 from model_deploy.service import ENV_ORDER
 
-PLAN_CONTEXT = "slipway/plan"
-POLICY_CONTEXT = "slipway/policy"
-_BRANCH = re.compile(r"^slipway/(?:promote|revert)-(?P<env>[a-z][a-z0-9-]{0,31})$")
+_BRANCH = re.compile(r"^slipway/(?:promote|revert|rollback)-(?P<env>[a-z][a-z0-9-]{0,31})$")
+OWNERS_KEY = "owners"
+
+__all__ = ["PLAN_CONTEXT", "POLICY_CONTEXT", "PlanCommentResult", "comment_plan", "infer_envs"]
 
 
 @dataclass
@@ -41,8 +51,11 @@ class PlanCommentResult:
     Attributes:
         plans: Plan per environment that could be planned.
         errors: Why an environment could not be planned.
-        comments: Sticky comment update per environment.
+        comments: Sticky comment update per environment (and ``owners`` for policy paths
+            that are not a planned manifest).
         statuses: Commit statuses set on the head.
+        governance: What needs the owners' approval, and whether it has it.
+        body_updated: Whether the pull request body's plan link was edited.
     """
 
     pr: PullRequest
@@ -50,11 +63,13 @@ class PlanCommentResult:
     errors: dict[str, str] = field(default_factory=dict)
     comments: dict[str, StickyResult] = field(default_factory=dict)
     statuses: list[CommitStatus] = field(default_factory=list)
+    governance: Governance = field(default_factory=Governance)
+    body_updated: bool = False
 
     @property
     def blocked(self) -> bool:
-        """Whether a policy blocks any planned environment."""
-        return any(plan.blocked for plan in self.plans.values())
+        """Whether a policy, or a missing owners' approval, blocks the pull request."""
+        return any(plan.blocked for plan in self.plans.values()) or not self.governance.satisfied
 
 
 def comment_plan(
@@ -83,34 +98,53 @@ def comment_plan(
     """
     pr = forge.get_pr(number=number)
     result = PlanCommentResult(pr=pr)
+    emergency = emergency_reason(pr)
     wanted = envs or infer_envs(forge, pr, manifests_dir=manifests_dir)
+    heads: dict[str, str | None] = {}
+    for env in wanted:
+        try:
+            manifests = read_manifests(forge, env=env, ref=pr.head_sha, manifests_dir=manifests_dir)
+            heads[env] = manifests[env]
+            policies = policy_manifests(forge, env=env, base=pr.base, manifests_dir=manifests_dir)
+            result.plans[env] = planner(env, manifests, policies=policies, emergency=emergency)
+        except (DeployError, BuildError, CiError) as exc:
+            heads.setdefault(env, None)
+            result.errors[env] = str(exc)
+    result.governance = review_governance(
+        forge, pr=pr, plans=result.plans, manifests_dir=manifests_dir
+    )
     texts: list[str] = []
     for env in wanted:
         path = manifest_path(manifests_dir, env)
-        plan: Plan | None = None
-        error: str | None = None
-        head_text: str | None = None
-        try:
-            manifests = read_manifests(forge, env=env, ref=pr.head_sha, manifests_dir=manifests_dir)
-            head_text = manifests[env]
-            plan = planner(env, manifests)
-            result.plans[env] = plan
-        except (DeployError, BuildError, CiError) as exc:
-            error = result.errors[env] = str(exc)
+        plan = result.plans.get(env)
+        checks = [c for c in result.governance.checks if c.path == path]
         base_text = forge.read_file(path=path, ref=pr.base) or ""
+        head_text = heads.get(env)
         diff = _diff(base_text, head_text, path) if head_text is not None else []
-        steady = _render(env, plan and stable(plan), error, diff, gx, pr, run_url=None)
-        body = _render(env, plan, error, diff, gx, pr, run_url=run_url)
+        parts = _Parts(env, result.errors.get(env), diff, gx, pr, owners_section(
+            checks, result.governance))  # fmt: skip
+        steady = parts.render(plan and stable(plan), run_url=None)
+        body = parts.render(plan, run_url=run_url)
         result.comments[env] = upsert_sticky(
-            forge,
-            number=number,
-            key=f"plan:{env}",
-            body=body,
-            digest=digest_of(steady),
+            forge, number=number, key=f"plan:{env}", body=body, digest=digest_of(steady),
             limit=limit,
-        )
+        )  # fmt: skip
         texts.append(body)
-    result.statuses = _set_statuses(forge, result, wanted, run_url=run_url)
+    paths = {manifest_path(manifests_dir, env) for env in wanted}
+    others = [c for c in result.governance.checks if c.path not in paths]
+    if others:
+        text = _owners_comment(others, result.governance, pr, run_url=run_url)
+        steady_text = _owners_comment(others, result.governance, pr, run_url=None)
+        result.comments[OWNERS_KEY] = upsert_sticky(
+            forge, number=number, key=OWNERS_KEY, body=text, digest=digest_of(steady_text),
+            limit=limit,
+        )  # fmt: skip
+        texts.append(text)
+    result.statuses = set_statuses(
+        forge, pr=pr, plans=result.plans, errors=result.errors, governance=result.governance,
+        planned=bool(wanted), link=_link(result, run_url),
+    )  # fmt: skip
+    result.body_updated = _point_body_at_plan(forge, pr, result)
     if step_summary is not None and texts:
         with step_summary.open("a", encoding="utf-8") as handle:
             handle.write("\n\n".join(texts) + "\n")
@@ -140,45 +174,21 @@ def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str
     return changed
 
 
-def _set_statuses(
-    forge: Statuses, result: PlanCommentResult, envs: list[str], *, run_url: str | None
-) -> list[CommitStatus]:
-    sha = result.pr.head_sha
+def _link(result: PlanCommentResult, run_url: str | None) -> str | None:
     first = next(iter(result.comments.values()), None)
-    link = first.url if first is not None and first.url.startswith("http") else run_url
-    plan_state: CommitState
-    policy_state: CommitState
-    if not envs:
-        plan_desc, plan_state = "No environment manifest changes; nothing to plan.", "success"
-        policy_desc, policy_state = "No environment manifest changes.", "success"
-    elif result.errors:
-        env, why = next(iter(result.errors.items()))
-        plan_state, plan_desc = "failure", f"Plan failed for {env}: {why}"
-        policy_state, policy_desc = "error", "Policies not checked: the plan failed."
-    else:
-        plan_state = "success"
-        plan_desc = "; ".join(plan.summary for plan in result.plans.values())
-        failed = [
-            f"{env}: {r.policy}"
-            for env, plan in result.plans.items()
-            for r in plan.policies
-            if r.failed and plan.blocked
-        ]
-        outcomes = [r.outcome for plan in result.plans.values() for r in plan.policies]
-        policy_state = "failure" if failed else "success"
-        policy_desc = (
-            f"{outcomes.count('pass')} policy check(s) pass, {outcomes.count('skip')} skipped"
-        )
-        if outcomes.count("fail"):
-            policy_desc += f", {outcomes.count('fail')} failed but nothing changes"
-        if failed:
-            policy_desc = "Blocked by " + ", ".join(failed)
-    return [
-        forge.set_status(sha=sha, status=CommitStatus(PLAN_CONTEXT, plan_state, plan_desc, link)),
-        forge.set_status(
-            sha=sha, status=CommitStatus(POLICY_CONTEXT, policy_state, policy_desc, link)
-        ),
-    ]
+    return first.url if first is not None and first.url.startswith("http") else run_url
+
+
+def _point_body_at_plan(forge: Forge, pr: PullRequest, result: PlanCommentResult) -> bool:
+    """Point the body's plan-link line at the sticky comments (bodies without one are kept)."""
+    links = {env: sticky.url for env, sticky in result.comments.items() if env != OWNERS_KEY}
+    if not links:
+        return False
+    body = with_plan_link(pr.body, plan_link(links, head_sha=pr.head_sha))
+    if body is None:
+        return False
+    forge.update_pr(number=pr.number, edit=PrEdit(body=body))
+    return True
 
 
 def _diff(base: str, head: str, path: str) -> list[str]:
@@ -193,41 +203,61 @@ def _diff(base: str, head: str, path: str) -> list[str]:
     ]
 
 
-def _render(
-    env: str,
-    plan: Plan | None,
-    error: str | None,
-    diff: list[str],
-    gx: list[SourceSummary] | None,
-    pr: PullRequest,
-    *,
-    run_url: str | None,
+@dataclass(frozen=True)
+class _Parts:
+    """What one environment's comment is made of, besides the plan."""
+
+    env: str
+    error: str | None
+    diff: list[str]
+    gx: list[SourceSummary] | None
+    pr: PullRequest
+    owners: list[str]
+
+    def render(self, plan: Plan | None, *, run_url: str | None) -> str:
+        if plan is not None:
+            lines = with_change_section(plan_markdown(plan), change_section(plan))
+        else:
+            lines = [
+                f"### 🚢 Deploy plan · `{self.env}`",
+                "",
+                "> [!CAUTION]",
+                f"> **The plan could not be computed:** "
+                f"{escape_text(self.error or 'unknown error')}",
+                "",
+            ]
+        lines += self.owners
+        if self.diff:
+            lines += [
+                "<details><summary>Manifest diff</summary>",
+                "",
+                "```diff",
+                *self.diff,
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
+        lines += gx_markdown(self.gx or [])
+        run = f" · [CI run]({run_url})" if run_url else ""
+        lines.append(
+            f"<sub>Planned at head `{self.pr.head_sha[:12]}` (policies from `{self.pr.base}`)"
+            f"{run} · `slipway ci comment-plan` edits this comment in place.</sub>"
+        )
+        return "\n".join(lines) + "\n"
+
+
+def _owners_comment(
+    checks: list[OwnerCheck], governance: Governance, pr: PullRequest, *, run_url: str | None
 ) -> str:
-    if plan is not None:
-        lines = [plan_markdown(plan).rstrip("\n"), ""]
-    else:
-        lines = [
-            f"### 🚢 Deploy plan · `{env}`",
-            "",
-            "> [!CAUTION]",
-            f"> **The plan could not be computed:** {escape_text(error or 'unknown error')}",
-            "",
-        ]
-    if diff:
-        lines += [
-            "<details><summary>Manifest diff</summary>",
-            "",
-            "```diff",
-            *diff,
-            "```",
-            "",
-            "</details>",
-            "",
-        ]
-    lines += gx_markdown(gx or [])
     run = f" · [CI run]({run_url})" if run_url else ""
-    lines.append(
-        f"<sub>Planned at head `{pr.head_sha[:12]}`{run} · `slipway ci comment-plan` edits this "
-        "comment in place.</sub>"
-    )
+    lines = [
+        "### 🔐 This pull request changes the rules plans are judged by",
+        "",
+        "It is a policy change: the owners of the paths below must approve its current head.",
+        "",
+        *owners_section(checks, governance),
+        f"<sub>Checked at head `{pr.head_sha[:12]}`{run} · `slipway ci comment-plan` edits "
+        "this comment in place.</sub>",
+    ]
     return "\n".join(lines) + "\n"

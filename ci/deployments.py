@@ -1,17 +1,24 @@
-"""``slipway ci report-deploy``: a deploy's result back on GitHub, and what a failure triggers.
+"""``slipway ci report-deploy``: a deploy's outcome back on the forge, and what it triggers.
 
-After a merge the workflow applies the manifest, then reports: a deployment of the merged
-commit to the environment with statuses (``in_progress``, then ``success`` or ``failure``) and
-one result comment on the pull request (edited in place on a re-run). A failure, after the
-deployer rolled back by itself, also:
+After a merge the workflow applies the manifest and saves the apply's outcome
+(``slipway deploy apply ENV --format json``, :mod:`ci.outcome`); this reports it: a
+deployment of the merged commit to the environment with statuses, and one result comment on
+the pull request (edited in place on a re-run). What follows depends on the outcome, never on
+an exit code alone:
 
-1. marks the version Rejected in the registry (the reason names the commit, pull request and
-   log), so ``slipway promote`` refuses it without ``--override-rejection``;
-2. opens a revert pull request putting the manifest back on the previous version (read from
-   the promotion pull request's metadata), so git matches what serves again;
-3. opens (or updates) one issue for the failure.
+- ``applied`` / ``no-op``: the deployment succeeds. Nothing else.
+- ``refused`` (a policy) / ``locked`` (another deploy): nothing was deployed, nobody is to
+  blame. The deployment says why (``error`` / ``inactive``); no version is rejected, no issue
+  is opened.
+- ``failed-rolled-back``: one issue; the revert pull request (the git revert of the merge
+  commit) unless the infrastructure failed; the version is marked Rejected only when the
+  deployer blamed the model, and never while it serves healthily anywhere
+  (:mod:`ci.rejection`).
+- ``failed-rollback``: the same, and the issue is a page (the deployment status is ``error``).
 
-Every step runs even if an earlier one failed; the problems are raised together at the end.
+``--result`` without an outcome (older workflows) reports the state; a ``failure`` then has
+no known cause, so it rejects nothing. Every step runs even if an earlier one failed; the
+problems are raised together at the end.
 """
 
 from __future__ import annotations
@@ -20,21 +27,32 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ci.errors import CiError, DeployReportError
-from ci.forge.protocol import Files, Forge, Issues
-from ci.forge.records import Deployment, DeploymentStatus, Issue, IssueEdit
-from ci.markers import digest_of, marker
+from ci.failure_issue import FailureFacts, upsert_failure_issue
+from ci.forge.protocol import Forge
+from ci.forge.records import Deployment, DeploymentState, DeploymentStatus, Issue, PullRequest
+from ci.governance import emergency_reason
+from ci.markers import digest_of
+from ci.outcome import ApplyOutcome
 from ci.planning import Planner, RegistryOpener, manifest_path
-from ci.promote import PromotionResult, propose
-from ci.steps.body import Proposal, previous_model
+from ci.promote import PromotionResult
+from ci.rejection import ServingLookup, decide_rejection, reject_version
+from ci.revert import model_at, propose_revert, restores
 from ci.sticky import StickyResult, upsert_sticky
-from model_build.errors import BuildError
-from model_build.registry.protocol import ApprovalStatus, ModelVersion
-from model_deploy.errors import DeployError
-from model_deploy.manifest.loader import parse_manifest
 from model_deploy.manifest.model import ModelRef
 
 DeployResult = Literal["in_progress", "success", "failure"]
-FAILED_LABEL = "slipway:deploy-failed"
+
+__all__ = ["DeployReport", "DeployResult", "report_deploy"]
+
+#: The deployment state each apply outcome is reported as.
+_STATES: dict[str, DeploymentState] = {
+    "applied": "success",
+    "no-op": "success",
+    "refused": "error",
+    "locked": "inactive",
+    "failed-rolled-back": "failure",
+    "failed-rollback": "error",
+}
 
 
 @dataclass
@@ -44,28 +62,42 @@ class DeployReport:
     Attributes:
         env: Environment.
         sha: Deployed commit.
-        result: Reported result.
+        result: The deployment state reported (``success``, ``error``, ``inactive``...).
         model_ref: Version the commit's manifest names.
         deployment: The deployment record.
+        outcome: The apply outcome, when one was given.
         added: Deployment statuses added by this call.
         comment: The result comment on the pull request.
         rejected: Whether the version was marked Rejected by this call.
+        rejection: Why the version was (or was not) rejected.
         revert: The revert pull request, when one was proposed.
-        issue: The failure issue.
+        issue: The failure issue (a page when the rollback failed).
         notes: What was skipped and why.
     """
 
     env: str
     sha: str
-    result: DeployResult
+    result: DeploymentState
     model_ref: str | None
     deployment: Deployment
+    outcome: ApplyOutcome | None = None
     added: list[DeploymentStatus] = field(default_factory=list)
     comment: StickyResult | None = None
     rejected: bool = False
+    rejection: str = ""
     revert: PromotionResult | None = None
     issue: Issue | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the deploy failed."""
+        return self.outcome.failed if self.outcome else self.result == "failure"
+
+    @property
+    def paged(self) -> bool:
+        """Whether the rollback failed too (the issue is a page)."""
+        return self.outcome is not None and self.outcome.outcome == "failed-rollback"
 
 
 def report_deploy(
@@ -73,243 +105,231 @@ def report_deploy(
     forge: Forge,
     env: str,
     sha: str,
-    result: DeployResult,
     pr_number: int | None,
     log_url: str | None,
     registries: RegistryOpener,
     planner: Planner,
     manifests_dir: str,
     base: str,
+    result: DeployResult | None = None,
+    outcome: ApplyOutcome | None = None,
+    serving: ServingLookup | None = None,
 ) -> DeployReport:
-    """Record a deploy result and, on failure, reject, revert and open an issue.
+    """Record a deploy's outcome (or bare ``result``) and do what it calls for.
 
-    Args:
-        sha: Commit deployed (the merge commit).
-        result: ``in_progress``, ``success`` or ``failure`` (after the automatic rollback).
-        planner: Plans the revert.
-        base: Branch a revert targets.
+    ``sha`` is the deployed (merge) commit; ``planner`` plans the revert, which targets
+    ``base``; ``serving`` reads every environment's status before a version is rejected
+    (without it, nothing is rejected).
 
     Raises:
+        CiError: Neither ``result`` nor ``outcome`` was given.
         DeployReportError: Some follow-up could not be done (all others were).
     """
+    if outcome is None and result is None:
+        raise CiError("report-deploy needs the apply outcome or a result")
     path = manifest_path(manifests_dir, env)
-    model = _model_at(forge, path=path, ref=sha, env=env)
+    model = _model(forge, path=path, sha=sha, env=env)
     ref = model.ref if model else None
-    found = forge.list_deployments(sha=sha, environment=env)
-    deployment = (
-        found[0]
-        if found
-        else forge.create_deployment(
-            sha=sha,
-            environment=env,
-            description=f"{ref or 'nothing'} to {env}",
-            payload={"model": ref, "pr": pr_number, "manifest": path},
-        )
+    pr = forge.get_pr(number=pr_number) if pr_number is not None else None
+    emergency = emergency_reason(pr) if pr is not None else None
+    state = _state(result, outcome)
+    deployment = _deployment(forge, sha=sha, env=env, ref=ref, pr=pr_number, path=path,
+                             emergency=emergency)  # fmt: skip
+    report = DeployReport(
+        env=env, sha=sha, result=state, model_ref=ref, deployment=deployment, outcome=outcome
     )
-    report = DeployReport(env=env, sha=sha, result=result, model_ref=ref, deployment=deployment)
-    states = [s.state for s in forge.list_deployment_statuses(deployment_id=deployment.id)]
-    wanted: list[DeployResult] = ["in_progress"] if "in_progress" not in states else []
-    if result != "in_progress" and (not states or states[-1] != result):
-        wanted.append(result)
-    for state in wanted:
-        status = DeploymentStatus(state, _sentence(state, ref, env), log_url)
-        report.added.append(
-            forge.create_deployment_status(deployment_id=deployment.id, status=status)
-        )
+    _add_statuses(forge, report, log_url)
     problems: list[str] = []
+    if report.failed and model is not None:
+        call = decide_rejection(
+            forge, outcome=outcome, model=model, env=env, sha=sha, restores=restores(pr),
+            serving=serving, manifests_dir=manifests_dir,
+        )  # fmt: skip
+        report.rejection = call.why
+        if call.reject:
+            where = f" (#{pr_number})" if pr_number else ""
+            reason = f"deploy to {env} failed at {sha[:12]}{where}: {call.why}" + (
+                f"; log {log_url}" if log_url else ""
+            )
+            report.rejected = reject_version(registries, model, reason=reason, problems=problems)
+        report.revert = _revert(
+            forge, report, pr=pr, base=base, registries=registries, planner=planner,
+            manifests_dir=manifests_dir, problems=problems,
+        )  # fmt: skip
     if pr_number is not None:
         text = _comment(report, log_url)
         report.comment = upsert_sticky(
-            forge,
-            number=pr_number,
-            key=f"deploy:{env}:{sha[:12]}",
-            body=text,
+            forge, number=pr_number, key=f"deploy:{env}:{sha[:12]}", body=text,
             digest=digest_of(text),
-        )
-    if result == "failure" and model is not None:
-        report.rejected = _reject(registries, model, env, sha, pr_number, log_url, problems)
-        report.revert = _revert(
+        )  # fmt: skip
+    if report.failed:
+        report.issue = upsert_failure_issue(
             forge,
-            model,
-            env=env,
-            sha=sha,
-            pr_number=pr_number,
-            registries=registries,
-            planner=planner,
-            manifests_dir=manifests_dir,
-            base=base,
-            notes=report.notes,
-            problems=problems,
-        )
-        report.issue = _issue(forge, report, model, pr_number=pr_number, log_url=log_url)
+            FailureFacts(
+                env=env, sha=sha, ref=ref, deployment_id=deployment.id, pr_number=pr_number,
+                log_url=log_url, outcome=outcome, rejected=report.rejected,
+                rejection=report.rejection or "no model to judge",
+                revert_number=report.revert.pr.number if report.revert and report.revert.pr
+                else None,
+                notes=tuple(report.notes),
+            ),
+        )  # fmt: skip
     if problems:
         raise DeployReportError("; ".join(problems))
     return report
 
 
-def _model_at(forge: Files, *, path: str, ref: str, env: str) -> ModelRef | None:
-    text = forge.read_file(path=path, ref=ref)
-    if text is None:
-        raise DeployReportError(f"{path} does not exist at {ref[:12]}")
+def _model(forge: Forge, *, path: str, sha: str, env: str) -> ModelRef | None:
+    if forge.read_file(path=path, ref=sha) is None:
+        raise DeployReportError(f"{path} does not exist at {sha[:12]}")
     try:
-        return parse_manifest(text=text, source=path, expected_env=env).manifest.model
-    except DeployError as exc:
+        return model_at(forge, path=path, ref=sha, env=env)
+    except CiError as exc:
         raise DeployReportError(str(exc)) from exc
 
 
-def _sentence(state: DeployResult, ref: str | None, env: str) -> str:
-    what = ref or "nothing (model: null)"
-    return {
-        "in_progress": f"Deploying {what} to {env}",
-        "success": f"Deployed {what} to {env}",
-        "failure": f"Deploy of {what} to {env} failed; rolled back",
-    }[state]
+def _state(result: DeployResult | None, outcome: ApplyOutcome | None) -> DeploymentState:
+    if outcome is None:
+        assert result is not None
+        return result
+    return _STATES[outcome.outcome]
 
 
-def _comment(report: DeployReport, log_url: str | None) -> str:
-    icon = {"in_progress": "🚀", "success": "✅", "failure": "❌"}[report.result]
-    log = f" · [deploy log]({log_url})" if log_url else ""
-    lines = [
-        f"{icon} **{_sentence(report.result, report.model_ref, report.env)}** from "
-        f"`{report.sha[:12]}` (deployment {report.deployment.id}){log}.",
-    ]
-    if report.result == "failure":
-        lines += [
-            "",
-            "The deployer rolled the environment back to its previous deployment. The version "
-            "is marked Rejected in the registry, and a revert pull request puts the manifest "
-            "back so git matches what serves.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _reject(
-    registries: RegistryOpener,
-    model: ModelRef,
-    env: str,
+def _deployment(
+    forge: Forge,
+    *,
     sha: str,
-    pr_number: int | None,
-    log_url: str | None,
-    problems: list[str],
-) -> bool:
-    where = f" (#{pr_number})" if pr_number else ""
-    reason = f"deploy to {env} failed at {sha[:12]}{where}" + (
-        f"; log {log_url}" if log_url else ""
+    env: str,
+    ref: str | None,
+    pr: int | None,
+    path: str,
+    emergency: str | None,
+) -> Deployment:
+    found = forge.list_deployments(sha=sha, environment=env)
+    if found:
+        return found[0]
+    payload: dict[str, object] = {"model": ref, "pr": pr, "manifest": path}
+    if emergency:
+        payload["emergency"] = emergency
+    return forge.create_deployment(
+        sha=sha,
+        environment=env,
+        description=f"{ref or 'nothing'} to {env}" + (" (emergency)" if emergency else ""),
+        payload=payload,
     )
-    try:
-        registry = registries(model.registry)
-        record = registry.get(model_name=model.name, version=model.version)
-        if record.status == ApprovalStatus.REJECTED:
-            return False
-        registry.set_status(
-            model_name=model.name,
-            version=model.version,
-            status=ApprovalStatus.REJECTED,
-            reason=reason,
+
+
+def _add_statuses(forge: Forge, report: DeployReport, log_url: str | None) -> None:
+    states = [s.state for s in forge.list_deployment_statuses(deployment_id=report.deployment.id)]
+    wanted: list[DeploymentState] = ["in_progress"] if "in_progress" not in states else []
+    if report.result != "in_progress" and (not states or states[-1] != report.result):
+        wanted.append(report.result)
+    for state in wanted:
+        status = DeploymentStatus(state, _sentence(report, state), log_url)
+        report.added.append(
+            forge.create_deployment_status(deployment_id=report.deployment.id, status=status)
         )
-    except BuildError as exc:
-        problems.append(f"could not mark {model.ref} Rejected: {exc}")
-        return False
-    return True
+
+
+def _sentence(report: DeployReport, state: DeploymentState) -> str:
+    what = report.model_ref or "nothing (model: null)"
+    env = report.env
+    outcome = report.outcome
+    if state == "in_progress":
+        return f"Deploying {what} to {env}"
+    if outcome is None:
+        if state == "success":
+            return f"Deployed {what} to {env}"
+        return f"Deploy of {what} to {env} failed; rolled back"
+    reasons = outcome.reason_text()
+    return {
+        "applied": f"Deployed {what} to {env}",
+        "no-op": f"{env} already serves {what}; nothing to do",
+        "refused": f"Refused, nothing deployed: {reasons}",
+        "locked": f"Not deployed: {env} is locked by another deploy ({reasons})",
+        "failed-rolled-back": f"Deploy of {what} to {env} failed "
+        f"(cause: {outcome.cause or 'unknown'}); rolled back to "
+        f"{outcome.serving_version or outcome.previous_version or 'nothing'}",
+        "failed-rollback": f"Deploy of {what} to {env} failed and so did its rollback; "
+        f"{env} needs a human",
+    }[outcome.outcome]
 
 
 def _revert(
     forge: Forge,
-    model: ModelRef,
+    report: DeployReport,
     *,
-    env: str,
-    sha: str,
-    pr_number: int | None,
+    pr: PullRequest | None,
+    base: str,
     registries: RegistryOpener,
     planner: Planner,
     manifests_dir: str,
-    base: str,
-    notes: list[str],
     problems: list[str],
 ) -> PromotionResult | None:
-    pr = forge.get_pr(number=pr_number) if pr_number is not None else None
-    if pr is not None and pr.head.startswith("slipway/revert-"):
-        notes.append("the failed deploy was itself a revert; no revert of the revert")
+    env, sha = report.env, report.sha
+    if restores(pr):
+        report.notes.append("the failed deploy was itself a revert or rollback; no revert of it")
         return None
-    found, previous = previous_model(pr.body) if pr is not None else (False, None)
-    if not found:
-        problems.append(
-            f"cannot tell which version {env} served before {model.ref} (no promotion "
-            "metadata on the pull request); revert the manifest by hand"
+    if report.outcome is not None and report.outcome.cause == "infrastructure":
+        report.notes.append(
+            "the infrastructure failed, not the change: nothing is reverted; re-run the deploy "
+            "once it is fixed"
         )
         return None
     path = manifest_path(manifests_dir, env)
-    base_text = forge.read_file(path=path, ref=base)
-    current = _model_at(forge, path=path, ref=base, env=env) if base_text is not None else None
-    if base_text is None or current != model:
-        notes.append(f"{path} on {base} no longer names {model.ref}; no revert needed")
+    if forge.read_file(path=path, ref=base) != forge.read_file(path=path, ref=sha):
+        report.notes.append(f"{path} on {base} changed since {sha[:12]}; no revert needed")
         return None
-    record: ModelVersion | None = None
-    if previous is not None:
-        try:
-            record = registries(previous.registry).get(
-                model_name=previous.name, version=previous.version
-            )
-        except BuildError as exc:
-            problems.append(f"cannot read {previous.ref} for the revert: {exc}")
-            return None
-    where = f" (#{pr_number})" if pr_number else ""
-    proposal = Proposal(
-        kind="revert",
-        env=env,
-        path=path,
-        model=previous,
-        previous=model,
-        record=record,
-        why=f"the deploy of `{model.ref}` to `{env}` failed at `{sha[:12]}`{where}",
-        command=f"slipway ci report-deploy --env {env} --sha {sha[:12]} --result failure",
-    )
+    where = f" (#{pr.number})" if pr else ""
     try:
-        return propose(
-            forge,
-            proposal,
-            base=base,
-            base_text=base_text,
-            planner=planner,
+        return propose_revert(
+            forge, env=env, sha=sha, pr=pr, base=base, registries=registries, planner=planner,
             manifests_dir=manifests_dir,
-        )
+            why=f"the deploy of `{report.model_ref or 'nothing'}` to `{env}` failed at "
+            f"`{sha[:12]}`{where}",
+            command=f"slipway ci report-deploy --env {env} --sha {sha[:12]}",
+        )  # fmt: skip
     except CiError as exc:
         problems.append(f"could not open the revert pull request: {exc}")
         return None
 
 
-def _issue(
-    forge: Issues,
-    report: DeployReport,
-    model: ModelRef,
-    *,
-    pr_number: int | None,
-    log_url: str | None,
-) -> Issue:
-    key = f"deploy-failed:{report.env}:{model.name}:{model.version}"
-    revert = report.revert.pr if report.revert else None
+def _comment(report: DeployReport, log_url: str | None) -> str:
+    outcome = report.outcome
+    icon = {"success": "✅", "in_progress": "🚀", "inactive": "⏸️", "error": "⛔"}.get(
+        report.result, "❌"
+    )
+    if report.paged:
+        icon = "🚨"
+    log = f" · [deploy log]({log_url})" if log_url else ""
     lines = [
-        marker(key),
-        f"## ❌ Deploy of `{model.ref}` to `{report.env}` failed",
-        "",
-        f"- Commit: `{report.sha}` (deployment {report.deployment.id})",
-        f"- Pull request: #{pr_number}" if pr_number else "- Pull request: unknown",
-        f"- Log: {log_url}" if log_url else "- Log: not given",
-        "- The deployer rolled the environment back to its previous deployment.",
-        f"- Registry: `{model.ref}` is marked Rejected",
-        f"- Revert: #{revert.number}" if revert else "- Revert: none opened",
-        *[f"- Note: {note}" for note in report.notes],
-        "",
-        f"Promoting `{model.ref}` again needs `--override-rejection`.",
+        f"{icon} **{_sentence(report, report.result)}** from `{report.sha[:12]}` "
+        f"(deployment {report.deployment.id}){log}.",
     ]
-    body = "\n".join(lines) + "\n"
-    existing = forge.find_issue(marker=marker(key), label=FAILED_LABEL)
-    if existing is None:
-        return forge.create_issue(
-            title=f"Deploy of {model.ref} to {report.env} failed",
-            body=body,
-            labels=(FAILED_LABEL, f"env:{report.env}"),
-        )
-    if existing.body == body:
-        return existing
-    return forge.update_issue(number=existing.number, edit=IssueEdit(body=body))
+    if outcome is not None and outcome.outcome in ("refused", "locked"):
+        lines += ["", "Nothing was deployed and no version was rejected."]
+        lines += [f"- {reason}" for reason in outcome.reasons]
+        if outcome.outcome == "locked":
+            lines.append(
+                "- Re-run the deploy (the workflow's `workflow_dispatch`) once the other one ends."
+            )
+    if report.failed:
+        lines += ["", _failure_summary(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _failure_summary(report: DeployReport) -> str:
+    parts = []
+    if report.paged:
+        parts.append("The rollback failed too: see the issue, this environment needs a human.")
+    else:
+        parts.append("The deployer rolled the environment back to its previous deployment.")
+    parts.append(
+        f"`{report.model_ref}` is marked Rejected in the registry."
+        if report.rejected
+        else f"No version is rejected ({report.rejection or 'nothing to judge'})."
+    )
+    if report.revert is not None and report.revert.pr is not None:
+        parts.append(f"#{report.revert.pr.number} reverts the merge so git matches what serves.")
+    parts += [f"Note: {note}." for note in report.notes]
+    return " ".join(parts)

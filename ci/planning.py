@@ -5,15 +5,20 @@ deploy: the manifests are read from the forge at that ref and planned from their
 file is written) by ``model_deploy``'s :class:`~model_deploy.service.Deployer` against the real
 registry and the real target state. The upstream environment's manifest (staging for prod)
 comes along because the promotion-order policy reads it.
+
+Policies are never read from the change they judge: the policy fields (freeze windows,
+thresholds, the promotion path...) come from the base branch's manifests (``policies``), so
+a pull request that lifts a freeze is still frozen, and is planned as a policy change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from ci.errors import CiError
-from ci.forge.protocol import Forge
+from ci.forge.protocol import Files
 from foundation.settings import load_settings
 from model_build.registry.protocol import ModelRegistry
 from model_deploy.plan import Plan
@@ -21,8 +26,26 @@ from model_deploy.policies.config import UPSTREAM
 from model_deploy.service import Deployer
 from model_deploy.settings import DeploySettings
 
-Planner = Callable[[str, Mapping[str, str]], Plan]
-"""Plans environment ``env`` given manifest texts by environment name."""
+
+class Planner(Protocol):
+    """Plans environment ``env`` from manifest texts by environment name.
+
+    ``policies`` are the texts policy fields are read from (the base branch's; None: from
+    ``manifests``); ``emergency`` flags an emergency change with its recorded reason.
+    """
+
+    def __call__(
+        self,
+        env: str,
+        manifests: Mapping[str, str],
+        /,
+        *,
+        policies: Mapping[str, str] | None = None,
+        emergency: str | None = None,
+    ) -> Plan:
+        """The plan of ``env`` (raises ``DeployError`` or ``BuildError`` when it fails)."""
+        ...
+
 
 RegistryOpener = Callable[[str], ModelRegistry]
 """Opens the registry a manifest names (``local`` or ``sagemaker``)."""
@@ -50,17 +73,26 @@ def deployer_planner(
     ``model_build``'s, from its settings.
     """
 
-    def plan(env: str, manifests: Mapping[str, str]) -> Plan:
+    def plan(
+        env: str,
+        manifests: Mapping[str, str],
+        /,
+        *,
+        policies: Mapping[str, str] | None = None,
+        emergency: str | None = None,
+    ) -> Plan:
         deployer = Deployer(
             settings=settings or load_settings(DeploySettings), registries=registries
         )
-        return deployer.plan_texts(env, manifests, folder=manifests_dir)
+        return deployer.plan_texts(
+            env, manifests, folder=manifests_dir, policy_texts=policies, emergency=emergency
+        )
 
     return plan
 
 
 def read_manifests(
-    forge: Forge,
+    forge: Files,
     *,
     env: str,
     ref: str,
@@ -85,6 +117,21 @@ def read_manifests(
             texts[name] = text
         elif name == env:
             raise CiError(f"{manifest_path(manifests_dir, env)} does not exist at {ref}")
+    return texts
+
+
+def policy_manifests(forge: Files, *, env: str, base: str, manifests_dir: str) -> dict[str, str]:
+    """The base branch's manifest texts that policies of ``env`` are read from.
+
+    An environment the base branch does not have yet is left out: every policy field of its
+    new manifest is then a policy change.
+    """
+    wanted = [env] + ([UPSTREAM[env]] if env in UPSTREAM else [])
+    texts: dict[str, str] = {}
+    for name in wanted:
+        text = forge.read_file(path=manifest_path(manifests_dir, name), ref=base)
+        if text is not None:
+            texts[name] = text
     return texts
 
 

@@ -2,20 +2,29 @@
 
 Kargo-style steps, one module each in :mod:`ci.steps`: resolve the version (``resolve``),
 edit the manifest's ``model`` block (``manifest_edit``), commit it to
-``slipway/promote-<env>`` (``branch``), render the body with the plan (``body``), open or
-adopt the pull request (``pull_request``). Manifests are read from the forge at the base
-branch. Re-running with the same inputs makes no commit, no pull request and no edit.
+``slipway/promote-<env>`` (``branch``), render the body (``body``: what and why, with a link
+to the sticky plan comment, never a copy of the plan), open or adopt the pull request
+(``pull_request``). Manifests are read from the forge at the base branch, and so are the
+policies of the plan shown on the command line. Re-running with the same inputs makes no
+commit, no pull request and no edit.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ci.errors import CiError, PromotionError
-from ci.forge.protocol import Forge
+from ci.forge.protocol import Files, Forge
 from ci.forge.records import FileCommit, PullRequest
-from ci.planning import Planner, RegistryOpener, manifest_path, read_manifests
+from ci.planning import (
+    Planner,
+    RegistryOpener,
+    manifest_path,
+    policy_manifests,
+    read_manifests,
+)
 from ci.steps.body import Proposal, render_body
 from ci.steps.branch import branch_name, commit_manifest
 from ci.steps.manifest_edit import set_model
@@ -185,8 +194,11 @@ def propose(
             pr_action=None,
             noop=f"{proposal.path} on {base} already names {ref or 'nothing'}; nothing to do",
         )
-    plan, plan_error = _plan(planner, forge, proposal.env, base, new_text, manifests_dir)
-    body = render_body(proposal, plan=plan, plan_error=plan_error)
+    plan, _ = plan_change(
+        planner, forge, env=proposal.env, ref=base, base=base, manifests_dir=manifests_dir,
+        override={proposal.env: new_text},
+    )  # fmt: skip
+    body = render_body(proposal)
     commit = commit_manifest(
         forge,
         branch=branch,
@@ -241,15 +253,32 @@ def _optional_manifest(
         raise PromotionError(str(exc)) from exc
 
 
-def _plan(
-    planner: Planner, forge: Forge, env: str, base: str, text: str, manifests_dir: str
+def plan_change(
+    planner: Planner,
+    forge: Files,
+    *,
+    env: str,
+    ref: str,
+    base: str,
+    manifests_dir: str,
+    override: Mapping[str, str] | None = None,
+    emergency: str | None = None,
 ) -> tuple[Plan | None, str | None]:
+    """Plan ``env`` as ``ref`` (with ``override`` texts) would deploy it, policies from ``base``.
+
+    Returns:
+        ``(plan, None)``, or ``(None, why)`` when it cannot be planned.
+    """
     try:
         manifests = read_manifests(
-            forge, env=env, ref=base, manifests_dir=manifests_dir, override={env: text}
+            forge, env=env, ref=ref, manifests_dir=manifests_dir, override=override
         )
-        return planner(env, manifests), None
-    except (DeployError, BuildError, CiError) as exc:
+        policies = policy_manifests(forge, env=env, base=base, manifests_dir=manifests_dir)
+    except CiError as exc:
+        return None, str(exc)
+    try:
+        return planner(env, manifests, policies=policies, emergency=emergency), None
+    except (DeployError, BuildError) as exc:
         return None, str(exc)
 
 

@@ -1,9 +1,10 @@
 """Step 5 of a promotion: the pull request's title and body.
 
-The body says what changes and why, shows the registry evidence, records an overridden
-rejection, and carries the plan markdown (``model_deploy.render.markdown``). Hidden lines
-identify it (``<!-- slipway:<kind>:<env> -->``), record the digest of its inputs, and carry
-machine-readable metadata (the previous model, read back when a failed deploy is reverted).
+The body says what changes and why, shows the registry evidence and records an overridden
+rejection. It carries no plan: a link line points at the sticky plan comment, the one plan
+(``slipway ci comment-plan`` fills the link in), so the body can never contradict it. Hidden
+lines identify it (``<!-- slipway:<kind>:<env> -->``), record the digest of its inputs, and
+carry machine-readable metadata (what it changes; a revert also names the merge it undoes).
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ci.forge.records import MAX_BODY_CHARS
 from ci.markers import digest_line, digest_of, marker, meta_line, parse_meta
-from ci.planning import stable
+from ci.plan_link import pending_link
 from foundation.markdown import escape_cell
 from model_build.registry.protocol import ModelVersion
 from model_deploy.manifest.model import ModelRef
-from model_deploy.plan import Plan
-from model_deploy.render.markdown import plan_markdown
 
-Kind = Literal["promote", "revert"]
+Kind = Literal["promote", "revert", "rollback"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ class Proposal:
     """A manifest change proposed by pull request.
 
     Attributes:
-        kind: ``promote`` or ``revert``.
+        kind: ``promote``, ``revert`` (the git revert of a merge) or ``rollback``.
         env: Environment.
         path: Manifest path in the repository.
         model: Model block after the change (None: ``model: null``).
@@ -37,6 +35,8 @@ class Proposal:
         why: One phrase: where the version comes from or why it is reverted.
         command: The command that proposed it (shown in the footer).
         override_rejection: Whether a Rejected version was proposed on purpose.
+        title_text: The title, when the default one does not fit (a revert names its PR).
+        extra_meta: More machine-readable facts (a revert: the merge it undoes).
     """
 
     kind: Kind
@@ -48,13 +48,19 @@ class Proposal:
     why: str
     command: str
     override_rejection: bool = False
+    title_text: str | None = None
+    extra_meta: tuple[tuple[str, Any], ...] = ()
 
     @property
     def title(self) -> str:
         """The pull request title."""
+        if self.title_text:
+            return self.title_text
         target = self.model.ref if self.model else "nothing (model: null)"
         if self.kind == "revert":
             return f"Revert {self.env} to {target}"
+        if self.kind == "rollback":
+            return f"Roll {self.env} back to {target}"
         return f"Promote {target} to {self.env}"
 
     def meta(self) -> dict[str, Any]:
@@ -66,28 +72,17 @@ class Proposal:
             "previous": self.previous.model_dump() if self.previous else None,
             "status": str(self.record.status) if self.record else None,
             "override_rejection": self.override_rejection,
+            **dict(self.extra_meta),
         }
 
 
-def render_body(proposal: Proposal, *, plan: Plan | None, plan_error: str | None) -> str:
-    """The pull request body, with a digest that ignores the plan's timestamp.
+def render_body(proposal: Proposal) -> str:
+    """The pull request body, with a digest of what it was rendered from.
 
-    Args:
-        plan_error: Why it could not.
-
-    Returns:
-        Markdown within GitHub's body limit.
+    It stays far below GitHub's body limit: the plan is a comment, linked, not copied.
     """
-    steady = _render(proposal, plan=stable(plan) if plan else None, plan_error=plan_error)
-    digest = digest_of(steady)
-    body = _render(proposal, plan=plan, plan_error=plan_error, digest=digest)
-    if len(body) > MAX_BODY_CHARS:
-        note = (
-            "The plan is too long for this description; `slipway ci comment-plan` posts it as "
-            "a comment."
-        )
-        body = _render(proposal, plan=None, plan_error=note, digest=digest)
-    return body
+    digest = digest_of(_render(proposal))
+    return _render(proposal, digest=digest)
 
 
 def previous_model(body: str) -> tuple[bool, ModelRef | None]:
@@ -109,9 +104,7 @@ def previous_model(body: str) -> tuple[bool, ModelRef | None]:
         return False, None
 
 
-def _render(
-    proposal: Proposal, *, plan: Plan | None, plan_error: str | None, digest: str = ""
-) -> str:
+def _render(proposal: Proposal, *, digest: str = "") -> str:
     p = proposal
     lines = [marker(f"{p.kind}:{p.env}")]
     if digest:
@@ -144,14 +137,7 @@ def _render(
             f"again (`slipway models approve {p.model.ref} --force`).",
             "",
         ]
-    if plan is not None:
-        lines += [plan_markdown(plan).rstrip("\n"), ""]
-    elif plan_error:
-        lines += [
-            "> [!WARNING]",
-            f"> The plan could not be computed: {escape_cell(plan_error)}",
-            "",
-        ]
+    lines += [pending_link(), ""]
     lines += [
         "---",
         f"<sub>Opened by `{p.command}`. Re-running it updates this pull request in place; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -13,6 +13,10 @@ from ci.errors import PlanCommentError
 from slipway.cli import ci_options as cs
 from slipway.cli.output import FormatOption, OutputFormat, emit
 from slipway.cli.pr import pr_app
+
+if TYPE_CHECKING:
+    from ci.rejection import ServingLookup
+    from model_deploy.status import EnvStatus
 
 
 class ResultChoice(StrEnum):
@@ -154,16 +158,26 @@ def report_deploy_command(
     sha: Annotated[
         str, typer.Option("--sha", help="Commit deployed (the merge commit).", show_default=False)
     ],
+    outcome_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--outcome-file",
+            help="What `slipway deploy apply ENV --format json` printed: the outcome decides "
+            "what follows (only a failure blamed on the model rejects the version).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     result: Annotated[
-        ResultChoice,
+        ResultChoice | None,
         typer.Option(
             "--result",
-            help="in_progress (deploy started), success, or failure (after the automatic "
-            "rollback).",
+            help="in_progress (deploy started), success or failure, without an outcome "
+            "(a bare failure has no known cause: it rejects nothing).",
             case_sensitive=False,
             show_default=False,
         ),
-    ],
+    ] = None,
     pr_number: Annotated[
         int | None,
         typer.Option(
@@ -178,46 +192,69 @@ def report_deploy_command(
             show_default=False,
         ),
     ] = None,
+    status_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--status-json",
+            help="Output of `slipway deploy status --format json`: what serves where, read "
+            "before a version is rejected (default: check every environment now).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
     base: cs.BaseOption = None,
     manifests_dir: cs.ManifestsOption = None,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Record a deploy result: a deployment with statuses and a result comment on the PR.
+    """Record a deploy's outcome: a deployment with statuses and a result comment on the PR.
 
-    On failure also marks the version Rejected in the registry, opens a revert pull request
-    (branch slipway/revert-ENV) back to the previous version, and opens one issue.
+    refused or locked: nothing is rejected and no issue opened. A failure (rolled back) opens
+    one issue and the revert pull request (the git revert of the merge, branch
+    slipway/revert-ENV; not for an infrastructure failure), and marks the version Rejected only
+    when the deployer blamed the model and it serves healthily nowhere. A failed rollback pages
+    (the issue is labelled slipway:page). Give --outcome-file or --result.
     """
     from ci.actions import run_url
     from ci.context import ci_context
     from ci.deployments import report_deploy
+    from ci.outcome import load_outcome
 
+    if outcome_file is None and result is None:
+        raise typer.BadParameter("give --outcome-file (or --result)", param_hint="--outcome-file")
+    outcome = load_outcome(outcome_file) if outcome_file is not None else None
     context = ci_context(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
     report = report_deploy(
         forge=context.forge,
         env=env,
         sha=sha,
-        result=result.literal(),
+        result=result.literal() if result is not None else None,
+        outcome=outcome,
         pr_number=pr_number,
         log_url=log_url or run_url(),
         registries=context.registries,
         planner=context.planner(),
         manifests_dir=context.settings.manifests_dir,
         base=context.settings.base_branch,
+        serving=_serving_lookup(status_json),
     )
     revert = report.revert.pr if report.revert else None
+    what = outcome.outcome if outcome else report.result
     text = [
-        f"deploy of {report.model_ref or 'nothing'} to {env} at {sha[:12]}: {result}",
+        f"deploy of {report.model_ref or 'nothing'} to {env} at {sha[:12]}: {what}",
         f"  deployment {report.deployment.id}: "
         + (", ".join(s.state for s in report.added) or "no new status"),
     ]
     if report.rejected:
         text.append(f"  registry: {report.model_ref} marked Rejected")
+    elif report.rejection:
+        text.append(f"  registry: not rejected ({report.rejection})")
     if revert is not None:
         text.append(f"  revert pull request #{revert.number}: {revert.url}")
     if report.issue is not None:
-        text.append(f"  issue #{report.issue.number}: {report.issue.url}")
+        kind = "page" if report.paged else "issue"
+        text.append(f"  {kind} #{report.issue.number}: {report.issue.url}")
     text += [f"  note: {note}" for note in report.notes]
     _emit(
         fmt,
@@ -225,16 +262,36 @@ def report_deploy_command(
         {
             "env": env,
             "sha": sha,
-            "result": result,
+            "result": report.result,
+            "outcome": outcome.outcome if outcome else None,
+            "cause": outcome.cause if outcome else None,
             "model": report.model_ref,
             "deployment": report.deployment.id,
             "added": [s.state for s in report.added],
             "rejected": report.rejected,
+            "rejection": report.rejection,
             "revert_pr": revert.number if revert else None,
             "issue": report.issue.number if report.issue else None,
+            "paged": report.paged,
             "notes": report.notes,
         },
     )
+
+
+def _serving_lookup(status_json: Path | None) -> ServingLookup:
+    """Every environment's status: from a file, or checked now (on first use)."""
+
+    def lookup() -> list[EnvStatus]:
+        from ci.drift import load_statuses
+
+        if status_json is not None:
+            return load_statuses(status_json)
+        from model_deploy.service import Deployer
+        from model_deploy.status import status_all
+
+        return status_all(Deployer())
+
+    return lookup
 
 
 @ci_app.command("drift-issue")

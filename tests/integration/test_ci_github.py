@@ -27,8 +27,10 @@ from ci.deployments import report_deploy  # noqa: E402
 from ci.errors import PromotionError, TransientForgeError  # noqa: E402
 from ci.forge.github import GitHubForge  # noqa: E402
 from ci.gx_summary import SourceSummary  # noqa: E402
+from ci.outcome import ApplyOutcome  # noqa: E402
 from ci.promote import PromotionRequest, promote  # noqa: E402
 from model_build.registry.protocol import ApprovalStatus  # noqa: E402
+from model_deploy.status import EnvStatus  # noqa: E402
 
 pytestmark = pytest.mark.integration
 STAGING = f"{MANIFESTS_DIR}/staging.yaml"
@@ -54,18 +56,29 @@ class Env:
             request, forge=self.forge, registries=self.registry.opener(), planner=self.planner
         )
 
-    def report(self, *, sha: str, result: str, pr_number: int, log_url: str):
+    def report(
+        self,
+        *,
+        sha: str,
+        result: str | None = None,
+        pr_number: int,
+        log_url: str,
+        outcome: ApplyOutcome | None = None,
+        serving: list[EnvStatus] | None = None,
+    ):
         return report_deploy(
             forge=self.forge,
             env="staging",
             sha=sha,
             result=result,  # type: ignore[arg-type]
+            outcome=outcome,
             pr_number=pr_number,
             log_url=log_url,
             registries=self.registry.opener(),
             planner=self.planner,
             manifests_dir=MANIFESTS_DIR,
             base="main",
+            serving=lambda: list(serving or []),
         )
 
     def calls(self, method: str, pattern: str) -> list[int]:
@@ -274,8 +287,16 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
 
     second = env.promote(version="2").pr
     merge_v2 = env.forge.merge_pr(number=second.number, message="merge v2")
+    blamed = ApplyOutcome(
+        outcome="failed-rolled-back",
+        cause="model",
+        desired_version="driver_ranking:2",
+        previous_version="driver_ranking:1",
+        serving_version="driver_ranking:1",
+        reasons=["smoke test 1: probability 1.7 is above 1.0"],
+    )
     failed = env.report(
-        sha=merge_v2, result="failure", pr_number=second.number, log_url="https://ci.example/log/2"
+        sha=merge_v2, outcome=blamed, pr_number=second.number, log_url="https://ci.example/log/2"
     )
     assert [s.state for s in failed.added] == ["in_progress", "failure"]
     record = env.registry.get(model_name="driver_ranking", version=2)
@@ -289,11 +310,11 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     assert f"#{revert.number}" in failed.issue.body
     comments = [c["body"] for c in env.repo.comments.values() if c["issue"] == second.number]
     assert len(comments) == 1
-    assert "failed; rolled back" in comments[0]
+    assert "failed (cause: model); rolled back to driver_ranking:1" in comments[0]
 
     counts = (len(env.repo.pulls), len(env.repo.issues), len(env.repo.comments))
     env.report(
-        sha=merge_v2, result="failure", pr_number=second.number, log_url="https://ci.example/log/2"
+        sha=merge_v2, outcome=blamed, pr_number=second.number, log_url="https://ci.example/log/2"
     )
     assert (len(env.repo.pulls), len(env.repo.issues), len(env.repo.comments)) == counts
 

@@ -135,13 +135,17 @@ def test_rejected_version_is_refused_without_override(cli, repo: Path) -> None:
     body = LocalForge(repo=repo).get_pr(number=1).body
     assert "Rejection overridden" in body
     assert "worse on holdout" in body
-    assert "BLOCKED" in body or "Blocked" in body, "the approval policy still blocks it"
+    assert "still blocks `slipway deploy apply staging`" in body
+    planned = json.loads(cli("ci", "comment-plan", "--pr", "1", "-f", "json").output)
+    assert planned["blocked"], "the approval policy still blocks it"
+    assert planned["statuses"]["slipway/policy"] == "failure"
 
 
 def test_deploy_failure_after_merge_rejects_and_reverts(
     cli,
     repo: Path,
     registry: FakeRegistry,
+    tmp_path: Path,
 ) -> None:
     cli("promote", "--to", "staging", "--from", "dev")
     cli("ci", "comment-plan", "--pr", "1")
@@ -152,8 +156,33 @@ def test_deploy_failure_after_merge_rejects_and_reverts(
     cli("ci", "pr", "approve", "2", "--by", "alice")
     cli("ci", "pr", "merge", "2")
     sha = git(repo, "rev-parse", "main")
+    outcome = tmp_path / "apply.json"
+    outcome.write_text(
+        json.dumps(
+            {
+                "outcome": "failed-rolled-back",
+                "cause": "model",
+                "desired_version": "driver_ranking:2",
+                "previous_version": "driver_ranking:1",
+                "serving_version": "driver_ranking:1",
+                "reasons": ["smoke test 1 failed"],
+            }
+        )
+    )
+    nothing_serves = tmp_path / "status.json"
+    nothing_serves.write_text("[]")
     report = ("ci", "report-deploy", "--env", "staging", "--sha", sha, "--pr", "2")
-    failed = (*report, "--result", "failure", "--log-url", "file:///tmp/deploy.log", "-f", "json")
+    failed = (
+        *report,
+        "--outcome-file",
+        str(outcome),
+        "--status-json",
+        str(nothing_serves),
+        "--log-url",
+        "file:///tmp/deploy.log",
+        "-f",
+        "json",
+    )
     result = cli(*failed)
     doc = json.loads(result.output)
     assert doc["added"] == ["in_progress", "failure"]

@@ -89,14 +89,15 @@ def test_body_metadata_gives_back_the_previous_model(registry: FakeRegistry) -> 
         model=v1,
         previous=None,
         record=registry.get(model_name="driver_ranking", version=1),
-        why="because",
+        why="because --> here",
         command="slipway promote --to staging 1",
     )
-    body = render_body(proposal, plan=None, plan_error="no plan --> here")
+    body = render_body(proposal)
     assert previous_model(body) == (True, None)
-    assert "no plan --&gt; here" in body
+    assert "because --&gt; here" in body
+    assert "Deploy plan:** not posted yet" in body, "a link to the plan comment, no plan"
     again = Proposal(**{**proposal.__dict__, "previous": v1})
-    assert previous_model(render_body(again, plan=None, plan_error=None)) == (True, v1)
+    assert previous_model(render_body(again)) == (True, v1)
     assert previous_model("a human wrote this") == (False, None)
 
 
