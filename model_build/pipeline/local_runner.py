@@ -21,20 +21,17 @@ a serving bundle that could not be re-scored) is a warning in the result and in 
 
 from __future__ import annotations
 
-import platform
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING
 
 from foundation.files import write_json_atomic
 from foundation.progress import SILENT, StepReporter
 from model_build.definition.loader import load_definition
 from model_build.errors import GateFailedError
 from model_build.pipeline.plots import write_plots
+from model_build.pipeline.run_record import RunRecord, Status, new_run_id
 from model_build.pipeline.serving import HoldoutScoring, ServingModel, serving_baseline
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
 from model_build.pipeline.steps.gate import NoServingModel, check_gate, enforce_gate
@@ -47,11 +44,12 @@ from model_bundle.bundle import save_bundle
 
 if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
+    from model_build.definition.schema import ModelDefinition
     from model_build.pipeline.steps.gate import GateResult
+    from model_build.pipeline.steps.training_set import TrainingSet
     from model_build.registry.protocol import ModelRegistry, ModelVersion
 
-T = TypeVar("T")
-Status = Literal["registered", "passed", "blocked", "failed"]
+__all__ = ["BuildResult", "Status", "new_run_id", "run_local", "run_training_set"]
 
 
 @dataclass(frozen=True)
@@ -89,12 +87,6 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """A sortable, unique run id: ``<UTC time>-<6 hex>``, e.g. ``20261101T120000Z-3fa2c1``."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
 def run_local(
     *,
     repo: FeatureRepo,
@@ -130,7 +122,7 @@ def run_local(
         PipelineError: A step failed; the message names it.
         RegistryError: Registration failed.
     """
-    run = _Run(run_id=run_id or new_run_id(), run_dir=run_dir, progress=progress)
+    run = RunRecord(run_id=run_id or new_run_id(), run_dir=run_dir, progress=progress)
     try:
         return _build(
             run,
@@ -152,7 +144,7 @@ def run_local(
 
 
 def _build(
-    run: _Run,
+    run: RunRecord,
     *,
     repo: FeatureRepo,
     model_path: Path,
@@ -191,6 +183,82 @@ def _build(
         "Build the point-in-time training set",
         lambda: build_training_set(repo=repo, data=definition.data, feature_service=service),
     )
+    return _model_steps(
+        run,
+        definition=definition,
+        source=source,
+        training_set=training_set,
+        registry=registry,
+        serving=serving,
+        git_commit=git_commit,
+        rescore=rescore,
+        register=register,
+    )
+
+
+def run_training_set(
+    *,
+    definition: ModelDefinition,
+    training_set: TrainingSet,
+    registry: ModelRegistry,
+    run_dir: Path,
+    serving: ServingModel | NoServingModel,
+    run_id: str | None = None,
+    git_commit: str | None = None,
+    rescore: bool = True,
+    register: bool = True,
+    progress: StepReporter = SILENT,
+) -> BuildResult:
+    """Run the model steps (label check to register) on a training set built elsewhere.
+
+    The same steps as :func:`run_local` after its data steps (no Feast, no data gate): for a
+    training set saved by the SageMaker PrepareData job, or built by your own code.
+
+    Raises:
+        LabelError: The label does not fit the task.
+        GateFailedError: The candidate was blocked.
+        PipelineError: A step failed.
+        RegistryError: Registration failed.
+    """
+    run = RunRecord(run_id=run_id or new_run_id(), run_dir=run_dir, progress=progress)
+    source = str(definition.folder / "model.yaml") if definition.folder else definition.name
+    run.summary.update(
+        model_name=definition.name, task=str(definition.task), params_digest=definition.digest()
+    )
+    try:
+        return _model_steps(
+            run,
+            definition=definition,
+            source=source,
+            training_set=training_set,
+            registry=registry,
+            serving=serving,
+            git_commit=git_commit,
+            rescore=rescore,
+            register=register,
+        )
+    except GateFailedError as exc:
+        run.finish(status="blocked", error=str(exc))
+        raise
+    except Exception as exc:
+        run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _model_steps(
+    run: RunRecord,
+    *,
+    definition: ModelDefinition,
+    source: str,
+    training_set: TrainingSet,
+    registry: ModelRegistry,
+    serving: ServingModel | NoServingModel,
+    git_commit: str | None,
+    rescore: bool,
+    register: bool,
+) -> BuildResult:
+    folder = run.folder
+    task = definition.task
     write_json_atomic(folder / "training_set.json", training_set.stats())
     run.summary["data_hash"] = training_set.data_hash
     label = run.step(
@@ -309,65 +377,3 @@ def _build(
         seconds=seconds,
         warnings=list(run.warnings),
     )
-
-
-class _Run:
-    """Timings, progress lines and ``run.json`` of one run."""
-
-    def __init__(self, *, run_id: str, run_dir: Path, progress: StepReporter) -> None:
-        self.run_id = run_id
-        self.folder = run_dir / run_id
-        self.folder.mkdir(parents=True, exist_ok=False)
-        self.started = time.perf_counter()
-        self.started_at = datetime.now(UTC)
-        self.timings: dict[str, float] = {}
-        self.summary: dict[str, Any] = {}
-        self.warnings: list[str] = []
-        self.progress = progress
-
-    def warn(self, *warnings: str) -> None:
-        self.warnings.extend(warnings)
-
-    def step(self, name: str, label: str, action: Callable[[], T]) -> T:
-        self.progress.started(name, label)
-        began = time.perf_counter()
-        try:
-            value = action()
-        except Exception:
-            self.summary["failed_step"] = name
-            self.timings[name] = round(time.perf_counter() - began, 3)
-            self.progress.finished(name, label, ok=False, seconds=self.timings[name])
-            raise
-        self.timings[name] = round(time.perf_counter() - began, 3)
-        self.progress.finished(name, label, ok=True, seconds=self.timings[name])
-        return value
-
-    def finish(self, *, status: Status, error: str | None = None) -> float:
-        seconds = round(time.perf_counter() - self.started, 3)
-        document = {
-            "run_id": self.run_id,
-            "status": status,
-            "error": error,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-            "seconds": seconds,
-            "timings": self.timings,
-            "environment": _environment(),
-            "warnings": self.warnings,
-            **self.summary,
-        }
-        write_json_atomic(self.folder / "run.json", document)
-        return seconds
-
-
-def _environment() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "scikit-learn": str(sklearn.__version__),
-    }

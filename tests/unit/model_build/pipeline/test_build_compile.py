@@ -1,4 +1,4 @@
-"""SageMaker pipeline definition: offline, complete, driven by params, byte-stable (golden file).
+"""SageMaker pipeline definition: offline, complete, driven by model.yaml, byte-stable (golden).
 
 Regenerate the golden file after an intended change with::
 
@@ -17,7 +17,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from model_build.pipeline.params import BuildParams, load_params, parse_params
+from build_kits import driver_ranking, toy_definition
+
+from model_build.definition.loader import parse_definition
+from model_build.definition.schema import ModelDefinition
 from model_build.sagemaker.compile import (
     STEP_NAMES,
     code_files,
@@ -76,8 +79,8 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     return definition, attempts
 
 
-def _compile(params: BuildParams | None = None) -> dict[str, Any]:
-    return compile_pipeline(params=params or load_params(), **TARGET)
+def _compile(model: ModelDefinition | None = None) -> dict[str, Any]:
+    return compile_pipeline(model=model or driver_ranking(), **TARGET)
 
 
 def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -125,18 +128,20 @@ def test_output_is_byte_identical_and_matches_golden(
     )
 
 
-def test_condition_thresholds_come_from_params(
+def test_condition_thresholds_come_from_the_definition(
     compiled: tuple[dict[str, Any], list[Any]], offline: list[Any]
 ) -> None:
-    params = load_params()
+    params = driver_ranking()
     conditions = _conditions(compiled[0])
-    assert conditions["metrics.roc_auc"] == ("GreaterThanOrEqualTo", params.gate.min_roc_auc)
-    assert conditions["metrics.log_loss"] == ("LessThanOrEqualTo", params.gate.max_log_loss)
-    assert conditions["gate.serving_passed"] == ("Equals", True)
-    assert "metrics.ece" not in conditions  # max_ece is null in params.yaml
+    assert conditions == {
+        "metrics.roc_auc": ("GreaterThanOrEqualTo", params.gate.thresholds["roc_auc"]),
+        "metrics.log_loss": ("LessThanOrEqualTo", params.gate.thresholds["log_loss"]),
+        "gate.serving_passed": ("Equals", True),
+    }
 
+    thresholds = {"roc_auc": 0.81, "log_loss": 0.6, "ece": 0.05}
     stricter = params.model_copy(
-        update={"gate": params.gate.model_copy(update={"min_roc_auc": 0.81, "max_ece": 0.05})}
+        update={"gate": params.gate.model_copy(update={"thresholds": thresholds})}
     )
     changed = _compile(stricter)
     assert _conditions(changed)["metrics.roc_auc"] == ("GreaterThanOrEqualTo", 0.81)
@@ -144,8 +149,25 @@ def test_condition_thresholds_come_from_params(
     assert definition_json(changed) != GOLDEN.read_text()
 
 
+def test_regression_conditions_follow_the_metric_directions(
+    offline: list[Any], tmp_path: Path
+) -> None:
+    """A regression model gates on rmse <= and r2 >=, and its package records the task."""
+    model = toy_definition(tmp_path, "regression")
+    gate = model.gate.model_copy(update={"thresholds": {"rmse": 4.0, "r2": 0.5}})
+    definition = _compile(model.model_copy(update={"gate": gate}))
+    assert _conditions(definition) == {
+        "metrics.rmse": ("LessThanOrEqualTo", 4.0),
+        "metrics.r2": ("GreaterThanOrEqualTo", 0.5),
+        "gate.serving_passed": ("Equals", True),
+    }
+    register = _steps(definition)["RegisterModel"]["Arguments"]
+    assert register["ModelPackageGroupName"] == "toy-regression"
+    assert register["CustomerMetadataProperties"]["slipway.task"] == "regression"
+
+
 def test_steps_run_the_uploaded_scripts(compiled: tuple[dict[str, Any], list[Any]]) -> None:
-    params = load_params()
+    params = driver_ranking()
     steps = _steps(compiled[0])
     code = f"s3://{TARGET['bucket']}/{params.sagemaker.prefix}/code"
     for name, script in (("PrepareData", "prepare.py"), ("Evaluate", "evaluate.py")):
@@ -156,7 +178,7 @@ def test_steps_run_the_uploaded_scripts(compiled: tuple[dict[str, Any], list[Any
             for i in steps[name]["Arguments"]["ProcessingInputs"]
         }
         assert inputs["code"] == f"{code}/{script}"
-        assert inputs["params"] == f"{code}/params.yaml"
+        assert inputs["definition"] == f"{code}/model.yaml"
     train = steps["Train"]["Arguments"]
     assert train["AlgorithmSpecification"]["ContainerEntrypoint"] == [
         "python3", "/opt/ml/input/data/code/train.py",
@@ -175,6 +197,7 @@ def test_steps_run_the_uploaded_scripts(compiled: tuple[dict[str, Any], list[Any
     assert register["ModelApprovalStatus"] == "PendingManualApproval"
     metadata = register["CustomerMetadataProperties"]
     assert metadata["slipway.model_name"] == "driver_ranking"
+    assert metadata["slipway.task"] == "binary"
     assert metadata["slipway.feature_service"] == "driver_ranking_v1"
     assert set(metadata) >= {"slipway.artifact_digest", "slipway.data_hash", "slipway.git_sha"}
     assert (
@@ -184,19 +207,26 @@ def test_steps_run_the_uploaded_scripts(compiled: tuple[dict[str, Any], list[Any
     assert message[1]["Std:JsonGet"]["Path"] == "gate.summary"
 
 
-def test_code_files_hold_scripts_and_params() -> None:
-    params = load_params()
+def test_code_files_hold_scripts_and_the_definition(tmp_path: Path) -> None:
+    params = driver_ranking()
     files = code_files(params)
-    assert sorted(files) == ["evaluate.py", "params.yaml", "prepare.py", "train.py"]
+    assert sorted(files) == ["evaluate.py", "model.yaml", "prepare.py", "train.py"]
     for script in ("prepare.py", "train.py", "evaluate.py"):
         text = files[script].decode()
         assert "from model_build.sagemaker.jobs import main" in text
-    assert parse_params(yaml.safe_load(files["params.yaml"]), source="code") == params
+    again = parse_definition(text=files["model.yaml"].decode(), source="code")
+    assert again.lineage() == params.lineage()
+    assert yaml.safe_load(files["model.yaml"])["gate"]["thresholds"]["roc_auc"] == 0.75
+    # An entry point's code travels with it (the Train job imports it from the code channel).
+    custom = toy_definition(tmp_path, "regression", estimator=None, entrypoint="mine.fit:train")
+    (tmp_path / "toy_regression" / "mine").mkdir()
+    (tmp_path / "toy_regression" / "mine" / "fit.py").write_text("def train(**kw): ...\n")
+    assert "mine/fit.py" in code_files(custom)
 
 
 def test_cli_compile_writes_the_golden_definition(offline: list[Any], tmp_path: Path) -> None:
     out = tmp_path / "definition.json"
-    args = ["compile", "--out", str(out), "--bucket", TARGET["bucket"]]
+    args = ["compile", "--model", "driver_ranking", "--out", str(out), "--bucket", TARGET["bucket"]]
     args += ["--role-arn", TARGET["role_arn"], "--image-uri", TARGET["image_uri"]]
     args += ["--region", TARGET["region"]]
     result = CliRunner().invoke(build_app, args)
@@ -227,6 +257,7 @@ def test_help_shows_the_defaults_it_names() -> None:
     shown = CliRunner().invoke(build_app, ["run", "--help"], env={"COLUMNS": "250"})
     assert shown.exit_code == 0, shown.output
     said = " ".join(shown.output.split())
-    assert "[default: model_build/params.yaml]" in said
+    assert "[default: every model folder]" in said
+    assert "[default: model_build/models]" in said
     assert "[default: $SLIPWAY_S3_BUCKET]" in said
     assert "[env: SLIPWAY_SAGEMAKER_ROLE_ARN]" in said

@@ -10,7 +10,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from model_build.errors import GateFailedError, PipelineError
-from model_build.pipeline.params import GateParams, load_params
+from build_kits import driver_ranking
+
+from model_build.definition.schema import GateSection
 from model_build.pipeline.steps.gate import (
     Baseline,
     NoServingModel,
@@ -26,8 +28,12 @@ GOOD = {"roc_auc": 0.85, "log_loss": 0.45, "brier": 0.15, "ece": 0.02, "pr_auc":
 NONE = NoServingModel(reason="first build")
 
 
-def _gate(**changes: object) -> GateParams:
-    return load_params().gate.model_copy(update=changes)
+def _gate(max_ece: float | None = None, **changes: object) -> GateSection:
+    """The driver ranking gate, optionally with an ECE maximum added after its thresholds."""
+    gate = driver_ranking().gate
+    if max_ece is not None:
+        changes["thresholds"] = {**gate.thresholds, "ece": max_ece}
+    return gate.model_copy(update=changes)
 
 
 def _register(registry: LocalRegistry, tmp_path: Path, metrics: dict[str, float]) -> ModelVersion:
@@ -180,16 +186,40 @@ def test_a_blocked_candidate_names_the_fallbacks_behind_the_verdict() -> None:
 
 
 def test_the_gate_step_does_no_io() -> None:
-    """Importing the step loads no YAML parser, no array library and no deploy code."""
+    """Importing the step loads no YAML parser, no array library, no bundle I/O, no deploy code.
+
+    (``model_bundle.task``, the task enum the metric registry names, is the one bundle module.)
+    """
     import subprocess
     import sys
 
     code = (
         "import sys, model_build.pipeline.steps.gate as g\n"
-        "heavy = {'yaml', 'ruamel', 'numpy', 'pandas', 'model_deploy', 'model_bundle'}\n"
-        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+        "heavy = {'yaml', 'ruamel', 'numpy', 'pandas', 'model_deploy', 'model_bundle.bundle'}\n"
+        "loaded = {name.split('.')[0] for name in sys.modules} | set(sys.modules)\n"
+        "print(sorted(heavy & loaded))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_directions_come_from_the_metric_registry() -> None:
+    """rmse is lower-is-better (a maximum), r2 higher (a minimum): no second definition."""
+    gate = GateSection(thresholds={"rmse": 2.0, "r2": 0.5}, serving_tolerance={"rmse": 0.1})
+    passed = check_gate(metrics={"rmse": 1.5, "r2": 0.7}, gate=gate, baseline=NONE)
+    assert [c.message for c in passed.checks] == [
+        "rmse 1.5000 meets the maximum 2.0000",
+        "r2 0.7000 meets the minimum 0.5000",
+    ]
+    serving = Baseline(ref="fare:1", metrics={"rmse": 1.0}, source="registry", environment="prod")
+    worse = check_gate(metrics={"rmse": 1.5, "r2": 0.7}, gate=gate, baseline=serving)
+    assert not worse.passed
+    assert "rmse 1.5000 is 0.5000 worse than prod fare:1 (1.0000)" in worse.summary()
+    with pytest.raises(PipelineError, match="no better direction"):
+        check_gate(
+            metrics={"residual_q50": 0.1},
+            gate=GateSection(thresholds={"residual_q50": 0.2}),
+            baseline=NONE,
+        )

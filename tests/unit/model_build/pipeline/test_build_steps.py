@@ -1,4 +1,4 @@
-"""Train, evaluate and the training-set helpers on a synthetic training set (no Feast)."""
+"""Train, evaluate and the training-set helpers on a synthetic binary training set (no Feast)."""
 
 from __future__ import annotations
 
@@ -9,69 +9,39 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from build_kits import INFO, driver_ranking
+from build_kits import training_set as _kit_training_set
+
+from model_build.definition.schema import ModelDefinition
 from model_build.errors import PipelineError
-from model_build.pipeline.params import BuildParams, load_params
-from model_build.pipeline.plots import PLOT_FILES, write_plots
+from model_build.pipeline.plots import plot_files, write_plots
 from model_build.pipeline.steps.evaluate import evaluate_model, score, write_evaluation
+from model_build.pipeline.steps.labels import LabelInfo, check_label
 from model_build.pipeline.steps.register import git_sha, new_version
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import (
-    FeatureServiceInfo,
     TrainingSet,
-    canonical_frame,
     frame_digest,
     load_training_set,
     save_training_set,
 )
 from model_bundle.bundle import load_bundle, save_bundle
-
-INFO = FeatureServiceInfo(
-    name="driver_ranking_v1",
-    features=["x1", "x2", "segment"],
-    categorical=["segment"],
-    entity_keys=["driver_id"],
-    request_fields=["distance"],
-    sources=["driver_hourly_stats"],
-)
+from model_bundle.task import Task
 
 
 def _training_set(rows: int = 1200, seed: int = 3) -> TrainingSet:
-    rng = np.random.default_rng(seed)
-    times = pd.Timestamp("2026-10-01", tz="UTC") + pd.to_timedelta(
-        np.sort(rng.integers(0, 10 * 24 * 3600, rows)), unit="s"
-    )
-    segment = rng.choice(["standard", "plus", "business"], rows).astype(object)
-    segment[::97] = None
-    frame = pd.DataFrame(
-        {
-            "trip_id": np.arange(rows, dtype=np.int64),
-            "driver_id": rng.integers(1000, 1010, rows),
-            "event_timestamp": times,
-            "distance": rng.lognormal(1.5, 0.5, rows),
-            "x1": rng.normal(size=rows).astype(np.float32),
-            "x2": rng.integers(0, 30, rows),
-            "segment": segment,
-        }
-    )
-    logit = 1.5 * frame["x1"] - 0.8 * np.log(frame["distance"]) + (frame["segment"] == "plus")
-    frame["label"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    frame = canonical_frame(
-        frame, columns=list(frame.columns), order=["event_timestamp", "trip_id"]
-    )
-    return TrainingSet(
-        frame=frame,
-        info=INFO,
-        label="label",
-        timestamp="event_timestamp",
-        id_column="trip_id",
-        data_hash=frame_digest(frame),
-    )
+    return _kit_training_set("binary", rows=rows, seed=seed)
+
+
+def _label(ts: TrainingSet) -> LabelInfo:
+    return check_label(ts.frame[ts.label], task=Task.BINARY, label=ts.label, source="model.yaml")
 
 
 @pytest.fixture(scope="module")
-def params() -> BuildParams:
-    loaded = load_params()
-    hyper = loaded.train.hyperparameters.model_copy(update={"max_iter": 40})
+def params() -> ModelDefinition:
+    """The driver ranking definition with fewer iterations (fast)."""
+    loaded = driver_ranking()
+    hyper = {**loaded.train.hyperparameters, "max_iter": 40}
     return loaded.model_copy(
         update={
             "train": loaded.train.model_copy(update={"hyperparameters": hyper}),
@@ -120,19 +90,20 @@ def test_split_refuses_single_class_parts() -> None:
         )  # fmt: skip
 
 
+
 def test_training_is_deterministic_down_to_the_bundle_digest(
-    tmp_path: Path, params: BuildParams
+    tmp_path: Path, params: ModelDefinition
 ) -> None:
     ts = _training_set()
     digests, metrics = [], []
     for attempt in range(2):
-        model = train_model(training_set=ts, params=params)
-        bundle = make_bundle(model=model, training_set=ts, params=params)
+        model = train_model(training_set=ts, definition=params, label=_label(ts))
+        bundle = make_bundle(model=model, training_set=ts, definition=params)
         digests.append(save_bundle(bundle, directory=tmp_path / f"b{attempt}"))
         _, holdout, _ = split_by_time(ts, holdout_fraction=params.data.holdout_fraction)
         evaluation = evaluate_model(
             estimator=model.estimator, holdout=holdout, features=model.features,
-            label="label", split=model.split, params=params,
+            label="label", split=model.split, definition=params, classes=model.classes,
         )  # fmt: skip
         metrics.append(evaluation.metrics)
     assert digests[0] == digests[1]
@@ -141,6 +112,7 @@ def test_training_is_deterministic_down_to_the_bundle_digest(
     assert loaded.features == ["x1", "x2", "segment", "distance"]
     assert loaded.metadata["request_fields"] == ["distance"]
     assert loaded.metadata["data_hash"] == ts.data_hash
+    assert (loaded.task, loaded.classes, loaded.threshold) == (Task.BINARY, [0, 1], 0.5)
     assert "run_id" not in loaded.metadata
     # The bundle scores rows with an unseen category and a missing one.
     rows = ts.frame[loaded.features].head(3).copy()
@@ -149,18 +121,22 @@ def test_training_is_deterministic_down_to_the_bundle_digest(
     assert loaded.estimator.predict_proba(rows).shape == (3, 2)
 
 
-def test_evaluation_report_and_plots(tmp_path: Path, params: BuildParams) -> None:
+def test_evaluation_report_and_plots(tmp_path: Path, params: ModelDefinition) -> None:
     ts = _training_set()
-    model = train_model(training_set=ts, params=params)
+    model = train_model(training_set=ts, definition=params, label=_label(ts))
     _, holdout, split = split_by_time(ts, holdout_fraction=0.2)
     evaluation = evaluate_model(
         estimator=model.estimator, holdout=holdout, features=model.features,
-        label="label", split=split, params=params,
+        label="label", split=split, definition=params, classes=model.classes,
     )  # fmt: skip
     assert evaluation.metrics["roc_auc"] > 0.7
     assert set(evaluation.metrics) == {
         "roc_auc", "pr_auc", "log_loss", "brier", "ece", "precision", "recall", "f1", "accuracy",
+        "precision_macro", "recall_macro", "f1_macro",
     }  # fmt: skip
+    assert set(evaluation.per_class) == {"0", "1"}
+    assert evaluation.per_class["1"]["recall"] == evaluation.metrics["recall"]
+    assert sum(map(sum, evaluation.matrix)) == split.holdout_rows
     assert sum(b.count for b in evaluation.calibration) == split.holdout_rows
     assert len(evaluation.calibration) == params.evaluate.calibration_bins
     assert {i.feature for i in evaluation.importance} == set(model.features)
@@ -170,7 +146,7 @@ def test_evaluation_report_and_plots(tmp_path: Path, params: BuildParams) -> Non
     assert doc["lineage"] == {"x": 1}
     assert doc["split"]["holdout_rows"] == split.holdout_rows
     written = write_plots(evaluation, out_dir=tmp_path / "plots")
-    assert [p.name for p in written] == list(PLOT_FILES)
+    assert [p.name for p in written] == list(plot_files(Task.BINARY))
     for png in written:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -204,12 +180,13 @@ def test_training_set_round_trip(tmp_path: Path) -> None:
         load_training_set(directory=tmp_path)
 
 
-def test_new_version_and_git_sha(tmp_path: Path, params: BuildParams) -> None:
+def test_new_version_and_git_sha(tmp_path: Path, params: ModelDefinition) -> None:
     record = new_version(
-        params=params, artifact_digest="sha256:" + "0" * 64, metrics={"roc_auc": 0.8},
+        definition=params, artifact_digest="sha256:" + "0" * 64, metrics={"roc_auc": 0.8},
         data_hash="sha256:1", features=["a"], run_id="r", git_commit="abc",
     )  # fmt: skip
     assert record.feature_service == "driver_ranking_v1"
+    assert record.task == Task.BINARY
     assert record.params["train"]["hyperparameters"]["max_iter"] == 40
     assert "sagemaker" not in record.params
     assert git_sha(cwd=tmp_path) == "unknown"  # not a git work tree
