@@ -1,48 +1,41 @@
-"""Apply and rollback: converge an environment, verify it, and undo it by itself on failure.
+"""Apply: converge an environment to its manifest, and tell exactly how it ended.
 
-Both hold the environment's lock (a second concurrent run fails at once with ``LockedError``)
-and append one record to the environment's history whatever happens.
+:func:`run_apply` never raises for an expected ending: it returns a
+:class:`~model_deploy.outcome.DeployOutcome` (applied, no-op, refused, locked, rolled-back with
+its cause, rollback-failed), which the CLI prints and turns into a distinct exit code.
+:func:`apply_env` is the same run for callers that want exceptions (``PolicyViolation``,
+``LockedError``, ``ApplyFailed``) and an :class:`ApplyResult`.
+
+Every run holds the environment's lock; first it finishes or undoes a run that was interrupted
+(:mod:`model_deploy.recovery`), then it plans, checks policies and, for a config change, runs
+the new smoke tests against the serving version before changing anything.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from model_build.errors import BuildError
-from model_build.registry.protocol import ModelVersion
-from model_bundle.bundle import bundle_digest
-from model_deploy.errors import (
-    ApplyFailed,
-    DeployError,
-    NoPreviousDeploymentError,
-    PolicyViolation,
-    TargetError,
-)
-from model_deploy.manifest.model import Manifest
-from model_deploy.service import Deployer
-from model_deploy.smoke import SmokeResult, require_passed, run_smoke_tests
-from model_deploy.state import (
-    DeploymentRecord,
-    append_history,
-    env_dir,
-    env_lock,
-    previous_deployment,
-    read_history,
-)
-from model_deploy.targets.protocol import ActualState, DeployRequest, DeployTarget, Invoker
+from foundation.progress import SILENT, StepReporter
+from model_deploy.converge import Run, converge
+from model_deploy.errors import ApplyFailed, LockedError, PolicyViolation
+from model_deploy.manifest.sources import ManifestSource
+from model_deploy.outcome import DeployOutcome
+from model_deploy.plan import Plan
+from model_deploy.recovery import recover_interrupted
+from model_deploy.service import Assessment, Deployer
+from model_deploy.smoke import SmokeResult, run_smoke_tests
+from model_deploy.store.protocol import holding_lock
+from model_deploy.targets.protocol import ActualState
 
 Outcome = Literal["noop", "deployed", "torn_down", "rolled_back_to_previous"]
 
 
 class ApplyResult(BaseModel):
-    """What an apply or rollback did.
+    """What a successful apply or rollback did (see :func:`apply_env`).
 
     Attributes:
         outcome: ``noop``, ``deployed``, ``torn_down`` or ``rolled_back_to_previous``.
@@ -69,235 +62,208 @@ class ApplyResult(BaseModel):
     warnings: list[str] = []
 
 
-def apply_env(deployer: Deployer, env: str) -> ApplyResult:
-    """Make ``env`` match its manifest (a no-op when already in sync).
+def run_apply(
+    deployer: Deployer,
+    env: str,
+    *,
+    emergency: str | None = None,
+    policy: ManifestSource | None = None,
+    progress: StepReporter = SILENT,
+) -> DeployOutcome:
+    """Make ``env`` match its manifest and say how it ended (see :mod:`model_deploy.outcome`).
+
+    ``emergency`` (a reason) flags an emergency change: a freeze window is waived (the
+    owners' approval is the promotion tooling's to check) and the reason is recorded in the
+    plan, the outcome and the history. ``policy`` is where policy fields come from (default:
+    the manifest itself). ``progress`` hears about every traffic step.
+
+    Raises:
+        ManifestError: The manifest is missing or invalid.
+        SettingsError: A setting is invalid.
+        StateStoreError: The state store failed.
+    """
+    started = time.monotonic()
+    try:
+        with holding_lock(
+            deployer.store, env, operation="apply", ttl=deployer.settings.deploy_lock_ttl
+        ) as lock:
+            recovered, warnings = recover_interrupted(deployer, env)
+            if lock.lease.took_over and recovered is None:
+                warnings.append(lock.lease.took_over)
+            assessment = deployer.assess(env, policy=policy, emergency=emergency)
+            plan = assessment.plan
+            warnings = [*warnings, *plan.warnings]
+            if plan.in_sync:
+                return _ending(deployer, plan, "no-op", plan.summary, assessment, started,
+                               recovered=recovered, warnings=warnings)  # fmt: skip
+            failures = [result.message for result in plan.policies if result.failed]
+            if failures:
+                message = f"{env}: refused by policy: " + " ".join(failures)
+                return _ending(deployer, plan, "refused", message, assessment, started,
+                               reasons=failures, recovered=recovered, warnings=warnings)  # fmt: skip
+            refusal = _config_check(deployer, env, assessment)
+            if refusal is not None:
+                message = f"{env}: refused: {refusal[0]}"
+                return _ending(deployer, plan, "refused", message, assessment, started,
+                               reasons=[refusal[0]], recovered=recovered, warnings=warnings,
+                               cause="config", baseline=refusal[1])  # fmt: skip
+            return converge(
+                Run(
+                    deployer=deployer,
+                    env=env,
+                    action="apply",
+                    manifest=assessment.loaded.manifest,
+                    manifest_hash=assessment.loaded.content_hash,
+                    version=assessment.candidate,
+                    target=assessment.target,
+                    before=assessment.actual,
+                    lock=lock,
+                    kind=assessment.kind,
+                    change_kind=plan.change_kind,
+                    emergency=plan.emergency,
+                    needs_owner_approval=plan.needs_owner_approval,
+                    recovered=recovered,
+                    warnings=warnings,
+                    progress=progress,
+                    started=started,
+                )
+            )
+    except LockedError as exc:
+        return locked_outcome(deployer, env, "apply", exc, started=started)
+
+
+def apply_env(deployer: Deployer, env: str, *, emergency: str | None = None) -> ApplyResult:
+    """Make ``env`` match its manifest (a no-op when already in sync); see :func:`run_apply`.
 
     Raises:
         LockedError: Another apply or rollback of ``env`` is running.
         PolicyViolation: A policy refused the change; nothing was touched.
-        ApplyFailed: The deploy or its smoke tests failed; the previous state was restored.
+        ApplyFailed: The deploy or its smoke tests failed; the previous state was restored
+            (``restored``) or could not be.
     """
-    started = time.monotonic()
-    with env_lock(state_dir=deployer.state_dir, env=env, operation="apply"):
-        assessment = deployer.assess(env)
-        plan, actual = assessment.plan, assessment.actual
-        if plan.in_sync:
-            return _result(
-                env, "apply", "noop", plan.summary, actual, actual, [], started, deployer,
-                warnings=plan.warnings,
-            )  # fmt: skip
-        failures = [result.message for result in plan.policies if result.failed]
-        if failures:
-            raise PolicyViolation(env, failures)
-        return _converge(
-            deployer,
-            env=env,
-            action="apply",
-            manifest=assessment.loaded.manifest,
-            manifest_hash=assessment.loaded.content_hash,
-            version=assessment.candidate,
-            target=assessment.target,
-            before=actual,
-            started=started,
-            warnings=plan.warnings,
-        )
+    return as_result(run_apply(deployer, env, emergency=emergency))
 
 
-def rollback_env(deployer: Deployer, env: str) -> ApplyResult:
-    """Go back to the previous successful deployment in ``env``'s history.
+def rollback_env(deployer: Deployer, env: str, *, to_version: int | None = None) -> ApplyResult:
+    """Go back to an earlier deployment; see :func:`model_deploy.rollback.rollback_env`."""
+    from model_deploy.rollback import rollback_env as roll_back
 
-    Policies are not checked (a rollback is the way out of an incident); the smoke tests are.
-    The manifest in git is not changed: ``status`` reports the drift until it is reverted.
-    Unreadable history lines are skipped with a warning in the result.
+    return roll_back(deployer, env, to_version=to_version)
+
+
+def as_result(outcome: DeployOutcome) -> ApplyResult:
+    """The :class:`ApplyResult` of a successful outcome; raise the matching error otherwise.
 
     Raises:
-        LockedError: Another apply or rollback of ``env`` is running.
-        NoPreviousDeploymentError: The history holds nothing to go back to.
-        ApplyFailed: Redeploying the previous version failed; the state before was restored.
+        LockedError: ``locked``.
+        PolicyViolation: ``refused``.
+        ApplyFailed: ``rolled-back`` or ``rollback-failed``.
     """
-    started = time.monotonic()
-    with env_lock(state_dir=deployer.state_dir, env=env, operation="rollback"):
-        current = deployer.load(env).manifest
-        target = deployer.target(current.target.kind)
-        actual = target.describe(env=env, manifest=current)
-        history = read_history(state_dir=deployer.state_dir, env=env)
-        record = previous_deployment(
-            history.records, current_hash=actual.manifest_hash, current_version=actual.version
-        )
-        if record is None:
-            skipped = f" ({'; '.join(history.warnings)})" if history.warnings else ""
-            raise NoPreviousDeploymentError(
-                f"{env}: no earlier successful deployment in {deployer.state_dir / env}{skipped}"
-            )
-        manifest = Manifest.model_validate_json(json.dumps(record.manifest))
-        if manifest.model is None:
-            raise NoPreviousDeploymentError(f"{env}: the previous deployment served no model")
-        target = deployer.target(manifest.target.kind)
-        version = deployer.lookup(manifest.model)
-        return _converge(
-            deployer,
-            env=env,
-            action="rollback",
-            manifest=manifest,
-            manifest_hash=record.manifest_hash,
-            version=version,
-            target=target,
-            before=actual,
-            started=started,
-            warnings=history.warnings,
-        )
-
-
-def _converge(
-    deployer: Deployer,
-    *,
-    env: str,
-    action: Literal["apply", "rollback"],
-    manifest: Manifest,
-    manifest_hash: str,
-    version: ModelVersion | None,
-    target: DeployTarget,
-    before: ActualState,
-    started: float,
-    warnings: list[str],
-) -> ApplyResult:
-    git_sha = deployer.git_sha()
-    snapshot = manifest.model_dump(mode="json")
-
-    def record(outcome: str, message: str, deployed: ModelVersion | None) -> None:
-        append_history(
-            state_dir=deployer.state_dir,
-            env=env,
-            record=DeploymentRecord.model_validate(
-                {
-                    "action": "teardown" if deployed is None else action,
-                    "outcome": outcome,
-                    "model_ref": deployed.ref if deployed else None,
-                    "version": deployed.version if deployed else None,
-                    "artifact_digest": deployed.artifact_digest if deployed else None,
-                    "manifest_hash": manifest_hash,
-                    "manifest": snapshot,
-                    "git_sha": git_sha,
-                    "message": message,
-                }
-            ),
-        )
-
-    if manifest.model is None or version is None:
-        target.stop(env=env, manifest=manifest)
-        after = target.describe(env=env, manifest=manifest)
-        message = f"{env}: tore down {before.model_ref or 'the deployment'}"
-        record("succeeded", message, None)
-        return _result(
-            env, action, "torn_down", message, before, after, [], started, deployer,
-            warnings=warnings,
-        )  # fmt: skip
-
-    smoke: list[SmokeResult] = []
-
-    def verify(invoke: Invoker) -> None:
-        smoke.extend(
-            run_smoke_tests(
-                manifest.smoke_tests, invoke=invoke, expected_digest=version.artifact_digest
-            )
-        )
-        require_passed(smoke)
-
-    request = DeployRequest(
-        env=env,
-        manifest=manifest,
-        manifest_hash=manifest_hash,
-        version=version,
-        bundle_dir=(
-            _fetch_bundle(deployer, env, version, registry=manifest.model.registry)
-            if target.kind == "local"
-            else None
-        ),
-        git_sha=git_sha,
-    )
-    try:
-        after = target.deploy(request=request, verify=verify)
-        if not after.healthy:
-            raise TargetError(f"{version.ref} is not healthy after the deploy")
-    except DeployError as exc:
-        cause = str(exc)
-        try:
-            restored_state = target.rollback(env=env, manifest=manifest, previous=before)
-            restored = restored_state.model_ref == before.model_ref and (
-                restored_state.healthy or not before.healthy
-            )
-        except DeployError as again:
-            restored, cause = False, f"{cause}; the rollback failed too: {again}"
-        record("rolled_back" if restored else "failed", cause, version)
-        raise ApplyFailed(env, cause, restored=restored) from exc
-    verb = "rolled back to" if action == "rollback" else "deployed"
-    message = f"{env}: {verb} {version.ref} ({len(smoke)} smoke test(s) passed)"
-    record("succeeded", message, version)
-    outcome: Outcome = "rolled_back_to_previous" if action == "rollback" else "deployed"
-    return _result(
-        env, action, outcome, message, before, after, smoke, started, deployer, warnings=warnings
-    )
-
-
-def _fetch_bundle(deployer: Deployer, env: str, version: ModelVersion, *, registry: str) -> Path:
-    """Copy the version's bundle under the environment's state folder and check its digest."""
-    folder = env_dir(state_dir=deployer.state_dir, env=env) / "bundles"
-    name = f"{version.model_name}-v{version.version}-{version.artifact_digest[7:19]}"
-    final = folder / name
-    if final.is_dir() and _digest_or_none(final) == version.artifact_digest:
-        return final
-    staging = folder / f".{name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(final, ignore_errors=True)
-    try:
-        fetched = deployer.registry(registry).fetch_bundle(
-            model_name=version.model_name, version=version.version, directory=staging
-        )
-        digest = _digest_or_none(fetched)
-        if digest != version.artifact_digest:
-            raise TargetError(
-                f"{version.ref}: the fetched bundle's digest {digest} differs from the "
-                f"registry's {version.artifact_digest}; refusing to deploy it"
-            )
-        fetched.rename(final)
-    except OSError as exc:
-        raise TargetError(f"{version.ref}: cannot copy the bundle to {final}: {exc}") from exc
-    except BuildError as exc:
-        raise TargetError(f"{version.ref}: cannot fetch the bundle: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
-
-
-def _digest_or_none(folder: Path) -> str | None:
-    try:
-        return bundle_digest(directory=folder)
-    except OSError:
-        return None
-
-
-def _result(
-    env: str,
-    action: Literal["apply", "rollback"],
-    outcome: Outcome,
-    message: str,
-    before: ActualState,
-    after: ActualState,
-    smoke: list[SmokeResult],
-    started: float,
-    deployer: Deployer,
-    *,
-    warnings: list[str],
-) -> ApplyResult:
+    env = outcome.env
+    if outcome.outcome == "locked":
+        raise LockedError(outcome.message, holder=outcome.reasons[0] if outcome.reasons else None)
+    if outcome.outcome == "refused":
+        raise PolicyViolation(env, outcome.reasons)
+    if outcome.outcome in ("rolled-back", "rollback-failed"):
+        raise ApplyFailed(env, outcome.reasons[0], restored=outcome.outcome == "rolled-back")
+    before = outcome.before or ActualState(env=env, target="local", deployed=False)
+    after = outcome.after or before
+    if outcome.outcome == "no-op":
+        kind: Outcome = "noop"
+    elif outcome.action == "rollback":
+        kind = "rolled_back_to_previous"
+    else:
+        kind = "torn_down" if outcome.desired is None else "deployed"
     return ApplyResult(
         env=env,
-        action=action,
-        outcome=outcome,
-        message=message,
+        action=outcome.action,
+        outcome=kind,
+        message=outcome.message,
         before=before,
         after=after,
-        smoke_tests=smoke,
+        smoke_tests=outcome.smoke_tests,
+        seconds=outcome.seconds,
+        finished_at=outcome.finished_at,
+        warnings=outcome.warnings,
+    )
+
+
+def locked_outcome(
+    deployer: Deployer, env: str, action: Literal["apply", "rollback"], error: LockedError,
+    *, started: float,
+) -> DeployOutcome:  # fmt: skip
+    """The ``locked`` outcome of a run that could not take the lock."""
+    return DeployOutcome(
+        env=env,
+        action=action,
+        outcome="locked",
+        message=str(error),
+        reasons=[error.holder] if error.holder else [],
         seconds=round(time.monotonic() - started, 3),
         finished_at=deployer.clock(),
-        warnings=list(warnings),
+    )
+
+
+def _config_check(
+    deployer: Deployer, env: str, assessment: Assessment
+) -> tuple[str, list[SmokeResult]] | None:
+    """For a config change: the new smoke tests against the serving version, before anything
+    changes. Why they fail (and the results), or None when they pass or do not apply."""
+    manifest, actual = assessment.loaded.manifest, assessment.actual
+    if assessment.kind != "config" or manifest.model is None or not manifest.smoke_tests:
+        return None
+    if not (actual.deployed and actual.healthy and actual.model_ref == manifest.model.ref):
+        return None
+    target = assessment.target
+    results = run_smoke_tests(
+        manifest.smoke_tests,
+        invoke=lambda rows: target.invoke(env=env, manifest=manifest, instances=rows),
+        expected_digest=actual.artifact_digest,
+    )
+    failed = [f"{r.name!r}: {r.message}" for r in results if not r.passed]
+    if not failed:
+        return None
+    return (
+        f"the new smoke tests fail against the serving {actual.model_ref}, which this config "
+        f"change keeps: {'; '.join(failed)}",
+        results,
+    )
+
+
+def _ending(
+    deployer: Deployer,
+    plan: Plan,
+    outcome: Literal["no-op", "refused"],
+    message: str,
+    assessment: Assessment,
+    started: float,
+    *,
+    reasons: list[str] | None = None,
+    recovered: str | None,
+    warnings: list[str],
+    cause: Literal["config"] | None = None,
+    baseline: list[SmokeResult] | None = None,
+) -> DeployOutcome:
+    """An outcome of a run that changed nothing."""
+    actual = assessment.actual
+    return DeployOutcome(
+        env=plan.env,
+        action="apply",
+        outcome=outcome,
+        cause=cause,
+        change_kind=plan.change_kind,
+        message=message,
+        reasons=list(reasons or []),
+        desired=plan.desired_ref,
+        previously_serving=actual.model_ref,
+        now_serving=actual.model_ref,
+        emergency=plan.emergency,
+        needs_owner_approval=plan.needs_owner_approval,
+        baseline_smoke_tests=list(baseline or []),
+        recovered=recovered,
+        warnings=list(dict.fromkeys(warnings)),
+        seconds=round(time.monotonic() - started, 3),
+        finished_at=deployer.clock(),
+        before=actual,
+        after=actual,
     )

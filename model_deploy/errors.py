@@ -79,6 +79,14 @@ class SmokeTestError(DeployError):
     """A smoke test case got a wrong or malformed answer from the new endpoint."""
 
 
+class BakeCheckError(DeployError):
+    """The new version failed a bake check: its error rate, latency or a CloudWatch alarm."""
+
+
+class StateStoreError(DeployError):
+    """The deploy state store (local files, S3) cannot be read or written."""
+
+
 class ApplyFailed(DeployError):  # noqa: N818 - reads as the event it reports
     """An apply or rollback failed after changing something; the previous state was restored.
 
@@ -101,7 +109,15 @@ class ApplyFailed(DeployError):  # noqa: N818 - reads as the event it reports
 
 
 class LockedError(DeployError):
-    """Another apply or rollback holds the environment's lock."""
+    """Another apply or rollback holds the environment's lock.
+
+    Attributes:
+        holder: Who holds it (``apply (pid 12, host h, since ...)``), when known.
+    """
+
+    def __init__(self, message: str, *, holder: str | None = None) -> None:
+        self.holder = holder
+        super().__init__(message)
 
 
 class NoPreviousDeploymentError(DeployError):

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from model_build.registry.compare import compare_metrics
 from model_build.registry.protocol import ModelVersion
+from model_deploy.changes import ChangeKind
+from model_deploy.evidence import Evidence, MetricRow, metric_rows
 from model_deploy.manifest.loader import LoadedManifest
 from model_deploy.manifest.model import Manifest
 from model_deploy.policies.result import PolicyResult
@@ -39,77 +40,6 @@ class FieldChange(BaseModel):
     desired: str | None
 
 
-class MetricRow(BaseModel):
-    """One registry metric, serving version against candidate.
-
-    Attributes:
-        name: Metric name.
-        serving: Serving version's value.
-        candidate: Candidate version's value.
-        delta: ``candidate - serving`` when both exist.
-        lower_is_better: Whether smaller is better.
-        verdict: ``better``, ``worse``, ``same``, ``only in A`` (serving) or ``only in B``.
-        minimum: The manifest's lower bound, if any.
-        maximum: The manifest's upper bound, if any.
-        meets_threshold: Whether the candidate meets the bounds (None without bounds).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    serving: float | None
-    candidate: float | None
-    delta: float | None
-    lower_is_better: bool
-    verdict: str
-    minimum: float | None = None
-    maximum: float | None = None
-    meets_threshold: bool | None = None
-
-
-class Evidence(BaseModel):
-    """What a version is, from the registry: what the reviewer approves.
-
-    Attributes:
-        ref: ``<model>:<version>``.
-        status: Registry approval status.
-        artifact_digest: Bundle digest.
-        artifact_uri: Where the bundle lives.
-        git_sha: Commit the model was built from.
-        data_hash: Hash of the training data snapshot.
-        feature_service: Feature service it reads.
-        arn: Registry-native identifier, if any.
-        created_at: Registration time.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    ref: str
-    status: str
-    artifact_digest: str
-    artifact_uri: str
-    git_sha: str
-    data_hash: str
-    feature_service: str
-    arn: str | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, version: ModelVersion) -> Evidence:
-        """Evidence of a registry record."""
-        return cls(
-            ref=version.ref,
-            status=str(version.status),
-            artifact_digest=version.artifact_digest,
-            artifact_uri=version.artifact_uri,
-            git_sha=version.git_sha,
-            data_hash=version.data_hash,
-            feature_service=version.feature_service,
-            arn=version.arn,
-            created_at=version.created_at,
-        )
-
-
 class Plan(BaseModel):
     """What applying an environment's manifest would do.
 
@@ -132,6 +62,18 @@ class Plan(BaseModel):
         generated_at: When the plan was made.
         warnings: What could not be checked while planning (an unreachable registry...): the
             plan may be incomplete, and every rendering shows them.
+        change_kind: ``promotion`` (another version), ``config`` (same version, other
+            settings, or a teardown), ``rollback`` (a version that served here before),
+            ``emergency`` (flagged with a reason) or ``none`` (nothing to do).
+        emergency: The recorded reason of an emergency change.
+        manifest_changes: Every manifest field that differs from the manifest of the serving
+            deployment (from the deploy history), ``key`` being its dotted path.
+        policy_source: ``manifest`` (policy fields read from the desired manifest) or
+            ``separate`` (from another source: the base branch).
+        policy_changes: Policy fields (freeze windows, thresholds, regression limits, bake
+            checks, promotion path) the desired manifest changes against the policy source.
+        needs_owner_approval: Why this change needs the owners' approval (a policy change, an
+            emergency); empty when it does not.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -153,6 +95,18 @@ class Plan(BaseModel):
     actual: ActualState
     generated_at: datetime
     warnings: list[str] = []
+    change_kind: ChangeKind = "none"
+    emergency: str | None = None
+    manifest_changes: list[FieldChange] = []
+    policy_source: Literal["manifest", "separate"] = "manifest"
+    policy_changes: list[FieldChange] = []
+    needs_owner_approval: list[str] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def policy_change(self) -> bool:
+        """Whether the desired manifest changes policy fields (it needs the owners' approval)."""
+        return bool(self.policy_changes)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -234,6 +188,15 @@ def compute_changes(loaded: LoadedManifest, actual: ActualState) -> list[FieldCh
     return changes
 
 
+def plan_action(manifest: Manifest, actual: ActualState, changes: list[FieldChange]) -> Action:
+    """``create``, ``update``, ``destroy`` or ``noop`` for ``changes`` (see :func:`compute_changes`)."""
+    if manifest.model is None:
+        return "destroy" if actual.deployed else "noop"
+    if not actual.deployed:
+        return "create"
+    return "update" if changes else "noop"
+
+
 def build_plan(
     *,
     loaded: LoadedManifest,
@@ -243,28 +206,45 @@ def build_plan(
     policies: list[PolicyResult],
     now: datetime,
     warnings: list[str] | None = None,
+    change_kind: ChangeKind | None = None,
+    emergency: str | None = None,
+    manifest_changes: list[FieldChange] | None = None,
+    policy_changes: list[FieldChange] | None = None,
+    policy_source: Literal["manifest", "separate"] = "manifest",
 ) -> Plan:
     """Decide what applying the manifest would do.
 
     ``candidate`` is the registry record of the desired version (None if absent or ``model:
     null``), ``serving`` the one of the serving version if known; ``warnings`` say what could
-    not be checked.
+    not be checked. ``change_kind`` is the deployer's classification (default: ``none`` for
+    a no-op, else ``promotion`` when the version changes and ``config`` when it does not);
+    ``manifest_changes`` and ``policy_changes`` the manifest fields that differ.
     """
     manifest = loaded.manifest
     changes = compute_changes(loaded, actual)
-    if manifest.model is None:
-        action: Action = "destroy" if actual.deployed else "noop"
-    elif not actual.deployed:
-        action = "create"
-    else:
-        action = "update" if changes else "noop"
+    action = plan_action(manifest, actual, changes)
     blocked = any(result.failed for result in policies) and action != "noop"
     desired_ref = manifest.model.ref if manifest.model else None
+    if action == "noop":
+        kind: ChangeKind = "none"
+    elif change_kind is not None:
+        kind = change_kind
+    else:
+        kind = "config" if desired_ref in (None, actual.model_ref) else "promotion"
+    fields = list(manifest_changes or [])
+    approvals = []
+    if policy_changes:
+        names = ", ".join(dict.fromkeys(c.key for c in policy_changes))
+        approvals.append(f"policy change ({names}): the owners must approve it")
+    if emergency and action != "noop":
+        approvals.append(f"emergency change ({emergency}): the owners must approve it")
+    summary = _summary(manifest.environment, action, desired_ref, actual, changes, blocked,
+                       fields=fields)  # fmt: skip
     return Plan(
         env=manifest.environment,
         target=manifest.target.kind,
         action=action,
-        summary=_summary(manifest.environment, action, desired_ref, actual, changes, blocked),
+        summary=summary,
         blocked=blocked,
         manifest_path=str(loaded.path),
         manifest_hash=loaded.content_hash,
@@ -278,38 +258,19 @@ def build_plan(
         actual=actual,
         generated_at=now,
         warnings=list(warnings or []),
+        change_kind=kind,
+        emergency=emergency if action != "noop" else None,
+        manifest_changes=fields,
+        policy_source=policy_source,
+        policy_changes=list(policy_changes or []),
+        needs_owner_approval=approvals,
     )
 
 
-def metric_rows(
-    manifest: Manifest, *, candidate: ModelVersion | None, serving: ModelVersion | None
-) -> list[MetricRow]:
-    """Serving-vs-candidate metrics with the manifest's thresholds, one row per metric."""
-    if candidate is None:
-        return []
-    baseline = serving.metrics if serving and serving.ref != candidate.ref else {}
-    rows = []
-    for delta in compare_metrics(baseline, candidate.metrics):
-        bound = manifest.policy.thresholds.get(delta.name)
-        meets = None
-        if bound is not None and delta.b is not None:
-            meets = (bound.min is None or delta.b >= bound.min) and (
-                bound.max is None or delta.b <= bound.max
-            )
-        rows.append(
-            MetricRow(
-                name=delta.name,
-                serving=delta.a,
-                candidate=delta.b,
-                delta=delta.delta,
-                lower_is_better=delta.lower_is_better,
-                verdict=delta.verdict,
-                minimum=bound.min if bound else None,
-                maximum=bound.max if bound else None,
-                meets_threshold=meets,
-            )
-        )
-    return rows
+def text_changes(changes: list[tuple[str, str | None, str | None]]) -> list[FieldChange]:
+    """``(path, old, new)`` triples as field changes (the path is the key and the label)."""
+    return [FieldChange(key=path, setting=path, serving=old, desired=new)
+            for path, old, new in changes]  # fmt: skip
 
 
 def _summary(
@@ -319,6 +280,8 @@ def _summary(
     actual: ActualState,
     changes: list[FieldChange],
     blocked: bool,
+    *,
+    fields: list[FieldChange],
 ) -> str:
     serving = actual.model_ref or "nothing"
     if action == "noop":
@@ -328,11 +291,17 @@ def _summary(
     elif action == "destroy":
         text = f"{env}: tear down {serving} (the manifest says model: null)"
     elif desired == actual.model_ref:
-        labels = ", ".join(change.setting.lower() for change in changes)
-        text = f"{env}: update {serving} in place ({labels})"
+        labels = [c.setting.lower() for c in changes if not (fields and c.key == "manifest_hash")]
+        labels += [_top(c.key) for c in fields]
+        text = f"{env}: update {serving} in place ({', '.join(dict.fromkeys(labels))})"
     else:
         text = f"{env}: {serving} -> {desired}, {len(changes)} setting(s) change"
     return text + (" - BLOCKED by policy." if blocked else ".")
+
+
+def _top(path: str) -> str:
+    """The top-level field of a dotted path (``smoke_tests[0].expect`` -> ``smoke_tests``)."""
+    return path.split(".", 1)[0].split("[", 1)[0]
 
 
 def _short(digest: str) -> str:

@@ -1,9 +1,13 @@
-"""The deployer: manifests, registry and targets behind plan, apply, status and rollback.
+"""The deployer: manifests, registry, targets and state behind plan, apply, status and rollback.
 
 Nothing heavy is imported on the plan path: the local target and the local registry use the
 standard library, pydantic and ruamel.yaml only; boto3 loads only for a SageMaker target or
-registry, when first used. Manifests come from a folder (the default) or from texts in hand
-(:class:`~model_deploy.manifest.sources.ManifestTexts`, what the promotion tooling plans).
+registry, or the S3 state store, when first used. Manifests come from a folder (the default) or
+from texts in hand (:class:`~model_deploy.manifest.sources.ManifestTexts`, what the promotion
+tooling plans). Policies read their fields (freeze windows, thresholds, regression limits, bake
+checks, the promotion path) from the desired manifests, or from a separate policy source: the
+promotion tooling passes the base branch's manifests there, so a pull request cannot lift the
+rules that judge it.
 """
 
 from __future__ import annotations
@@ -17,14 +21,38 @@ from pathlib import Path
 from foundation.settings import load_settings
 from model_build.errors import BuildError, VersionNotFoundError
 from model_build.registry.protocol import ModelRegistry, ModelVersion
+from model_deploy.changes import (
+    POLICY_FIELDS,
+    ChangeKind,
+    classify,
+    field_changes,
+    policy_view,
+)
 from model_deploy.errors import DeployError, RegistryLookupError
 from model_deploy.manifest.loader import LoadedManifest
-from model_deploy.manifest.model import ModelRef
+from model_deploy.manifest.model import Manifest, ModelRef
 from model_deploy.manifest.sources import ENV_ORDER, ManifestFolder, ManifestSource, ManifestTexts
-from model_deploy.plan import Plan, build_plan
-from model_deploy.policies import PolicyContext, PolicyResult, UpstreamState, evaluate_policies
+from model_deploy.plan import (
+    FieldChange,
+    Plan,
+    build_plan,
+    compute_changes,
+    plan_action,
+    text_changes,
+)
+from model_deploy.policies import (
+    PolicyContext,
+    PolicyResult,
+    PromotionEvidence,
+    UpstreamState,
+    evaluate_policies,
+)
 from model_deploy.policies.config import UPSTREAM
 from model_deploy.settings import DeploySettings
+from model_deploy.state import record_of
+from model_deploy.store.factory import open_state_store
+from model_deploy.store.protocol import StateStore
+from model_deploy.store.records import DeployHistory
 from model_deploy.targets.protocol import ActualState, DeployTarget, TargetKind
 
 RegistryOpener = Callable[[str], ModelRegistry]
@@ -39,6 +67,8 @@ class Assessment:
 
     Attributes:
         candidate: Registry record of the desired version, if found.
+        history: The environment's deploy history.
+        kind: The change kind underneath an emergency (the plan's ``change_kind`` otherwise).
     """
 
     loaded: LoadedManifest
@@ -46,6 +76,8 @@ class Assessment:
     actual: ActualState
     candidate: ModelVersion | None
     plan: Plan
+    history: DeployHistory
+    kind: ChangeKind
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,7 @@ class Deployer:
     ``registries`` opens a registry by kind (default: ``model_build``'s ``open_registry`` on
     its settings); ``targets`` maps a kind to its target (default: built from the settings on
     first use); ``manifests`` is where manifests come from (default: the settings' folder);
+    ``store`` holds locks, histories and intents (default: picked by ``SLIPWAY_DEPLOY_STATE``);
     ``clock`` gives the current, time-zone aware, time.
     """
 
@@ -73,11 +106,13 @@ class Deployer:
         registries: RegistryOpener | None = None,
         targets: Mapping[str, DeployTarget] | None = None,
         manifests: ManifestSource | None = None,
+        store: StateStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         settings = settings or load_settings(DeploySettings)
         self.settings = settings
         self.manifests = manifests or ManifestFolder(settings.deploy_manifests_dir)
+        self._store = store
         self._open_registry = registries or _default_registry
         self._registries: dict[str, ModelRegistry] = {}
         self._targets: dict[str, DeployTarget] = dict(targets or {})
@@ -85,8 +120,19 @@ class Deployer:
 
     @property
     def state_dir(self) -> Path:
-        """The deploy state root."""
+        """The deploy state root (local target files; the local store's files)."""
         return self.settings.deploy_state_dir
+
+    @property
+    def store(self) -> StateStore:
+        """The state store (opened on first use).
+
+        Raises:
+            SettingsError: ``SLIPWAY_DEPLOY_STATE=s3`` without a bucket.
+        """
+        if self._store is None:
+            self._store = open_state_store(self.settings)
+        return self._store
 
     def environments(self) -> list[str]:
         """Environment names with a manifest, dev, staging, prod first."""
@@ -150,12 +196,20 @@ class Deployer:
             )
         return ServingRecord(record)
 
-    def assess(self, env: str) -> Assessment:
-        """Gather the manifest, the actual state, registry records and policies; build the plan."""
+    def assess(
+        self, env: str, *, policy: ManifestSource | None = None, emergency: str | None = None
+    ) -> Assessment:
+        """Gather the manifest, the actual state, registry records, history and policies; plan.
+
+        ``policy`` is where policy fields come from (default: the desired manifest itself);
+        ``emergency`` flags an emergency change with its reason (it may pass a freeze window).
+        """
         loaded = self.load(env)
         manifest = loaded.manifest
         target = self.target(manifest.target.kind)
         actual = target.describe(env=env, manifest=manifest)
+        warnings: list[str] = []
+        history = self._history(env, warnings)
         candidate: ModelVersion | None = None
         results: list[PolicyResult] = []
         if manifest.model is not None:
@@ -164,12 +218,31 @@ class Deployer:
             except DeployError as exc:
                 results.append(PolicyResult("registry", "fail", f"Cannot read {exc}."))
         serving = self.serving_record(manifest.model, actual)
+        if serving.warning:
+            warnings.append(serving.warning)
+        base, policy_changes, source_failure = self._policy_source(env, manifest, policy)
+        if source_failure is not None:
+            results.append(source_failure)
+        changes = compute_changes(loaded, actual)
+        action = plan_action(manifest, actual, changes)
+        desired_ref = manifest.model.ref if manifest.model else None
+        kind, underlying = classify(
+            action=action, desired_ref=desired_ref, serving_ref=actual.model_ref,
+            history=history.records, emergency=emergency,
+        )  # fmt: skip
+        judged = policy_view(manifest, base)
         ctx = PolicyContext(
             env=env,
-            manifest=manifest,
+            manifest=judged,
             candidate=candidate,
             upstream=self.upstream(env) if env in UPSTREAM and candidate else None,
             now=self.clock(),
+            kind=underlying,
+            serving=serving.record,
+            serving_ref=actual.model_ref,
+            serving_error=serving.warning,
+            promotion=self._promotion_evidence(judged, candidate),
+            emergency=emergency,
         )
         if candidate is not None or manifest.model is None:
             results.extend(evaluate_policies(ctx))
@@ -180,34 +253,138 @@ class Deployer:
             serving=serving.record,
             policies=results,
             now=ctx.now,
-            warnings=[serving.warning] if serving.warning else [],
+            warnings=warnings,
+            change_kind=kind,
+            emergency=emergency,
+            manifest_changes=self._manifest_changes(manifest, actual, history, action, warnings),
+            policy_changes=policy_changes,
+            policy_source="manifest" if policy is None else "separate",
         )
         return Assessment(
-            loaded=loaded, target=target, actual=actual, candidate=candidate, plan=plan
-        )
+            loaded=loaded, target=target, actual=actual, candidate=candidate, plan=plan,
+            history=history, kind=underlying,
+        )  # fmt: skip
 
-    def plan(self, env: str) -> Plan:
-        """What applying ``env`` would do (changes nothing)."""
-        return self.assess(env).plan
+    def plan(
+        self, env: str, *, policy: ManifestSource | None = None, emergency: str | None = None
+    ) -> Plan:
+        """What applying ``env`` would do (changes nothing); see :meth:`assess`."""
+        return self.assess(env, policy=policy, emergency=emergency).plan
 
     def plan_texts(
-        self, env: str, texts: Mapping[str, str], *, folder: str = "model_deploy/environments"
+        self,
+        env: str,
+        texts: Mapping[str, str],
+        *,
+        folder: str = "model_deploy/environments",
+        policy_texts: Mapping[str, str] | None = None,
+        emergency: str | None = None,
     ) -> Plan:
         """What applying ``texts[env]`` would do, with no file read or written for manifests.
 
         ``texts`` maps environment names to manifest texts: ``env`` and, for the
-        promotion-order policy, its upstream (staging for prod). Messages and the plan's
-        ``manifest_path`` name them ``<folder>/<env>.yaml``. Registries and targets are this
-        deployer's.
+        promotion-order policy, its upstream (staging for prod). ``policy_texts`` (the base
+        branch's texts, by environment) is where policy fields come from; without it they come
+        from ``texts``. Messages and the plan's ``manifest_path`` name them
+        ``<folder>/<env>.yaml``. Registries, targets and the state store are this deployer's.
+        """
+        scoped = self.scoped(ManifestTexts(texts, folder=folder))
+        policy = None if policy_texts is None else ManifestTexts(policy_texts, folder=folder)
+        return scoped.plan(env, policy=policy, emergency=emergency)
+
+    def scoped(self, manifests: ManifestSource) -> Deployer:
+        """This deployer reading its manifests from ``manifests`` (same registries, targets,
+        store and clock).
         """
         scoped = Deployer(
             settings=self.settings,
             registries=self.registry,
-            manifests=ManifestTexts(texts, folder=folder),
+            manifests=manifests,
+            store=self.store,
             clock=self.clock,
         )
         scoped._targets = self._targets  # the same targets, built once
-        return scoped.plan(env)
+        return scoped
+
+    def _history(self, env: str, warnings: list[str]) -> DeployHistory:
+        """``env``'s history; an unreadable one is empty with a warning."""
+        try:
+            history = self.store.read_history(env)
+        except DeployError as exc:
+            warnings.append(f"cannot read the deploy history: {exc}")
+            return DeployHistory([], [])
+        warnings.extend(history.warnings)
+        return history
+
+    def _policy_source(
+        self, env: str, manifest: Manifest, policy: ManifestSource | None
+    ) -> tuple[Manifest | None, list[FieldChange], PolicyResult | None]:
+        """The manifest policies read (None: the desired one), the policy fields the desired
+        manifest changes, and a failed result when the source cannot be read.
+        """
+        if policy is None:
+            return None, [], None
+        desired = manifest.model_dump(mode="json")
+        if env not in policy.names():
+            added = field_changes(None, desired, fields=POLICY_FIELDS)
+            return None, text_changes(added), None
+        try:
+            base = policy.load(env).manifest
+        except DeployError as exc:
+            return None, [], PolicyResult(
+                "policy-source", "fail", f"Cannot read the policy source: {exc}."
+            )
+        changed = field_changes(base.model_dump(mode="json"), desired, fields=POLICY_FIELDS)
+        return base, text_changes(changed), None
+
+    def _promotion_evidence(
+        self, manifest: Manifest, candidate: ModelVersion | None
+    ) -> PromotionEvidence | None:
+        """What ``promotion.from``'s history says about the candidate (None without a path)."""
+        if manifest.promotion is None or candidate is None:
+            return None
+        source = manifest.promotion.from_env
+        try:
+            records = self.store.read_history(source).records
+        except DeployError as exc:
+            return PromotionEvidence(env=source, deployed_at=None, error=str(exc))
+        for record in reversed(records):
+            if (
+                record.outcome == "succeeded"
+                and record.model_ref == candidate.ref
+                and record.action in ("apply", "rollback")
+            ):
+                return PromotionEvidence(env=source, deployed_at=record.at)
+        return PromotionEvidence(env=source, deployed_at=None)
+
+    def _manifest_changes(
+        self,
+        manifest: Manifest,
+        actual: ActualState,
+        history: DeployHistory,
+        action: str,
+        warnings: list[str],
+    ) -> list[FieldChange]:
+        """Every manifest field that differs from the serving deployment's manifest."""
+        if action != "update":
+            return []
+        record = record_of(
+            history.records, model_ref=actual.model_ref, manifest_hash=actual.manifest_hash
+        )
+        if record is None:
+            if actual.model_ref is not None and actual.model_ref == (
+                manifest.model.ref if manifest.model else None
+            ):
+                warnings.append(
+                    f"the deploy history has no record of the serving deployment of "
+                    f"{actual.model_ref}: the manifest fields it changes cannot be listed"
+                )
+            return []
+        try:
+            served = Manifest.model_validate(record.manifest).model_dump(mode="json")
+        except ValueError:
+            served = record.manifest
+        return text_changes(field_changes(served, manifest.model_dump(mode="json")))
 
     def upstream(self, env: str) -> UpstreamState | None:
         """What the environment's upstream (staging for prod) serves, for the promotion policy.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,13 @@ class DeploySettings(BaseSettings):
         deploy_health_timeout: Seconds a new local backend has to answer ``/ping``.
         deploy_wait_timeout: Seconds a SageMaker endpoint has to reach ``InService``.
         deploy_poll_seconds: Seconds between SageMaker status polls.
+        deploy_state: Where the lock, the deploy history and the in-flight intent live:
+            ``local`` (files under ``deploy_state_dir``, the embedded default) or ``s3`` (a
+            bucket every runner sees, with conditional writes for the lock).
+        deploy_state_bucket: The bucket of ``deploy_state=s3``.
+        deploy_state_prefix: Key prefix under which ``s3`` state lives.
+        deploy_lock_ttl: Seconds a lock stays valid without a refresh (each traffic step
+            refreshes it); an older lock is stale and the next run takes it over.
         git_sha: Commit of the manifest repo recorded with each deploy (default: ``git
             rev-parse HEAD`` in the manifests folder).
         aws_region: AWS region of SageMaker targets.
@@ -38,6 +46,10 @@ class DeploySettings(BaseSettings):
     deploy_health_timeout: float = Field(default=60.0, gt=0)
     deploy_wait_timeout: float = Field(default=1800.0, gt=0)
     deploy_poll_seconds: float = Field(default=15.0, gt=0)
+    deploy_state: Literal["local", "s3"] = "local"
+    deploy_state_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    deploy_state_prefix: str = "slipway/deploy-state"
+    deploy_lock_ttl: float = Field(default=3600.0, gt=0)
     git_sha: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None

@@ -1,82 +1,38 @@
-"""Per-environment deploy state on disk: the apply lock and the deployment history.
+"""Deploy history helpers, and the local-file functions older callers use.
 
-Layout under the state folder (default ``.slipway/deploy``)::
-
-    <env>/apply.lock      fcntl lock held by the one apply or rollback running for <env>
-    <env>/history.jsonl   one DeploymentRecord per line, oldest first (append-only)
-    <env>/...             target-owned files (the local target's state, logs and bundles)
+The records live in :mod:`model_deploy.store.records` and the stores in
+:mod:`model_deploy.store`; this module walks a history (what served when, what a rollback goes
+back to) and keeps the file-based entry points (``read_history(state_dir=...)``, ``env_lock``)
+as thin wrappers over :class:`~model_deploy.store.local.LocalStateStore`.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from model_deploy.errors import DeployError
+from model_deploy.store.local import HISTORY_FILE, LOCK_FILE, LocalStateStore
+from model_deploy.store.protocol import holding_lock
+from model_deploy.store.records import Action, DeployHistory, DeploymentRecord, Outcome
 
-from model_deploy.errors import DeployError, LockedError
-
-HISTORY_FILE = "history.jsonl"
-LOCK_FILE = "apply.lock"
-
-Action = Literal["apply", "rollback", "teardown"]
-Outcome = Literal["succeeded", "rolled_back", "failed"]
-
-
-class DeploymentRecord(BaseModel):
-    """One apply or rollback of an environment.
-
-    Attributes:
-        at: When it finished (UTC).
-        action: ``apply``, ``rollback`` or ``teardown``.
-        outcome: ``succeeded``, ``rolled_back`` (failed, previous state restored) or ``failed``.
-        model_ref: ``<model>:<version>`` deployed, or None for a teardown.
-        version: The version number, or None.
-        artifact_digest: Digest of the deployed bundle, or None.
-        manifest_hash: Hash of the manifest applied.
-        manifest: The manifest content applied (what a rollback re-applies).
-        git_sha: Commit of the manifest repo at apply time.
-        message: What happened, one line.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    action: Action
-    outcome: Outcome
-    model_ref: str | None
-    version: int | None
-    artifact_digest: str | None = None
-    manifest_hash: str
-    manifest: dict[str, Any]
-    git_sha: str = "unknown"
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class DeployHistory:
-    """An environment's deployment history as read from disk.
-
-    Attributes:
-        records: Every readable record, oldest first.
-        warnings: One sentence per line that could not be read (it was skipped: a rollback may
-            then not see every deployment), shown by status and rollback.
-    """
-
-    records: list[DeploymentRecord]
-    warnings: list[str]
-
-    @property
-    def last(self) -> DeploymentRecord | None:
-        """The newest record, if any."""
-        return self.records[-1] if self.records else None
+__all__ = [
+    "HISTORY_FILE",
+    "LOCK_FILE",
+    "Action",
+    "DeployHistory",
+    "DeploymentRecord",
+    "Outcome",
+    "append_history",
+    "deployment_stack",
+    "env_dir",
+    "env_lock",
+    "previous_deployment",
+    "read_history",
+    "record_of",
+    "rollback_target",
+]
 
 
 def env_dir(*, state_dir: Path, env: str) -> Path:
@@ -94,47 +50,30 @@ def env_dir(*, state_dir: Path, env: str) -> Path:
 
 
 def read_history(*, state_dir: Path, env: str) -> DeployHistory:
-    """Every recorded deployment of ``env``, oldest first, and a warning per unreadable line.
+    """``env``'s history in the local store under ``state_dir``.
 
     Raises:
-        DeployError: The history file exists but cannot be read at all (the message says why).
+        DeployError: The history file exists but cannot be read at all.
     """
-    path = state_dir / env / HISTORY_FILE
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return DeployHistory([], [])
-    except OSError as exc:
-        raise DeployError(f"cannot read the deploy history {path}: {exc.strerror}") from exc
-    records: list[DeploymentRecord] = []
-    bad: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(DeploymentRecord.model_validate_json(line))
-        except ValidationError:
-            bad.append(number)
-    warnings = []
-    if bad:
-        lines = ", ".join(str(number) for number in bad[:5]) + (", ..." if len(bad) > 5 else "")
-        warnings.append(
-            f"{path}: skipped {len(bad)} unreadable line(s) ({lines}); the history may be "
-            "incomplete"
-        )
-    return DeployHistory(records, warnings)
+    return LocalStateStore(state_dir).read_history(env)
 
 
 def append_history(*, state_dir: Path, env: str, record: DeploymentRecord) -> None:
-    """Append one record (a single ``write`` of one line, fsynced)."""
-    path = env_dir(state_dir=state_dir, env=env) / HISTORY_FILE
-    line = record.model_dump_json() + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Append one record to the local store under ``state_dir``."""
+    LocalStateStore(state_dir).append_history(env, record)
+
+
+@contextmanager
+def env_lock(
+    *, state_dir: Path, env: str, operation: str, ttl: float = 3600.0
+) -> Iterator[None]:
+    """Hold ``env``'s lock in the local store under ``state_dir`` for the block.
+
+    Raises:
+        LockedError: Another live process (or thread) holds it; the message names it.
+    """
+    with holding_lock(LocalStateStore(state_dir), env, operation=operation, ttl=ttl):
+        yield
 
 
 def previous_deployment(
@@ -153,43 +92,75 @@ def previous_deployment(
     return None
 
 
-@contextmanager
-def env_lock(*, state_dir: Path, env: str, operation: str) -> Iterator[None]:
-    """Hold the environment's apply lock (non-blocking: fails at once if it is taken).
+def deployment_stack(records: list[DeploymentRecord]) -> list[DeploymentRecord]:
+    """The deployments that led to what serves now, oldest first (the top is what serves).
 
-    ``operation`` (``apply``, ``rollback``) is written into the lock file with the pid, so a
-    refused run can name what holds it.
-
-    Raises:
-        LockedError: Another process (or thread) holds the lock; the message names it.
+    A successful apply is pushed; a successful rollback pops back to the deployment it
+    returned to (or is pushed when that one is not on the stack); a teardown empties it.
+    Failed and rolled-back runs change nothing.
     """
-    path = env_dir(state_dir=state_dir, env=env) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            raise LockedError(
-                f"{env}: another {holder} is running; wait for it to finish (lock: {path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        note = {"pid": os.getpid(), "operation": operation, "since": datetime.now(UTC).isoformat()}
-        os.write(fd, json.dumps(note).encode())
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    stack: list[DeploymentRecord] = []
+    for record in records:
+        if record.outcome != "succeeded":
+            continue
+        if record.action == "teardown" or record.model_ref is None:
+            stack.clear()
+            continue
+        if record.action == "rollback":
+            for index in range(len(stack) - 1, -1, -1):
+                if _same(stack[index], record):
+                    del stack[index + 1 :]
+                    break
+            else:
+                stack.append(record)
+            continue
+        if stack and _same(stack[-1], record):
+            stack[-1] = record
+        else:
+            stack.append(record)
+    return stack
 
 
-def _read_holder(fd: int) -> str:
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        note = json.loads(os.read(fd, 4096) or b"{}")
-        return f"{note['operation']} (pid {note['pid']}, since {note['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "apply or rollback"
+def rollback_target(
+    records: list[DeploymentRecord],
+    *,
+    current_hash: str | None,
+    current_version: int | None,
+    to_version: int | None = None,
+) -> DeploymentRecord | None:
+    """What a rollback goes back to: the deployment before the serving one, walking history.
+
+    With ``to_version``, the newest successful deployment of that version instead. Repeated
+    rollbacks walk further back (v3 -> v2 -> v1), never flip between the last two.
+    """
+    if to_version is not None:
+        for record in reversed(records):
+            if record.outcome == "succeeded" and record.version == to_version and record.model_ref:
+                return record
+        return None
+    stack = deployment_stack(records)
+    while stack and stack[-1].manifest_hash == current_hash and (
+        stack[-1].version == current_version
+    ):
+        stack.pop()
+    return stack[-1] if stack else None
+
+
+def record_of(
+    records: list[DeploymentRecord], *, model_ref: str | None, manifest_hash: str | None
+) -> DeploymentRecord | None:
+    """The newest successful record that deployed ``model_ref`` with ``manifest_hash``."""
+    if model_ref is None:
+        return None
+    for record in reversed(records):
+        if (
+            record.outcome == "succeeded"
+            and record.model_ref == model_ref
+            and (manifest_hash is None or record.manifest_hash == manifest_hash)
+        ):
+            return record
+    return None
+
+
+def _same(a: DeploymentRecord, b: DeploymentRecord) -> bool:
+    return a.model_ref == b.model_ref and a.manifest_hash == b.manifest_hash

@@ -1,18 +1,29 @@
-"""Status: every environment's drift across git (manifest), the registry and the target."""
+"""Status: every environment's drift across git (manifest), the registry, the target and history.
+
+The target is asked what it really serves (the local router's weights and each backend's
+``/metadata``; SageMaker's endpoint and tags) and compared with the manifest, with the registry
+and with the deploy history. A run holding the lock is reported as a deploy in progress, not as
+drift; a run that was interrupted (its lock stale, its intent left behind) is finished or undone
+first, under the lock, and reported.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
 from model_build.registry.protocol import ApprovalStatus
-from model_deploy.errors import DeployError
+from model_deploy.errors import DeployError, LockedError
 from model_deploy.plan import compute_changes
+from model_deploy.recovery import recover_interrupted
 from model_deploy.service import Deployer
-from model_deploy.state import DeployHistory, read_history
+from model_deploy.state import deployment_stack
+from model_deploy.store.protocol import holding_lock
+from model_deploy.store.records import DeployHistory
+from model_deploy.targets.protocol import ActualState
 
 
 class EnvStatus(BaseModel):
-    """One environment, three sources of truth.
+    """One environment, four sources of truth.
 
     Attributes:
         target: Target kind (None when the manifest cannot be read).
@@ -20,11 +31,14 @@ class EnvStatus(BaseModel):
         registry_status: Registry status of the desired version, if it could be read.
         serving_ref: What the target serves, if anything.
         healthy: Whether the target answers its health check.
-        in_sync: Whether manifest, registry and target agree and it is healthy.
-        drift: One sentence per disagreement.
+        in_sync: Whether manifest, registry, target and history agree and it is healthy.
+        drift: One sentence per disagreement (empty while a deploy is in progress).
         warnings: What could not be checked (the serving version's registry record, unreadable
             history lines); the status may be incomplete.
         last_deploy: Last history entry, one line.
+        in_progress: The run holding the lock (``apply of driver_ranking:2, step 2/4 (50% on
+            it) by apply (pid 12, ...)``), when one does: drift is not judged meanwhile.
+        recovered: An interrupted run this status found and finished or undid.
         error: Why the environment could not be checked at all.
     """
 
@@ -40,33 +54,57 @@ class EnvStatus(BaseModel):
     drift: list[str] = []
     warnings: list[str] = []
     last_deploy: str | None = None
+    in_progress: str | None = None
+    recovered: str | None = None
     error: str | None = None
 
 
-def status_all(deployer: Deployer) -> list[EnvStatus]:
+def status_all(deployer: Deployer, *, recover: bool = True) -> list[EnvStatus]:
     """Check every environment with a manifest, dev, staging, prod first.
 
-    One environment failing never hides the others: it gets an ``error``.
+    One environment failing never hides the others: it gets an ``error``. ``recover=False``
+    only reports an interrupted run instead of finishing or undoing it.
     """
-    return [env_status(deployer, env) for env in deployer.environments()]
+    return [env_status(deployer, env, recover=recover) for env in deployer.environments()]
 
 
-def env_status(deployer: Deployer, env: str) -> EnvStatus:
+def env_status(deployer: Deployer, env: str, *, recover: bool = True) -> EnvStatus:
     """Check one environment (``error`` set when its manifest, target or history cannot be read)."""
+    store = deployer.store
+    recovered: str | None = None
+    warnings: list[str] = []
     try:
-        history = read_history(state_dir=deployer.state_dir, env=env)
+        in_progress = _in_progress(deployer, env)
+        if in_progress is None and recover and store.read_intent(env).found:
+            try:
+                with holding_lock(store, env, operation="recover",
+                                  ttl=deployer.settings.deploy_lock_ttl):  # fmt: skip
+                    recovered, warnings = recover_interrupted(deployer, env)
+            except LockedError:
+                in_progress = _in_progress(deployer, env) or "another run took the lock"
+        elif in_progress is None and store.read_intent(env).found:
+            warnings.append("an interrupted run left its intent; the next apply recovers it")
+        history = store.read_history(env)
     except DeployError as exc:
         return EnvStatus(env=env, error=str(exc))
     last_line = _last_line(history)
+    warnings += history.warnings
     try:
         loaded = deployer.load(env)
         manifest = loaded.manifest
         actual = deployer.target(manifest.target.kind).describe(env=env, manifest=manifest)
     except DeployError as exc:
-        return EnvStatus(env=env, error=str(exc), last_deploy=last_line, warnings=history.warnings)
-    drift: list[str] = []
-    warnings = list(history.warnings)
+        return EnvStatus(env=env, error=str(exc), last_deploy=last_line, warnings=warnings,
+                         in_progress=in_progress, recovered=recovered)  # fmt: skip
     desired = manifest.model.ref if manifest.model else None
+    common = {
+        "env": env, "target": manifest.target.kind, "desired_ref": desired,
+        "serving_ref": actual.model_ref, "healthy": actual.healthy, "last_deploy": last_line,
+        "recovered": recovered,
+    }  # fmt: skip
+    if in_progress is not None:
+        return EnvStatus(**common, in_progress=in_progress, warnings=warnings)
+    drift: list[str] = []
     registry_status = None
     if manifest.model is not None:
         try:
@@ -90,6 +128,7 @@ def env_status(deployer: Deployer, env: str) -> EnvStatus:
             f"the manifest wants {change.desired or 'nothing'}"
         )
     drift.extend(actual.notes)
+    drift.extend(_history_drift(history, actual))
     last = history.last
     if last is not None and last.action == "rollback" and actual.model_ref != desired:
         drift.append(
@@ -97,17 +136,38 @@ def env_status(deployer: Deployer, env: str) -> EnvStatus:
             f"manifest in git to match"
         )
     return EnvStatus(
-        env=env,
-        target=manifest.target.kind,
-        desired_ref=desired,
+        **common,
         registry_status=registry_status,
-        serving_ref=actual.model_ref,
-        healthy=actual.healthy,
         in_sync=not drift and (actual.healthy or manifest.model is None),
         drift=list(dict.fromkeys(drift)),
         warnings=list(dict.fromkeys(warnings)),
-        last_deploy=last_line,
     )
+
+
+def _in_progress(deployer: Deployer, env: str) -> str | None:
+    """The run holding ``env``'s lock, with the step its intent says it is at."""
+    holder = deployer.store.holder(env)
+    if holder is None:
+        return None
+    intent = deployer.store.read_intent(env).intent
+    what = intent.describe() if intent is not None else holder.operation
+    return f"{what} by {holder.describe()}"
+
+
+def _history_drift(history: DeployHistory, actual: ActualState) -> list[str]:
+    """What the target serves against what the history says was deployed last."""
+    stack = deployment_stack(history.records)
+    if not stack or not actual.deployed:
+        return []
+    last = stack[-1]
+    if last.model_ref == actual.model_ref and (
+        actual.manifest_hash is None or last.manifest_hash == actual.manifest_hash
+    ):
+        return []
+    return [
+        f"the deploy history says {last.model_ref} (manifest {last.manifest_hash[7:19]}) was "
+        f"deployed last, but the target serves {actual.model_ref or 'an unknown version'}"
+    ]
 
 
 def _last_line(history: DeployHistory) -> str | None:

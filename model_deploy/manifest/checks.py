@@ -129,11 +129,58 @@ class PolicySettings(BaseModel):
 
     Attributes:
         thresholds: Metric name to bounds the candidate version must meet.
+        max_regression: Metric name to how much worse than the serving version the candidate
+            may be (``roc_auc: 0.01``: at most 0.01 lower; ``log_loss: 0.02``: at most 0.02
+            higher). Which way is worse comes from the registry's metric definitions.
     """
 
     model_config = _STRICT
 
     thresholds: dict[str, MetricThreshold] = Field(default_factory=dict)
+    max_regression: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("max_regression")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, allowed in value.items():
+            if isinstance(allowed, bool) or not isinstance(allowed, int | float) or allowed < 0:
+                raise ValueError(f"{name}: must be a number at least 0, got {allowed!r}")
+        return {name: float(allowed) for name, allowed in value.items()}
+
+
+class Promotion(BaseModel):
+    """Where the environment's versions come from.
+
+    Attributes:
+        from_env: The environment (``dev``) whose deploy history must show a healthy deploy of
+            the candidate version before this environment takes it (``from`` in YAML).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=False,
+        serialize_by_alias=True,
+    )  # fmt: skip
+
+    from_env: str = Field(alias="from", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class BakeChecks(BaseModel):
+    """What the new version must hold while it bakes (every canary or linear step's wait).
+
+    Local targets read the router's per-backend counters; SageMaker targets the manifest's
+    ``rollback_alarms`` (CloudWatch). A check runs once the new version got ``min_requests``.
+
+    Attributes:
+        max_error_rate: Highest share of failed requests (5xx or no answer), 0 to 1.
+        max_p99_latency_ms: Highest 99th percentile latency in milliseconds (None: unchecked).
+        min_requests: Requests the new version must have served before a rate is judged.
+    """
+
+    model_config = _STRICT
+
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    max_p99_latency_ms: float | None = Field(default=None, gt=0)
+    min_requests: int = Field(default=20, ge=1, le=100_000)
 
 
 class FreezeWindow(BaseModel):

@@ -177,6 +177,11 @@ def _plain(node: object) -> object:
     return str(node)
 
 
+def plain_yaml(node: object) -> object:
+    """A ruamel round-trip document as plain Python values (what the manifest model validates)."""
+    return _plain(node)
+
+
 def _plain_key(key: object) -> object:
     value = _plain(key)
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)

@@ -15,10 +15,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from model_deploy.manifest.checks import (
+    BakeChecks,
     FreezeWindow,
     MetricThreshold,
     PolicySettings,
     ProbabilityRange,
+    Promotion,
     SmokeCase,
     SmokeExpect,
     at_least,
@@ -226,9 +228,12 @@ class Manifest(BaseModel):
         target: Where and how it is served.
         data_capture: Request/answer capture for monitoring.
         strategy: How traffic moves to a new version.
-        rollback_alarms: CloudWatch alarm names that roll a SageMaker deployment back.
+        rollback_alarms: CloudWatch alarm names that roll a SageMaker deployment back (and
+            fail its bake when one is in ALARM).
+        bake: Error rate and latency the new version must hold while it bakes.
         smoke_tests: Requests the new endpoint must answer correctly before it takes traffic.
-        policy: Per-environment policy parameters (metric thresholds).
+        policy: Per-environment policy parameters (metric thresholds, regression limits).
+        promotion: Where versions come from (``promotion: {from: dev}``), if anywhere.
         freeze_windows: Periods when nothing may be applied.
     """
 
@@ -247,9 +252,18 @@ class Manifest(BaseModel):
     data_capture: DataCapture = DataCapture()
     strategy: Strategy = AllAtOnce(type="all_at_once")
     rollback_alarms: list[Annotated[str, Field(pattern=_ALARM)]] = Field(default_factory=list)
+    bake: BakeChecks = BakeChecks()
     smoke_tests: list[SmokeCase] = Field(default_factory=list)
     policy: PolicySettings = PolicySettings()
+    promotion: Promotion | None = None
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
+
+    @field_validator("promotion")
+    @classmethod
+    def _not_from_itself(cls, value: Promotion | None, info: ValidationInfo) -> Promotion | None:
+        if value is not None and value.from_env == info.data.get("environment"):
+            raise ValueError(f"an environment cannot take versions from itself ({value.from_env})")
+        return value
 
     @field_validator("rollback_alarms")
     @classmethod
@@ -279,14 +293,26 @@ class Manifest(BaseModel):
         return value
 
     def content_hash(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON form (comments and formatting do not count)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """``sha256:<hex>`` of the canonical JSON form (comments and formatting do not count).
+
+        Sections added after the first release count only when set (``bake``, ``promotion``,
+        ``policy.max_regression``), so a manifest that does not use them keeps its hash.
+        """
+        document = self.model_dump(mode="json")
+        if self.bake == BakeChecks():
+            document.pop("bake")
+        if self.promotion is None:
+            document.pop("promotion")
+        if not self.policy.max_regression:
+            document["policy"].pop("max_regression")
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 __all__ = [
     "AllAtOnce",
     "Autoscaling",
+    "BakeChecks",
     "Canary",
     "DataCapture",
     "FreezeWindow",
@@ -297,6 +323,7 @@ __all__ = [
     "ModelRef",
     "PolicySettings",
     "ProbabilityRange",
+    "Promotion",
     "SageMakerTargetSpec",
     "SmokeCase",
     "SmokeExpect",

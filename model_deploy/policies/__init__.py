@@ -8,7 +8,14 @@ from model_deploy.policies.approval import check_approval
 from model_deploy.policies.freeze import check_freeze_windows
 from model_deploy.policies.metrics import check_metric_thresholds
 from model_deploy.policies.promotion import check_promotion_order
-from model_deploy.policies.result import PolicyContext, PolicyResult, UpstreamState
+from model_deploy.policies.promotion_path import check_promotion_path
+from model_deploy.policies.regression import check_regression
+from model_deploy.policies.result import (
+    PolicyContext,
+    PolicyResult,
+    PromotionEvidence,
+    UpstreamState,
+)
 from model_deploy.policies.schema import check_feature_schema
 
 Policy = Callable[[PolicyContext], PolicyResult]
@@ -17,7 +24,9 @@ Policy = Callable[[PolicyContext], PolicyResult]
 POLICIES: tuple[Policy, ...] = (
     check_approval,
     check_promotion_order,
+    check_promotion_path,
     check_metric_thresholds,
+    check_regression,
     check_feature_schema,
     check_freeze_windows,
 )
@@ -32,6 +41,7 @@ __all__ = [
     "POLICIES",
     "PolicyContext",
     "PolicyResult",
+    "PromotionEvidence",
     "UpstreamState",
     "evaluate_policies",
 ]

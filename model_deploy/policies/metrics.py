@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model_deploy.policies.result import PolicyContext, PolicyResult
+from model_deploy.policies.result import PolicyContext, PolicyResult, not_a_promotion
 
 NAME = "metric-thresholds"
 
@@ -10,7 +10,8 @@ NAME = "metric-thresholds"
 def check_metric_thresholds(ctx: PolicyContext) -> PolicyResult:
     """Check every threshold of ``policy.thresholds`` against the candidate's metrics.
 
-    A metric the candidate does not report fails.
+    A metric the candidate does not report fails. Only promotions are checked: a config
+    change or a rollback keeps (or returns to) a version that already serves here.
     """
     thresholds = ctx.manifest.policy.thresholds
     candidate = ctx.candidate
@@ -18,6 +19,9 @@ def check_metric_thresholds(ctx: PolicyContext) -> PolicyResult:
         return PolicyResult(NAME, "skip", "No model version is deployed, so metrics are moot.")
     if not thresholds:
         return PolicyResult(NAME, "skip", f"The {ctx.env} manifest sets no metric thresholds.")
+    skipped = not_a_promotion(ctx, NAME)
+    if skipped is not None:
+        return skipped
     problems, checks = [], []
     for name, bound in sorted(thresholds.items()):
         value = candidate.metrics.get(name)

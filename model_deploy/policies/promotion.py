@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_deploy.policies.config import UPSTREAM
-from model_deploy.policies.result import PolicyContext, PolicyResult
+from model_deploy.policies.result import PolicyContext, PolicyResult, not_a_promotion
 
 NAME = "promotion-order"
 
@@ -16,6 +16,9 @@ def check_promotion_order(ctx: PolicyContext) -> PolicyResult:
     candidate = ctx.candidate
     if candidate is None:
         return PolicyResult(NAME, "skip", "No model version is deployed, so order is moot.")
+    skipped = not_a_promotion(ctx, NAME)
+    if skipped is not None:
+        return skipped
     ref = f"{candidate.model_name}:{candidate.version}"
     upstream = ctx.upstream
     if upstream is None or upstream.error:

@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from foundation.markdown import code_span, escape_cell
-from model_deploy.plan import Evidence, MetricRow, Plan
+from model_deploy.plan import Evidence, FieldChange, MetricRow, Plan
 from model_deploy.policies.result import PolicyResult
 
-_OUTCOME_ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
+_OUTCOME_ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "waived": "⚠️"}
+_KIND_WORD = {
+    "promotion": "model promotion",
+    "config": "config change",
+    "rollback": "rollback",
+    "emergency": "emergency change",
+    "none": "no change",
+}
 _ACTION_WORD = {
     "create": "create",
     "update": "update",
@@ -34,11 +41,19 @@ def plan_markdown(plan: Plan) -> str:
         ]
     elif plan.in_sync:
         lines += [f"> [!NOTE]\n> {escape_cell(plan.summary)}", ""]
+    if plan.needs_owner_approval:
+        lines += ["> [!IMPORTANT]\n> **Needs the owners' approval:**"]
+        lines += [f"> - {escape_cell(item)}" for item in plan.needs_owner_approval]
+        lines += [""]
     if plan.warnings:
         lines += ["> [!WARNING]\n> **Not everything could be checked:**"]
         lines += [f"> - {escape_cell(warning)}" for warning in plan.warnings]
         lines += [""]
     lines += _changes(plan)
+    lines += _field_table("#### Manifest fields that change", "Serving deployment",
+                          plan.manifest_changes)  # fmt: skip
+    lines += _field_table("#### Policy fields that change (read from the base branch)",
+                          "Base branch", plan.policy_changes)  # fmt: skip
     lines += _metrics(plan)
     lines += _policies(plan.policies)
     lines += _evidence(plan)
@@ -62,10 +77,12 @@ def _status_line(plan: Plan) -> str:
         if plan.blocked
         else ("✔️ **in sync**" if plan.in_sync else "🟢 **ready to apply**")
     )
+    kind = "" if plan.in_sync else f"{_KIND_WORD[plan.change_kind]} · "
     return (
-        f"**{_ACTION_WORD[plan.action]}** on the `{plan.target}` target · "
+        f"**{_ACTION_WORD[plan.action]}** on the `{plan.target}` target · {kind}"
         f"{len(plan.changes)} change(s) · policies: {counts['pass']} ✅ {counts['fail']} ❌ "
-        f"{counts['skip']} ⏭️ · {verdict}"
+        f"{counts['skip']} ⏭️" + (f" {counts['waived']} ⚠️" if counts["waived"] else "")
+        + f" · {verdict}"
     )
 
 
@@ -76,6 +93,17 @@ def _changes(plan: Plan) -> list[str]:
     for change in plan.changes:
         lines.append(
             f"| {change.setting} | {_code(change.serving)} | **{_code(change.desired)}** |"
+        )
+    return [*lines, ""]
+
+
+def _field_table(title: str, old: str, changes: list[FieldChange]) -> list[str]:
+    if not changes:
+        return []
+    lines = [title, "", f"| Field | {old} | Desired |", "|---|---|---|"]
+    for change in changes:
+        lines.append(
+            f"| `{escape_cell(change.key)}` | {_code(change.serving)} | **{_code(change.desired)}** |"
         )
     return [*lines, ""]
 
@@ -127,7 +155,8 @@ def _policies(results: list[PolicyResult]) -> list[str]:
     lines = ["#### Policy checks", ""]
     for result in results:
         lines.append(
-            f"- [{'x' if result.outcome == 'pass' else ' '}] {_OUTCOME_ICON[result.outcome]} "
+            f"- [{'x' if result.outcome in ('pass', 'waived') else ' '}] "
+            f"{_OUTCOME_ICON[result.outcome]} "
             f"**{result.policy}**: {escape_cell(result.message)}"
         )
     return [*lines, ""]

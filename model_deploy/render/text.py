@@ -6,22 +6,25 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from model_deploy.apply import ApplyResult
-    from model_deploy.plan import Plan
+    from model_deploy.outcome import DeployOutcome
+    from model_deploy.plan import FieldChange, Plan
     from model_deploy.status import EnvStatus
 
-_MARK = {"pass": "pass", "fail": "FAIL", "skip": "skip"}
+_MARK = {"pass": "pass", "fail": "FAIL", "skip": "skip", "waived": "WAIVED"}
 
 
 def plan_text(plan: Plan) -> str:
     """A plan for a terminal (ends with a newline)."""
     lines = [f"Plan for {plan.env} ({plan.target} target): {plan.summary}"]
-    if plan.changes:
-        width = max(len(change.setting) for change in plan.changes)
-        lines += ["", "Changes (serving -> after apply):"]
-        for change in plan.changes:
-            lines.append(
-                f"  {change.setting:<{width}}  {change.serving or '-'}  ->  {change.desired or '-'}"
-            )
+    if not plan.in_sync:
+        kind = plan.change_kind + (f" ({plan.emergency})" if plan.emergency else "")
+        lines.append(f"Change kind: {kind}")
+    lines += _table("Changes (serving -> after apply):", plan.changes)
+    lines += _table("Manifest fields (serving deployment -> desired):", plan.manifest_changes)
+    if plan.policy_source == "separate":
+        lines += ["", "Policies read from the separate policy source (the base branch)."]
+    lines += _table("Policy fields changed (needs the owners' approval):", plan.policy_changes)
+    lines += [f"Needs approval: {item}" for item in plan.needs_owner_approval]
     if plan.metrics:
         base = plan.serving.ref if plan.serving else "none"
         cand = plan.candidate.ref if plan.candidate else "?"
@@ -53,6 +56,50 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table(title: str, changes: list[FieldChange]) -> list[str]:
+    if not changes:
+        return []
+    width = max(len(change.setting) for change in changes)
+    lines = ["", title]
+    for change in changes:
+        lines.append(
+            f"  {change.setting:<{width}}  {change.serving or '-'}  ->  {change.desired or '-'}"
+        )
+    return lines
+
+
+def outcome_text(outcome: DeployOutcome) -> str:
+    """An apply or rollback outcome for a terminal (ends with a newline).
+
+    The last line names the outcome and its exit code.
+    """
+    lines = []
+    if outcome.recovered:
+        lines.append(f"First: {outcome.recovered}.")
+    if outcome.outcome in ("applied", "no-op"):
+        lines.append(outcome.message + f" in {outcome.seconds:.1f} s.")
+    else:
+        lines.append(outcome.message)
+        lines += [f"  - {reason}" for reason in outcome.reasons]
+    for case in outcome.smoke_tests:
+        lines.append(f"  smoke [{'pass' if case.passed else 'FAIL'}] {case.name} {case.message}")
+    for case in outcome.baseline_smoke_tests:
+        lines.append(
+            f"  smoke vs serving [{'pass' if case.passed else 'FAIL'}] {case.name} {case.message}"
+        )
+    after = outcome.after
+    if after is not None and after.deployed:
+        health = "healthy" if after.healthy else "UNHEALTHY"
+        lines.append(f"Serving {after.model_ref} at {after.endpoint} ({health}).")
+    if outcome.emergency:
+        lines.append(f"Emergency: {outcome.emergency}")
+    lines += [f"Needs approval: {item}" for item in outcome.needs_owner_approval]
+    lines += [f"Warning: {warning}" for warning in outcome.warnings]
+    cause = f", cause: {outcome.cause}" if outcome.cause else ""
+    lines.append(f"Outcome: {outcome.outcome}{cause} (exit {outcome.exit_code}).")
+    return "\n".join(lines) + "\n"
+
+
 def result_text(result: ApplyResult) -> str:
     """An apply or rollback result for a terminal (ends with a newline)."""
     lines = [result.message + f" in {result.seconds:.1f} s."]
@@ -74,6 +121,15 @@ def status_text(statuses: list[EnvStatus]) -> str:
     for status in statuses:
         if status.error:
             lines.append(f"{status.env}: ERROR {status.error}")
+            lines += [f"    ! warning: {warning}" for warning in status.warnings]
+            continue
+        if status.recovered:
+            lines.append(f"{status.env}: {status.recovered}")
+        if status.in_progress:
+            lines.append(
+                f"{status.env}: DEPLOY IN PROGRESS - {status.in_progress}; the target serves "
+                f"{status.serving_ref or 'nothing'} meanwhile"
+            )
             lines += [f"    ! warning: {warning}" for warning in status.warnings]
             continue
         verdict = "in sync" if status.in_sync else "DRIFT"

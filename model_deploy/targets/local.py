@@ -2,10 +2,13 @@
 
 Per environment: a router process on the manifest's stable port forwards to the active backend
 (``python -m services.inference --bundle DIR --host 127.0.0.1 --port N``). A deploy starts the new
-backend on a spare port, waits for ``/ping``, runs the smoke tests against it directly, shifts
-traffic step by step (strategy) while watching its health, waits until the router has switched and
-the old backend has no request in flight, and only then stops the old backend: zero failed
-requests. Any failure routes back to the old backend and stops the new one.
+backend on a spare port (recorded as the candidate in ``target.json`` at once), waits for
+``/ping``, runs the smoke tests against it directly, shifts traffic step by step (strategy, each
+step announced to the deployer's journal first) while its bake checks the router's counters for
+it (error rate, latency), waits until the router has switched and the old backend has no request
+in flight, and only then stops the old backend: zero failed requests. Any failure routes back to
+the old backend and stops the new one. After a crash, :meth:`LocalTarget.reconcile` puts all
+traffic on one backend and stops every process of the environment that is not part of it.
 """
 
 from __future__ import annotations
@@ -18,22 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from foundation.ports import free_port
-from model_deploy.errors import DeployError, TargetError
+from model_deploy.errors import BakeCheckError, DeployError, TargetError
+from model_deploy.manifest.checks import BakeChecks
 from model_deploy.manifest.model import LocalTargetSpec, Manifest
 from model_deploy.targets import processes as proc
+from model_deploy.targets.bake import Counters, bake_problem
 from model_deploy.targets.local_state import (
+    ROOT_VARIABLE,
     ROUTER_MODULE,
     Backend,
     EnvFiles,
     LocalState,
     RouterProcess,
     read_state,
-    read_weights,
+    router_status,
     routes_generation,
     wait_router_switched,
     write_routes,
     write_state,
 )
+from model_deploy.targets.local_view import describe_local
 from model_deploy.targets.protocol import (
     ActualState,
     DeployRequest,
@@ -74,52 +81,13 @@ class LocalTarget:
         self._sleep = sleep
 
     def describe(self, *, env: str, manifest: Manifest) -> ActualState:
-        """Read the environment's processes and routes, and ping it through the router.
+        """Ask the environment's processes what they serve (see :mod:`.local_view`).
 
-        Stale pids, a corrupt state file and a router on another port become notes.
+        Stale pids, a corrupt state file, a router on another port, a backend serving another
+        model than ``target.json`` says, and a traffic split become notes.
         """
         files = self._files(env, create=False)  # reading never writes
-        state, notes = read_state(files)
-        router, active = state.router, state.active
-        router_ok = router is not None and proc.is_running(router.pid, marker=router.marker)
-        active_ok = active is not None and proc.is_running(active.pid, marker=active.marker)
-        if router is not None and not router_ok:
-            notes.append(f"router process {router.pid} is not running (stale state file)")
-        if active is not None and not active_ok:
-            notes.append(
-                f"inference process {active.pid} ({active.model_name}:{active.version}) "
-                "is not running (stale state file)"
-            )
-        port = self._spec(manifest).port
-        if router is not None and router.port != port:
-            notes.append(f"router listens on port {router.port}; the manifest says {port}")
-        healthy = bool(router_ok and active_ok and router and proc.ping(router.port))
-        if router_ok and active_ok and not healthy:
-            notes.append("the endpoint does not answer /ping with 200")
-        details = {"state_file": str(files.state)}
-        if router is not None:
-            details.update(router_pid=str(router.pid), router_port=str(router.port))
-        if active is not None:
-            details.update(
-                backend_pid=str(active.pid), backend_port=str(active.port), bundle=active.bundle
-            )
-        return ActualState(
-            env=env,
-            target="local",
-            deployed=active is not None,
-            healthy=healthy,
-            model_name=active.model_name if active else None,
-            version=active.version if active else None,
-            artifact_digest=active.artifact_digest if active else None,
-            manifest_hash=active.manifest_hash if active else None,
-            git_sha=active.git_sha if active else None,
-            endpoint=f"http://127.0.0.1:{router.port if router else port}",
-            traffic=_traffic(read_weights(files), active=active) if router_ok else {},
-            data_capture_percentage=active.data_capture_percentage if active else None,
-            strategy=active.strategy if active else None,
-            notes=notes,
-            details=details,
-        )
+        return describe_local(env=env, files=files, spec=self._spec(manifest))
 
     def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
         """Blue/green deploy of ``request`` (see the module docstring); ``bundle_dir`` is needed.
@@ -142,10 +110,19 @@ class LocalTarget:
         generation = max(state.generation, routes_generation(files))
         write_state(files, LocalState(router=router, active=blue, generation=generation))
         green = self._start_backend(files, request=request)
+        write_state(files, LocalState(router=router, active=blue, candidate=green,
+                                      generation=generation))  # fmt: skip
         capture = request.manifest.data_capture.sampling_percentage
+        journal = request.journal
         try:
+            self._wait_backend(files, green)
             verify(proc.invoker(green.port))
-            for step in traffic_steps(request.manifest.strategy, has_previous=blue is not None):
+            write_state(files, LocalState(router=router, active=blue, candidate=green,
+                                          candidate_verified=True, generation=generation))  # fmt: skip
+            steps = traffic_steps(request.manifest.strategy, has_previous=blue is not None)
+            baseline: Counters | None = None
+            for index, step in enumerate(steps, start=1):
+                journal.before_step(index=index, total=len(steps), percent=step.percent)
                 weights = {green.port: float(step.percent)}
                 if blue is not None and step.percent < 100:
                     weights[blue.port] = float(100 - step.percent)
@@ -156,11 +133,16 @@ class LocalTarget:
                 wait_router_switched(
                     port=router.port, generation=generation, drained=set(), timeout=30
                 )
-                self._watch(green, seconds=step.hold_seconds)
+                journal.after_switch(index=index, total=len(steps), percent=step.percent)
+                if baseline is None:
+                    baseline = _counters(router.port, green.port)
+                self._watch(green, router=router, baseline=baseline,
+                            checks=request.manifest.bake, seconds=step.hold_seconds)  # fmt: skip
             if not proc.ping(router.port):
                 raise TargetError(
                     f"the endpoint on port {router.port} fails /ping after the switch"
                 )
+            journal.finishing()
         except (DeployError, OSError) as exc:
             generation += 1
             self._route_back(files, router=router, blue=blue, green=green, generation=generation)
@@ -222,12 +204,54 @@ class LocalTarget:
         """Stop the environment's backend and router and clear its state."""
         files = self._files(env)
         state, _ = read_state(files)
-        if state.active is not None:
-            proc.stop(state.active.pid, marker=state.active.marker)
+        for backend in (state.candidate, state.active):
+            if backend is not None:
+                proc.stop(backend.pid, marker=backend.marker)
         if state.router is not None:
             proc.stop(state.router.pid, marker=state.router.marker)
+        for group in proc.marked_groups(variable=ROOT_VARIABLE, value=files.marker):
+            proc.stop_group(group, variable=ROOT_VARIABLE, value=files.marker)
         write_routes(files, generation=state.generation + 1, weights={}, capture_percentage=0)
         write_state(files, LocalState(generation=state.generation + 1))
+
+    def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
+        """Put all traffic on one backend and stop every other process of the environment.
+
+        The active backend of ``target.json`` is kept while it runs; when it is gone, a
+        candidate that passed its smoke tests takes its place. Any other backend (a crashed
+        deploy's candidate, an old backend never stopped, a process no file recorded) is
+        drained from the router and stopped.
+        """
+        files = self._files(env)
+        state, _ = read_state(files)
+        router = state.router
+        if router is not None and not proc.is_running(router.pid, marker=router.marker):
+            router = None
+        keep = state.active
+        if keep is not None and not proc.is_running(keep.pid, marker=keep.marker):
+            keep = None
+        candidate = state.candidate
+        if keep is None and candidate is not None and state.candidate_verified and (
+            proc.is_running(candidate.pid, marker=candidate.marker) and proc.ping(candidate.port)
+        ):
+            keep = candidate
+        generation = max(state.generation, routes_generation(files)) + 1
+        if router is not None:
+            weights = {keep.port: 100.0} if keep is not None else {}
+            capture = keep.data_capture_percentage if keep is not None else 0
+            write_routes(files, generation=generation, weights=weights, capture_percentage=capture)
+            live = router_status(router.port) or {}
+            drained = {int(str(b["url"]).rsplit(":", 1)[1]) for b in live.get("backends") or []}
+            wait_router_switched(port=router.port, generation=generation,
+                                 drained=drained - ({keep.port} if keep else set()),
+                                 timeout=self.switch_timeout)  # fmt: skip
+        write_state(files, LocalState(router=router, active=keep, generation=generation))
+        wanted = {p.pid for p in (router, keep) if p is not None}
+        for group in proc.marked_groups(variable=ROOT_VARIABLE, value=files.marker) - wanted:
+            proc.stop_group(group, variable=ROOT_VARIABLE, value=files.marker)
+        if candidate is not None and candidate is not keep:
+            proc.stop(candidate.pid, marker=candidate.marker)
+        return self.describe(env=env, manifest=manifest)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -266,7 +290,7 @@ class LocalTarget:
         command = [sys.executable, "-m", ROUTER_MODULE, "--port", str(port)]
         command += ["--routes", str(files.routes)]
         log = files.logs / "router.log"
-        pid = proc.spawn(command=command, log_path=log, env=_pythonpath())
+        pid = proc.spawn(command=command, log_path=log, env=_child_env(files))
         router = RouterProcess(pid=pid, port=port, routes=str(files.routes))
         try:
             proc.wait_ready(
@@ -279,14 +303,15 @@ class LocalTarget:
         return router
 
     def _start_backend(self, files: EnvFiles, *, request: DeployRequest) -> Backend:
+        """Spawn the new backend (the caller records it, then waits for it)."""
         port = free_port()
         bundle = str(request.bundle_dir)
         version = request.version
         command = [*self.server_command, "--bundle", bundle, "--host", "127.0.0.1"]
         command += ["--port", str(port), "--model-ref", version.ref]
-        log = files.logs / f"backend-v{version.version}-{port}.log"
-        pid = proc.spawn(command=command, log_path=log, env=_pythonpath())
-        backend = Backend(
+        pid = proc.spawn(command=command, log_path=_backend_log(files, version.version, port),
+                         env=_child_env(files))  # fmt: skip
+        return Backend(
             pid=pid,
             port=port,
             model_name=version.model_name,
@@ -298,22 +323,36 @@ class LocalTarget:
             strategy=describe_strategy(request.manifest),
             data_capture_percentage=request.manifest.data_capture.sampling_percentage,
         )
-        try:
-            proc.wait_ready(
-                port=port, path="/ping", pid=pid, marker=backend.marker,
-                timeout=self.health_timeout, log_path=log,
-            )  # fmt: skip
-        except TargetError:
-            proc.stop(pid, marker=backend.marker)
-            raise
-        return backend
 
-    def _watch(self, backend: Backend, *, seconds: float) -> None:
+    def _wait_backend(self, files: EnvFiles, backend: Backend) -> None:
+        """Wait for the new backend's ``/ping`` (it is stopped by the caller on failure)."""
+        proc.wait_ready(
+            port=backend.port, path="/ping", pid=backend.pid, marker=backend.marker,
+            timeout=self.health_timeout,
+            log_path=_backend_log(files, backend.version, backend.port),
+        )  # fmt: skip
+
+    def _watch(
+        self,
+        backend: Backend,
+        *,
+        router: RouterProcess,
+        baseline: Counters,
+        checks: BakeChecks,
+        seconds: float,
+    ) -> None:
+        """Watch the new backend for ``seconds``: alive, ``/ping``, and within ``checks``."""
+        url = f"http://127.0.0.1:{backend.port}"
+
         def check() -> None:
             if not proc.is_running(backend.pid, marker=backend.marker):
                 raise TargetError(f"the new inference process {backend.pid} exited")
             if not proc.ping(backend.port):
                 raise TargetError(f"the new inference process on port {backend.port} fails /ping")
+            window = _counters(router.port, backend.port).since(baseline)
+            problem = bake_problem(window, checks, what=f"the new backend ({url})")
+            if problem:
+                raise BakeCheckError(problem)
 
         watch_for(check, seconds=seconds, interval=1.0, sleep=self._sleep)
 
@@ -340,19 +379,18 @@ class LocalTarget:
             proc.stop(green.pid, marker=green.marker)
 
 
-def _traffic(weights: dict[int, float], *, active: Backend | None) -> dict[str, float]:
-    """Percent of requests per model reference (per ``127.0.0.1:<port>`` for a stranger)."""
-    total = sum(weights.values())
-    if total <= 0:
-        return {}
-    shares: dict[str, float] = {}
-    for port, weight in weights.items():
-        if weight <= 0:
-            continue
-        known = active is not None and port == active.port
-        name = f"{active.model_name}:{active.version}" if known and active else f"127.0.0.1:{port}"
-        shares[name] = shares.get(name, 0.0) + round(100 * weight / total, 2)
-    return shares
+def _counters(router_port: int, backend_port: int) -> Counters:
+    """The router's counters for one backend, now."""
+    return Counters.of(router_status(router_port), f"http://127.0.0.1:{backend_port}")
+
+
+def _backend_log(files: EnvFiles, version: int, port: int) -> Path:
+    return files.logs / f"backend-v{version}-{port}.log"
+
+
+def _child_env(files: EnvFiles) -> dict[str, str]:
+    """The repo importable in children, and the marker naming the environment's folder."""
+    return {**_pythonpath(), ROOT_VARIABLE: files.marker}
 
 
 def _pythonpath() -> dict[str, str]:

@@ -3,9 +3,10 @@
 Run as ``python -m model_deploy.targets.local_router --port P --routes FILE``. It forwards every
 request to a backend picked by weight from the routes file, which it re-reads whenever the file
 changes (the deployer replaces it atomically). ``GET /_router/status`` reports the routes
-generation it uses and the requests in flight per backend, so the deployer stops an old backend
-only once the router has switched and the old backend has no request left: zero failed requests
-during a blue/green switch. A connection refused or reset before any answer is retried on a
+generation it uses, the weights it really uses, the requests in flight per backend and counters per
+backend (requests, failures, a latency histogram: what canary bakes check), so the deployer stops
+an old backend only once the router has switched and the old backend has no request left: zero
+failed requests during a blue/green switch. A connection refused or reset before any answer is retried on a
 freshly picked backend (scoring is idempotent). Sampled requests and answers are appended to the
 capture file when data capture is on. Standard library only.
 """
@@ -34,6 +35,37 @@ _HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
 )
 _ATTEMPTS = 4
+#: Upper bounds (milliseconds) of the latency histogram buckets; the last bucket is unbounded.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class BackendCounters:
+    """Requests, failures and latencies of one backend since the router started."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.buckets = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+
+    def record(self, *, failed: bool, seconds: float) -> None:
+        """Count one forwarded request (``failed``: a 5xx or no answer)."""
+        self.requests += 1
+        self.errors += int(failed)
+        millis = seconds * 1000
+        index = next(
+            (i for i, bound in enumerate(LATENCY_BUCKETS_MS) if millis <= bound),
+            len(LATENCY_BUCKETS_MS),
+        )
+        self.buckets[index] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"requests", "errors", "latency_ms": [[upper bound or null, count], ...]}``."""
+        bounds: list[float | None] = [*LATENCY_BUCKETS_MS, None]
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "latency_ms": [[bound, count] for bound, count in zip(bounds, self.buckets, strict=True)],
+        }
 
 
 class Routes:
@@ -47,6 +79,7 @@ class Routes:
         self.capture_percentage = 0.0
         self.capture_path: Path | None = None
         self.inflight: dict[str, int] = {}
+        self.counters: dict[str, BackendCounters] = {}
         self._signature: tuple[int, int, int] | None = None
 
     def reload(self) -> None:
@@ -91,10 +124,11 @@ class Routes:
             self.inflight[url] = self.inflight.get(url, 0) + 1
             return url
 
-    def release(self, url: str) -> None:
-        """Count a request to ``url`` as finished."""
+    def release(self, url: str, *, failed: bool, seconds: float) -> None:
+        """Count a request to ``url`` as finished (``failed``: a 5xx or no answer)."""
         with self.lock:
             self.inflight[url] = max(0, self.inflight.get(url, 0) - 1)
+            self.counters.setdefault(url, BackendCounters()).record(failed=failed, seconds=seconds)
 
     def status(self) -> dict[str, Any]:
         """Generation, backends and in-flight counts."""
@@ -104,6 +138,8 @@ class Routes:
                 "generation": self.generation,
                 "backends": [{"url": u, "weight": w} for u, w in self.backends],
                 "inflight": {u: n for u, n in self.inflight.items() if n},
+                "counters": {u: c.as_json() for u, c in self.counters.items()},
+                "capture": {"percentage": self.capture_percentage},
                 "pid": os.getpid(),
             }
 
@@ -136,15 +172,16 @@ class _Handler(BaseHTTPRequestHandler):
             url = routes.acquire(avoid=failed)
             if url is None:
                 break
+            started = time.monotonic()
             try:
                 status, reply_headers, data = _send(url, self.command, self.path, body, headers)
             except OSError as exc:
+                routes.release(url, failed=True, seconds=time.monotonic() - started)
                 failed = url
                 self.server.log(f"backend {url} failed ({exc}); attempt {attempt + 1}")
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            finally:
-                routes.release(url)
+            routes.release(url, failed=status >= 500, seconds=time.monotonic() - started)
             self._answer(status, data, reply_headers.get("content-type"), extra=reply_headers)
             self.server.capture(self.path, body, status, data)
             return

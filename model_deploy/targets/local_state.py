@@ -1,7 +1,10 @@
 """Files of the local target under ``<state_dir>/<env>/``: state, routes, logs, bundles.
 
-``target.json`` records the router and the active backend (pid, port, version, manifest hash,
-bundle path); ``routes.json`` is what the router reads. Both are replaced atomically.
+``target.json`` records the router, the active backend (pid, port, version, manifest hash,
+bundle path) and, while a deploy runs, the candidate backend; ``routes.json`` is what the router
+reads. Both are replaced atomically. Every process the target starts carries
+``SLIPWAY_LOCAL_TARGET_ROOT=<env folder>`` in its environment, so a process a crashed deploy
+started is found even when no file recorded it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -19,6 +23,8 @@ from model_deploy.targets.waiting import poll_until
 STATE_FILE = "target.json"
 ROUTES_FILE = "routes.json"
 ROUTER_MODULE = "model_deploy.targets.local_router"
+ROOT_VARIABLE = "SLIPWAY_LOCAL_TARGET_ROOT"
+"""Environment variable marking every process the local target starts with its env folder."""
 
 
 class Backend(BaseModel):
@@ -82,7 +88,9 @@ class LocalState(BaseModel):
 
     Attributes:
         router: The router, if started.
-        active: The backend taking traffic, if any.
+        active: The backend that takes all traffic once the environment is converged.
+        candidate: The new backend of a deploy in progress (it may take part of the traffic).
+        candidate_verified: Whether the candidate passed its smoke tests.
         generation: Last routes generation written.
     """
 
@@ -90,6 +98,8 @@ class LocalState(BaseModel):
 
     router: RouterProcess | None = None
     active: Backend | None = None
+    candidate: Backend | None = None
+    candidate_verified: bool = False
     generation: int = 0
 
 
@@ -118,6 +128,11 @@ class EnvFiles:
     def bundles(self) -> Path:
         """Bundle copies folder."""
         return self.root / "bundles"
+
+    @property
+    def marker(self) -> str:
+        """The value of ``SLIPWAY_LOCAL_TARGET_ROOT`` in this environment's processes."""
+        return str(self.root.resolve())
 
     @property
     def capture(self) -> Path:
@@ -185,6 +200,44 @@ def routes_generation(files: EnvFiles) -> int:
         return int(json.loads(files.routes.read_text(encoding="utf-8"))["generation"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
+
+
+def router_status(port: int, *, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The router's own view (``GET /_router/status``): generation, weights, counters, capture.
+
+    None when it does not answer with a JSON object.
+    """
+    try:
+        status, body = request_json(port=port, method="GET", path="/_router/status",
+                                    timeout=timeout)  # fmt: skip
+    except OSError:
+        return None
+    return body if status == 200 and isinstance(body, dict) else None
+
+
+def live_weights(status: dict[str, Any] | None) -> dict[int, float]:
+    """Backend port to weight as the router reports it (empty when unknown)."""
+    try:
+        return {
+            int(str(b["url"]).rsplit(":", 1)[1]): float(b["weight"])
+            for b in (status or {}).get("backends") or []
+        }
+    except (KeyError, ValueError, TypeError, IndexError):
+        return {}
+
+
+def backend_identity(port: int) -> tuple[str | None, str | None] | None:
+    """``(model ref, digest)`` a backend reports on ``GET /metadata``; None when it does not
+    answer."""
+    try:
+        status, body = request_json(port=port, method="GET", path="/metadata", timeout=2.0)
+    except OSError:
+        return None
+    if status != 200 or not isinstance(body, dict):
+        return None
+    model = body.get("model") if isinstance(body.get("model"), dict) else body
+    ref, digest = model.get("ref"), model.get("digest")
+    return (str(ref) if ref else None, str(digest) if digest else None)
 
 
 def wait_router_switched(*, port: int, generation: int, drained: set[int], timeout: float) -> None:

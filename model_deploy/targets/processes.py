@@ -2,7 +2,9 @@
 
 A pid read from a state file is trusted only if ``/proc/<pid>/cmdline`` still holds the marker
 recorded at spawn time (a bundle path, a routes file): a dead pid or one reused by an unrelated
-process is reported as not running and is never signalled.
+process is reported as not running and is never signalled. Every process the local target starts
+also carries an environment variable naming its environment's folder, so processes a crashed
+deploy started (and never recorded) are found by :func:`marked_groups` and stopped.
 """
 
 from __future__ import annotations
@@ -129,6 +131,51 @@ def _reap(pid: int) -> None:
         return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def marked_groups(*, variable: str, value: str) -> set[int]:
+    """Process groups whose leader's environment holds ``variable=value`` (our processes).
+
+    Only group leaders count (each process :func:`spawn` starts leads its own group), so the
+    workers a server forks are never taken for a process of their own. Processes of other
+    users (unreadable) and zombies are skipped.
+    """
+    return {
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _leads_marked_group(int(entry.name), variable, value)
+    }
+
+
+def stop_group(pgid: int, *, variable: str, value: str, timeout: float = 10.0) -> None:
+    """Stop a process group found by :func:`marked_groups` (SIGTERM, then SIGKILL).
+
+    The group is signalled only while its leader still carries ``variable=value``.
+    """
+    _reap(pgid)
+    if not _leads_marked_group(pgid, variable, value):
+        return
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not _leads_marked_group(pgid, variable, value):
+            return
+        time.sleep(0.05)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _leads_marked_group(pid: int, variable: str, value: str) -> bool:
+    """Whether ``pid`` is alive, leads its process group and carries ``variable=value``."""
+    entry = Path("/proc") / str(pid)
+    try:
+        fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        if fields[0] == "Z" or int(fields[2]) != pid:
+            return False
+        environ = (entry / "environ").read_bytes()
+    except (OSError, IndexError, ValueError):
+        return False
+    return f"{variable}={value}".encode() in environ.split(b"\0")
 
 
 def port_is_free(port: int) -> bool:

@@ -7,7 +7,7 @@ embedded default) and ``sagemaker`` (real-time endpoints through boto3).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -23,6 +23,44 @@ Invoker = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 Verifier = Callable[[Invoker], None]
 """Checks a new endpoint through an invoker (the smoke tests); raises ``SmokeTestError``."""
+
+
+class StepJournal(Protocol):
+    """Told about every traffic step a deploy takes (the deployer writes its intent here).
+
+    ``before_step`` runs before the target changes anything for the step (write-ahead: a run
+    killed during the step leaves an intent that says so); ``after_switch`` once the step's
+    traffic split is live (its bake follows); ``finishing`` once the new version is verified
+    and takes all traffic, before the old one is stopped. A journal that raises (the lock was
+    lost) aborts the deploy, which then rolls back.
+    """
+
+    def before_step(self, *, index: int, total: int, percent: int) -> None:
+        """Step ``index`` of ``total`` is about to send ``percent`` % to the new version."""
+        ...
+
+    def after_switch(self, *, index: int, total: int, percent: int) -> None:
+        """Step ``index`` of ``total`` now sends ``percent`` % to the new version."""
+        ...
+
+    def finishing(self) -> None:
+        """The new version takes all traffic; the old one is about to be stopped."""
+        ...
+
+
+class _NoJournal:
+    def before_step(self, *, index: int, total: int, percent: int) -> None:
+        """Record nothing."""
+
+    def after_switch(self, *, index: int, total: int, percent: int) -> None:
+        """Record nothing."""
+
+    def finishing(self) -> None:
+        """Record nothing."""
+
+
+NO_JOURNAL: StepJournal = _NoJournal()
+"""A journal that records nothing (targets driven directly, as in the contract suite)."""
 
 
 class ActualState(BaseModel):
@@ -81,6 +119,7 @@ class DeployRequest:
         version: The registry record of the version to serve.
         bundle_dir: Local copy of the bundle (local target), or None.
         git_sha: Commit of the manifest repo.
+        journal: Told about every traffic step (the deployer's write-ahead intent).
     """
 
     env: str
@@ -89,6 +128,7 @@ class DeployRequest:
     version: ModelVersion
     bundle_dir: Path | None
     git_sha: str
+    journal: StepJournal = field(default=NO_JOURNAL)
 
 
 @runtime_checkable
@@ -112,8 +152,10 @@ class DeployTarget(Protocol):
     def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
         """Converge to the request: bring the new version up, verify it, shift traffic.
 
-        Raises ``TargetError`` or ``SmokeTestError`` on failure; the caller then calls
-        :meth:`rollback` with the state read before.
+        Each traffic step is announced to ``request.journal`` first; each bake checks the new
+        version's error rate and latency (``manifest.bake``) or its CloudWatch alarms. Raises
+        ``TargetError``, ``SmokeTestError`` or ``BakeCheckError`` on failure; the caller then
+        calls :meth:`rollback` with the state read before.
         """
         ...
 
@@ -136,6 +178,16 @@ class DeployTarget(Protocol):
 
     def stop(self, *, env: str, manifest: Manifest) -> None:
         """Remove the environment's deployment (``model: null``); nothing deployed is a no-op."""
+        ...
+
+    def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
+        """Bring the environment back to one consistent state after a deploy was interrupted.
+
+        All traffic goes to one version (the one the target's own record says is active, or,
+        when that one is gone, a new version that was already verified), an update still in
+        flight is waited for, and every process or resource of an unfinished deploy that is
+        not part of that state is stopped. Nothing interrupted is a no-op.
+        """
         ...
 
 

@@ -4,7 +4,8 @@ A deploy creates a model and an endpoint config named after the version and mani
 tagged with the git SHA, manifest hash, version and digest), then ``create_endpoint`` or
 ``update_endpoint`` with a blue/green ``DeploymentConfig`` (all at once, canary or linear, and
 alarm-based auto rollback), waits for ``InService`` with its own polling loop and timeout, syncs
-autoscaling and runs the smoke tests through ``sagemaker-runtime``. The actual state is read back
+autoscaling, checks the manifest's rollback alarms (CloudWatch ``describe_alarms``: one in ALARM
+fails the bake) and runs the smoke tests through ``sagemaker-runtime``. The actual state is read back
 from ``describe_endpoint``, ``describe_endpoint_config``, ``list_tags`` and the scalable target, so
 a console change (instance count, another endpoint config) shows up as drift. Every AWS call goes
 through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the operation.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from foundation.aws import AwsCalls, ClientFactory
-from model_deploy.errors import TargetError
+from model_deploy.errors import BakeCheckError, TargetError
 from model_deploy.manifest.model import Manifest
 from model_deploy.targets import sagemaker_spec as spec
 from model_deploy.targets.protocol import (
@@ -108,6 +109,7 @@ class SageMakerTarget:
             if t["Key"] in (spec.TAG_ENV, spec.TAG_MANIFEST, spec.TAG_GIT, spec.TAG_VERSION)
         ]
         existing = self._describe_endpoint(target.endpoint_name)
+        request.journal.before_step(index=1, total=1, percent=100)
         if existing is None:
             self._call(
                 "sagemaker", "create_endpoint",
@@ -122,12 +124,17 @@ class SageMakerTarget:
             )  # fmt: skip
         endpoint = self._wait_in_service(target.endpoint_name)
         if endpoint["EndpointConfigName"] != name:
+            self.check_alarms(manifest)  # a rollback alarm that fired is the new version's fault
             raise TargetError(
-                f"SageMaker rolled the update of {target.endpoint_name} back (a rollback alarm "
-                f"fired?); it still uses {endpoint['EndpointConfigName']}"
+                f"SageMaker rolled the update of {target.endpoint_name} back; it still uses "
+                f"{endpoint['EndpointConfigName']}"
             )
+        request.journal.after_switch(index=1, total=1, percent=100)
         self._sync_scaling(manifest)
+        self.check_alarms(manifest)
         verify(self._invoker(target.endpoint_name))
+        self.check_alarms(manifest)
+        request.journal.finishing()
         if existing is not None:  # tag the endpoint only once the new version is verified
             self._call(
                 "sagemaker", "add_tags", ResourceArn=existing["EndpointArn"], Tags=endpoint_tags
@@ -179,6 +186,47 @@ class SageMakerTarget:
         self._deregister_scaling(target.endpoint_name, target.variant_name)
         self._call("sagemaker", "delete_endpoint", EndpointName=target.endpoint_name)
         self._wait_gone(target.endpoint_name)
+
+    def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
+        """Wait for an update still in flight (SageMaker finishes or rolls it back itself).
+
+        The deployer then points the endpoint back at the config that served before, when
+        the interrupted run had not verified the new one.
+        """
+        name = spec.spec_of(manifest).endpoint_name
+        endpoint = self._describe_endpoint(name)
+        if endpoint is not None and endpoint.get("EndpointStatus") not in ("InService", "Failed"):
+            self._wait_in_service(name)
+        return self.describe(env=env, manifest=manifest)
+
+    def check_alarms(self, manifest: Manifest) -> None:
+        """Fail when one of the manifest's rollback alarms is in ALARM.
+
+        Raises:
+            BakeCheckError: An alarm is in ALARM (its reason is named).
+            TargetError: An alarm does not exist, or CloudWatch failed.
+        """
+        names = list(manifest.rollback_alarms)
+        if not names:
+            return
+        found = self._call("cloudwatch", "describe_alarms", AlarmNames=names)
+        alarms = {
+            str(alarm["AlarmName"]): alarm
+            for alarm in (found.get("MetricAlarms") or []) + (found.get("CompositeAlarms") or [])
+        }
+        missing = [name for name in names if name not in alarms]
+        if missing:
+            raise TargetError(
+                f"rollback alarm(s) {', '.join(missing)} do not exist in CloudWatch; create "
+                "them or remove them from rollback_alarms"
+            )
+        firing = [
+            f"{name} ({alarms[name].get('StateReason') or 'no reason given'})"
+            for name in names
+            if alarms[name].get("StateValue") == "ALARM"
+        ]
+        if firing:
+            raise BakeCheckError(f"CloudWatch alarm(s) in ALARM: {'; '.join(firing)}")
 
     # -- AWS plumbing ----------------------------------------------------------------------
 

@@ -65,8 +65,20 @@ def aws(moto_url: str, tmp_path: Path) -> tuple[Deployer, Clients, FakeRegistry]
             }
         )
     clients = Clients(moto_url)
+    put_alarm(clients, "slipway-staging-5xx")
     target = SageMakerTarget(clients=clients, wait_timeout=10, poll_seconds=0.01)
     return make_deployer(tmp_path, registry, targets={"sagemaker": target}), clients, registry
+
+
+def put_alarm(clients: Clients, name: str, *, state: str = "OK") -> None:
+    """A CloudWatch alarm on the endpoint's 5xx count, in ``state``."""
+    cloudwatch = clients("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name, MetricName="Invocation5XXErrors", Namespace="AWS/SageMaker",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test: {state}")
 
 
 def manifest(

@@ -9,7 +9,9 @@ Standard library plus the bundle loader.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import signal
 import sys
 import threading
@@ -31,6 +33,10 @@ def main() -> int:
     digest = bundle_digest(directory=args.bundle)
     meta = bundle.metadata
     ref = args.model_ref or f"{meta.get('model_name', 'model')}:{meta.get('version', '?')}"
+    # STANDIN_FAIL_SEEDS=3 makes bundles of seed 3 answer 500 to every STANDIN_FAIL_EVERY-th
+    # invocation (default every one): a version that fails its bake, not its smoke tests
+    seeds = {s for s in os.environ.get("STANDIN_FAIL_SEEDS", "").split(",") if s}
+    failing = int(os.environ.get("STANDIN_FAIL_EVERY", "1")) if str(meta.get("seed")) in seeds else 0
 
     import pandas as pd
 
@@ -57,8 +63,7 @@ def main() -> int:
                     {
                         "features": bundle.features,
                         "threshold": bundle.threshold,
-                        "ref": ref,
-                        "digest": digest,
+                        "model": {"ref": ref, "digest": digest},
                     },
                 )
             else:
@@ -69,6 +74,9 @@ def main() -> int:
             raw = self.rfile.read(length)
             if self.path != "/invocations":
                 self._send(404, {"error": "not_found", "message": self.path})
+                return
+            if failing and (self.server.answered.__next__() % failing) == 0:
+                self._send(500, {"error": "internal", "message": "stand-in failure"})
                 return
             try:
                 rows = json.loads(raw)["instances"]
@@ -82,6 +90,7 @@ def main() -> int:
 
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
+    server.answered = itertools.count(1)  # type: ignore[attr-defined]
 
     def stop(*_: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -44,6 +44,7 @@ class FakeTarget:
         self.healthy: dict[str, bool] = {}
         self.fail_deploy = False
         self.probability = 0.9
+        self.serving_probability: dict[int, float] = {}
         self.deploys = 0
 
     def describe(self, *, env: str, manifest: Manifest) -> ActualState:
@@ -85,7 +86,17 @@ class FakeTarget:
         return self.healthy.get(env, False)
 
     def invoke(self, *, env: str, manifest: Manifest, instances: list[dict[str, Any]]) -> Any:
-        raise NotImplementedError
+        request = self.serving.get(env)
+        if request is None:
+            from model_deploy.errors import TargetError
+
+            raise TargetError("nothing serves")
+        probability = self.serving_probability.get(request.version.version, self.probability)
+        preds = [{"probability": probability, "label": 1} for _ in instances]
+        return {"predictions": preds, "model": {"digest": request.version.artifact_digest}}
+
+    def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
+        return self.describe(env=env, manifest=manifest)
 
     def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
         return self.describe(env=env, manifest=manifest)

@@ -87,7 +87,7 @@ def test_apply_status_rollback(workdir: Path) -> None:
     assert applied.exit_code == 0
     assert "in sync" in applied.output
     as_json = json.loads(runner.invoke(deploy_app, ["apply", "dev", "-f", "json"]).output)
-    assert as_json["outcome"] == "noop"
+    assert (as_json["outcome"], as_json["exit_code"], as_json["cause"]) == ("no-op", 0, None)
     status = runner.invoke(deploy_app, ["status", "--format", "json"])
     (dev,) = json.loads(status.output)
     assert (dev["env"], dev["in_sync"], dev["warnings"]) == ("dev", True, [])

@@ -220,12 +220,14 @@ def test_evaluate_policies_runs_every_policy_in_order_and_skips_without_model() 
     assert [r.policy for r in results] == [
         "approval",
         "promotion-order",
+        "promotion-path",
         "metric-thresholds",
+        "regression",
         "feature-schema",
         "freeze-window",
     ]
     assert len(results) == len(POLICIES)
-    assert [r.outcome for r in results] == ["pass", "pass", "pass", "pass", "skip"]
+    assert [r.outcome for r in results] == ["pass", "pass", "skip", "pass", "skip", "pass", "skip"]
     for result in results:
         sentence(result.message)
     empty = evaluate_policies(ctx(model=None))
