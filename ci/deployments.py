@@ -10,11 +10,11 @@ an exit code alone:
 - ``refused`` (a policy) / ``locked`` (another deploy): nothing was deployed, nobody is to
   blame. The deployment says why (``error`` / ``inactive``); no version is rejected, no issue
   is opened.
-- ``failed-rolled-back``: one issue; the revert pull request (the git revert of the merge
+- ``rolled-back``: one issue; the revert pull request (the git revert of the merge
   commit) unless the infrastructure failed; the version is marked Rejected only when the
   deployer blamed the model, and never while it serves healthily anywhere
   (:mod:`ci.rejection`).
-- ``failed-rollback``: the same, and the issue is a page (the deployment status is ``error``).
+- ``rollback-failed``: the same, and the issue is a page (the deployment status is ``error``).
 
 ``--result`` without an outcome (older workflows) reports the state; a ``failure`` then has
 no known cause, so it rejects nothing. Every step runs even if an earlier one failed; the
@@ -50,8 +50,8 @@ _STATES: dict[str, DeploymentState] = {
     "no-op": "success",
     "refused": "error",
     "locked": "inactive",
-    "failed-rolled-back": "failure",
-    "failed-rollback": "error",
+    "rolled-back": "failure",
+    "rollback-failed": "error",
 }
 
 
@@ -97,7 +97,7 @@ class DeployReport:
     @property
     def paged(self) -> bool:
         """Whether the rollback failed too (the issue is a page)."""
-        return self.outcome is not None and self.outcome.outcome == "failed-rollback"
+        return self.outcome is not None and self.outcome.rollback_failed
 
 
 def report_deploy(
@@ -247,10 +247,10 @@ def _sentence(report: DeployReport, state: DeploymentState) -> str:
         "no-op": f"{env} already serves {what}; nothing to do",
         "refused": f"Refused, nothing deployed: {reasons}",
         "locked": f"Not deployed: {env} is locked by another deploy ({reasons})",
-        "failed-rolled-back": f"Deploy of {what} to {env} failed "
+        "rolled-back": f"Deploy of {what} to {env} failed "
         f"(cause: {outcome.cause or 'unknown'}); rolled back to "
-        f"{outcome.serving_version or outcome.previous_version or 'nothing'}",
-        "failed-rollback": f"Deploy of {what} to {env} failed and so did its rollback; "
+        f"{outcome.now_serving or outcome.previously_serving or 'nothing'}",
+        "rollback-failed": f"Deploy of {what} to {env} failed and so did its rollback; "
         f"{env} needs a human",
     }[outcome.outcome]
 

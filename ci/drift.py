@@ -4,11 +4,15 @@ The scheduled drift workflow runs ``slipway deploy status`` (or lets this comman
 hands the statuses here. With drift, ONE open issue (found by ``<!-- slipway:drift -->`` and
 the ``slipway:drift`` label) holds the current table: it is opened, or edited when the table
 changed. Without drift, an open drift issue gets a closing comment and is closed.
+
+The issue never advises an apply that cannot succeed: for an environment whose plan a policy
+blocks (a freeze window, say), it names what blocks it and what would unblock it instead.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +24,7 @@ from ci.errors import CiError
 from ci.forge.protocol import Comments, Issues
 from ci.forge.records import Issue, IssueEdit
 from ci.markers import digest_line, digest_of, marker, parse_digest
-from foundation.markdown import escape_cell
+from foundation.markdown import escape_cell, escape_text
 from model_deploy.status import EnvStatus
 
 DRIFT_KEY = "drift"
@@ -61,12 +65,18 @@ def load_statuses(path: Path) -> list[EnvStatus]:
 
 
 def drift_issue(
-    *, forge: DriftForge, statuses: list[EnvStatus], now: datetime, run_url: str | None = None
+    *,
+    forge: DriftForge,
+    statuses: list[EnvStatus],
+    now: datetime,
+    run_url: str | None = None,
+    blockers: Mapping[str, list[str]] | None = None,
 ) -> DriftResult:
     """Open, update or close the drift issue to match ``statuses``.
 
-    Args:
-        now: Time of the check (shown, not part of the digest).
+    ``now`` is the time of the check (shown, not part of the digest); ``blockers`` holds, by
+    environment, why ``slipway deploy apply`` would refuse it (the failing policies' messages;
+    an environment missing from it is taken as not blocked).
     """
     drifted = [s for s in statuses if s.error or not s.in_sync]
     existing = forge.find_issue(marker=marker(DRIFT_KEY), label=DRIFT_LABEL)
@@ -82,7 +92,8 @@ def drift_issue(
         closed = forge.update_issue(number=existing.number, edit=IssueEdit(state="closed"))
         return DriftResult("closed", closed, names)
     table = _table(drifted)
-    digest = digest_of(*table)
+    advice = _advice(drifted, blockers or {})
+    digest = digest_of(*table, *advice)
     body = "\n".join(
         [
             marker(DRIFT_KEY),
@@ -91,9 +102,11 @@ def drift_issue(
             "",
             *table,
             "",
-            "Fix it by reverting the manifest in git to what serves, or by applying it "
-            "(`slipway deploy apply <env>`). This issue closes itself when the scheduled check "
-            "finds no drift.",
+            "How to fix it:",
+            "",
+            *advice,
+            "",
+            "This issue closes itself when the scheduled check finds no drift.",
             "",
             f"<sub>Last checked {now:%Y-%m-%d %H:%M} UTC"
             + (f" · [run]({run_url})" if run_url else "")
@@ -111,6 +124,31 @@ def drift_issue(
         forge.update_issue(number=existing.number, edit=IssueEdit(title=title, body=body)),
         names,
     )
+
+
+def _advice(statuses: list[EnvStatus], blockers: Mapping[str, list[str]]) -> list[str]:
+    lines = []
+    for s in statuses:
+        env = s.env
+        blocked = blockers.get(env) or []
+        if blocked:
+            why = "; ".join(escape_text(reason.rstrip(".")) for reason in blocked)
+            lines.append(
+                f"- `{env}`: `slipway deploy apply {env}` would be refused ({why}). It unblocks "
+                "when that changes; until then revert the manifest in git to what serves, or, "
+                "if it cannot wait, open a pull request labelled `emergency` that the owners "
+                "approve."
+            )
+        elif s.error:
+            lines.append(
+                f"- `{env}`: it could not be checked; fix that first ({escape_text(s.error)})."
+            )
+        else:
+            lines.append(
+                f"- `{env}`: apply it (`slipway deploy apply {env}`, or re-run the deploy "
+                "workflow), or revert the manifest in git to what serves."
+            )
+    return lines
 
 
 def _table(statuses: list[EnvStatus]) -> list[str]:

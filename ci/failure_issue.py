@@ -38,7 +38,7 @@ class FailureFacts:
     @property
     def paged(self) -> bool:
         """Whether the rollback failed too (the environment needs a human now)."""
-        return self.outcome is not None and self.outcome.outcome == "failed-rollback"
+        return self.outcome is not None and self.outcome.rollback_failed
 
 
 def upsert_failure_issue(forge: Issues, facts: FailureFacts) -> Issue:
@@ -70,7 +70,7 @@ def _body(facts: FailureFacts, key: str) -> str:
     )
     lines = [marker(key), heading, ""]
     if facts.paged and outcome is not None:
-        serving = outcome.serving_version or "nothing (or unknown)"
+        serving = outcome.now_serving or "nothing (or unknown)"
         lines += [
             f"The deploy of `{what}` failed and so did the way back. `{facts.env}` serves "
             f"`{serving}`; check it with `slipway deploy status {facts.env}` and restore it "
@@ -87,8 +87,8 @@ def _body(facts: FailureFacts, key: str) -> str:
     ]
     if outcome is not None:
         lines += [f"- Reason: {reason}" for reason in outcome.reasons]
-        if outcome.outcome == "failed-rolled-back":
-            back = outcome.serving_version or outcome.previous_version or "nothing"
+        if outcome.outcome == "rolled-back":
+            back = outcome.now_serving or outcome.previously_serving or "nothing"
             lines.append(f"- The deployer rolled `{facts.env}` back: it serves `{back}`.")
     lines.append(
         f"- Registry: `{what}` is marked Rejected"

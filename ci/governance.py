@@ -56,13 +56,13 @@ class OwnerCheck:
         return bool(self.approved_by)
 
     def sentence(self) -> str:
-        """One line: what is needed and by whom."""
-        who = " or ".join(self.owners) if self.owners else "anyone (no CODEOWNERS rule)"
-        text = f"{self.path} ({'; '.join(self.why)}) needs an approval of the head by {who}"
+        """One short line: the path, who must approve it (or who did), and why."""
         if self.approved_by:
             return f"{self.path}: approved by {', '.join(self.approved_by)}"
+        who = " or ".join(self.owners) if self.owners else "anyone (no CODEOWNERS rule)"
+        text = f"{self.path}: {who} ({'; '.join(self.why)})"
         if self.unverified:
-            text += f" (cannot read the members of {', '.join(self.unverified)})"
+            text += f"; cannot read the members of {', '.join(self.unverified)}"
         return text
 
 
@@ -110,7 +110,7 @@ def review_governance(
     for env, plan in plans.items():
         path = manifest_path(manifests_dir, env)
         if plan.policy_changes:
-            keys = ", ".join(dict.fromkeys(change.key for change in plan.policy_changes))
+            keys = ", ".join(dict.fromkeys(_field(change.key) for change in plan.policy_changes))
             needs.setdefault(path, []).append(f"policy change: {keys}")
         if plan.emergency:
             needs.setdefault(path, []).append("emergency change")
@@ -125,6 +125,11 @@ def review_governance(
     teams = _TeamCache(forge)
     checks = [_check(path, why, owners, approvers, teams) for path, why in sorted(needs.items())]
     return Governance(checks=checks, emergency=emergency_reason(pr), codeowners=owners.source)
+
+
+def _field(key: str) -> str:
+    """The top-level manifest field of a dotted path (``freeze_windows[0].end``)."""
+    return key.split(".", 1)[0].split("[", 1)[0]
 
 
 class _TeamCache:

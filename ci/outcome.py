@@ -1,54 +1,68 @@
 """What ``slipway deploy apply ENV --format json`` says happened, as ``report-deploy`` reads it.
 
-An apply ends in one outcome: ``applied``, ``no-op``, ``refused`` (a policy said no, with the
-reasons), ``locked`` (another deploy holds the environment), ``failed-rolled-back`` (it failed
-and the previous state is back, with the cause: ``model``, ``config`` or ``infrastructure``)
-or ``failed-rollback`` (it failed and so did the way back: the environment needs a human).
-Only the outcome says what a failure means; an exit code alone cannot tell a refusal from a
-broken model, which is how healthy versions used to get Rejected.
+An apply (or rollback) ends in one outcome (``model_deploy.outcome.DeployOutcome``):
+``applied``, ``no-op``, ``refused`` (a policy said no, with the reasons), ``locked``
+(another deploy holds the environment), ``rolled-back`` (it failed and the previous state is
+back, with the cause: ``model``, ``config`` or ``infrastructure``) or ``rollback-failed``
+(it failed and so did the way back: the environment needs a human). Only the outcome says
+what a failure means; an exit code alone cannot tell a refusal from a broken model, which is
+how healthy versions used to get Rejected. The names of the first draft of this contract
+(``failed-rolled-back``, ``desired_version``...) are read too.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ci.errors import CiError
 
-OutcomeName = Literal[
-    "applied", "no-op", "refused", "locked", "failed-rolled-back", "failed-rollback"
-]
+OutcomeName = Literal["applied", "no-op", "refused", "locked", "rolled-back", "rollback-failed"]
 Cause = Literal["model", "config", "infrastructure"]
 
-#: Outcomes where nothing was deployed and nothing broke: nobody is to blame.
-NOT_DEPLOYED: frozenset[str] = frozenset({"refused", "locked"})
 #: Outcomes where the deploy failed.
-FAILED: frozenset[str] = frozenset({"failed-rolled-back", "failed-rollback"})
+FAILED: frozenset[str] = frozenset({"rolled-back", "rollback-failed"})
+_OLD_NAMES = {"failed-rolled-back": "rolled-back", "failed-rollback": "rollback-failed"}
 
 
 class ApplyOutcome(BaseModel):
-    """The outcome of one apply.
+    """The outcome of one apply (the fields ``report-deploy`` reads; others are ignored).
 
     Attributes:
         outcome: What happened (see the module docs).
         cause: Why a failed apply failed (None otherwise, or when the deployer cannot tell).
-        desired_version: What the manifest asked for (``driver_ranking:3``), if anything.
-        previous_version: What served before the apply, if anything.
-        serving_version: What serves after it, if anything.
+        desired: What the manifest asked for (``driver_ranking:3``), if anything.
+        previously_serving: What served before the apply, if anything.
+        now_serving: What serves after it, if anything.
         reasons: One sentence per reason (the policies that refused, the failure).
+        emergency: The recorded emergency reason, if the apply was one.
+        change_kind: The plan's change kind (``promotion``, ``config``...).
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     outcome: OutcomeName
     cause: Cause | None = None
-    desired_version: str | None = None
-    previous_version: str | None = None
-    serving_version: str | None = None
+    desired: str | None = Field(
+        default=None, validation_alias=AliasChoices("desired", "desired_version")
+    )
+    previously_serving: str | None = Field(
+        default=None, validation_alias=AliasChoices("previously_serving", "previous_version")
+    )
+    now_serving: str | None = Field(
+        default=None, validation_alias=AliasChoices("now_serving", "serving_version")
+    )
     reasons: list[str] = Field(default_factory=list)
+    emergency: str | None = None
+    change_kind: str | None = None
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _old_name(cls, value: Any) -> Any:
+        return _OLD_NAMES.get(value, value) if isinstance(value, str) else value
 
     @property
     def failed(self) -> bool:
@@ -59,6 +73,11 @@ class ApplyOutcome(BaseModel):
     def deployed(self) -> bool:
         """Whether the desired state now serves (``applied`` or ``no-op``)."""
         return self.outcome in ("applied", "no-op")
+
+    @property
+    def rollback_failed(self) -> bool:
+        """Whether the way back failed too (the environment needs a human)."""
+        return self.outcome == "rollback-failed"
 
     @property
     def model_at_fault(self) -> bool:

@@ -84,6 +84,8 @@ def _policy_status(
         return "success", "No environment manifest changes."
     outcomes = [r.outcome for plan in plans.values() for r in plan.policies]
     text = f"{outcomes.count('pass')} policy check(s) pass, {outcomes.count('skip')} skipped"
+    if outcomes.count("waived"):
+        text += f", {outcomes.count('waived')} waived for the emergency"
     if outcomes.count("fail"):
         text += f", {outcomes.count('fail')} failed but nothing changes"
     if governance.checks:

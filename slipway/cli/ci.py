@@ -16,6 +16,7 @@ from slipway.cli.pr import pr_app
 
 if TYPE_CHECKING:
     from ci.rejection import ServingLookup
+    from model_deploy.service import Deployer
     from model_deploy.status import EnvStatus
 
 
@@ -315,19 +316,21 @@ def drift_issue_command(
     from ci.actions import run_url as this_run
     from ci.context import ci_context
     from ci.drift import drift_issue, load_statuses
+    from model_deploy.service import Deployer
 
+    deployer = Deployer()
     if status_json is not None:
         statuses = load_statuses(status_json)
     else:
-        from model_deploy.service import Deployer
         from model_deploy.status import status_all
 
-        statuses = status_all(Deployer())
+        statuses = status_all(deployer)
     result = drift_issue(
         forge=ci_context(forge=forge, repo_dir=repo_dir).forge,
         statuses=statuses,
         now=datetime.now(UTC),
         run_url=run_url or this_run(),
+        blockers=_blockers(deployer, [s.env for s in statuses if s.error or not s.in_sync]),
     )
     where = f" #{result.issue.number} ({result.issue.url})" if result.issue else ""
     drifted = ", ".join(result.drifted) or "none"
@@ -340,6 +343,22 @@ def drift_issue_command(
             "drifted": result.drifted,
         },
     )
+
+
+def _blockers(deployer: Deployer, envs: list[str]) -> dict[str, list[str]]:
+    """Why ``slipway deploy apply`` would refuse each environment (blocked plans only)."""
+    from foundation.errors import SlipwayError
+
+    found: dict[str, list[str]] = {}
+    for env in envs:
+        try:
+            plan = deployer.plan(env)
+        except SlipwayError as exc:
+            found[env] = [f"its plan could not be computed: {exc}"]
+            continue
+        if plan.blocked:
+            found[env] = [r.message for r in plan.policies if r.failed]
+    return found
 
 
 def _emit(fmt: OutputFormat, text: list[str], doc: dict[str, object]) -> None:

@@ -288,11 +288,11 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     second = env.promote(version="2").pr
     merge_v2 = env.forge.merge_pr(number=second.number, message="merge v2")
     blamed = ApplyOutcome(
-        outcome="failed-rolled-back",
+        outcome="rolled-back",
         cause="model",
-        desired_version="driver_ranking:2",
-        previous_version="driver_ranking:1",
-        serving_version="driver_ranking:1",
+        desired="driver_ranking:2",
+        previously_serving="driver_ranking:1",
+        now_serving="driver_ranking:1",
         reasons=["smoke test 1: probability 1.7 is above 1.0"],
     )
     failed = env.report(

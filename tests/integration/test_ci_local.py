@@ -160,12 +160,18 @@ def test_deploy_failure_after_merge_rejects_and_reverts(
     outcome.write_text(
         json.dumps(
             {
-                "outcome": "failed-rolled-back",
+                "env": "staging",
+                "action": "apply",
+                "outcome": "rolled-back",
                 "cause": "model",
-                "desired_version": "driver_ranking:2",
-                "previous_version": "driver_ranking:1",
-                "serving_version": "driver_ranking:1",
+                "change_kind": "promotion",
+                "message": "staging: driver_ranking:2 failed its smoke tests; rolled back",
+                "desired": "driver_ranking:2",
+                "previously_serving": "driver_ranking:1",
+                "now_serving": "driver_ranking:1",
                 "reasons": ["smoke test 1 failed"],
+                "exit_code": 5,
+                "finished_at": "2026-03-01T12:00:00Z",
             }
         )
     )

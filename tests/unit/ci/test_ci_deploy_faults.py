@@ -77,14 +77,14 @@ def world(tmp_path: Path, registry: FakeRegistry) -> World:
     return world
 
 
-def failed(cause: str | None, *, outcome: str = "failed-rolled-back") -> ApplyOutcome:
+def failed(cause: str | None, *, outcome: str = "rolled-back") -> ApplyOutcome:
     return ApplyOutcome.model_validate(
         {
             "outcome": outcome,
             "cause": cause,
-            "desired_version": V2,
-            "previous_version": V1,
-            "serving_version": V1 if outcome == "failed-rolled-back" else None,
+            "desired": V2,
+            "previously_serving": V1,
+            "now_serving": V1 if outcome == "rolled-back" else None,
             "reasons": ["smoke test `engaged driver`: probability 0.91 is below 0.99"],
         }
     )
@@ -103,7 +103,7 @@ def test_fault1_a_refused_or_locked_apply_rejects_nothing_and_opens_no_issue(
         number=number,
         sha=sha,
         outcome=ApplyOutcome.model_validate(
-            {"outcome": outcome, "desired_version": V2, "serving_version": V1, "reasons": [reason]}
+            {"outcome": outcome, "desired": V2, "now_serving": V1, "reasons": [reason]}
         ),
     )
     assert [s.state for s in report.added] == ["in_progress", state]
@@ -141,7 +141,7 @@ def test_fault1_report_deploy_never_rejects_a_version_serving_healthily_anywhere
     unknown = world.report(
         number=first_number,
         sha=first_sha,
-        outcome=failed("model").model_copy(update={"desired_version": V1}),
+        outcome=failed("model").model_copy(update={"desired": V1}),
     )
     assert not unknown.rejected, "dev's manifest names driver_ranking:1 and dev is unchecked"
     assert "named by the manifest of dev" in unknown.rejection
@@ -208,7 +208,7 @@ def test_fault2_repeated_failures_never_cascade_into_rejecting_earlier_versions(
     again = world.report(
         number=first.revert.pr.number,
         sha=revert_sha,
-        outcome=failed("model").model_copy(update={"desired_version": V1}),
+        outcome=failed("model").model_copy(update={"desired": V1}),
     )
     assert not again.rejected
     assert "restored driver_ranking:1" in again.rejection
@@ -219,7 +219,7 @@ def test_fault2_repeated_failures_never_cascade_into_rejecting_earlier_versions(
 def test_a_failed_rollback_pages(world: World) -> None:
     number, sha = world.merge_promotion(version="2")
     report = world.report(
-        number=number, sha=sha, outcome=failed("config", outcome="failed-rollback")
+        number=number, sha=sha, outcome=failed("config", outcome="rollback-failed")
     )
     assert report.added[-1].state == "error"
     assert report.paged
@@ -246,3 +246,30 @@ def test_a_bare_failure_result_has_no_cause_and_rejects_nothing(world: World) ->
     assert not report.rejected
     assert "cause is unknown" in report.rejection
     assert report.revert is not None, "git still goes back to what serves"
+
+
+def test_the_outcome_is_read_from_the_deployers_json_and_the_first_draft_names() -> None:
+    from ci.errors import CiError
+    from ci.outcome import parse_outcome
+
+    theirs = parse_outcome(
+        '{"env": "staging", "action": "apply", "outcome": "rollback-failed", "cause": "model",'
+        ' "desired": "m:2", "previously_serving": "m:1", "now_serving": null, "reasons": ["x"],'
+        ' "exit_code": 6, "finished_at": "2026-01-01T00:00:00Z"}',
+        source="apply.json",
+    )
+    assert (theirs.outcome, theirs.desired, theirs.previously_serving) == (
+        "rollback-failed",
+        "m:2",
+        "m:1",
+    )
+    assert theirs.rollback_failed
+    assert theirs.model_at_fault
+    draft = parse_outcome(
+        '{"outcome": "failed-rolled-back", "cause": "config", "desired_version": "m:2",'
+        ' "serving_version": "m:1", "reasons": []}',
+        source="apply.json",
+    )
+    assert (draft.outcome, draft.now_serving, draft.model_at_fault) == ("rolled-back", "m:1", False)
+    with pytest.raises(CiError, match=r"apply\.json: not `slipway deploy apply --format json`"):
+        parse_outcome('{"outcome": "exploded"}', source="apply.json")
