@@ -295,6 +295,70 @@ def _serving_lookup(status_json: Path | None) -> ServingLookup:
     return lookup
 
 
+@ci_app.command("rollback")
+def rollback_command(
+    env: Annotated[str, typer.Argument(help="Environment to roll back.", show_default=False)],
+    to: Annotated[
+        int | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help="Go back to this version (default: the deployment before the serving one).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    base: cs.BaseOption = None,
+    manifests_dir: cs.ManifestsOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Roll ENV back by pull request (branch slipway/rollback-ENV): git stays the truth.
+
+    The manifest of the earlier deployment comes from the deploy history (policy fields stay
+    the base branch's); merging the pull request deploys it. Without a deployment of VERSION
+    in the history, only the model block is set to it.
+    """
+    from ci.actions import write_outputs
+    from ci.context import ci_context
+    from ci.rollback import history_rollback, propose_rollback
+
+    context = ci_context(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
+    command = f"slipway ci rollback {env}" + (f" --to {to}" if to else "")
+    result = propose_rollback(
+        context.forge,
+        env=env,
+        to_version=to,
+        base=context.settings.base_branch,
+        registries=context.registries,
+        planner=context.planner(),
+        manifests_dir=context.settings.manifests_dir,
+        source=history_rollback(registries=context.registries),
+        command=command,
+    )
+    pr = result.pr
+    write_outputs({"pr-number": pr.number if pr else None, "branch": result.branch})
+    text = [f"rollback {env}: {result.model_ref or 'nothing'}"]
+    if pr is not None:
+        text.append(f"  pull request #{pr.number} {result.pr_action or 'open'}: {pr.url}")
+    if result.plan is not None:
+        text.append(f"  plan: {result.plan.summary}")
+    _emit(
+        fmt,
+        text,
+        {
+            "env": env,
+            "model": result.model_ref,
+            "branch": result.branch,
+            "pr_number": pr.number if pr else None,
+            "pr_url": pr.url if pr else None,
+            "pr_action": result.pr_action,
+            "changed": result.changed,
+        },
+    )
+
+
 @ci_app.command("drift-issue")
 def drift_issue_command(
     status_json: Annotated[
