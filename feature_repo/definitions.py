@@ -9,7 +9,8 @@ Data contract (written by ``slipway data generate``, checked by ``expectations/<
 * ``data/driver_hourly_stats.parquet``: one row per driver and hour.
 * ``data/customer_profile.parquet``: one row per customer and day.
 * ``data/trips.parquet``: one row per trip with the binary ``label`` (trip completed) that the
-  model learns; it is the entity/label source for training sets, not a feature view.
+  driver ranking model learns and the ``fare`` the trip fare model (regression) learns; it is
+  the entity/label source for training sets, not a feature view.
 """
 
 from datetime import timedelta
@@ -62,7 +63,7 @@ trips_source = FileSource(
     name="trips",
     path="data/trips.parquet",
     timestamp_field="event_timestamp",
-    description="Trips with the completed/not-completed label (training entity source)",
+    description="Trips with the completed label and the fare (training entity/label source)",
 )
 
 driver_stats_push_source = PushSource(
@@ -148,11 +149,43 @@ def trip_context(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"pickup_score": scores, "distance_per_daily_trip": ratios}
 
 
+@on_demand_feature_view(
+    sources=[driver_hourly_stats, trip_request],
+    schema=[
+        Field(name="log_distance_km", dtype=Float64),
+        Field(name="supply_gap", dtype=Float64),
+    ],
+    mode="python",
+    description="Request-time fare features: log trip distance, missing driver online hours",
+)
+def trip_fare_context(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Compute fare features; a missing input yields a missing output."""
+    import math  # inside: Feast runs the function body apart from this module
+
+    logs: list[float | None] = []
+    gaps: list[float | None] = []
+    for online, dist in zip(inputs["online_hours"], inputs["trip_distance_km"], strict=True):
+        logs.append(None if dist is None or dist <= 0 else math.log(float(dist)))
+        gaps.append(None if online is None else max(0.0, 6.0 - float(online)))
+    return {"log_distance_km": logs, "supply_gap": gaps}
+
+
 driver_ranking_v1 = FeatureService(
     name="driver_ranking_v1",
     features=[driver_hourly_stats, customer_profile, trip_context],
     description="Features of the driver ranking model, version 1",
     tags={"model": "driver_ranking"},
+)
+
+trip_fare_v1 = FeatureService(
+    name="trip_fare_v1",
+    features=[
+        customer_profile[["customer_segment", "avg_passenger_count"]],
+        driver_hourly_stats[["online_hours", "rating"]],
+        trip_fare_context,
+    ],
+    description="Features of the trip fare model (regression), version 1",
+    tags={"model": "trip_fare"},
 )
 
 driver_activity_v1 = FeatureService(

@@ -11,7 +11,11 @@ Three tables are generated (see ``feature_repo/definitions.py`` for the data con
   logistic model of the driver and customer rows that were current *at the trip's timestamp*
   (the latest row at or before it), the trip distance and unobserved noise. A model trained on
   correct point-in-time features reaches a ROC AUC of roughly 0.85 on a time-based holdout;
-  joining the latest-overall driver values instead gives a clearly lower AUC.
+  joining the latest-overall driver values instead gives a clearly lower AUC. The regression
+  target ``fare`` (quoted fare, in currency units) is a base plus a per-km rate, scaled by the
+  customer's segment and passenger count and by a surge that rises when the driver is online
+  few hours, times log-normal noise; it is drawn from its own generator, so adding it left
+  every other value unchanged.
 
 Everything is drawn from NumPy generators seeded from ``seed``; the same seed, sizes and ``end``
 give identical frames and byte-identical Parquet files.
@@ -49,6 +53,9 @@ _NS_PER_MS: Final = 1_000_000
 
 _SEGMENT_PROBS: Final = (0.6, 0.3, 0.1)
 _SEGMENT_EFFECT: Final = (0.0, 0.5, 1.0)
+_SEGMENT_FARE: Final = (1.0, 1.25, 1.7)
+_FARE_BASE: Final = 2.5
+_FARE_PER_KM: Final = 1.4
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -111,8 +118,9 @@ def generate_frames(
     sizes.validate()
     end_ns = _end_ns(end)
     start_ns = end_ns - sizes.days * _NS_PER_DAY
-    driver_rng, customer_rng, trip_rng, label_rng = (
-        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(4)
+    # Spawned children depend only on their index: the fare generator (5th) changes no others.
+    driver_rng, customer_rng, trip_rng, label_rng, fare_rng = (
+        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(5)
     )
 
     drivers, driver_grid = _driver_hourly_stats(
@@ -122,6 +130,7 @@ def generate_frames(
     trips = _trips(
         trip_rng,
         label_rng,
+        fare_rng,
         sizes=sizes,
         start_ns=start_ns,
         end_ns=end_ns,
@@ -318,6 +327,7 @@ def _customer_profile(
 def _trips(
     trip_rng: np.random.Generator,
     label_rng: np.random.Generator,
+    fare_rng: np.random.Generator,
     *,
     sizes: DemoSizes,
     start_ns: int,
@@ -371,6 +381,20 @@ def _trips(
     logit -= np.median(logit)
     label = (label_rng.random(n_trips) < _sigmoid(logit)).astype(np.int64)
 
+    online = drivers["online_hours"].to_numpy(dtype=np.float64)[driver_rows]
+    passengers = customers["avg_passenger_count"].to_numpy(dtype=np.float64)[customer_rows]
+    segment_rate = np.select(
+        [segment == name for name in SEGMENTS], list(_SEGMENT_FARE), default=1.0
+    )
+    surge = 1.0 + 0.6 * _sigmoid(1.2 * (6.0 - online))
+    fare = (
+        (_FARE_BASE + _FARE_PER_KM * distance)
+        * segment_rate
+        * (1.0 + 0.08 * (passengers - 1.0))
+        * surge
+        * fare_rng.lognormal(0.0, 0.06, n_trips)
+    )
+
     return pd.DataFrame(
         {
             "trip_id": np.arange(1, n_trips + 1, dtype=np.int64),
@@ -379,5 +403,6 @@ def _trips(
             "event_timestamp": _utc(event_ns),
             "trip_distance_km": distance.astype(np.float64),
             "label": label,
+            "fare": np.round(fare, 2).astype(np.float64),
         }
     )

@@ -38,7 +38,11 @@ from model_build.pipeline.steps.gate import NoServingModel, check_gate, enforce_
 from model_build.pipeline.steps.labels import check_label
 from model_build.pipeline.steps.register import git_sha, new_version, register_model
 from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
-from model_build.pipeline.steps.training_set import build_training_set, describe_feature_service
+from model_build.pipeline.steps.training_set import (
+    build_training_set,
+    describe_feature_service,
+    read_label,
+)
 from model_build.pipeline.steps.validate import validate_data
 from model_bundle.bundle import save_bundle
 
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
     from model_build.definition.schema import ModelDefinition
     from model_build.pipeline.steps.gate import GateResult
+    from model_build.pipeline.steps.labels import LabelInfo
     from model_build.pipeline.steps.training_set import TrainingSet
     from model_build.registry.protocol import ModelRegistry, ModelVersion
 
@@ -171,6 +176,18 @@ def _build(
         f"Read feature service {service}",
         lambda: describe_feature_service(store=repo.open_store(), name=service),
     )
+    data = definition.data
+    label = run.step(
+        "label",
+        f"Check the label ({data.label}, {task})",
+        lambda: check_label(
+            read_label(repo=repo, name=data.entity_source, label=data.label),
+            task=task,
+            label=data.label,
+            source=source,
+            max_classes=data.max_classes,
+        ),
+    )
     sources = [definition.data.entity_source, *info.sources]
     validation = run.step(
         "validate",
@@ -193,6 +210,7 @@ def _build(
         git_commit=git_commit,
         rescore=rescore,
         register=register,
+        checked=label,
     )
 
 
@@ -256,12 +274,13 @@ def _model_steps(
     git_commit: str | None,
     rescore: bool,
     register: bool,
+    checked: LabelInfo | None = None,
 ) -> BuildResult:
     folder = run.folder
     task = definition.task
     write_json_atomic(folder / "training_set.json", training_set.stats())
     run.summary["data_hash"] = training_set.data_hash
-    label = run.step(
+    label = checked or run.step(
         "label",
         f"Check the label ({definition.data.label}, {task})",
         lambda: check_label(

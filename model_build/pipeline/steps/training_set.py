@@ -179,21 +179,9 @@ def build_training_set(
     Raises:
         PipelineError: The service or source is unknown, a column is missing, or Feast failed.
     """
-    from feast.errors import FeastObjectNotFoundException
-
     store = repo.open_store()
     info = describe_feature_service(store=store, name=feature_service)
-    try:
-        source = store.get_data_source(data.entity_source)
-    except FeastObjectNotFoundException as exc:
-        raise PipelineError(
-            f"training set: data source {data.entity_source!r} is not in the Feast registry"
-        ) from exc
-    timestamp = str(source.timestamp_field)
-    path = Path(str(getattr(source, "path", "")))
-    path = path if path.is_absolute() else repo.path / path
-    if not path.is_file():
-        raise PipelineError(f"training set: {path}: entity source file not found")
+    path, timestamp = entity_source(repo=repo, name=data.entity_source, store=store)
     columns = [data.id_column, *info.entity_keys, timestamp, *info.request_fields, data.label]
     entities = pd.read_parquet(path)
     missing = [c for c in columns if c not in entities.columns]
@@ -217,6 +205,43 @@ def build_training_set(
         id_column=data.id_column,
         data_hash=frame_digest(frame),
     )
+
+
+def entity_source(
+    *, repo: FeatureRepo, name: str, store: FeatureStore | None = None
+) -> tuple[Path, str]:
+    """The Parquet file and event time column of the entity/label source ``name``.
+
+    Raises:
+        PipelineError: The source is not in the Feast registry or its file is missing.
+    """
+    from feast.errors import FeastObjectNotFoundException
+
+    store = store or repo.open_store()
+    try:
+        source = store.get_data_source(name)
+    except FeastObjectNotFoundException as exc:
+        raise PipelineError(
+            f"training set: data source {name!r} is not in the Feast registry"
+        ) from exc
+    path = Path(str(getattr(source, "path", "")))
+    path = path if path.is_absolute() else repo.path / path
+    if not path.is_file():
+        raise PipelineError(f"training set: {path}: entity source file not found")
+    return path, str(source.timestamp_field)
+
+
+def read_label(*, repo: FeatureRepo, name: str, label: str) -> pd.Series:
+    """The label column of the entity source ``name`` (read alone, before any join).
+
+    Raises:
+        PipelineError: The source or its file is missing, or the file has no such column.
+    """
+    path, _ = entity_source(repo=repo, name=name)
+    try:
+        return pd.read_parquet(path, columns=[label])[label]
+    except (KeyError, ValueError) as exc:
+        raise PipelineError(f"training set: {path}: no label column {label!r}") from exc
 
 
 def canonical_frame(frame: pd.DataFrame, *, columns: list[str], order: list[str]) -> pd.DataFrame:

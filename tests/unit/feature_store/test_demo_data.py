@@ -21,6 +21,9 @@ from feature_store.demo_data import DemoSizes, generate_frames, write_demo_data
 END = datetime(2025, 1, 15, 0, 0, tzinfo=UTC)
 SMALL = DemoSizes(drivers=7, customers=11, days=3, trips=500)
 TS = "datetime64[ns, UTC]"
+# What the generator gave for SMALL, seed 5 before the fare existed (it must still give it).
+KNOWN_LABEL_SUM = 274
+KNOWN_CONV_SUM = 243.464
 
 EXPECTED_DTYPES: dict[str, dict[str, str]] = {
     "driver_hourly_stats": {
@@ -51,6 +54,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "event_timestamp": TS,
         "trip_distance_km": "float64",
         "label": "int64",
+        "fare": "float64",
     },
 }
 
@@ -282,6 +286,34 @@ def test_point_in_time_features_predict_the_label(frames: dict[str, pd.DataFrame
     auc = roc_auc_score(test["label"], model.predict_proba(test)[:, 1])
     print(f"\nPIT logistic regression holdout ROC AUC: {auc:.4f}")
     assert auc >= 0.75
+
+
+def test_fare_is_a_learnable_regression_target(frames: dict[str, pd.DataFrame]) -> None:
+    """The fare follows distance, segment and driver supply: a linear model on the point-in-time
+    features explains most of it on a later holdout."""
+    from sklearn.linear_model import LinearRegression
+
+    joined = _pit_join(frames)
+    assert (joined["fare"] > 0).all()
+    assert joined["fare"].round(2).equals(joined["fare"])
+    joined["log_distance"] = np.log(joined["trip_distance_km"])
+    columns = ["log_distance", "online_hours", "avg_passenger_count"]
+    x = pd.concat(
+        [joined[columns], pd.get_dummies(joined["customer_segment"], dtype=float)], axis=1
+    )
+    y = np.log(joined["fare"])
+    cut = int(len(joined) * 0.8)
+    model = LinearRegression().fit(x.iloc[:cut], y.iloc[:cut])
+    r2 = model.score(x.iloc[cut:], y.iloc[cut:])
+    print(f"\nlog-fare linear regression holdout R2: {r2:.4f}")
+    assert r2 >= 0.9
+
+
+def test_adding_the_fare_left_every_other_value_unchanged() -> None:
+    """The fare has its own generator: the label and every feature are what they were."""
+    frames = generate_frames(sizes=SMALL, seed=5, end=END)
+    assert frames["trips"]["label"].sum() == KNOWN_LABEL_SUM
+    assert round(float(frames["driver_hourly_stats"]["conv_rate"].sum()), 3) == KNOWN_CONV_SUM
 
 
 # --- timing (reported, not asserted) ---------------------------------------------------------
