@@ -19,125 +19,55 @@ import itertools
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import pytest
-from feast import FeatureStore
-from feast.infra.online_stores.helpers import _mmh3
-from feast.infra.online_stores.sqlite import SqliteOnlineStore
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-from feast.type_map import python_values_to_proto_values
-from kits.feature_repos import DRIVER_FEATURES, END, copy_repo, driver_frame, load_repo
+from kits.feature_repos import DRIVER_FEATURES, driver_frame
 from kits.feature_servers import ManagedProcess, redis_process
+from kits.online_stores import (
+    CITIES,
+    CUSTOMERS,
+    DRIVERS,
+    SPECIAL,
+    STAMP,
+    Store,
+    World,
+    build_world,
+    feast_time,
+    oracle,
+    picks,
+    query,
+    redis_parts,
+    sqlite_parts,
+)
 
-from feature_store.demo_data import DemoSizes
-from feature_store.repo import FeatureRepo
-from feature_store.settings import FeatureEnv
-from foundation.ports import free_port
-from services.feature_server.encoding import decode_value, feast_entity_key
 from services.feature_server.errors import StoreUnavailableError
-from services.feature_server.registry import Snapshot, build_snapshot
 from services.feature_server.stores import (
     MISSING,
     OnlineStoreReader,
     Partial,
-    RedisReader,
-    Row,
     SqliteReader,
     ViewQuery,
-    open_reader,
 )
-from services.feature_server.timestamps import EPOCH, format_timestamp
+from services.feature_server.timestamps import EPOCH
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
-SIZES = DemoSizes(drivers=8, customers=12, days=2, trips=40)
-DRIVERS = list(range(1001, 1009))
-CUSTOMERS = list(range(201, 213))
-CITIES = ["ams", "ber", "köln", "são paulo"]
 MISSING_DRIVERS = [5, 1999, 424242]
-SPECIAL = [9001, 9002]
-STAMP = pd.Timestamp("2026-10-31T22:30:00.250", tz="UTC")
 TIMEOUT = 2.0
 OUTAGE_TIMEOUT = 0.3
 FAST = OUTAGE_TIMEOUT + 0.7
 """The longest a failing call may take: the store timeout plus scheduling slack."""
 _fresh_ids = itertools.count(500_000)  # one entity per test that writes, unique per process
 
-CITY_DEFINITIONS = '''"""A view keyed by a string entity (added by the reader contract suite)."""
-
-from datetime import timedelta
-
-from feast import Entity, FeatureView, Field, FileSource
-from feast.types import Float64, Int64, String
-from feast.value_type import ValueType
-
-city = Entity(name="city", join_keys=["city_code"], value_type=ValueType.STRING)
-city_stats = FeatureView(
-    name="city_stats",
-    entities=[city],
-    ttl=timedelta(days=3650),
-    schema=[
-        Field(name="city_code", dtype=String),
-        Field(name="demand", dtype=Float64),
-        Field(name="label", dtype=String),
-        Field(name="drivers", dtype=Int64),
-    ],
-    online=True,
-    source=FileSource(
-        name="city_stats", path="data/city_stats.parquet", timestamp_field="event_timestamp"
-    ),
-)
-'''
-
-
-@dataclass(frozen=True)
-class World:
-    """A repo whose online store Feast filled, Feast's handle on it and our registry snapshot."""
-
-    repo: FeatureRepo
-    feast: FeatureStore
-    snapshot: Snapshot
-
-
-def _world(target: Path, env: FeatureEnv) -> World:
-    repo = copy_repo(
-        target, sizes=SIZES, seed=13, env=env, definitions={"cities.py": CITY_DEFINITIONS}
-    )
-    stamp = END - pd.Timedelta(hours=1)
-    pd.DataFrame(
-        {
-            "city_code": CITIES,
-            "demand": [1.5, 2.25, float("nan"), 4.0],
-            "label": ["north", "east", None, "south"],
-            "drivers": pd.array([10, None, 30, 40], dtype="Int64"),
-            "event_timestamp": [stamp] * len(CITIES),
-        }
-    ).to_parquet(target / "data" / "city_stats.parquet")
-    load_repo(repo)
-    feast = repo.open_store()
-    special = driver_frame(
-        SPECIAL,
-        stamp=STAMP,
-        conv_rate=[0.25, 0.5],
-        acc_rate=[float("inf"), None],
-        avg_daily_trips=[None, 3],
-        rating=[float("-inf"), 4.0],
-        online_hours=[1, None],
-    )
-    feast.write_to_online_store("driver_hourly_stats", special)
-    return World(repo=repo, feast=feast, snapshot=build_snapshot(feast))
-
 
 @pytest.fixture(scope="module")
 def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return _world(tmp_path_factory.mktemp("sqlite") / "feature_repo", "local")
+    return build_world(tmp_path_factory.mktemp("sqlite") / "feature_repo", "local")
 
 
 @pytest.fixture(scope="module")
@@ -147,123 +77,7 @@ def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worl
     with pytest.MonkeyPatch.context() as monkeypatch, redis_process() as redis:
         redis.wait_port()
         monkeypatch.setenv("SLIPWAY_REDIS_URL", f"127.0.0.1:{redis.port}")
-        yield _world(tmp_path_factory.mktemp("redis") / "feature_repo", "redis"), redis
-
-
-@dataclass
-class Store:
-    """One reader under contract, and what the test needs to know or do to its store.
-
-    Attributes:
-        name: The implementation's id.
-        world: The data Feast wrote.
-        reader: A reader opened for the test (``open_reader`` on the repo config).
-        missing_is_row: A key the store does not hold comes back as a row of nulls (Redis).
-        keeps_fractions: Timestamps keep their sub-second part (Redis; SQLite keeps seconds).
-        new_reader: Opens another reader on the same store with the given timeout.
-        unreachable: A reader of a store that is not there (no file, nothing on the port).
-        outage: Takes the store away for the ``with`` block, then gives it back intact.
-        drop_feature: Deletes one stored feature of one entity (view, serialized key, feature).
-    """
-
-    name: str
-    world: World
-    reader: OnlineStoreReader
-    missing_is_row: bool
-    keeps_fractions: bool
-    new_reader: Callable[[float], OnlineStoreReader]
-    unreachable: Callable[[], OnlineStoreReader]
-    outage: Callable[[], AbstractContextManager[None]]
-    drop_feature: Callable[[str, bytes, str], None]
-    loop: asyncio.AbstractEventLoop
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run on the test's one event loop (Redis connections belong to a loop)."""
-        return self.loop.run_until_complete(work)
-
-    def read(self, *queries: ViewQuery) -> list[list[tuple[Any, ...] | None]]:
-        """Read twice (cold, then warm: a cache must answer the same) and pick every row."""
-        first = picks(self.run(self.reader.read(queries)), queries)
-        assert picks(self.run(self.reader.read(queries)), queries) == first
-        return first
-
-
-def picks(found: list[list[Row | None]], queries: Sequence[ViewQuery]) -> list[list[Any]]:
-    assert len(found) == len(queries)
-    out = []
-    for rows, query in zip(found, queries, strict=True):
-        assert len(rows) == len(query.keys)
-        out.append([None if row is None else row.pick(query.features) for row in rows])
-    return out
-
-
-@contextmanager
-def _moved(path: Path) -> Iterator[None]:
-    moved = path.with_suffix(".moved")
-    path.rename(moved)
-    try:
-        yield
-    finally:
-        moved.rename(path)
-
-
-@contextmanager
-def _paused(redis: ManagedProcess) -> Iterator[None]:
-    redis.pause()
-    try:
-        yield
-    finally:
-        redis.resume()
-
-
-def _sqlite_store(world: World, cache: int, tmp_path: Path) -> dict[str, Any]:
-    config = world.repo.config
-    database = Path(SqliteOnlineStore._get_db_path(config))
-
-    def drop(view: str, key: bytes, feature: str) -> None:
-        with sqlite3.connect(database) as conn:
-            conn.execute(
-                f'DELETE FROM "{world.snapshot.views[view].sqlite_table}" '
-                "WHERE entity_key = ? AND feature_name = ?",
-                (key, feature),
-            )
-
-    return {
-        "missing_is_row": False,
-        "keeps_fractions": False,
-        "new_reader": lambda timeout: open_reader(
-            config, timeout=timeout, sqlite_cache_entries=cache
-        ),
-        "unreachable": lambda: SqliteReader(
-            path=tmp_path / "absent.db", timeout=OUTAGE_TIMEOUT, cache_entries=cache
-        ),
-        "outage": lambda: _moved(database),
-        "drop_feature": drop,
-    }
-
-
-def _redis_store(world: World, redis: ManagedProcess) -> dict[str, Any]:
-    import redis as redis_client
-
-    config = world.repo.config
-    project = config.project.encode()
-
-    def drop(view: str, key: bytes, feature: str) -> None:
-        with redis_client.Redis(host="127.0.0.1", port=redis.port) as client:
-            assert client.hdel(key + project, _mmh3(f"{view}:{feature}")) == 1
-
-    return {
-        "missing_is_row": True,
-        "keeps_fractions": True,
-        "new_reader": lambda timeout: open_reader(config, timeout=timeout),
-        "unreachable": lambda: RedisReader(
-            connection_string=f"127.0.0.1:{free_port()}",
-            project=config.project,
-            timeout=OUTAGE_TIMEOUT,
-        ),
-        "outage": lambda: _paused(redis),
-        "drop_feature": drop,
-    }
+        yield build_world(tmp_path_factory.mktemp("redis") / "feature_repo", "redis"), redis
 
 
 @pytest.fixture(params=["sqlite", "sqlite-cached", "redis"])
@@ -271,10 +85,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     name = request.param
     if name == "redis":
         world, redis = request.getfixturevalue("redis_world")
-        parts = _redis_store(world, redis)
+        parts = redis_parts(world, redis)
     else:
         world = request.getfixturevalue("sqlite_world")
-        parts = _sqlite_store(world, 20_000 if name == "sqlite-cached" else 0, tmp_path)
+        parts = sqlite_parts(world, 20_000 if name == "sqlite-cached" else 0, tmp_path)
     loop = asyncio.new_event_loop()
     harness = Store(name=name, world=world, reader=parts["new_reader"](TIMEOUT), loop=loop, **parts)
     try:
@@ -282,58 +96,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     finally:
         harness.run(harness.reader.close())
         loop.close()
-
-
-# --- Keys, queries and the oracle -----------------------------------------------------------
-
-
-def entity_key(world: World, view: str, value: Any) -> EntityKeyProto:
-    spec = world.snapshot.views[view]
-    (join_key,) = spec.join_keys
-    proto = python_values_to_proto_values([value], spec.key_types[join_key])[0]
-    return EntityKeyProto(join_keys=[join_key], entity_values=[proto])
-
-
-def query(
-    world: World, view: str, values: Sequence[Any], features: Sequence[str] | None = None
-) -> ViewQuery:
-    """A query for ``values`` of the view's one join key, keys serialized by Feast's function."""
-    spec = world.snapshot.views[view]
-    (join_key,) = spec.join_keys
-    keys = [
-        feast_entity_key([join_key], [value], [spec.key_types[join_key]], version=3)
-        for value in values
-    ]
-    return ViewQuery(spec, tuple(features or spec.features), keys)
-
-
-def feast_time(moment: Any) -> str:
-    """A timestamp from Feast's ``online_read`` as Feast's server renders it."""
-    if moment is None:
-        return EPOCH
-    whole = moment.replace(microsecond=0)
-    return format_timestamp(int(whole.timestamp()), moment.microsecond * 1000)
-
-
-def oracle(world: World, view: str, values: Sequence[Any], features: Sequence[str]) -> list[Any]:
-    """What Feast's own reader of the store finds, as ``Row.pick`` would give it."""
-    found = world.feast._get_provider().online_read(
-        config=world.feast.config,
-        table=world.feast.get_feature_view(view),
-        entity_keys=[entity_key(world, view, v) for v in values],
-        requested_features=list(features),
-    )
-    out: list[Any] = []
-    for moment, stored in found:
-        if stored is None:
-            out.append(None)
-            continue
-        row = [
-            decode_value(stored[f].SerializeToString()) if f in stored else MISSING
-            for f in features
-        ]
-        out.append((*row, feast_time(moment)))
-    return out
 
 
 def expect(
