@@ -229,6 +229,8 @@ def code_digest(folder: Path | None) -> str | None:
 def _entrypoint(definition: ModelDefinition) -> Callable[..., Any]:
     spec = str(definition.train.entrypoint)
     module_name, _, function_name = spec.partition(":")
+    if definition.folder is not None:
+        _forget_other_copies(module_name.split(".")[0], folder=definition.folder)
     with _importable(definition.folder):
         function = _import(module_name, function_name, what=f"train.entrypoint {spec}")
     if not callable(function):
@@ -301,6 +303,20 @@ def _importable(folder: Path | None) -> Iterator[None]:
     finally:
         if entry in sys.path:
             sys.path.remove(entry)
+
+
+def _forget_other_copies(top: str, *, folder: Path) -> None:
+    """Drop cached modules named ``top`` (or inside it) loaded from outside ``folder``.
+
+    Two model folders may both hold a ``my_models`` package; each build imports its own.
+    """
+    root = folder.resolve()
+    if not ((root / top).is_dir() or (root / f"{top}.py").is_file()):
+        return  # not the folder's own code (an installed package): leave it alone
+    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+        path = getattr(sys.modules[name], "__file__", None)
+        if path is None or not Path(path).resolve().is_relative_to(root):
+            del sys.modules[name]
 
 
 def _modules_from(estimator: Any, folder: Path) -> set[str]:

@@ -86,7 +86,10 @@ class TrainingSet:
         return self.info.inputs
 
     def stats(self) -> dict[str, Any]:
-        """Plain-JSON statistics: rows, label rate, time range, per-feature summaries."""
+        """Plain-JSON statistics: rows, label rate or counts, time range, per-feature summaries.
+
+        ``label_rate`` is the mean of a numeric label; a text label gets ``label_counts``.
+        """
         frame = self.frame
         columns: dict[str, Any] = {}
         for name in self.features:
@@ -105,9 +108,15 @@ class TrainingSet:
                 )
             columns[name] = entry
         times = frame[self.timestamp]
+        labels = frame[self.label]
+        numeric = pd.api.types.is_numeric_dtype(labels.dtype)
+        counts = labels.astype("string").value_counts().sort_index() if not numeric else None
         return {
             "rows": len(frame),
-            "label_rate": _num(frame[self.label].mean()),
+            "label_rate": _num(labels.astype("float64").mean()) if numeric else None,
+            "label_counts": {str(k): int(v) for k, v in counts.items()}
+            if counts is not None
+            else None,
             "time_range": [str(times.min()), str(times.max())] if len(frame) else [],
             "feature_service": self.info.name,
             "data_hash": self.data_hash,

@@ -118,7 +118,9 @@ def training_set(task: str = "binary", *, rows: int = 1200, seed: int = 3) -> Tr
     else:
         label_name = "fare"
         frame["fare"] = 3.0 + 1.7 * frame["distance"] + 2.0 * frame["x1"] + noise
-    frame = canonical_frame(frame, columns=list(frame.columns), order=["event_timestamp", "trip_id"])
+    frame = canonical_frame(
+        frame, columns=list(frame.columns), order=["event_timestamp", "trip_id"]
+    )
     return TrainingSet(
         frame=frame,
         info=INFO,

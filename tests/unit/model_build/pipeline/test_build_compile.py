@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from build_kits import driver_ranking, toy_definition
+from typer.testing import CliRunner
 
 from model_build.definition.loader import parse_definition
 from model_build.definition.schema import ModelDefinition

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from build_kits import driver_ranking
 from sklearn.linear_model import LogisticRegression
 
-from model_build.errors import GateFailedError, PipelineError
-from build_kits import driver_ranking
-
 from model_build.definition.schema import GateSection
+from model_build.errors import GateFailedError, PipelineError
 from model_build.pipeline.steps.gate import (
     Baseline,
     NoServingModel,

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from build_kits import INFO, driver_ranking
 from build_kits import training_set as _kit_training_set
 
@@ -88,7 +87,6 @@ def test_split_refuses_single_class_parts() -> None:
                         id_column="trip_id", data_hash="x"),
             holdout_fraction=0.2,
         )  # fmt: skip
-
 
 
 def test_training_is_deterministic_down_to_the_bundle_digest(
