@@ -110,13 +110,15 @@ class TrainingSet:
         times = frame[self.timestamp]
         labels = frame[self.label]
         numeric = pd.api.types.is_numeric_dtype(labels.dtype)
-        counts = labels.astype("string").value_counts().sort_index() if not numeric else None
+        by_class = (
+            None
+            if numeric
+            else {str(k): int(v) for k, v in labels.astype("string").value_counts().items()}
+        )
         return {
             "rows": len(frame),
             "label_rate": _num(labels.astype("float64").mean()) if numeric else None,
-            "label_counts": {str(k): int(v) for k, v in counts.items()}
-            if counts is not None
-            else None,
+            "label_counts": dict(sorted(by_class.items())) if by_class is not None else None,
             "time_range": [str(times.min()), str(times.max())] if len(frame) else [],
             "feature_service": self.info.name,
             "data_hash": self.data_hash,

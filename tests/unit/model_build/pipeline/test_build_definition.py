@@ -177,7 +177,9 @@ def test_catalog_finds_models_by_name_or_path(tmp_path: Path) -> None:
     assert find_models([str(first), str(first / "model.yaml")], root=tmp_path) == [
         first / "model.yaml"
     ]
-    with pytest.raises(DefinitionError, match="no model 'nope'.*known: toy_binary, toy_regression"):
+    with pytest.raises(
+        DefinitionError, match=r"no model 'nope'.*known: toy_binary, toy_regression"
+    ):
         find_models(["nope"], root=tmp_path)
     with pytest.raises(DefinitionError, match="no model folders"):
         find_models(None, root=tmp_path / "empty")
