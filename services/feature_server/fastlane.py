@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import secrets
 import time
@@ -40,19 +41,34 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_ID_KEY: Final = "slipway.request_id"
 _VALID_ID: Final = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_PREFIX: Final = secrets.token_hex(4)
-_counter = itertools.count(1)
+
+
+class _IdSpace:
+    """Generated request ids: a random prefix per process and a counter."""
+
+    __slots__ = ("counter", "prefix")
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self.prefix = secrets.token_hex(4)
+        self.counter = itertools.count(1)
+
+
+_ids = _IdSpace()
+os.register_at_fork(after_in_child=_ids.renew)  # forked workers never share ids
 
 
 def request_id(headers: list[tuple[bytes, bytes]], header: bytes) -> str:
-    """Take a well-formed request id from the request, or make one."""
+    """Take a well-formed request id from the request, or make one (unique per worker)."""
     for name, value in headers:
         if name == header:
             text = value.decode("latin-1")
             if _VALID_ID.match(text):
                 return text
             break
-    return f"{_PREFIX}-{next(_counter):x}"
+    return f"{_ids.prefix}-{next(_ids.counter):x}"
 
 
 async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:

@@ -134,3 +134,25 @@ def test_workers_stop_when_the_parent_is_killed(
     proc.kill()
     proc.wait(timeout=10)
     _wait(lambda: not any(_alive(pid) for pid in _pids(tmp_path)), timeout=10)
+
+
+def test_forked_workers_generate_distinct_request_ids() -> None:
+    """The id prefix is drawn per process: a fork (a worker) must not reuse the parent's."""
+    from services.feature_server.fastlane import request_id
+
+    header = b"x-request-id"
+    here = {request_id([], header) for _ in range(3)}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report three ids and leave without running pytest's teardown
+        try:
+            os.write(write, " ".join(request_id([], header) for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        there = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    assert len(there) == 3
+    assert {i.split("-")[0] for i in here}.isdisjoint({i.split("-")[0] for i in there})
+    assert request_id([(header, b"given-7")], header) == "given-7"
