@@ -64,10 +64,13 @@ def serve(
     exported as ``SLIPWAY_SERVER_*`` variables for anything the workers start.
 
     Raises:
-        ServerConfigError: The settings, the repo config or the keys file are invalid, or the
-            port cannot be bound (all checked before any worker starts).
+        ServerConfigError: The settings, the repo config or the keys file are invalid, the
+            port cannot be bound or ``workers`` is below 1 (all checked before any worker
+            starts).
         WorkerStartupError: A worker's app start-up failed.
     """
+    if workers < 1:
+        raise ServerConfigError(f"workers must be at least 1, got {workers}")
     import uvicorn
 
     without_feast_type_checks()

@@ -74,3 +74,11 @@ def test_a_port_in_use_is_one_config_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServerConfigError, match=rf"^cannot listen on 127\.0\.0\.1:{port}: "):
             _listen(LOOPBACK, port, backlog=8)
+
+
+def test_fewer_than_one_worker_is_refused() -> None:
+    from services.feature_server.runner import serve
+    from services.feature_server.settings import ServerSettings
+
+    with pytest.raises(ServerConfigError, match="workers must be at least 1, got 0"):
+        serve(settings=ServerSettings(), workers=0)
