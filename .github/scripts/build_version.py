@@ -3,11 +3,14 @@
 Usage::
 
     slipway build run --run-dir "$RUNNER_TEMP/runs"
-    python3 .github/scripts/build_version.py "$RUNNER_TEMP/runs"
+    python3 .github/scripts/build_version.py "$RUNNER_TEMP/runs" --expect-git "$GITHUB_SHA"
 
 The run folder (``<run-dir>/<run_id>/run.json``, written by the local runner) must hold exactly
-one run. Writes ``version=<MODEL:VERSION>`` (empty when nothing was registered), ``run-id`` and
-``status`` to ``$GITHUB_OUTPUT`` (stdout when unset). Standard library only.
+one run. Writes ``version=<MODEL:VERSION>`` (empty when nothing was registered), ``run-id``,
+``status`` and ``git-sha`` (the commit the registry records as the model's source) to
+``$GITHUB_OUTPUT`` (stdout when unset). With ``--expect-git``, a registered version whose git
+SHA is not that commit (the build repository's checkout) fails: the model's lineage must name
+the commit it was built from, never ``unknown`` or another repository's. Standard library only.
 """
 
 from __future__ import annotations
@@ -40,16 +43,39 @@ def outputs(document: dict[str, Any]) -> dict[str, str]:
         "version": str(version.get("ref") or ""),
         "run-id": str(document.get("run_id") or ""),
         "status": str(document.get("status") or ""),
+        "git-sha": str(document.get("git_sha") or ""),
     }
+
+
+def check_lineage(values: dict[str, str], expected: str) -> str | None:
+    """Why the registered version's git SHA is not ``expected``.
+
+    None when it is, or when nothing was registered.
+    """
+    if not values["version"] or values["git-sha"] == expected:
+        return None
+    found = values["git-sha"] or "nothing"
+    return (
+        f"error: {values['version']} records git SHA {found}, not the build commit {expected}: "
+        "build from a clean checkout of the build repository"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the registered version of the run under ``argv[0]`` as step outputs."""
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    expected = None
+    if len(args) == 3 and args[1] == "--expect-git":
+        expected = args.pop()
+        args.pop()
     if len(args) != 1:
-        print("usage: build_version.py RUN_DIR", file=sys.stderr)
+        print("usage: build_version.py RUN_DIR [--expect-git SHA]", file=sys.stderr)
         return 2
     values = outputs(read_run(Path(args[0])))
+    problem = check_lineage(values, expected) if expected else None
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     lines = [f"{key}={value}" for key, value in values.items()]
     target = os.environ.get("GITHUB_OUTPUT")
     if target:

@@ -6,7 +6,9 @@ Usage (from the repository root, in a checkout with history)::
     python3 .github/scripts/changed_envs.py --only prod
 
 Writes ``envs=<JSON list>``, ``env-args=--env A --env B`` (names match ``[a-z][a-z0-9_-]*``,
-so the words split safely) and ``any=true|false`` to ``$GITHUB_OUTPUT`` (and stdout).
+so the words split safely), ``any=true|false`` and ``policy=true|false`` (the change touches
+the rules plans are judged by: ``model_deploy/policies/`` or CODEOWNERS, so it must be
+planned, as a policy change, even without a manifest) to ``$GITHUB_OUTPUT`` (and stdout).
 Environments are the ``<env>.yaml`` files of ``model_deploy/environments/`` that exist at
 HEAD, in promotion order (dev, staging, prod, then the rest by name). The diff is
 ``BASE...HEAD`` (what the pull request adds on top of its merge base, or what a push added);
@@ -25,6 +27,8 @@ import sys
 from pathlib import Path, PurePosixPath
 
 MANIFESTS_DIR = PurePosixPath("model_deploy/environments")
+#: The rules plans are judged by (``ci.governance.POLICY_PATHS``).
+POLICY_PATHS = ("model_deploy/policies/", ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 PROMOTION_ORDER = ("dev", "staging", "prod")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -43,7 +47,10 @@ def order(names: list[str]) -> list[str]:
 
 
 def changed_paths(root: Path, base: str, head: str) -> list[str] | None:
-    """Paths changed by ``base...head``, or None when ``base`` is not in this clone."""
+    """Manifest and policy paths changed by ``base...head``.
+
+    None when ``base`` is not in this clone.
+    """
     if not base or set(base) == {"0"}:
         return None
     known = subprocess.run(
@@ -56,7 +63,7 @@ def changed_paths(root: Path, base: str, head: str) -> list[str] | None:
         return None
     command = ["git", "diff", "--name-only", "--no-renames", f"{base}...{head}"]
     diff = subprocess.run(
-        [*command, "--", str(MANIFESTS_DIR)],
+        [*command, "--", str(MANIFESTS_DIR), *(path.rstrip("/") for path in POLICY_PATHS)],
         cwd=root,
         capture_output=True,
         text=True,
@@ -95,6 +102,12 @@ def select(root: Path, *, base: str, head: str, only: str | None) -> list[str]:
     return [name for name in existing if name in touched]
 
 
+def policy_changed(root: Path, *, base: str, head: str) -> bool:
+    """Whether ``base...head`` changes the rules (False when ``base`` is unknown: a push)."""
+    paths = changed_paths(root, base, head or "HEAD") or []
+    return any(path == rule or path.startswith(rule) for path in paths for rule in POLICY_PATHS)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Compute the environments and write them as step outputs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,10 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="Repository root.")
     args = parser.parse_args(argv)
     envs = select(args.root, base=args.base, head=args.head, only=args.only or None)
+    policy = not args.only and policy_changed(args.root, base=args.base, head=args.head)
     lines = [
         f"envs={json.dumps(envs)}",
         f"env-args={' '.join(f'--env {name}' for name in envs)}",
         f"any={'true' if envs else 'false'}",
+        f"policy={'true' if policy else 'false'}",
     ]
     output = os.environ.get("GITHUB_OUTPUT")
     if output:

@@ -151,3 +151,41 @@ def test_ci_cancels_superseded_pull_request_runs_only() -> None:
     concurrency = _load(ROOT / ".github/workflows/ci.yml")["concurrency"]
     assert "github.ref" in concurrency["group"]
     assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def _deploy_steps(job: str) -> dict[str, dict[str, Any]]:
+    document = _load(ROOT / ".github/workflows/model-deploy.yml")
+    return {step.get("name", step.get("uses", "")): step for step in document["jobs"][job]["steps"]}
+
+
+def test_fault1_the_deploy_reports_the_apply_outcome_not_its_exit_code() -> None:
+    steps = _deploy_steps("apply")
+    apply = steps["Apply ${{ matrix.env }}"]
+    assert "--format json" in apply["run"]
+    assert '> "$RUNNER_TEMP/apply.json"' in apply["run"]
+    assert '${EMERGENCY:+--emergency "$EMERGENCY"}' in apply["run"], "the emergency is recorded"
+    report = steps["Report the deploy outcome"]
+    assert report["if"] == "${{ !cancelled() }}"
+    assert '--outcome-file "$outcome"' in report["run"]
+    assert "RESULT" not in report.get("env", {}), "no success/failure from the exit code"
+    assert "steps.apply.outcome" not in str(report)
+
+
+def test_fault3_reviews_and_labels_re_plan_and_policy_changes_are_planned() -> None:
+    document = _load(ROOT / ".github/workflows/model-deploy.yml")
+    triggers = _triggers(document)
+    assert triggers["pull_request_review"] == {"types": ["submitted", "dismissed"]}
+    assert {"labeled", "unlabeled"} <= set(triggers["pull_request"]["types"])
+    plan = document["jobs"]["plan"]
+    assert "needs.changes.outputs.policy == 'true'" in plan["if"]
+    assert document["jobs"]["changes"]["outputs"]["policy"] == "${{ steps.envs.outputs.policy }}"
+
+
+def test_fault8_a_dispatched_rollback_opens_a_pull_request() -> None:
+    document = _load(ROOT / ".github/workflows/model-deploy.yml")
+    job = document["jobs"]["rollback"]
+    assert "inputs.rollback-to != ''" in job["if"]
+    assert "inputs.rollback-to == ''" in document["jobs"]["apply"]["if"]
+    run = _deploy_steps("rollback")["Open or update the rollback pull request"]["run"]
+    assert run.startswith(".venv/bin/slipway ci rollback")
+    assert "deploy rollback" not in run, "never the endpoint behind git's back"

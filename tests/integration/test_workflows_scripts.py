@@ -82,6 +82,7 @@ def test_changed_envs_lists_touched_manifests_in_promotion_order(
         "envs": '["dev", "prod"]',
         "env-args": "--env dev --env prod",
         "any": "true",
+        "policy": "false",
     }
 
 
@@ -90,7 +91,7 @@ def test_changed_envs_ignores_other_files(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert _outputs(out) == {"envs": "[]", "env-args": "", "any": "false"}
+    assert _outputs(out) == {"envs": "[]", "env-args": "", "any": "false", "policy": "false"}
 
 
 def test_changed_envs_uses_the_merge_base(repo: Path, tmp_path: Path) -> None:
@@ -117,11 +118,38 @@ def test_changed_envs_unknown_base_selects_every_environment(
     assert json.loads(_outputs(out)["envs"]) == ["dev", "staging", "prod", "qa"]
 
 
+def test_changed_envs_flags_a_change_to_the_rules(repo: Path, tmp_path: Path) -> None:
+    base, head = _change(repo, "model_deploy/policies/config.py")
+    output = tmp_path / "out"
+    done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(output) == {
+        "envs": "[]",
+        "env-args": "",
+        "any": "false",
+        "policy": "true",
+    }
+    base, head = _change(repo, ".github/CODEOWNERS", "model_deploy/environments/dev.yaml")
+    output = tmp_path / "out2"
+    _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
+    assert _outputs(output)["policy"] == "true"
+    assert _outputs(output)["envs"] == '["dev"]'
+    base, head = _change(repo, "README.md", "model_deploy/environments/prod.yaml")
+    output = tmp_path / "out3"
+    _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
+    assert _outputs(output)["policy"] == "false"
+
+
 def test_changed_envs_only(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--only", "staging", cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert _outputs(out) == {"envs": '["staging"]', "env-args": "--env staging", "any": "true"}
+    assert _outputs(out) == {
+        "envs": '["staging"]',
+        "env-args": "--env staging",
+        "any": "true",
+        "policy": "false",
+    }
     missing = _run("changed_envs.py", "--only", "nope", cwd=repo, output=out)
     assert missing.returncode == 1
     assert "nope.yaml" in missing.stderr
@@ -157,7 +185,32 @@ def test_build_version_reads_the_registered_version(tmp_path: Path) -> None:
         "version": "driver_ranking:7",
         "run-id": "20260101T000000Z-abc",
         "status": "registered",
+        "git-sha": "",
     }
+
+
+def test_fault9_the_registered_version_must_record_the_build_commit(tmp_path: Path) -> None:
+    build = "a" * 40
+    runs = tmp_path / "runs"
+    registered = {"status": "registered", "version": {"ref": "driver_ranking:7"}}
+    _write_run(runs, "wrong", {**registered, "git_sha": "b" * 40})
+    out = tmp_path / "out"
+    wrong = _run("build_version.py", str(runs), "--expect-git", build, cwd=tmp_path, output=out)
+    assert wrong.returncode == 1
+    assert f"records git SHA {'b' * 40}, not the build commit {build}" in wrong.stderr
+    unknown_runs = tmp_path / "unknown"
+    _write_run(unknown_runs, "u", {**registered, "git_sha": "unknown"})
+    unknown = _run(
+        "build_version.py", str(unknown_runs), "--expect-git", build, cwd=tmp_path, output=out
+    )
+    assert unknown.returncode == 1
+    assert "records git SHA unknown" in unknown.stderr
+    good_runs = tmp_path / "good"
+    _write_run(good_runs, "g", {**registered, "git_sha": build})
+    out = tmp_path / "good-out"
+    good = _run("build_version.py", str(good_runs), "--expect-git", build, cwd=tmp_path, output=out)
+    assert good.returncode == 0, good.stderr
+    assert _outputs(out)["git-sha"] == build
 
 
 def test_build_version_empty_when_nothing_registered(tmp_path: Path) -> None:
