@@ -62,7 +62,7 @@ class OwnerCheck:
         who = " or ".join(self.owners) if self.owners else "anyone (no CODEOWNERS rule)"
         text = f"{self.path}: {who} ({'; '.join(self.why)})"
         if self.unverified:
-            text += f"; cannot read the members of {', '.join(self.unverified)}"
+            text += "; team members unreadable"
         return text
 
 

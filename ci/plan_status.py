@@ -77,7 +77,7 @@ def _policy_status(
     if blocked:
         return "failure", "Blocked by " + "; ".join(blocked)
     if governance.missing:
-        return "failure", "Needs the owners' approval: " + "; ".join(
+        return "failure", "Needs owner approval: " + "; ".join(
             check.sentence() for check in governance.missing
         )
     if not planned and not governance.checks:

@@ -153,3 +153,43 @@ def merge_command(
     )
     doc = {"number": number, "base": pr.base, "merge_sha": sha}
     emit(doc, fmt, text=lambda _: f"#{number} merged into {pr.base} as {sha[:12]}")
+
+
+@pr_app.command("team")
+def team_command(
+    team: Annotated[
+        str,
+        typer.Argument(
+            help="The team CODEOWNERS names, as org/team (or @org/team).", show_default=False
+        ),
+    ],
+    members: Annotated[
+        list[str] | None,
+        typer.Argument(help="Its members (reviewer names): replaces the list.", show_default=False),
+    ] = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Show or set who is in a CODEOWNERS team (the local forge; on GitHub: the org's teams).
+
+    A policy change or an emergency needs an approval of its current head by an owner of the
+    path: a user CODEOWNERS names, or a member of a team it names.
+    """
+    from ci.errors import CiConfigError
+    from ci.forge.local import LocalForge
+
+    chosen = _forge(forge, repo_dir)
+    if members:
+        if not isinstance(chosen, LocalForge):
+            raise CiConfigError(f"set the members of {team} in the organization's teams on GitHub")
+        found: list[str] | None = chosen.set_team(team=team, members=members)
+    else:
+        found = chosen.team_members(team=team)
+    doc = {"team": team.removeprefix("@"), "members": found}
+    text = (
+        f"{doc['team']}: {', '.join(found) or 'nobody'}"
+        if found is not None
+        else f"{doc['team']}: unknown (the forge cannot tell)"
+    )
+    emit(doc, fmt, text=lambda _: text)

@@ -349,3 +349,113 @@ def test_drift_issue_is_opened_updated_and_closed(env: Env) -> None:
     assert closed.action == "closed"
     assert env.repo.issues[opened.issue.number]["state"] == "closed"
     assert len(env.repo.issues) == 1
+
+
+def test_fault1_on_github_a_refused_apply_rejects_nothing_and_opens_no_issue(env: Env) -> None:
+    first = env.promote(source_env="dev").pr
+    env.forge.merge_pr(number=first.number, message="merge v1")
+    second = env.promote(version="2").pr
+    merge_v2 = env.forge.merge_pr(number=second.number, message="merge v2")
+    refused = ApplyOutcome(
+        outcome="refused",
+        desired="driver_ranking:2",
+        now_serving="driver_ranking:1",
+        reasons=["staging is frozen until 2027-01-04T00:00:00+00:00 (end-of-year freeze)."],
+    )
+    report = env.report(sha=merge_v2, outcome=refused, pr_number=second.number, log_url="https://l")
+    [deployment] = env.repo.deployments.values()
+    states = [s["state"] for s in env.repo.deployment_statuses[deployment["id"]]]
+    assert states == ["error", "in_progress"], "GitHub lists newest first"
+    assert (
+        "frozen until 2027-01-04"
+        in env.repo.deployment_statuses[deployment["id"]][0]["description"]
+    )
+    assert not report.rejected
+    for version in (1, 2):
+        status = env.registry.get(model_name="driver_ranking", version=version).status
+        assert status == ApprovalStatus.APPROVED
+    assert [i for i in env.repo.issues.values() if i["number"] not in env.repo.pulls] == []
+
+
+def test_fault2_on_github_the_revert_is_one_commit_undoing_every_field(env: Env) -> None:
+    first = env.promote(source_env="dev").pr
+    env.forge.merge_pr(number=first.number, message="merge v1")
+    before = env.forge.read_file(path=STAGING, ref="main")
+    assert before is not None
+    tightened = before.replace("version: 1", "version: 2").replace(
+        "probability: {min: 0.0, max: 1.0}", "probability: {min: 0.99, max: 1.0}"
+    )
+    env.forge.push_file(
+        branch="tighten", base="main", path=STAGING, content=tightened, message="m", reset=False
+    )
+    pr = env.forge.create_pr(head="tighten", base="main", title="v2, stricter", body="", labels=())
+    merge = env.forge.merge_pr(number=pr.number, message="merge tighten")
+    config = ApplyOutcome(
+        outcome="rolled-back",
+        cause="config",
+        desired="driver_ranking:2",
+        now_serving="driver_ranking:1",
+        reasons=["smoke test failed"],
+    )
+    report = env.report(sha=merge, outcome=config, pr_number=pr.number, log_url="https://l")
+    assert not report.rejected
+    assert report.revert is not None
+    revert_head = env.repo.refs["slipway/revert-staging"]
+    commit = env.repo.commits[revert_head]
+    assert commit.parents == [env.repo.refs["main"]], "one commit on top of main"
+    assert f"This reverts merge commit {merge}" in commit.message
+    assert env.forge.read_file(path=STAGING, ref="slipway/revert-staging") == before
+    assert env.calls("POST", r"/git/trees$") == [201]
+    assert env.calls("POST", r"/git/commits$") == [201]
+    assert (
+        env.registry.get(model_name="driver_ranking", version=2).status == ApprovalStatus.APPROVED
+    )
+
+
+def test_fault3_on_github_the_base_branch_rules_and_team_owners_judge_the_pull_request(
+    env: Env,
+) -> None:
+    with env.state.lock:
+        env.repo.commit_file(
+            "main", ".github/CODEOWNERS", b"/model_deploy/environments/ @acme/ml\n", "owners"
+        )
+        env.state.add_user("carol", token="carol-token")
+    dev = f"{MANIFESTS_DIR}/dev.yaml"
+    base = env.forge.read_file(path=dev, ref="main")
+    assert base is not None
+    frozen = base + (
+        "\nfreeze_windows:\n  - start: 2998-01-01T00:00:00Z\n    end: 2999-01-01T00:00:00Z\n"
+        "    reason: later\n"
+    )
+    env.forge.push_file(branch="freeze", base="main", path=dev, content=frozen, message="m",
+                        reset=False)  # fmt: skip
+    pr = env.forge.create_pr(
+        head="freeze", base="main", title="freeze", body="", labels=("env:dev",)
+    )
+    waiting = comment_plan(
+        forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
+    )
+    latest = {s["context"]: s for s in reversed(env.repo.statuses[pr.head_sha])}
+    assert latest["slipway/policy"]["state"] == "failure"
+    assert "team members unreadable" in latest["slipway/policy"]["description"]
+    assert waiting.governance.checks[0].unverified == ("@acme/ml",)
+    env.state.teams["acme/ml"] = ["carol"]
+    github_forge(env.server.url, token="carol-token").approve_pr(number=pr.number)
+    approved = comment_plan(
+        forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
+    )
+    assert approved.governance.satisfied
+    latest = {s["context"]: s for s in reversed(env.repo.statuses[pr.head_sha])}
+    assert latest["slipway/policy"]["state"] == "success"
+
+
+def test_fault10_on_github_the_body_links_the_sticky_plan(env: Env) -> None:
+    pr = env.promote(source_env="dev").pr
+    assert "Policy checks" not in pr.body
+    result = comment_plan(
+        forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
+    )
+    [comment] = result.comments["staging"].comments
+    body = env.repo.issues[pr.number]["body"]
+    assert f"[`staging`]({comment.url})" in body
+    assert comment.url.startswith("https://github.test/acme/churn/issues/")

@@ -145,3 +145,23 @@ def test_records_live_in_the_git_dir_or_a_given_folder(repo: Path, tmp_path: Pat
     assert (repo / ".git" / "slipway" / "prs" / "1.json").is_file()
     elsewhere = LocalForge(repo=repo, state_dir=tmp_path / "state")
     assert elsewhere.list_prs() == []
+
+
+def test_teams_are_set_and_shown_from_the_command_line(repo: Path) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from slipway.cli.pr import pr_app
+
+    app = typer.Typer()
+    app.add_typer(pr_app, name="pr")
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["pr", "team", "acme/ml", "--repo-dir", str(repo), "-f", "json"])
+    assert unknown.exit_code == 0, unknown.output
+    assert json.loads(unknown.output) == {"team": "acme/ml", "members": None}
+    runner.invoke(app, ["pr", "team", "@acme/ml", "carol", "alice", "--repo-dir", str(repo)])
+    shown = runner.invoke(app, ["pr", "team", "acme/ml", "--repo-dir", str(repo)])
+    assert shown.output.strip() == "acme/ml: alice, carol"
+    assert LocalForge(repo=repo).team_members(team="acme/ml") == ["alice", "carol"]

@@ -93,7 +93,7 @@ def test_a_policy_change_needs_an_owner_approval_of_the_current_head(
     plans = planner(tmp_path, registry)
     first = statuses(plan(forge, number, plans))["slipway/policy"]
     assert first[0] == "failure"
-    assert "Needs the owners' approval" in first[1]
+    assert "Needs owner approval" in first[1]
     assert "@acme/ml" in first[1]
     forge.approve_pr(number=number, reviewer="bob")
     forge.set_team(team="acme/ml", members=["carol"])
