@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -26,6 +26,9 @@ from ci.forge.records import Issue, IssueEdit
 from ci.markers import digest_line, digest_of, marker, parse_digest
 from foundation.markdown import escape_cell, escape_text
 from model_deploy.status import EnvStatus
+
+if TYPE_CHECKING:
+    from model_deploy.service import Deployer
 
 DRIFT_KEY = "drift"
 DRIFT_LABEL = "slipway:drift"
@@ -124,6 +127,25 @@ def drift_issue(
         forge.update_issue(number=existing.number, edit=IssueEdit(title=title, body=body)),
         names,
     )
+
+
+def plan_blockers(deployer: Deployer, envs: list[str]) -> dict[str, list[str]]:
+    """Why ``slipway deploy apply`` would refuse each of ``envs`` (blocked plans only).
+
+    An environment that cannot be planned is blocked by that, in one sentence.
+    """
+    from foundation.errors import SlipwayError
+
+    found: dict[str, list[str]] = {}
+    for env in envs:
+        try:
+            plan = deployer.plan(env)
+        except SlipwayError as exc:
+            found[env] = [f"its plan could not be computed: {exc}"]
+            continue
+        if plan.blocked:
+            found[env] = [r.message for r in plan.policies if r.failed]
+    return found
 
 
 def _advice(statuses: list[EnvStatus], blockers: Mapping[str, list[str]]) -> list[str]:

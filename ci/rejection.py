@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ci.forge.protocol import Files
 from ci.outcome import ApplyOutcome
@@ -28,6 +29,26 @@ from model_deploy.status import EnvStatus
 
 ServingLookup = Callable[[], list[EnvStatus]]
 """Every environment's status (``slipway deploy status``), to see what serves where."""
+
+
+def status_lookup(status_json: Path | None = None) -> ServingLookup:
+    """Every environment's status, looked up on first use.
+
+    It is read from ``slipway deploy status --format json`` output (``status_json``), or
+    checked now with ``model_deploy``'s deployer.
+    """
+
+    def lookup() -> list[EnvStatus]:
+        if status_json is not None:
+            from ci.drift import load_statuses
+
+            return load_statuses(status_json)
+        from model_deploy.service import Deployer
+        from model_deploy.status import status_all
+
+        return status_all(Deployer())
+
+    return lookup
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -13,30 +12,6 @@ from ci.errors import PlanCommentError
 from slipway.cli import ci_options as cs
 from slipway.cli.output import FormatOption, OutputFormat, emit
 from slipway.cli.pr import pr_app
-
-if TYPE_CHECKING:
-    from ci.rejection import ServingLookup
-    from model_deploy.service import Deployer
-    from model_deploy.status import EnvStatus
-
-
-class ResultChoice(StrEnum):
-    """Deploy results on the command line."""
-
-    IN_PROGRESS = "in_progress"
-    SUCCESS = "success"
-    FAILURE = "failure"
-
-    def literal(self) -> Literal["in_progress", "success", "failure"]:
-        """The result as the literal ``report_deploy`` takes."""
-        return _RESULTS[self]
-
-
-_RESULTS: dict[ResultChoice, Literal["in_progress", "success", "failure"]] = {
-    ResultChoice.IN_PROGRESS: "in_progress",
-    ResultChoice.SUCCESS: "success",
-    ResultChoice.FAILURE: "failure",
-}
 
 ci_app = typer.Typer(
     help="GitHub/PR automation used by the workflows.",
@@ -159,50 +134,11 @@ def report_deploy_command(
     sha: Annotated[
         str, typer.Option("--sha", help="Commit deployed (the merge commit).", show_default=False)
     ],
-    outcome_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--outcome-file",
-            help="What `slipway deploy apply ENV --format json` printed: the outcome decides "
-            "what follows (only a failure blamed on the model rejects the version).",
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
-    result: Annotated[
-        ResultChoice | None,
-        typer.Option(
-            "--result",
-            help="in_progress (deploy started), success or failure, without an outcome "
-            "(a bare failure has no known cause: it rejects nothing).",
-            case_sensitive=False,
-            show_default=False,
-        ),
-    ] = None,
-    pr_number: Annotated[
-        int | None,
-        typer.Option(
-            "--pr", help="The merged pull request (gets the result comment).", show_default=False
-        ),
-    ] = None,
-    log_url: Annotated[
-        str | None,
-        typer.Option(
-            "--log-url",
-            help="Link to the deploy log (default: this workflow run).",
-            show_default=False,
-        ),
-    ] = None,
-    status_json: Annotated[
-        Path | None,
-        typer.Option(
-            "--status-json",
-            help="Output of `slipway deploy status --format json`: what serves where, read "
-            "before a version is rejected (default: check every environment now).",
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    outcome_file: cs.OutcomeFileOption = None,
+    result: cs.ResultOption = None,
+    pr_number: cs.MergedPrOption = None,
+    log_url: cs.LogUrlOption = None,
+    status_json: cs.StatusJsonOption = None,
     forge: cs.ForgeOption = None,
     repo_dir: cs.RepoDirOption = None,
     base: cs.BaseOption = None,
@@ -221,6 +157,7 @@ def report_deploy_command(
     from ci.context import ci_context
     from ci.deployments import report_deploy
     from ci.outcome import load_outcome
+    from ci.rejection import status_lookup
 
     if outcome_file is None and result is None:
         raise typer.BadParameter("give --outcome-file (or --result)", param_hint="--outcome-file")
@@ -238,7 +175,7 @@ def report_deploy_command(
         planner=context.planner(),
         manifests_dir=context.settings.manifests_dir,
         base=context.settings.base_branch,
-        serving=_serving_lookup(status_json),
+        serving=status_lookup(status_json),
     )
     revert = report.revert.pr if report.revert else None
     what = outcome.outcome if outcome else report.result
@@ -277,22 +214,6 @@ def report_deploy_command(
             "notes": report.notes,
         },
     )
-
-
-def _serving_lookup(status_json: Path | None) -> ServingLookup:
-    """Every environment's status: from a file, or checked now (on first use)."""
-
-    def lookup() -> list[EnvStatus]:
-        from ci.drift import load_statuses
-
-        if status_json is not None:
-            return load_statuses(status_json)
-        from model_deploy.service import Deployer
-        from model_deploy.status import status_all
-
-        return status_all(Deployer())
-
-    return lookup
 
 
 @ci_app.command("rollback")
@@ -379,7 +300,7 @@ def drift_issue_command(
     """Open or update ONE drift issue with the drift table; close it when there is no drift."""
     from ci.actions import run_url as this_run
     from ci.context import ci_context
-    from ci.drift import drift_issue, load_statuses
+    from ci.drift import drift_issue, load_statuses, plan_blockers
     from model_deploy.service import Deployer
 
     deployer = Deployer()
@@ -394,7 +315,7 @@ def drift_issue_command(
         statuses=statuses,
         now=datetime.now(UTC),
         run_url=run_url or this_run(),
-        blockers=_blockers(deployer, [s.env for s in statuses if s.error or not s.in_sync]),
+        blockers=plan_blockers(deployer, [s.env for s in statuses if s.error or not s.in_sync]),
     )
     where = f" #{result.issue.number} ({result.issue.url})" if result.issue else ""
     drifted = ", ".join(result.drifted) or "none"
@@ -407,22 +328,6 @@ def drift_issue_command(
             "drifted": result.drifted,
         },
     )
-
-
-def _blockers(deployer: Deployer, envs: list[str]) -> dict[str, list[str]]:
-    """Why ``slipway deploy apply`` would refuse each environment (blocked plans only)."""
-    from foundation.errors import SlipwayError
-
-    found: dict[str, list[str]] = {}
-    for env in envs:
-        try:
-            plan = deployer.plan(env)
-        except SlipwayError as exc:
-            found[env] = [f"its plan could not be computed: {exc}"]
-            continue
-        if plan.blocked:
-            found[env] = [r.message for r in plan.policies if r.failed]
-    return found
 
 
 def _emit(fmt: OutputFormat, text: list[str], doc: dict[str, object]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -58,6 +58,71 @@ RunUrlOption = Annotated[
     typer.Option(
         "--run-url",
         help="Link to the CI run (default on GitHub Actions: this workflow run).",
+        show_default=False,
+    ),
+]
+
+
+class ResultChoice(StrEnum):
+    """Deploy results on the command line."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+    def literal(self) -> Literal["in_progress", "success", "failure"]:
+        """The result as the literal ``report_deploy`` takes."""
+        return _RESULTS[self]
+
+
+_RESULTS: dict[ResultChoice, Literal["in_progress", "success", "failure"]] = {
+    ResultChoice.IN_PROGRESS: "in_progress",
+    ResultChoice.SUCCESS: "success",
+    ResultChoice.FAILURE: "failure",
+}
+
+
+OutcomeFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--outcome-file",
+        help="What `slipway deploy apply ENV --format json` printed: the outcome decides "
+        "what follows (only a failure blamed on the model rejects the version).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+ResultOption = Annotated[
+    ResultChoice | None,
+    typer.Option(
+        "--result",
+        help="in_progress (deploy started), success or failure, without an outcome "
+        "(a bare failure has no known cause: it rejects nothing).",
+        case_sensitive=False,
+        show_default=False,
+    ),
+]
+MergedPrOption = Annotated[
+    int | None,
+    typer.Option(
+        "--pr", help="The merged pull request (gets the result comment).", show_default=False
+    ),
+]
+LogUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-url",
+        help="Link to the deploy log (default: this workflow run).",
+        show_default=False,
+    ),
+]
+StatusJsonOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--status-json",
+        help="Output of `slipway deploy status --format json`: what serves where, read "
+        "before a version is rejected (default: check every environment now).",
+        dir_okay=False,
         show_default=False,
     ),
 ]
