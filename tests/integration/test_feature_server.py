@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from feast import FeatureStore, RepoConfig
 from feast.feature_server import get_app
 from feast.protos.feast.types.Value_pb2 import Value
-from kits.feast_oracle import by_name, column_groups, random_requests, same_value
+from kits.feast_oracle import by_name, column_groups, odfv_columns, random_requests, same_value
 from kits.feature_repos import DRIVER_FEATURES, copy_repo, driver_frame
 from kits.feature_repos import load_repo as load_demo
 from kits.feature_servers import service_process
@@ -87,15 +87,6 @@ def feast_client(store: FeatureStore) -> Iterator[TestClient]:
         yield test_client
 
 
-def _odfv_columns(snapshot: Any) -> set[str]:
-    return {
-        column
-        for odfv in snapshot.odfvs.values()
-        for feature in odfv.features
-        for column in (feature, f"{odfv.name}__{feature}")
-    }
-
-
 def assert_same_as_feast(
     ours: dict[str, Any], feast: dict[str, Any], *, groups: dict[str, str], odfvs: set[str]
 ) -> None:
@@ -127,7 +118,7 @@ def test_differential_against_feast_server_and_sdk(
         },
         request_values={"trip_distance_km": lambda rng: round(rng.uniform(0.5, 40.0), 3)},
     )
-    odfvs = _odfv_columns(snapshot)
+    odfvs = odfv_columns(snapshot)
     statuses: set[str] = set()
     byte_identical = 0
     for body in bodies:

@@ -96,6 +96,20 @@ def by_name(response: Mapping[str, Any]) -> dict[str, Any]:
     return dict(zip(names, response["results"], strict=True))
 
 
+def odfv_columns(snapshot: Snapshot) -> set[str]:
+    """Every response column an on-demand view can produce, short and full names.
+
+    Feast's server drops python on-demand outputs under full names, so these are the columns
+    this service may answer that Feast does not.
+    """
+    return {
+        column
+        for odfv in snapshot.odfvs.values()
+        for feature in odfv.features
+        for column in (feature, f"{odfv.name}__{feature}")
+    }
+
+
 def column_groups(snapshot: Snapshot, body: Mapping[str, Any]) -> dict[str, str]:
     """Column name to the view it belongs to (``""`` for join keys), from our plan."""
     plan = plan_for(
