@@ -176,6 +176,13 @@ def _build(
         f"Read feature service {service}",
         lambda: describe_feature_service(store=repo.open_store(), name=service),
     )
+    sources = [definition.data.entity_source, *info.sources]
+    validation = run.step(
+        "validate",
+        f"Validate data ({', '.join(dict.fromkeys(sources))})",
+        lambda: validate_data(repo_path=repo.path, sources=sources, now=now),
+    )
+    write_json_atomic(folder / "validation.json", validation.summary())
     data = definition.data
     label = run.step(
         "label",
@@ -188,13 +195,6 @@ def _build(
             max_classes=data.max_classes,
         ),
     )
-    sources = [definition.data.entity_source, *info.sources]
-    validation = run.step(
-        "validate",
-        f"Validate data ({', '.join(dict.fromkeys(sources))})",
-        lambda: validate_data(repo_path=repo.path, sources=sources, now=now),
-    )
-    write_json_atomic(folder / "validation.json", validation.summary())
     training_set = run.step(
         "training_set",
         "Build the point-in-time training set",

@@ -182,11 +182,15 @@ def run(
         return serving
 
     if sagemaker:
+        from model_build.errors import PipelineError
         from model_build.pipeline.steps.register import git_sha
         from model_build.sagemaker.launch import launch_build, resolve_target
 
         options = {"bucket": bucket, "role_arn": role_arn, "image_uri": image_uri, "region": region}
-        target = resolve_target(settings, **options, required=True)
+        try:
+            target = resolve_target(settings, **options, required=True)
+        except PipelineError as exc:  # a usage error: options are missing
+            raise typer.BadParameter(str(exc)) from exc
         for path in paths:
             definition = load_definition(path=path)
             launched = launch_build(

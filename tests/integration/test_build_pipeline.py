@@ -1,7 +1,8 @@
 """The build pipeline on a real Feast repo with demo data: AUC, determinism, gate, data gate.
 
 One session fixture writes the demo data and applies the repo; one local build registers
-version 1; the other tests reuse both.
+driver_ranking version 1; the other tests reuse both. The regression model trip_fare builds on
+the same data; labels that do not fit a task fail before training, through the CLI.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from feature_store.demo_data import DemoSizes, write_demo_data
 from feature_store.errors import ValidationFailedError
 from feature_store.registry_sync import apply
 from feature_store.repo import FeatureRepo
+from model_build.definition.catalog import MODELS_DIR
 from model_build.errors import GateFailedError
 from model_build.pipeline.local_runner import BuildResult, run_local
-from model_build.pipeline.params import DEFAULT_PARAMS_PATH
-from model_build.pipeline.plots import PLOT_FILES
+from model_build.pipeline.plots import plot_files
 from model_build.pipeline.serving import ServingModel
 from model_build.pipeline.steps.gate import NoServingModel
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ApprovalStatus, NewVersion
 from model_build.sagemaker.jobs import evaluate_job, prepare_job, train_job
 from model_bundle.bundle import load_bundle, pack_bundle
+from model_bundle.task import Task
+from slipway.cli.app import run as slipway
 from slipway.cli.build import build_app
 
 pytestmark = pytest.mark.integration
@@ -43,6 +46,9 @@ FEATURES = [
 FEATURE_REPO = Path(__file__).resolve().parents[2] / "feature_repo"
 PROD_MANIFEST = Path(__file__).resolve().parents[2] / "model_deploy" / "environments" / "prod.yaml"
 FIRST = NoServingModel(reason="first build: nothing serves yet")
+DEFAULT_PARAMS_PATH = MODELS_DIR / "driver_ranking"
+DEFINITION = DEFAULT_PARAMS_PATH / "model.yaml"
+FARE = MODELS_DIR / "trip_fare"
 
 
 def _prod_manifest(path: Path, *, version: int) -> Path:
@@ -73,7 +79,7 @@ def first_build(
     registry = LocalRegistry(tmp_path_factory.mktemp("registry"))
     result = run_local(
         repo=built_repo,
-        params_path=DEFAULT_PARAMS_PATH,
+        model_path=DEFAULT_PARAMS_PATH,
         registry=registry,
         run_dir=tmp_path_factory.mktemp("runs"),
         serving=FIRST,
@@ -94,7 +100,7 @@ def test_local_build_trains_a_good_model_and_registers_it(
     folder = result.run_dir
     for name in ("validation.json", "training_set.json", "evaluation.json", "gate.json"):
         assert (folder / name).is_file(), name
-    assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(PLOT_FILES)
+    assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(plot_files(Task.BINARY))
     run = json.loads((folder / "run.json").read_text())
     assert run["status"] == "registered"
     assert run["warnings"] == []
@@ -120,10 +126,12 @@ def test_local_build_trains_a_good_model_and_registers_it(
     assert version.feature_service == "driver_ranking_v1"
     assert version.git_sha == "0" * 40
     assert version.params["train"]["seed"] == 42
+    assert version.task == Task.BINARY
     assert version.metrics == result.metrics
     bundle = load_bundle(directory=folder / "bundle")
     assert bundle.features == FEATURES
     assert bundle.metadata["request_fields"] == ["trip_distance_km"]
+    assert (bundle.task, bundle.classes) == (Task.BINARY, [0, 1])
 
 
 def test_same_data_params_and_seed_give_the_same_model(
@@ -135,7 +143,7 @@ def test_same_data_params_and_seed_give_the_same_model(
     manifest = _prod_manifest(tmp_path / "prod.yaml", version=1)
     args = ["run", "--repo", str(built_repo.path), "--registry-path", str(registry.root)]
     args += ["--run-dir", str(tmp_path / "runs"), "--prod-manifest", str(manifest)]
-    args += ["--now", END.isoformat()]
+    args += ["--now", END.isoformat(), "--model", "driver_ranking"]
     outcome = CliRunner().invoke(build_app, args)
     assert outcome.exit_code == 0, outcome.output
     said = " ".join(outcome.output.split())
@@ -176,7 +184,7 @@ def test_gate_blocks_a_candidate_worse_than_prod(
     before = len(registry.list_versions(model_name="driver_ranking"))
     with pytest.raises(GateFailedError) as caught:
         run_local(
-            repo=built_repo, params_path=DEFAULT_PARAMS_PATH, registry=registry,
+            repo=built_repo, model_path=DEFAULT_PARAMS_PATH, registry=registry,
             run_dir=tmp_path, serving=ServingModel(version=prod, environment="prod"), now=END,
             rescore=False,
         )  # fmt: skip
@@ -198,17 +206,17 @@ def test_sagemaker_jobs_build_the_same_model(
     """PrepareData -> Train -> Evaluate on temp folders: the same step code as the local run."""
     first, _ = first_build
     training_set = prepare_job(
-        repo_dir=built_repo.path, params_path=DEFAULT_PARAMS_PATH, out_dir=tmp_path / "ts", now=END
+        repo_dir=built_repo.path, definition_path=DEFINITION, out_dir=tmp_path / "ts", now=END
     )
     assert json.loads((training_set / "validation.json").read_text())["passed"]
     digest = train_job(
-        training_set_dir=training_set, params_path=DEFAULT_PARAMS_PATH, model_dir=tmp_path / "model"
+        training_set_dir=training_set, definition_path=DEFINITION, model_dir=tmp_path / "model"
     )
     assert digest == first.artifact_digest
     archive = pack_bundle(directory=tmp_path / "model", archive=tmp_path / "out" / "model.tar.gz")
     serving = json.dumps({"ref": "driver_ranking:1", "metrics": {"roc_auc": 0.99}})
     report = evaluate_job(
-        model_path=archive.parent, training_set_dir=training_set, params_path=DEFAULT_PARAMS_PATH,
+        model_path=archive.parent, training_set_dir=training_set, definition_path=DEFINITION,
         out_dir=tmp_path / "evaluation", serving=serving, run_id="exec-1", git_commit="abc",
     )  # fmt: skip
     assert report["metrics"] == first.metrics
@@ -237,7 +245,7 @@ def test_data_gate_stops_the_build_before_training(built_repo: FeatureRepo, tmp_
     registry = LocalRegistry(tmp_path / "registry")
     with pytest.raises(ValidationFailedError, match="trips") as caught:
         run_local(
-            repo=FeatureRepo(path=path), params_path=DEFAULT_PARAMS_PATH, registry=registry,
+            repo=FeatureRepo(path=path), model_path=DEFAULT_PARAMS_PATH, registry=registry,
             run_dir=tmp_path / "runs", serving=FIRST, now=END,
         )  # fmt: skip
     assert "label" in str(caught.value)
@@ -255,7 +263,7 @@ def test_cli_warns_when_there_is_nothing_to_compare_with(
     """No prod manifest: the build still runs on absolute thresholds, and says so."""
     args = ["run", "--repo", str(built_repo.path), "--registry-path", str(tmp_path / "registry")]
     args += ["--run-dir", str(tmp_path / "runs"), "--now", END.isoformat()]
-    args += ["--prod-manifest", str(tmp_path / "absent" / "prod.yaml")]
+    args += ["--prod-manifest", str(tmp_path / "absent" / "prod.yaml"), "-m", "driver_ranking"]
     outcome = CliRunner().invoke(build_app, args)
     assert outcome.exit_code == 0, outcome.output
     said = " ".join(outcome.output.split())
@@ -270,3 +278,87 @@ def test_cli_warns_when_there_is_nothing_to_compare_with(
     gate = json.loads((run_json.parent / "gate.json").read_text())
     assert gate["baseline"] is None
     assert gate["no_baseline"]["warning"] is True
+
+
+@pytest.mark.parametrize(
+    ("task", "label", "reason"),
+    [
+        ("binary", "fare", "label 'fare' is float64 (e.g. "),
+        ("multiclass", "trip_id", "label 'trip_id' has 10000 classes"),
+        ("multiclass", "label", "label 'label' has 2 classes (0, 1); use task 'binary'"),
+        ("regression", "event_timestamp", "but task 'regression' needs a numeric label"),
+    ],
+)
+def test_a_label_that_does_not_fit_the_task_fails_before_training(
+    built_repo: FeatureRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    label: str,
+    reason: str,
+) -> None:
+    """One line on stderr naming the file, the field and the label; nothing trained."""
+    folder = tmp_path / "models" / "driver_ranking"
+    folder.mkdir(parents=True)
+    text = DEFINITION.read_text(encoding="utf-8")
+    text = text.replace("task: binary", f"task: {task}").replace(
+        "label: label ", f"label: {label} "
+    )
+    text = text.replace("threshold: 0.5 ", "# threshold ").replace("roc_auc: 0.75", "pr_auc: 0.1")
+    text = text.replace("log_loss: 0.60", "brier: 0.9").replace("roc_auc: 0.01", "pr_auc: 0.1")
+    text = text.replace("log_loss: 0.02", "brier: 0.1")
+    if task == "regression":
+        text = text.replace("pr_auc: 0.1", "rmse: 9.0").replace("brier: 0.9", "mae: 9.0")
+        text = text.replace("brier: 0.1", "mae: 0.1")
+    (folder / "model.yaml").write_text(text, encoding="utf-8")
+    args = ["build", "run", "--model", str(folder), "--repo", str(built_repo.path)]
+    args += ["--registry-path", str(tmp_path / "registry"), "--run-dir", str(tmp_path / "runs")]
+    args += ["--now", END.isoformat(), "--no-compare-prod"]
+    assert slipway(args) == 1
+    lines = capsys.readouterr().err.strip().splitlines()  # progress lines, then the error
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors == lines[-1:], lines
+    said = errors[0]
+    assert said.startswith(f"error: {folder / 'model.yaml'}: field 'data.label': ")
+    assert reason in said
+    (run_json,) = (tmp_path / "runs").glob("*/run.json")
+    run = json.loads(run_json.read_text())
+    assert (run["status"], run["failed_step"]) == ("failed", "label")
+    assert "training_set" not in run["timings"]  # checked after the data gate, before the join
+    assert "train" not in run["timings"]
+
+
+def test_the_regression_model_builds_every_model_folder_in_one_run(
+    first_build: tuple[BuildResult, LocalRegistry],
+    built_repo: FeatureRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --model: every model folder (driver_ranking and trip_fare) is built; JSON lists both."""
+    first, _ = first_build
+    args = ["build", "run", "--repo", str(built_repo.path), "--format", "json"]
+    args += ["--registry-path", str(tmp_path / "registry"), "--run-dir", str(tmp_path / "runs")]
+    args += ["--now", END.isoformat(), "--no-compare-prod"]
+    assert slipway(args) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    builds = {b["model"]: b for b in report["builds"]}
+    assert report["failed"] == []
+    assert set(builds) >= {"driver_ranking", "trip_fare"}
+    assert builds["driver_ranking"]["artifact_digest"] == first.artifact_digest
+    fare = builds["trip_fare"]
+    assert (fare["task"], fare["status"], fare["version"]) == (
+        "regression",
+        "registered",
+        "trip_fare:1",
+    )
+    assert fare["metrics"]["r2"] >= 0.8
+    assert fare["metrics"]["rmse"] <= 6.0
+    assert set(fare["metrics"]) >= {"rmse", "mae", "r2", "mape", "residual_q50"}
+    plots = Path(fare["run_dir"]) / "plots"
+    assert sorted(p.name for p in plots.iterdir()) == sorted(plot_files(Task.REGRESSION))
+    bundle = load_bundle(directory=Path(fare["run_dir"]) / "bundle")
+    assert (bundle.task, bundle.classes, bundle.threshold) == (Task.REGRESSION, None, None)
+    assert "trip_distance_km" in bundle.features
+    assert {"log_distance_km", "supply_gap", "customer_segment"} <= set(bundle.features)
+    registry = LocalRegistry(tmp_path / "registry")
+    assert registry.get(model_name="trip_fare", version=1).task == Task.REGRESSION

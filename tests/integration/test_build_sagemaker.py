@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from foundation.aws import AwsCalls
 from model_build.errors import BuildError, PipelineError, RegistryError
-from model_build.pipeline.params import load_params
+from model_build.definition.catalog import MODELS_DIR
+from model_build.definition.loader import load_definition
+from model_build.definition.schema import ModelDefinition
 from model_build.sagemaker.client import (
     describe_definition,
     ensure_model_package_group,
@@ -32,6 +34,11 @@ BUCKET = "slipway-artifacts"
 ROLE = "arn:aws:iam::123456789012:role/slipway-sagemaker"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway:0.1.0"
 FEATURE_REPO = Path(__file__).resolve().parents[2] / "feature_repo"
+
+
+def load_params() -> ModelDefinition:
+    """The checked-in driver ranking definition."""
+    return load_definition(path=MODELS_DIR / "driver_ranking")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +73,7 @@ def aws(calls: AwsCalls) -> tuple[Any, Any]:
 @pytest.fixture(scope="module")
 def definition() -> dict[str, Any]:
     return compile_pipeline(
-        params=load_params(), bucket=BUCKET, role_arn=ROLE, image_uri=IMAGE, region="us-east-1"
+        model=load_params(), bucket=BUCKET, role_arn=ROLE, image_uri=IMAGE, region="us-east-1"
     )
 
 
@@ -76,10 +83,12 @@ def test_upsert_then_update_and_start(
     sagemaker, s3 = aws
     params = load_params()
     name = params.sagemaker.pipeline_name
-    uploaded = upload_code(aws=calls, bucket=BUCKET, params=params)
+    uploaded = upload_code(aws=calls, bucket=BUCKET, model=params)
     assert len(uploaded) == 4
-    body = s3.get_object(Bucket=BUCKET, Key=f"{params.sagemaker.prefix}/code/params.yaml")
-    assert "min_roc_auc: 0.75" in body["Body"].read().decode()
+    body = s3.get_object(Bucket=BUCKET, Key=f"{params.sagemaker.prefix}/code/model.yaml")
+    text = body["Body"].read().decode()
+    assert "task: binary" in text
+    assert "roc_auc: 0.75" in text
 
     first = upsert_and_start(
         aws=calls,
@@ -123,7 +132,7 @@ def test_aws_failures_are_pipeline_errors_naming_the_operation(calls: AwsCalls) 
     with pytest.raises(PipelineError, match="pipeline nope not found"):
         describe_definition(aws=calls, name="nope")
     with pytest.raises(PipelineError, match="put_object failed"):
-        upload_code(aws=calls, bucket="no-such-bucket", params=load_params())
+        upload_code(aws=calls, bucket="no-such-bucket", model=load_params())
 
 
 def test_model_package_group_is_created_once(calls: AwsCalls, aws: tuple[Any, Any]) -> None:
@@ -181,6 +190,7 @@ def test_cli_run_sagemaker_uploads_upserts_and_starts(
     monkeypatch.setenv("SLIPWAY_AWS_REGION", "us-east-1")
     monkeypatch.setenv("SLIPWAY_SAGEMAKER_ROLE_ARN", ROLE)
     args = ["run", "--sagemaker", "--repo", str(repo), "--registry-path", str(tmp_path / "reg")]
+    args += ["--model", "driver_ranking"]
     args += ["--prod-manifest", str(tmp_path / "absent.yaml"), "--bucket", BUCKET]
     args += ["--image-uri", IMAGE]
     outcome = CliRunner().invoke(build_app, args)
@@ -191,7 +201,7 @@ def test_cli_run_sagemaker_uploads_upserts_and_starts(
     assert execution["PipelineArn"] == started["pipeline_arn"]
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=params.sagemaker.prefix)
     keys = {item["Key"].removeprefix(params.sagemaker.prefix + "/") for item in listed["Contents"]}
-    assert {"code/prepare.py", "code/train.py", "code/evaluate.py", "code/params.yaml"} <= keys
+    assert {"code/prepare.py", "code/train.py", "code/evaluate.py", "code/model.yaml"} <= keys
     assert {"feature_repo/definitions.py", "feature_repo/feature_store.yaml"} <= keys
     assert {"feature_repo/expectations/trips.json", "feature_repo/data/trips.parquet"} <= keys
     assert "feature_repo/data/registry.db" not in keys
@@ -249,7 +259,7 @@ def test_sagemaker_registry_reads_what_the_register_step_records(
     ensure_model_package_group(aws=calls, model_name="driver_ranking")
     metrics = {"roc_auc": 0.85, "log_loss": 0.47}
     record = new_version(
-        params=params, artifact_digest="sha256:" + "a" * 64, metrics=metrics,
+        definition=params, artifact_digest="sha256:" + "a" * 64, metrics=metrics,
         data_hash="sha256:" + "b" * 64, features=["conv_rate", "trip_distance_km"],
         run_id="exec-7", git_commit="c" * 40, description="SageMaker pipeline execution exec-7",
     )  # fmt: skip
@@ -287,6 +297,7 @@ def test_sagemaker_registry_reads_what_the_register_step_records(
     )
     version = registry.get(model_name="driver_ranking", version=1)
     assert version.artifact_digest == record.artifact_digest
+    assert version.task == record.task == "binary"
     assert version.data_hash == record.data_hash
     assert version.git_sha == record.git_sha
     assert version.run_id == "exec-7"
