@@ -14,10 +14,10 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from foundation.aws import AwsCalls
-from model_build.errors import BuildError, PipelineError, RegistryError
 from model_build.definition.catalog import MODELS_DIR
 from model_build.definition.loader import load_definition
 from model_build.definition.schema import ModelDefinition
+from model_build.errors import BuildError, PipelineError, RegistryError
 from model_build.sagemaker.client import (
     describe_definition,
     ensure_model_package_group,
