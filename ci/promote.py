@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ci.errors import CiError, PromotionError
 from ci.forge.protocol import Files, Forge
 from ci.forge.records import FileCommit, PullRequest
+from ci.governance import EMERGENCY_LABEL
 from ci.planning import (
     Planner,
     RegistryOpener,
@@ -48,6 +49,8 @@ class PromotionRequest:
         version: ``N`` or ``MODEL:N`` (or None with ``source_env``).
         source_env: Environment whose manifest names the version (``--from``).
         override_rejection: Propose a Rejected version anyway (recorded in the body).
+        emergency: Label the pull request ``emergency`` (it may pass a freeze window, with the
+            owners' approval; the plan and the deployment record it).
         base: Branch the pull request targets.
         registry: Registry of an explicit version (default: from the manifests).
     """
@@ -56,6 +59,7 @@ class PromotionRequest:
     version: str | None = None
     source_env: str | None = None
     override_rejection: bool = False
+    emergency: bool = False
     base: str = "main"
     manifests_dir: str = "model_deploy/environments"
     registry: str | None = None
@@ -65,6 +69,7 @@ class PromotionRequest:
         """The equivalent command line."""
         what = f"--from {self.source_env}" if self.source_env else str(self.version)
         flag = " --override-rejection" if self.override_rejection else ""
+        flag += " --emergency" if self.emergency else ""
         return f"slipway promote --to {self.env} {what}{flag}"
 
 
@@ -152,6 +157,7 @@ def promote(
         why=why,
         command=request.command,
         override_rejection=request.override_rejection and candidate.rejected,
+        emergency=request.emergency,
     )
     return propose(
         forge,
@@ -211,6 +217,7 @@ def propose(
     labels = (
         f"slipway:{'promotion' if proposal.kind == 'promote' else 'revert'}",
         f"env:{proposal.env}",
+        *((EMERGENCY_LABEL,) if proposal.emergency else ()),
     )
     pr, action = open_or_adopt(
         forge,

@@ -35,6 +35,7 @@ class Proposal:
         why: One phrase: where the version comes from or why it is reverted.
         command: The command that proposed it (shown in the footer).
         override_rejection: Whether a Rejected version was proposed on purpose.
+        emergency: Whether it is proposed as an emergency (labelled ``emergency``).
         title_text: The title, when the default one does not fit (a revert names its PR).
         extra_meta: More machine-readable facts (a revert: the merge it undoes).
     """
@@ -48,6 +49,7 @@ class Proposal:
     why: str
     command: str
     override_rejection: bool = False
+    emergency: bool = False
     title_text: str | None = None
     extra_meta: tuple[tuple[str, Any], ...] = ()
 
@@ -135,6 +137,14 @@ def _render(proposal: Proposal, *, digest: str = "") -> str:
             f"registry{reason}; it was proposed with `--override-rejection`. The approval "
             f"policy still blocks `slipway deploy apply {p.env}` until someone approves it "
             f"again (`slipway models approve {p.model.ref} --force`).",
+            "",
+        ]
+    if p.emergency:
+        lines += [
+            "> [!IMPORTANT]",
+            "> **Emergency.** Labelled `emergency`: a freeze window is waived, and "
+            "`slipway/policy` needs an approval of the current head by the manifest's owners "
+            "(CODEOWNERS). The plan and the deployment record it.",
             "",
         ]
     lines += [pending_link(), ""]

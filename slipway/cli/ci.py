@@ -109,6 +109,7 @@ def comment_plan_command(
         text.append(f"  {name}: {state}; {plan.summary if plan else result.errors.get(name)}")
     if not result.comments:
         text.append("  no environment manifest changes; nothing to plan")
+    text += [f"  owners: {check.sentence()}" for check in result.governance.checks]
     text += [f"  status {s.context}: {s.state} ({s.description})" for s in result.statuses]
     _emit(
         fmt,
@@ -120,6 +121,18 @@ def comment_plan_command(
             "errors": result.errors,
             "comments": {k: [c.id for c in v.comments] for k, v in result.comments.items()},
             "statuses": {s.context: s.state for s in result.statuses},
+            "emergency": result.governance.emergency,
+            "owners": [
+                {
+                    "path": c.path,
+                    "why": list(c.why),
+                    "owners": list(c.owners),
+                    "approved_by": list(c.approved_by),
+                    "unverified": list(c.unverified),
+                }
+                for c in result.governance.checks
+            ],
+            "body_updated": result.body_updated,
         },
     )
     if result.errors:

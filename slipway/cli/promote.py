@@ -40,6 +40,15 @@ def promote_command(
             help="Propose a version the registry has Rejected (recorded in the pull request).",
         ),
     ] = False,
+    emergency: Annotated[
+        bool,
+        typer.Option(
+            "--emergency",
+            help="Label the pull request `emergency`: a freeze window is waived, with the "
+            "approval of the manifest's owners (CODEOWNERS); the plan and the deployment "
+            "record it.",
+        ),
+    ] = False,
     registry: Annotated[
         str | None,
         typer.Option(
@@ -71,6 +80,7 @@ def promote_command(
         version=version,
         source_env=from_env,
         override_rejection=override_rejection,
+        emergency=emergency,
         base=config.base_branch,
         manifests_dir=config.manifests_dir,
         registry=registry,

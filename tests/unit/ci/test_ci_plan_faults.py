@@ -263,3 +263,24 @@ def test_fault10_the_comment_shows_the_change_kind_and_every_changed_field(
     assert "Every manifest field that changes" in comment
     assert "`data_capture.sampling_percentage` | `100` | **`10`**" in comment
     assert "`smoke_tests[0].expect.probability.min` | `0.0` | **`0.5`**" in comment
+
+
+def test_fault4_promote_emergency_labels_the_pull_request_and_the_plan_records_it(
+    tmp_path: Path, registry: FakeRegistry
+) -> None:
+    forge = forge_with(tmp_path)
+    plans = planner(tmp_path, registry)
+    opened = promote(
+        PromotionRequest(env="staging", source_env="dev", emergency=True), forge=forge,
+        registries=registry.opener(), planner=plans,
+    )  # fmt: skip
+    assert opened.pr is not None
+    assert "emergency" in opened.pr.labels
+    assert "**Emergency.** Labelled `emergency`" in opened.pr.body
+    assert "--emergency" in opened.pr.body
+    result = plan(forge, opened.pr.number, plans)
+    assert result.plans["staging"].emergency == f"label `emergency` on #{opened.pr.number}: " + (
+        opened.pr.title
+    )
+    assert result.governance.emergency is not None
+    assert statuses(result)["slipway/policy"][0] == "failure", "the owners must approve it"
