@@ -1,16 +1,17 @@
-"""What the plan comment adds to ``model_deploy``'s plan markdown: the change and its owners.
+"""What the plan comment adds to ``model_deploy``'s plan markdown: provenance and owners.
 
-Below the deployer's plan (changes, metrics, policy checklist, evidence) the comment says what
-kind of change this is (model promotion, config change, rollback, emergency; a policy change
-on top), where its policies were read from, every manifest field that changes, the model's
-lineage, and which paths need their owners' approval and whether they have it.
+The deployer's plan already names the change kind (model promotion, config change, rollback,
+emergency), every manifest field and every policy field that changes, and what needs the
+owners' approval. The comment adds where the policies were read from (the base branch), the
+model's lineage (the build commit; ``git unknown`` and dirty trees are called out), the
+recorded emergency reason, and which paths need their owners' approval with who approved.
 """
 
 from __future__ import annotations
 
 from ci.governance import Governance, OwnerCheck
 from foundation.markdown import code_span, escape_cell
-from model_deploy.plan import FieldChange, Plan
+from model_deploy.plan import Plan
 
 KIND_WORDS = {
     "promotion": "model promotion",
@@ -30,30 +31,21 @@ def change_kind(plan: Plan) -> str:
 
 
 def change_section(plan: Plan) -> list[str]:
-    """The change kind, the policy source, the model's lineage and the fields that change."""
-    lines = ["#### Change", "", f"- **Kind:** {change_kind(plan)}"]
-    if plan.emergency:
-        lines.append(
-            f"- **Emergency:** {escape_cell(plan.emergency)}; it may pass a freeze window "
-            "with the owners' approval, and the deployment records it."
-        )
+    """The policy source, the model's lineage and the emergency reason."""
     source = (
         "the base branch (this pull request cannot change the rules that judge it)"
         if plan.policy_source == "separate"
         else "the manifest itself"
     )
+    lines = ["#### Provenance", "", f"- **Change:** {change_kind(plan)}"]
     lines.append(f"- **Policies read from:** {source}")
     lines += _lineage(plan)
-    lines.append("")
-    lines += _fields("Every manifest field that changes", plan.manifest_changes)
-    if plan.policy_changes:
-        lines += _fields(
-            "Policy fields this pull request changes (the owners must approve)",
-            plan.policy_changes,
-            before="Base branch",
-            after="This pull request",
+    if plan.emergency:
+        lines.append(
+            f"- **Emergency:** {escape_cell(plan.emergency)}; it may pass a freeze window "
+            "with the owners' approval, and the deployment records it."
         )
-    return lines
+    return [*lines, ""]
 
 
 def owners_section(checks: list[OwnerCheck], governance: Governance) -> list[str]:
@@ -93,21 +85,6 @@ def with_change_section(plan_text: str, section: list[str]) -> list[str]:
     lines = plan_text.rstrip("\n").split("\n")
     at = next((i for i, line in enumerate(lines) if line.startswith("#### ")), len(lines))
     return [*lines[:at], *section, *lines[at:], ""]
-
-
-def _fields(
-    title: str, changes: list[FieldChange], *, before: str = "Serving", after: str = "Desired"
-) -> list[str]:
-    if not changes:
-        return []
-    lines = [f"<details open><summary>{title}</summary>", "", f"| Field | {before} | {after} |"]
-    lines.append("|---|---|---|")
-    for change in changes:
-        lines.append(
-            f"| {code_span(change.setting)} | {_value(change.serving)} | "
-            f"**{_value(change.desired)}** |"
-        )
-    return [*lines, "", "</details>", ""]
 
 
 def _lineage(plan: Plan) -> list[str]:

@@ -80,7 +80,8 @@ def test_fault3_a_pull_request_cannot_lift_the_freeze_that_blocks_it(
     assert check.owners == ("@acme/ml",)
     comment = result.comments["dev"].comments[0].body
     assert "Policies read from:** the base branch" in comment
-    assert "**Kind:** model promotion + policy change" in comment
+    assert "**Change:** model promotion + policy change" in comment
+    assert "#### Policy fields that change (read from the base branch)" in comment
 
 
 def test_a_policy_change_needs_an_owner_approval_of_the_current_head(
@@ -259,8 +260,8 @@ def test_fault10_the_comment_shows_the_change_kind_and_every_changed_field(
     result = plan(forge, number, fake)
     comment = result.comments["dev"].comments[0].body
     words = {"config": "config change", "rollback": "rollback", "promotion": "model promotion"}
-    assert f"**Kind:** {words[kind]}" in comment
-    assert "Every manifest field that changes" in comment
+    assert f"**Change:** {words[kind]}" in comment
+    assert "#### Manifest fields that change" in comment
     assert "`data_capture.sampling_percentage` | `100` | **`10`**" in comment
     assert "`smoke_tests[0].expect.probability.min` | `0.0` | **`0.5`**" in comment
 
