@@ -16,7 +16,7 @@ task (built before tasks existed) is served as binary.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +34,50 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Scores:
-    """Predictions for a batch, in row order.
+    """Predictions for a batch, in row order; :meth:`records` and :meth:`csv_body` answer them.
 
     Attributes:
         task: What the model predicts.
-        probabilities: Binary: probability of the positive class per row. Multiclass: the
-            probability of the predicted label per row. Regression: empty.
-        labels: Classification: the predicted label per row. Regression: empty.
+        positive: Binary: probability of the positive class per row; else empty.
+        predicted: Classification: the predicted label per row; else empty.
         classes: Classification: class labels in column order of ``class_probabilities``.
         class_probabilities: Multiclass: one row of probabilities per row, in ``classes`` order.
         predictions: Regression: the predicted value per row.
     """
 
-    probabilities: list[float]
-    labels: list[Any]
-    task: Task = Task.BINARY
+    task: Task
+    positive: list[float] = field(default_factory=list)
+    predicted: list[Any] = field(default_factory=list)
     classes: tuple[Any, ...] = ()
     class_probabilities: list[list[float]] | None = None
     predictions: list[float] | None = None
+
+    @property
+    def probabilities(self) -> list[float]:
+        """Binary only: the positive-class probabilities (the answer's ``probability``).
+
+        Raises:
+            TypeError: Not a binary model: its answer has another shape (:meth:`records`).
+        """
+        self._binary_only("probabilities")
+        return self.positive
+
+    @property
+    def labels(self) -> list[Any]:
+        """Binary only: the thresholded labels (the answer's ``label``).
+
+        Raises:
+            TypeError: Not a binary model: its answer has another shape (:meth:`records`).
+        """
+        self._binary_only("labels")
+        return self.predicted
+
+    def _binary_only(self, name: str) -> None:
+        if self.task is not Task.BINARY:
+            raise TypeError(
+                f"a {self.task} answer has no binary {name}; answer with Scores.records() "
+                "(JSON) and Scores.csv_body() (CSV)"
+            )
 
     def records(self) -> list[dict[str, Any]]:
         """The JSON answer's ``predictions``: one object per row in the task's shape."""
@@ -61,11 +87,11 @@ class Scores:
             keys = [str(c) for c in self.classes]
             return [
                 {"probabilities": dict(zip(keys, row, strict=True)), "label": label}
-                for row, label in zip(self.class_probabilities or [], self.labels, strict=True)
+                for row, label in zip(self.class_probabilities or [], self.predicted, strict=True)
             ]
         return [
             {"probability": p, "label": label}
-            for p, label in zip(self.probabilities, self.labels, strict=True)
+            for p, label in zip(self.positive, self.predicted, strict=True)
         ]
 
     def csv_body(self) -> bytes:
@@ -75,12 +101,12 @@ class Scores:
         elif self.task is Task.MULTICLASS:
             lines = [
                 ",".join([_csv_cell(label), *(repr(p) for p in row)]) + "\n"
-                for row, label in zip(self.class_probabilities or [], self.labels, strict=True)
+                for row, label in zip(self.class_probabilities or [], self.predicted, strict=True)
             ]
         else:
             lines = [
                 f"{p!r},{_csv_cell(label)}\n"
-                for p, label in zip(self.probabilities, self.labels, strict=True)
+                for p, label in zip(self.positive, self.predicted, strict=True)
             ]
         return "".join(lines).encode()
 
@@ -163,12 +189,7 @@ class Predictor:
         try:
             if self.task is Task.REGRESSION:
                 values = np.asarray(self._estimator.predict(model_input), dtype=np.float64)
-                return Scores(
-                    probabilities=[],
-                    labels=[],
-                    task=self.task,
-                    predictions=values.reshape(-1).tolist(),
-                )
+                return Scores(task=self.task, predictions=values.reshape(-1).tolist())
             proba = np.asarray(self._estimator.predict_proba(model_input), dtype=np.float64)
         except (ValueError, TypeError) as exc:
             missing = _first_missing(batch, features=self.schema.features)
@@ -185,9 +206,8 @@ class Predictor:
         if self.task is Task.MULTICLASS:
             best = np.argmax(proba, axis=1)
             return Scores(
-                probabilities=proba[np.arange(len(best)), best].tolist(),
-                labels=[self.classes[i] for i in best.tolist()],
                 task=self.task,
+                predicted=[self.classes[i] for i in best.tolist()],
                 classes=self.classes,
                 class_probabilities=proba.tolist(),
             )
@@ -196,7 +216,7 @@ class Predictor:
         threshold = 0.5 if self.threshold is None else self.threshold
         labels = [chosen if p >= threshold else negative for p in positive.tolist()]
         return Scores(
-            probabilities=positive.tolist(), labels=labels, task=self.task, classes=self.classes
+            task=self.task, positive=positive.tolist(), predicted=labels, classes=self.classes
         )
 
     def describe(self) -> dict[str, Any]:

@@ -115,3 +115,57 @@ def expected_probabilities(bundle_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     """What the in-process model says for the same rows."""
     bundle = load_bundle(directory=bundle_dir)
     return np.asarray(bundle.estimator.predict_proba(frame[bundle.features])[:, 1])
+
+
+MULTICLASS = ["economy", "comfort", "premium"]  # deliberately not sorted alphabetically
+
+
+def write_task_bundle(directory: Path, *, task: str, seed: int = 0) -> Path:
+    """A bundle of ``task`` as the build writes it: task and classes recorded in bundle.json.
+
+    Classifiers are fitted on class codes 0..K-1 (like the build); regression on a float.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from model_bundle.task import Task
+
+    frame = make_frame(400, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    score = 3 * frame["conv_rate"] - 2 * frame["cancel_rate"] + rng.normal(0, 0.5, len(frame))
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["customer_segment"]),
+        ]
+    )
+    classes: list[Any] | None
+    if task == "regression":
+        target = 2.5 + 1.4 * frame["trip_distance_km"] + score
+        model: Any = HistGradientBoostingRegressor(max_iter=30, random_state=seed)
+        classes, threshold = None, None
+    elif task == "multiclass":
+        target = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+        model = LogisticRegression(max_iter=500)
+        classes, threshold = list(MULTICLASS), None
+    else:
+        target = (score > 1.0).astype(int)
+        model = LogisticRegression(max_iter=500)
+        classes, threshold = ["stay", "churn"], 0.4
+    with threadpool_limits(limits=1):
+        fitted = Pipeline([("prep", prep), ("model", model)]).fit(frame, target)
+    save_bundle(
+        ModelBundle(
+            estimator=fitted,
+            features=list(FEATURES),
+            threshold=threshold,
+            metadata={"model_name": f"toy_{task}", "version": 1},
+            task=Task(task),
+            classes=classes,
+        ),
+        directory=directory,
+    )
+    return directory
