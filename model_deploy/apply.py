@@ -94,19 +94,46 @@ def run_apply(
             plan = assessment.plan
             warnings = [*warnings, *plan.warnings]
             if plan.in_sync:
-                return _ending(deployer, plan, "no-op", plan.summary, assessment, started,
-                               recovered=recovered, warnings=warnings)  # fmt: skip
+                return _ending(
+                    deployer,
+                    plan,
+                    "no-op",
+                    plan.summary,
+                    assessment,
+                    started,
+                    recovered=recovered,
+                    warnings=warnings,
+                )
             failures = [result.message for result in plan.policies if result.failed]
             if failures:
                 message = f"{env}: refused by policy: " + " ".join(failures)
-                return _ending(deployer, plan, "refused", message, assessment, started,
-                               reasons=failures, recovered=recovered, warnings=warnings)  # fmt: skip
+                return _ending(
+                    deployer,
+                    plan,
+                    "refused",
+                    message,
+                    assessment,
+                    started,
+                    reasons=failures,
+                    recovered=recovered,
+                    warnings=warnings,
+                )
             refusal = _config_check(deployer, env, assessment)
             if refusal is not None:
                 message = f"{env}: refused: {refusal[0]}"
-                return _ending(deployer, plan, "refused", message, assessment, started,
-                               reasons=[refusal[0]], recovered=recovered, warnings=warnings,
-                               cause="config", baseline=refusal[1])  # fmt: skip
+                return _ending(
+                    deployer,
+                    plan,
+                    "refused",
+                    message,
+                    assessment,
+                    started,
+                    reasons=[refusal[0]],
+                    recovered=recovered,
+                    warnings=warnings,
+                    cause="config",
+                    baseline=refusal[1],
+                )
             return converge(
                 Run(
                     deployer=deployer,
@@ -189,9 +216,13 @@ def as_result(outcome: DeployOutcome) -> ApplyResult:
 
 
 def locked_outcome(
-    deployer: Deployer, env: str, action: Literal["apply", "rollback"], error: LockedError,
-    *, started: float,
-) -> DeployOutcome:  # fmt: skip
+    deployer: Deployer,
+    env: str,
+    action: Literal["apply", "rollback"],
+    error: LockedError,
+    *,
+    started: float,
+) -> DeployOutcome:
     """The ``locked`` outcome of a run that could not take the lock."""
     return DeployOutcome(
         env=env,
@@ -207,8 +238,10 @@ def locked_outcome(
 def _config_check(
     deployer: Deployer, env: str, assessment: Assessment
 ) -> tuple[str, list[SmokeResult]] | None:
-    """For a config change: the new smoke tests against the serving version, before anything
-    changes. Why they fail (and the results), or None when they pass or do not apply."""
+    """For a config change: the new smoke tests against the serving version, first.
+
+    Returns why they fail (and the results), or None when they pass or do not apply.
+    """
     manifest, actual = assessment.loaded.manifest, assessment.actual
     if assessment.kind != "config" or manifest.model is None or not manifest.smoke_tests:
         return None

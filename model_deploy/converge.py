@@ -30,7 +30,7 @@ from model_deploy.service import Deployer
 from model_deploy.smoke import SmokeResult, require_passed, run_smoke_tests
 from model_deploy.state import env_dir
 from model_deploy.store.protocol import LockHandle
-from model_deploy.store.records import DeploymentRecord, DeployIntent
+from model_deploy.store.records import DeployIntent, DeploymentRecord
 from model_deploy.targets.protocol import ActualState, DeployRequest, DeployTarget, Invoker
 
 
@@ -94,9 +94,11 @@ class IntentJournal:
     def after_switch(self, *, index: int, total: int, percent: int) -> None:
         """The step's split is live (its bake follows)."""
         self.run.progress.finished(
-            f"traffic-{index}", self._label, ok=True,
+            f"traffic-{index}",
+            self._label,
+            ok=True,
             seconds=round(time.monotonic() - self._step_started, 3),
-        )  # fmt: skip
+        )
 
     def finishing(self) -> None:
         """Write ahead that the old version is about to be stopped."""
@@ -113,17 +115,33 @@ def converge(run: Run) -> DeployOutcome:
     git_sha = deployer.git_sha()
     now = datetime.now(UTC)
     intent = DeployIntent(
-        id=uuid.uuid4().hex, env=env, action=run.action, owner=run.lock.lease.note.owner,
-        started_at=now, updated_at=now, desired_ref=version.ref if version else None,
-        manifest_hash=run.manifest_hash, manifest=manifest.model_dump(mode="json"),
-        before=run.before, change_kind=run.change_kind, emergency=run.emergency,
-    )  # fmt: skip
+        id=uuid.uuid4().hex,
+        env=env,
+        action=run.action,
+        owner=run.lock.lease.note.owner,
+        started_at=now,
+        updated_at=now,
+        desired_ref=version.ref if version else None,
+        manifest_hash=run.manifest_hash,
+        manifest=manifest.model_dump(mode="json"),
+        before=run.before,
+        change_kind=run.change_kind,
+        emergency=run.emergency,
+    )
     journal = IntentJournal(run, intent)
     journal.write()
 
     def record(outcome: str, message: str, *, cause: str | None = None) -> None:
-        append_record(deployer, env, run=run, intent=journal.intent, outcome=outcome,
-                      message=message, cause=cause, git_sha=git_sha)  # fmt: skip
+        append_record(
+            deployer,
+            env,
+            run=run,
+            intent=journal.intent,
+            outcome=outcome,
+            message=message,
+            cause=cause,
+            git_sha=git_sha,
+        )
         deployer.store.clear_intent(env)
 
     if manifest.model is None or version is None:
@@ -203,12 +221,20 @@ def _undo(
             "serving"
         )
     else:
-        message = f"{env}: apply failed: {failure}; the rollback did not complete; check " \
+        message = (
+            f"{env}: apply failed: {failure}; the rollback did not complete; check "
             "`slipway deploy status`"
+        )
     return _outcome(
-        run, "rolled-back" if restored else "rollback-failed", message, after=after,
-        smoke=smoke, baseline=baseline or [], cause=cause, reasons=[failure, f"cause: {cause}: {why}"],
-    )  # fmt: skip
+        run,
+        "rolled-back" if restored else "rollback-failed",
+        message,
+        after=after,
+        smoke=smoke,
+        baseline=baseline or [],
+        cause=cause,
+        reasons=[failure, f"cause: {cause}: {why}"],
+    )
 
 
 def append_record(

@@ -139,11 +139,17 @@ def classify_failure(
     (None when they were not run).
     """
     if isinstance(error, SmokeTestError | BakeCheckError) and kind == "config":
-        return "config", "only settings changed (the serving version stays), so the change is at fault"
+        return (
+            "config",
+            "only settings changed (the serving version stays), so the change is at fault",
+        )
     if isinstance(error, BakeCheckError):
         return "model", "the new version failed its bake while the old one served alongside"
     if not isinstance(error, SmokeTestError):
-        return "infrastructure", "the failure was not an answer of the model (a process, an endpoint, a timeout, AWS)"
+        return (
+            "infrastructure",
+            "the failure was not an answer of the model (a process, an endpoint, a timeout, AWS)",
+        )
     if baseline is None or serving is None:
         return "model", "the new version failed its smoke tests and nothing served to compare with"
     failed = [r for r in baseline if not r.passed]

@@ -21,6 +21,21 @@ from model_deploy.targets.protocol import ActualState, describe_strategy
 
 Action = Literal["create", "update", "destroy", "noop"]
 
+__all__ = [
+    "Action",
+    "Evidence",
+    "FieldChange",
+    "MetricRow",
+    "Plan",
+    "actual_settings",
+    "build_plan",
+    "compute_changes",
+    "desired_settings",
+    "metric_rows",
+    "plan_action",
+    "text_changes",
+]
+
 
 class FieldChange(BaseModel):
     """One setting that differs between what serves and what the manifest wants.
@@ -189,7 +204,7 @@ def compute_changes(loaded: LoadedManifest, actual: ActualState) -> list[FieldCh
 
 
 def plan_action(manifest: Manifest, actual: ActualState, changes: list[FieldChange]) -> Action:
-    """``create``, ``update``, ``destroy`` or ``noop`` for ``changes`` (see :func:`compute_changes`)."""
+    """``create``, ``update``, ``destroy`` or ``noop``, given :func:`compute_changes`'s result."""
     if manifest.model is None:
         return "destroy" if actual.deployed else "noop"
     if not actual.deployed:
@@ -234,12 +249,13 @@ def build_plan(
     fields = list(manifest_changes or [])
     approvals = []
     if policy_changes:
-        names = ", ".join(dict.fromkeys(c.key for c in policy_changes))
+        names = ", ".join(dict.fromkeys(c.key.split("[", 1)[0] for c in policy_changes))
         approvals.append(f"policy change ({names}): the owners must approve it")
     if emergency and action != "noop":
         approvals.append(f"emergency change ({emergency}): the owners must approve it")
-    summary = _summary(manifest.environment, action, desired_ref, actual, changes, blocked,
-                       fields=fields)  # fmt: skip
+    summary = _summary(
+        manifest.environment, action, desired_ref, actual, changes, blocked, fields=fields
+    )
     return Plan(
         env=manifest.environment,
         target=manifest.target.kind,
@@ -269,8 +285,9 @@ def build_plan(
 
 def text_changes(changes: list[tuple[str, str | None, str | None]]) -> list[FieldChange]:
     """``(path, old, new)`` triples as field changes (the path is the key and the label)."""
-    return [FieldChange(key=path, setting=path, serving=old, desired=new)
-            for path, old, new in changes]  # fmt: skip
+    return [
+        FieldChange(key=path, setting=path, serving=old, desired=new) for path, old, new in changes
+    ]
 
 
 def _summary(

@@ -59,16 +59,25 @@ def recover_interrupted(deployer: Deployer, env: str) -> tuple[str | None, list[
     what = intent.describe() if intent is not None else "a run"
     if before is not None and _key(actual) == _key(before):
         outcome, became = "rolled_back", f"rolled back to {before.model_ref or 'nothing'}"
-    elif intent is not None and actual.model_ref == intent.desired_ref and (
-        actual.healthy or intent.desired_ref is None
+    elif (
+        intent is not None
+        and actual.model_ref == intent.desired_ref
+        and (actual.healthy or intent.desired_ref is None)
     ):
         outcome, became = "succeeded", f"finished: {actual.model_ref or 'nothing'} serves"
     else:
         outcome, became = "failed", f"{actual.model_ref or 'nothing'} serves, unhealthy"
     message = f"{env}: found an interrupted {what}; {became}"
     if intent is not None:
-        append_record(deployer, env, run=None, intent=intent, outcome=outcome,
-                      message=message, interrupted=True)  # fmt: skip
+        append_record(
+            deployer,
+            env,
+            run=None,
+            intent=intent,
+            outcome=outcome,
+            message=message,
+            interrupted=True,
+        )
     deployer.store.clear_intent(env)
     return message, warnings
 

@@ -122,8 +122,10 @@ def rollback_manifest(
     to_version: int | None = None,
     source: str | None = None,
 ) -> RollbackManifest:
-    """The manifest text that would roll ``env`` back to ``to_version`` (or the deployment before
-    the serving one), from ``env``'s history; nothing is changed.
+    """The manifest text that would roll ``env`` back, from ``env``'s history (changes nothing).
+
+    The deployment rolled back to is the newest successful one of ``to_version``, or the one
+    before the serving deployment.
 
     ``current_text`` is the manifest as it is on the base branch; ``source`` names it in errors.
 
@@ -142,7 +144,9 @@ def rollback_manifest(
     wanted = Manifest.model_validate(record.manifest).model_dump(mode="json")
     text = _edit_text(current_text, wanted, source=name)
     edited = parse_manifest(text=text, source=name, expected_env=env)
-    changed = field_changes(manifest.model_dump(mode="json"), edited.manifest.model_dump(mode="json"))
+    changed = field_changes(
+        manifest.model_dump(mode="json"), edited.manifest.model_dump(mode="json")
+    )
     return RollbackManifest(
         env=env,
         text=text,
@@ -173,9 +177,7 @@ def _target_record(
         raise NoPreviousDeploymentError(
             f"{env}: no successful deployment of version {to_version} in {where}{skipped}"
         )
-    raise NoPreviousDeploymentError(
-        f"{env}: no earlier successful deployment in {where}{skipped}"
-    )
+    raise NoPreviousDeploymentError(f"{env}: no earlier successful deployment in {where}{skipped}")
 
 
 def _edit_text(text: str, wanted: dict[str, Any], *, source: str) -> str:
@@ -184,13 +186,29 @@ def _edit_text(text: str, wanted: dict[str, Any], *, source: str) -> str:
 
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a line the text did not fold
+    yaml.indent(mapping=2, sequence=4, offset=2)
     document = yaml.load(text)
     if not isinstance(document, dict):
         raise ManifestError([ManifestIssue(source, None, 1, "top level is not a mapping")])
     current = Manifest.model_validate(plain_yaml(document)).model_dump(mode="json")
-    for key, value in wanted.items():
-        if key not in POLICY_FIELDS and current.get(key) != value:
-            document[key] = value
+    _merge(document, current, {k: v for k, v in wanted.items() if k not in POLICY_FIELDS})
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def _merge(node: Any, current: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """Set in ``node`` (a YAML mapping) the leaves where ``wanted`` differs from ``current``.
+
+    Mappings are merged key by key, so comments and untouched keys stay; any other value
+    (a list, a scalar) is replaced whole.
+    """
+    for key, value in wanted.items():
+        if current.get(key) == value:
+            continue
+        child = node.get(key) if hasattr(node, "get") else None
+        if isinstance(value, dict) and isinstance(current.get(key), dict) and hasattr(child, "get"):
+            _merge(child, current[key], value)
+        else:
+            node[key] = value

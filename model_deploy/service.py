@@ -227,9 +227,12 @@ class Deployer:
         action = plan_action(manifest, actual, changes)
         desired_ref = manifest.model.ref if manifest.model else None
         kind, underlying = classify(
-            action=action, desired_ref=desired_ref, serving_ref=actual.model_ref,
-            history=history.records, emergency=emergency,
-        )  # fmt: skip
+            action=action,
+            desired_ref=desired_ref,
+            serving_ref=actual.model_ref,
+            history=history.records,
+            emergency=emergency,
+        )
         judged = policy_view(manifest, base)
         ctx = PolicyContext(
             env=env,
@@ -261,9 +264,14 @@ class Deployer:
             policy_source="manifest" if policy is None else "separate",
         )
         return Assessment(
-            loaded=loaded, target=target, actual=actual, candidate=candidate, plan=plan,
-            history=history, kind=underlying,
-        )  # fmt: skip
+            loaded=loaded,
+            target=target,
+            actual=actual,
+            candidate=candidate,
+            plan=plan,
+            history=history,
+            kind=underlying,
+        )
 
     def plan(
         self, env: str, *, policy: ManifestSource | None = None, emergency: str | None = None
@@ -293,8 +301,9 @@ class Deployer:
         return scoped.plan(env, policy=policy, emergency=emergency)
 
     def scoped(self, manifests: ManifestSource) -> Deployer:
-        """This deployer reading its manifests from ``manifests`` (same registries, targets,
-        store and clock).
+        """This deployer reading its manifests from ``manifests``.
+
+        Registries, targets, the state store and the clock are shared.
         """
         scoped = Deployer(
             settings=self.settings,
@@ -319,7 +328,9 @@ class Deployer:
     def _policy_source(
         self, env: str, manifest: Manifest, policy: ManifestSource | None
     ) -> tuple[Manifest | None, list[FieldChange], PolicyResult | None]:
-        """The manifest policies read (None: the desired one), the policy fields the desired
+        """Where policies read their fields, and what the desired manifest changes of them.
+
+        Returns the base manifest (None: the desired one), the policy fields the desired
         manifest changes, and a failed result when the source cannot be read.
         """
         if policy is None:
@@ -331,8 +342,10 @@ class Deployer:
         try:
             base = policy.load(env).manifest
         except DeployError as exc:
-            return None, [], PolicyResult(
-                "policy-source", "fail", f"Cannot read the policy source: {exc}."
+            return (
+                None,
+                [],
+                PolicyResult("policy-source", "fail", f"Cannot read the policy source: {exc}."),
             )
         changed = field_changes(base.model_dump(mode="json"), desired, fields=POLICY_FIELDS)
         return base, text_changes(changed), None

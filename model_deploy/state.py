@@ -64,9 +64,7 @@ def append_history(*, state_dir: Path, env: str, record: DeploymentRecord) -> No
 
 
 @contextmanager
-def env_lock(
-    *, state_dir: Path, env: str, operation: str, ttl: float = 3600.0
-) -> Iterator[None]:
+def env_lock(*, state_dir: Path, env: str, operation: str, ttl: float = 3600.0) -> Iterator[None]:
     """Hold ``env``'s lock in the local store under ``state_dir`` for the block.
 
     Raises:
@@ -139,8 +137,8 @@ def rollback_target(
                 return record
         return None
     stack = deployment_stack(records)
-    while stack and stack[-1].manifest_hash == current_hash and (
-        stack[-1].version == current_version
+    while (
+        stack and stack[-1].manifest_hash == current_hash and (stack[-1].version == current_version)
     ):
         stack.pop()
     return stack[-1] if stack else None

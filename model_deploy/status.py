@@ -77,8 +77,9 @@ def env_status(deployer: Deployer, env: str, *, recover: bool = True) -> EnvStat
         in_progress = _in_progress(deployer, env)
         if in_progress is None and recover and store.read_intent(env).found:
             try:
-                with holding_lock(store, env, operation="recover",
-                                  ttl=deployer.settings.deploy_lock_ttl):  # fmt: skip
+                with holding_lock(
+                    store, env, operation="recover", ttl=deployer.settings.deploy_lock_ttl
+                ):
                     recovered, warnings = recover_interrupted(deployer, env)
             except LockedError:
                 in_progress = _in_progress(deployer, env) or "another run took the lock"
@@ -94,14 +95,24 @@ def env_status(deployer: Deployer, env: str, *, recover: bool = True) -> EnvStat
         manifest = loaded.manifest
         actual = deployer.target(manifest.target.kind).describe(env=env, manifest=manifest)
     except DeployError as exc:
-        return EnvStatus(env=env, error=str(exc), last_deploy=last_line, warnings=warnings,
-                         in_progress=in_progress, recovered=recovered)  # fmt: skip
+        return EnvStatus(
+            env=env,
+            error=str(exc),
+            last_deploy=last_line,
+            warnings=warnings,
+            in_progress=in_progress,
+            recovered=recovered,
+        )
     desired = manifest.model.ref if manifest.model else None
     common = {
-        "env": env, "target": manifest.target.kind, "desired_ref": desired,
-        "serving_ref": actual.model_ref, "healthy": actual.healthy, "last_deploy": last_line,
+        "env": env,
+        "target": manifest.target.kind,
+        "desired_ref": desired,
+        "serving_ref": actual.model_ref,
+        "healthy": actual.healthy,
+        "last_deploy": last_line,
         "recovered": recovered,
-    }  # fmt: skip
+    }
     if in_progress is not None:
         return EnvStatus(**common, in_progress=in_progress, warnings=warnings)
     drift: list[str] = []

@@ -1,5 +1,6 @@
-"""Promotion path: an environment with ``promotion: {from: dev}`` takes only versions that
-were deployed healthily in ``dev`` (its deploy history says so).
+"""Promotion path: ``promotion: {from: dev}`` takes only versions deployed healthily in dev.
+
+The dev environment's deploy history must show a successful deploy of the candidate.
 """
 
 from __future__ import annotations

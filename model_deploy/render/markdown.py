@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from foundation.markdown import code_span, escape_cell
-from model_deploy.plan import Evidence, FieldChange, MetricRow, Plan
+from model_deploy.evidence import Evidence, MetricRow
+from model_deploy.plan import FieldChange, Plan
 from model_deploy.policies.result import PolicyResult
 
 _OUTCOME_ICON = {"pass": "✅", "fail": "❌", "skip": "⏭️", "waived": "⚠️"}
@@ -50,10 +51,14 @@ def plan_markdown(plan: Plan) -> str:
         lines += [f"> - {escape_cell(warning)}" for warning in plan.warnings]
         lines += [""]
     lines += _changes(plan)
-    lines += _field_table("#### Manifest fields that change", "Serving deployment",
-                          plan.manifest_changes)  # fmt: skip
-    lines += _field_table("#### Policy fields that change (read from the base branch)",
-                          "Base branch", plan.policy_changes)  # fmt: skip
+    lines += _field_table(
+        "#### Manifest fields that change", "Serving deployment", plan.manifest_changes
+    )
+    lines += _field_table(
+        "#### Policy fields that change (read from the base branch)",
+        "Base branch",
+        plan.policy_changes,
+    )
     lines += _metrics(plan)
     lines += _policies(plan.policies)
     lines += _evidence(plan)
@@ -81,7 +86,8 @@ def _status_line(plan: Plan) -> str:
     return (
         f"**{_ACTION_WORD[plan.action]}** on the `{plan.target}` target · {kind}"
         f"{len(plan.changes)} change(s) · policies: {counts['pass']} ✅ {counts['fail']} ❌ "
-        f"{counts['skip']} ⏭️" + (f" {counts['waived']} ⚠️" if counts["waived"] else "")
+        f"{counts['skip']} ⏭️"
+        + (f" {counts['waived']} ⚠️" if counts["waived"] else "")
         + f" · {verdict}"
     )
 
@@ -102,9 +108,8 @@ def _field_table(title: str, old: str, changes: list[FieldChange]) -> list[str]:
         return []
     lines = [title, "", f"| Field | {old} | Desired |", "|---|---|---|"]
     for change in changes:
-        lines.append(
-            f"| `{escape_cell(change.key)}` | {_code(change.serving)} | **{_code(change.desired)}** |"
-        )
+        old, new = _code(change.serving), _code(change.desired)
+        lines.append(f"| `{escape_cell(change.key)}` | {old} | **{new}** |")
     return [*lines, ""]
 
 

@@ -9,7 +9,10 @@ from model_deploy.store.protocol import StateStore
 
 
 def open_state_store(settings: DeploySettings) -> StateStore:
-    """``local`` (files under ``SLIPWAY_DEPLOY_STATE_DIR``) or ``s3`` (``SLIPWAY_DEPLOY_STATE_BUCKET``).
+    """The store ``SLIPWAY_DEPLOY_STATE`` names: ``local`` or ``s3``.
+
+    ``local`` keeps files under ``SLIPWAY_DEPLOY_STATE_DIR``; ``s3`` objects in
+    ``SLIPWAY_DEPLOY_STATE_BUCKET`` under ``SLIPWAY_DEPLOY_STATE_PREFIX``.
 
     boto3 loads only for ``s3``, on the first call.
 

@@ -66,8 +66,7 @@ class LocalStateStore:
                 if stale is None:
                     holder = current.owner.describe()
                     raise LockedError(
-                        f"{env}: another {holder} is running; wait for it to finish (lock: "
-                        f"{path})",
+                        f"{env}: another {holder} is running; wait for it to finish (lock: {path})",
                         holder=holder,
                     )
                 took_over = f"took over the stale lock of {current.owner.describe()}: {stale}"
@@ -136,9 +135,7 @@ class LocalStateStore:
         except FileNotFoundError:
             return DeployHistory([], [])
         except OSError as exc:
-            raise StateStoreError(
-                f"cannot read the deploy history {path}: {exc.strerror}"
-            ) from exc
+            raise StateStoreError(f"cannot read the deploy history {path}: {exc.strerror}") from exc
         items = [
             (str(number), line)
             for number, line in enumerate(text.splitlines(), start=1)

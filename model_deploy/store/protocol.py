@@ -35,8 +35,9 @@ class StateStore(Protocol):
         ...
 
     def acquire(self, env: str, *, owner: LockOwner, ttl: float) -> Lease:
-        """Take ``env``'s lock for ``ttl`` seconds; a stale lock (expired, or its holder gone)
-        is taken over, and the lease says why.
+        """Take ``env``'s lock for ``ttl`` seconds.
+
+        A stale lock (expired, or its holder gone) is taken over, and the lease says why.
 
         Raises:
             LockedError: A live holder has it; the message names the holder.

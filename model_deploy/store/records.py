@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -103,8 +104,9 @@ class LockOwner(BaseModel):
     @classmethod
     def me(cls, operation: str) -> LockOwner:
         """This process, now."""
-        return cls(operation=operation, pid=os.getpid(), host=socket.gethostname(),
-                   since=datetime.now(UTC))  # fmt: skip
+        return cls(
+            operation=operation, pid=os.getpid(), host=socket.gethostname(), since=datetime.now(UTC)
+        )
 
     def describe(self) -> str:
         """``apply (pid 12, since 2026-03-02T12:00:00+00:00, on host-a)``."""
@@ -167,9 +169,7 @@ class Lease:
 
 def new_note(owner: LockOwner, *, token: str, ttl: float) -> LockNote:
     """A lock note for ``owner`` valid for ``ttl`` seconds from now."""
-    return LockNote(
-        token=token, owner=owner, expires_at=datetime.now(UTC) + timedelta(seconds=ttl)
-    )
+    return LockNote(token=token, owner=owner, expires_at=datetime.now(UTC) + timedelta(seconds=ttl))
 
 
 def pid_alive(pid: int) -> bool:
@@ -262,7 +262,7 @@ def parse_intent(text: str | bytes, *, where: str) -> IntentRead:
 
 
 def parse_records(
-    items: list[tuple[str, str | bytes]], *, where: str, noun: str = "record"
+    items: Sequence[tuple[str, str | bytes]], *, where: str, noun: str = "record"
 ) -> DeployHistory:
     """Records from ``(label, JSON)`` pairs, oldest first; unreadable ones become one warning.
 

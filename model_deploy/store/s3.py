@@ -151,9 +151,13 @@ class S3StateStore:
     def write_intent(self, env: str, intent: DeployIntent) -> None:
         """Replace ``intent.json``."""
         self._aws.call(
-            "s3", "put_object", Bucket=self.bucket, Key=self._key(env, "intent.json"),
-            Body=intent.model_dump_json().encode(), ContentType="application/json",
-        )  # fmt: skip
+            "s3",
+            "put_object",
+            Bucket=self.bucket,
+            Key=self._key(env, "intent.json"),
+            Body=intent.model_dump_json().encode(),
+            ContentType="application/json",
+        )
 
     def read_intent(self, env: str) -> IntentRead:
         """``intent.json``, if any."""
@@ -165,9 +169,7 @@ class S3StateStore:
 
     def clear_intent(self, env: str) -> None:
         """Delete ``intent.json``."""
-        self._aws.call(
-            "s3", "delete_object", Bucket=self.bucket, Key=self._key(env, "intent.json")
-        )
+        self._aws.call("s3", "delete_object", Bucket=self.bucket, Key=self._key(env, "intent.json"))
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -183,9 +185,12 @@ class S3StateStore:
 
     def _put_if(self, key: str, body: str, **condition: str) -> str | None:
         answer = self._conditional(
-            "put_object", Key=key, Body=body.encode(), ContentType="application/json",
+            "put_object",
+            Key=key,
+            Body=body.encode(),
+            ContentType="application/json",
             **condition,
-        )  # fmt: skip
+        )
         return None if answer is None else str(answer.get("ETag", ""))
 
     def _conditional(self, operation: str, **kwargs: Any) -> dict[str, Any] | None:

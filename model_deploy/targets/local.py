@@ -110,15 +110,24 @@ class LocalTarget:
         generation = max(state.generation, routes_generation(files))
         write_state(files, LocalState(router=router, active=blue, generation=generation))
         green = self._start_backend(files, request=request)
-        write_state(files, LocalState(router=router, active=blue, candidate=green,
-                                      generation=generation))  # fmt: skip
+        write_state(
+            files, LocalState(router=router, active=blue, candidate=green, generation=generation)
+        )
         capture = request.manifest.data_capture.sampling_percentage
         journal = request.journal
         try:
             self._wait_backend(files, green)
             verify(proc.invoker(green.port))
-            write_state(files, LocalState(router=router, active=blue, candidate=green,
-                                          candidate_verified=True, generation=generation))  # fmt: skip
+            write_state(
+                files,
+                LocalState(
+                    router=router,
+                    active=blue,
+                    candidate=green,
+                    candidate_verified=True,
+                    generation=generation,
+                ),
+            )
             steps = traffic_steps(request.manifest.strategy, has_previous=blue is not None)
             baseline: Counters | None = None
             for index, step in enumerate(steps, start=1):
@@ -136,8 +145,13 @@ class LocalTarget:
                 journal.after_switch(index=index, total=len(steps), percent=step.percent)
                 if baseline is None:
                     baseline = _counters(router.port, green.port)
-                self._watch(green, router=router, baseline=baseline,
-                            checks=request.manifest.bake, seconds=step.hold_seconds)  # fmt: skip
+                self._watch(
+                    green,
+                    router=router,
+                    baseline=baseline,
+                    checks=request.manifest.bake,
+                    seconds=step.hold_seconds,
+                )
             if not proc.ping(router.port):
                 raise TargetError(
                     f"the endpoint on port {router.port} fails /ping after the switch"
@@ -231,8 +245,14 @@ class LocalTarget:
         if keep is not None and not proc.is_running(keep.pid, marker=keep.marker):
             keep = None
         candidate = state.candidate
-        if keep is None and candidate is not None and state.candidate_verified and (
-            proc.is_running(candidate.pid, marker=candidate.marker) and proc.ping(candidate.port)
+        if (
+            keep is None
+            and candidate is not None
+            and state.candidate_verified
+            and (
+                proc.is_running(candidate.pid, marker=candidate.marker)
+                and proc.ping(candidate.port)
+            )
         ):
             keep = candidate
         generation = max(state.generation, routes_generation(files)) + 1
@@ -242,9 +262,12 @@ class LocalTarget:
             write_routes(files, generation=generation, weights=weights, capture_percentage=capture)
             live = router_status(router.port) or {}
             drained = {int(str(b["url"]).rsplit(":", 1)[1]) for b in live.get("backends") or []}
-            wait_router_switched(port=router.port, generation=generation,
-                                 drained=drained - ({keep.port} if keep else set()),
-                                 timeout=self.switch_timeout)  # fmt: skip
+            wait_router_switched(
+                port=router.port,
+                generation=generation,
+                drained=drained - ({keep.port} if keep else set()),
+                timeout=self.switch_timeout,
+            )
         write_state(files, LocalState(router=router, active=keep, generation=generation))
         wanted = {p.pid for p in (router, keep) if p is not None}
         for group in proc.marked_groups(variable=ROOT_VARIABLE, value=files.marker) - wanted:
@@ -309,8 +332,11 @@ class LocalTarget:
         version = request.version
         command = [*self.server_command, "--bundle", bundle, "--host", "127.0.0.1"]
         command += ["--port", str(port), "--model-ref", version.ref]
-        pid = proc.spawn(command=command, log_path=_backend_log(files, version.version, port),
-                         env=_child_env(files))  # fmt: skip
+        pid = proc.spawn(
+            command=command,
+            log_path=_backend_log(files, version.version, port),
+            env=_child_env(files),
+        )
         return Backend(
             pid=pid,
             port=port,

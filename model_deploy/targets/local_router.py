@@ -6,9 +6,9 @@ changes (the deployer replaces it atomically). ``GET /_router/status`` reports t
 generation it uses, the weights it really uses, the requests in flight per backend and counters per
 backend (requests, failures, a latency histogram: what canary bakes check), so the deployer stops
 an old backend only once the router has switched and the old backend has no request left: zero
-failed requests during a blue/green switch. A connection refused or reset before any answer is retried on a
-freshly picked backend (scoring is idempotent). Sampled requests and answers are appended to the
-capture file when data capture is on. Standard library only.
+failed requests during a blue/green switch. A connection refused or reset before any answer is
+retried on a freshly picked backend (scoring is idempotent). Sampled requests and answers are
+appended to the capture file when data capture is on. Standard library only.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ class BackendCounters:
         return {
             "requests": self.requests,
             "errors": self.errors,
-            "latency_ms": [[bound, count] for bound, count in zip(bounds, self.buckets, strict=True)],
+            "latency_ms": [
+                [bound, count] for bound, count in zip(bounds, self.buckets, strict=True)
+            ],
         }
 
 

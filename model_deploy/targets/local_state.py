@@ -227,15 +227,15 @@ def live_weights(status: dict[str, Any] | None) -> dict[int, float]:
 
 
 def backend_identity(port: int) -> tuple[str | None, str | None] | None:
-    """``(model ref, digest)`` a backend reports on ``GET /metadata``; None when it does not
-    answer."""
+    """``(model ref, digest)`` a backend reports on ``GET /metadata`` (None: no answer)."""
     try:
         status, body = request_json(port=port, method="GET", path="/metadata", timeout=2.0)
     except OSError:
         return None
     if status != 200 or not isinstance(body, dict):
         return None
-    model = body.get("model") if isinstance(body.get("model"), dict) else body
+    nested = body.get("model")
+    model: dict[str, Any] = nested if isinstance(nested, dict) else body
     ref, digest = model.get("ref"), model.get("digest")
     return (str(ref) if ref else None, str(digest) if digest else None)
 

@@ -40,8 +40,10 @@ def describe_local(*, env: str, files: EnvFiles, spec: LocalTargetSpec) -> Actua
         notes.append(f"router listens on port {router.port}; the manifest says {port}")
     status = router_status(router.port) if router_ok and router else None
     if router_ok and status is None:
-        notes.append(f"the router on port {router.port if router else port} does not answer "
-                     "its status endpoint")  # fmt: skip
+        notes.append(
+            f"the router on port {router.port if router else port} does not answer "
+            "its status endpoint"
+        )
     known = {b.port: b for b in (active, candidate) if b is not None}
     weights = live_weights(status)
     asked = set(weights) | ({active.port} if active_ok and active else set())
@@ -91,10 +93,7 @@ def describe_local(*, env: str, files: EnvFiles, spec: LocalTargetSpec) -> Actua
         git_sha=active.git_sha if active else None,
         endpoint=f"http://127.0.0.1:{router.port if router else port}",
         traffic=_traffic(weights, identities, known),
-        data_capture_percentage=(
-            int(capture) if isinstance(capture, int | float)
-            else (active.data_capture_percentage if active else None)
-        ),  # fmt: skip
+        data_capture_percentage=_capture(capture, active),
         strategy=active.strategy if active else None,
         notes=notes,
         details=details,
@@ -152,3 +151,10 @@ def _split_ref(ref: str | None) -> tuple[str | None, int | None]:
         return ref, None
     name, _, number = ref.rpartition(":")
     return (name, int(number)) if number.isdigit() else (ref, None)
+
+
+def _capture(live: object, active: Backend | None) -> int | None:
+    """The capture share the router uses, else the one recorded for the active backend."""
+    if isinstance(live, int | float) and not isinstance(live, bool):
+        return int(live)
+    return active.data_capture_percentage if active else None

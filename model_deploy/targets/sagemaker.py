@@ -4,11 +4,11 @@ A deploy creates a model and an endpoint config named after the version and mani
 tagged with the git SHA, manifest hash, version and digest), then ``create_endpoint`` or
 ``update_endpoint`` with a blue/green ``DeploymentConfig`` (all at once, canary or linear, and
 alarm-based auto rollback), waits for ``InService`` with its own polling loop and timeout, syncs
-autoscaling, checks the manifest's rollback alarms (CloudWatch ``describe_alarms``: one in ALARM
-fails the bake) and runs the smoke tests through ``sagemaker-runtime``. The actual state is read back
-from ``describe_endpoint``, ``describe_endpoint_config``, ``list_tags`` and the scalable target, so
-a console change (instance count, another endpoint config) shows up as drift. Every AWS call goes
-through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the operation.
+autoscaling, checks the manifest's rollback alarms (CloudWatch ``describe_alarms``: one in
+ALARM fails the bake) and runs the smoke tests through ``sagemaker-runtime``. The actual state is
+read back from ``describe_endpoint``, ``describe_endpoint_config``, ``list_tags`` and the scalable
+target, so a console change (instance count, another endpoint config) shows up as drift. Every AWS
+call goes through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the operation.
 """
 
 from __future__ import annotations

@@ -69,8 +69,11 @@ class _StepLines:
 
     def finished(self, name: str, label: str, *, ok: bool, seconds: float) -> None:
         """A step ended."""
-        print(f"deploy: {label}: {'live' if ok else 'FAILED'} ({seconds:.1f} s)",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"deploy: {label}: {'live' if ok else 'FAILED'} ({seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 @deploy_app.command()

@@ -36,7 +36,9 @@ def main() -> int:
     # STANDIN_FAIL_SEEDS=3 makes bundles of seed 3 answer 500 to every STANDIN_FAIL_EVERY-th
     # invocation (default every one): a version that fails its bake, not its smoke tests
     seeds = {s for s in os.environ.get("STANDIN_FAIL_SEEDS", "").split(",") if s}
-    failing = int(os.environ.get("STANDIN_FAIL_EVERY", "1")) if str(meta.get("seed")) in seeds else 0
+    failing = (
+        int(os.environ.get("STANDIN_FAIL_EVERY", "1")) if str(meta.get("seed")) in seeds else 0
+    )
 
     import pandas as pd
 

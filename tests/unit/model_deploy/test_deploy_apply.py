@@ -15,6 +15,7 @@ from deploy_support import (
     register_version,
     write_manifest,
 )
+from fake_target import FakeTarget
 
 from model_build.errors import RegistryError
 from model_build.registry.protocol import ApprovalStatus
@@ -26,83 +27,10 @@ from model_deploy.errors import (
     NoPreviousDeploymentError,
     PolicyViolation,
 )
-from model_deploy.manifest.model import Manifest
 from model_deploy.render import result_text, status_text
 from model_deploy.settings import DeploySettings
 from model_deploy.state import env_lock, read_history
 from model_deploy.status import status_all
-from model_deploy.targets.protocol import ActualState, DeployRequest, Verifier
-
-
-class FakeTarget:
-    """Remembers deployments; scores with the version number as the probability."""
-
-    kind = "local"
-
-    def __init__(self) -> None:
-        self.serving: dict[str, DeployRequest] = {}
-        self.healthy: dict[str, bool] = {}
-        self.fail_deploy = False
-        self.probability = 0.9
-        self.serving_probability: dict[int, float] = {}
-        self.deploys = 0
-
-    def describe(self, *, env: str, manifest: Manifest) -> ActualState:
-        request = self.serving.get(env)
-        if request is None:
-            return ActualState(env=env, target="local", deployed=False)
-        return ActualState(
-            env=env,
-            target="local",
-            deployed=True,
-            healthy=self.healthy.get(env, True),
-            model_name=request.version.model_name,
-            version=request.version.version,
-            artifact_digest=request.version.artifact_digest,
-            manifest_hash=request.manifest_hash,
-            endpoint=f"http://127.0.0.1:{request.manifest.target.port}",  # type: ignore[union-attr]
-            data_capture_percentage=request.manifest.data_capture.sampling_percentage,
-            strategy="all at once",
-        )
-
-    def deploy(self, *, request: DeployRequest, verify: Verifier) -> ActualState:
-        self.deploys += 1
-        if self.fail_deploy:
-            from model_deploy.errors import TargetError
-
-            raise TargetError("the new process exited while starting")
-        digest = request.version.artifact_digest
-
-        def invoke(rows: list[dict[str, Any]]) -> dict[str, Any]:
-            preds = [{"probability": self.probability, "label": 1} for _ in rows]
-            return {"predictions": preds, "model": {"digest": digest}}
-
-        verify(invoke)
-        self.serving[request.env] = request
-        self.healthy[request.env] = True
-        return self.describe(env=request.env, manifest=request.manifest)
-
-    def health(self, *, env: str, manifest: Manifest) -> bool:
-        return self.healthy.get(env, False)
-
-    def invoke(self, *, env: str, manifest: Manifest, instances: list[dict[str, Any]]) -> Any:
-        request = self.serving.get(env)
-        if request is None:
-            from model_deploy.errors import TargetError
-
-            raise TargetError("nothing serves")
-        probability = self.serving_probability.get(request.version.version, self.probability)
-        preds = [{"probability": probability, "label": 1} for _ in instances]
-        return {"predictions": preds, "model": {"digest": request.version.artifact_digest}}
-
-    def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
-        return self.describe(env=env, manifest=manifest)
-
-    def rollback(self, *, env: str, manifest: Manifest, previous: ActualState) -> ActualState:
-        return self.describe(env=env, manifest=manifest)
-
-    def stop(self, *, env: str, manifest: Manifest) -> None:
-        self.serving.pop(env, None)
 
 
 @pytest.fixture
