@@ -163,6 +163,24 @@ def test_metrics_and_lineage_round_trip_exactly(
     assert list(got.params["grid"]) == ["a", "z", "y"]
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_the_task_round_trips_and_defaults_to_binary(
+    registry: ModelRegistry, bundle: tuple[Path, str], task: str
+) -> None:
+    """Every registry records the task; a version registered without one reads as binary."""
+    metrics = {"rmse": 1.25, "r2": 0.9} if task == "regression" else {"roc_auc": 0.8}
+    registry.register(new=_new(bundle[1], task=task, metrics=metrics), bundle_dir=bundle[0])
+    got = registry.get(model_name="driver_ranking", version=1)
+    assert got.task == task
+    assert got.metrics == metrics
+    assert (
+        NewVersion.model_validate(
+            {k: v for k, v in _new(bundle[1]).model_dump().items() if k != "task"}
+        ).task
+        == "binary"
+    )
+
+
 def test_empty_lineage_fields_round_trip(registry: ModelRegistry, bundle: tuple[Path, str]) -> None:
     new = _new(bundle[1], params={}, git_sha="", data_hash="", run_id="", description="")
     registry.register(new=new, bundle_dir=bundle[0])
