@@ -293,3 +293,17 @@ def test_model_null_tears_down_through_apply(harness: Harness) -> None:
     assert not harness.deployer.plan(ENV).actual.deployed
     harness.assert_gone()
     assert apply_env(harness.deployer, ENV).outcome == "noop"
+
+
+def test_reconcile_keeps_a_converged_deployment_and_copes_with_nothing(harness: Harness) -> None:
+    manifest = harness.manifest(1)
+    assert not harness.target.reconcile(env=ENV, manifest=manifest).deployed
+    harness.deploy(1)
+    before = harness.describe()
+    after = harness.target.reconcile(env=ENV, manifest=manifest)
+    assert after == before
+    assert (after.model_ref, after.healthy, after.traffic) == (
+        f"{MODEL}:1",
+        True,
+        {f"{MODEL}:1": 100.0},
+    )

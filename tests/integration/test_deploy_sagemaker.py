@@ -214,3 +214,56 @@ def test_status_detects_out_of_band_changes_and_apply_heals_them(aws: Any) -> No
         status.drift
     )
     assert status.serving_ref is None
+
+
+def test_fault_12_a_rollback_alarm_in_alarm_fails_the_bake_as_the_models_fault(aws: Any) -> None:
+    from model_deploy.apply import run_apply
+
+    deployer, clients, _ = aws
+    put(deployer, manifest(1))
+    queue_answers(clients.url, [0.9], [0.9, 0.1])
+    assert run_apply(deployer, "staging").outcome == "applied"
+    put(deployer, manifest(2))
+    put_alarm(clients, "slipway-staging-5xx", state="ALARM")
+    outcome = run_apply(deployer, "staging")
+    assert (outcome.outcome, outcome.cause, outcome.rejects) == (
+        "rolled-back",
+        "model",
+        "driver_ranking:2",
+    ), outcome.reasons
+    assert "CloudWatch alarm(s) in ALARM: slipway-staging-5xx (test: ALARM)" in outcome.reasons[0]
+    assert outcome.now_serving == "driver_ranking:1"
+    assert sm(clients).describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == (
+        outcome.before.details["endpoint_config"] if outcome.before else None
+    )
+
+
+def test_a_missing_rollback_alarm_is_an_infrastructure_failure(aws: Any) -> None:
+    from model_deploy.apply import run_apply
+
+    deployer, clients, _ = aws
+    put(deployer, manifest(1).replace("slipway-staging-5xx", "no-such-alarm"))
+    queue_answers(clients.url, [0.9], [0.9, 0.1])
+    outcome = run_apply(deployer, "staging")
+    assert (outcome.outcome, outcome.cause, outcome.rejects) == (
+        "rolled-back",
+        "infrastructure",
+        None,
+    )
+    assert "rollback alarm(s) no-such-alarm do not exist in CloudWatch" in outcome.reasons[0]
+
+
+def test_fault_06_status_reads_the_endpoint_not_the_history(aws: Any) -> None:
+    deployer, clients, _ = aws
+    put(deployer, manifest(1))
+    queue_answers(clients.url, [0.9], [0.9, 0.1])
+    apply_env(deployer, "staging")
+    assert status_all(deployer)[0].in_sync
+    use_hand_made_config(sm(clients), endpoint=ENDPOINT, instance_count=2)
+    (status,) = status_all(deployer)
+    assert any(
+        "the deploy history says driver_ranking:1" in line
+        and "the target serves an unknown version" in line
+        for line in status.drift
+    ), status.drift
+    assert deployer.plan("staging").action == "update"
