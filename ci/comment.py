@@ -121,8 +121,8 @@ def comment_plan(
         base_text = forge.read_file(path=path, ref=pr.base) or ""
         head_text = heads.get(env)
         diff = _diff(base_text, head_text, path) if head_text is not None else []
-        parts = _Parts(env, result.errors.get(env), diff, gx, pr, owners_section(
-            checks, result.governance))  # fmt: skip
+        owners = owners_section(checks, result.governance)
+        parts = _Parts(env, result.errors.get(env), diff, gx, pr, owners)
         steady = parts.render(plan and stable(plan), run_url=None)
         body = parts.render(plan, run_url=run_url)
         result.comments[env] = upsert_sticky(
@@ -155,7 +155,8 @@ def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str
     """Environments a pull request is about.
 
     Returns:
-        The environment of a ``slipway/promote-<env>`` or ``slipway/revert-<env>`` branch;
+        The environment of a ``slipway/promote-<env>``, ``slipway/revert-<env>`` or
+        ``slipway/rollback-<env>`` branch;
         else the ``env:<env>`` labels; else the environments whose manifest differs between
         the base branch and the head (possibly none).
     """
