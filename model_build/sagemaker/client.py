@@ -60,7 +60,8 @@ def pipeline_calls(
 def upload_code(*, aws: AwsCalls, bucket: str, model: ModelDefinition) -> list[str]:
     """Upload the job scripts and ``model.yaml`` to ``s3://<bucket>/<prefix>/code/``.
 
-    ``model`` are the parameters the definition was compiled from. Returns the uploaded URIs.
+    ``model`` is the model definition the pipeline was compiled from (and an entry point's
+    code beside it, see :func:`~model_build.sagemaker.compile.code_files`). Returns the URIs.
     """
     uris = []
     for name, body in sorted(code_files(model).items()):

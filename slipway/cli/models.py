@@ -247,7 +247,9 @@ def compare(
 ) -> None:
     """Compare metrics of two versions (delta = B - A) and show what changed in their lineage.
 
-    For log_loss, brier and ece lower is better; for every other metric higher is better.
+    Which way is better comes from the metric registry (model_build.metrics): lower for log
+    loss, Brier, ECE, RMSE, MAE and MAPE, higher for ROC AUC, R2 and the rest; residual
+    quantiles have no better direction (shown as changed).
     """
     from model_build.registry.compare import compare_versions
 
@@ -321,6 +323,7 @@ def _show_view(result: VersionDetail) -> Any:
     facts.add_column(overflow="fold")
     facts.add_row("status", _status(found))
     for key, value in (
+        ("task", str(found.task)),
         ("status reason", found.status_reason or "-"),
         ("created (UTC)", _when(found.created_at)),
         ("artifact", found.artifact_uri),
@@ -387,7 +390,7 @@ def _delta(d: MetricDelta) -> str:
 def _verdict(d: MetricDelta) -> Any:
     from rich.text import Text
 
-    hint = " (lower is better)" if d.lower_is_better else ""
+    hint = {"lower": " (lower is better)", "none": " (no better direction)"}.get(d.direction, "")
     style = {"better": "green", "worse": "red"}.get(d.verdict, "dim")
     return Text.assemble((d.verdict, style), hint)
 
