@@ -40,6 +40,7 @@ class ApplyOutcome(BaseModel):
         reasons: One sentence per reason (the policies that refused, the failure).
         emergency: The recorded emergency reason, if the apply was one.
         change_kind: The plan's change kind (``promotion``, ``config``...).
+        rejects: The version the deployer shows to be bad (a model-caused failure only).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -58,6 +59,7 @@ class ApplyOutcome(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     emergency: str | None = None
     change_kind: str | None = None
+    rejects: str | None = None
 
     @field_validator("outcome", mode="before")
     @classmethod
@@ -83,6 +85,12 @@ class ApplyOutcome(BaseModel):
     def model_at_fault(self) -> bool:
         """Whether a failure was the model's: the only case that rejects a version."""
         return self.failed and self.cause == "model"
+
+    def blames(self, ref: str) -> bool:
+        """Whether the failure was ``ref``'s fault (``rejects`` names it when it is given)."""
+        if not self.model_at_fault:
+            return False
+        return self.rejects is None or self.rejects == ref
 
     def reason_text(self) -> str:
         """The reasons on one line (``no reason given`` when there are none)."""

@@ -84,6 +84,10 @@ def decide_rejection(
     if not outcome.model_at_fault:
         cause = outcome.cause or "unknown"
         return RejectionCall(False, f"the failure's cause is {cause}, not the model")
+    if not outcome.blames(model.ref):
+        return RejectionCall(
+            False, f"the deployer blames {outcome.rejects}, not {model.ref} (the manifest's)"
+        )
     if restores:
         return RejectionCall(
             False,

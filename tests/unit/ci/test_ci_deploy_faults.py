@@ -148,6 +148,15 @@ def test_fault1_report_deploy_never_rejects_a_version_serving_healthily_anywhere
     assert world.status(1) == ApprovalStatus.APPROVED
 
 
+def test_only_the_version_the_deployer_blames_is_rejected(world: World) -> None:
+    number, sha = world.merge_promotion(version="2")
+    other = failed("model").model_copy(update={"rejects": V1})
+    report = world.report(number=number, sha=sha, outcome=other)
+    assert not report.rejected
+    assert "blames driver_ranking:1, not driver_ranking:2" in report.rejection
+    assert (world.status(1), world.status(2)) == (ApprovalStatus.APPROVED,) * 2
+
+
 def test_a_model_failure_serving_nowhere_rejects_it(world: World) -> None:
     number, sha = world.merge_promotion(version="2")
     world.serving = [EnvStatus(env="staging", serving_ref=V1, healthy=True)]
