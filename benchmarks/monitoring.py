@@ -8,16 +8,19 @@ Two measurements, nothing timed in the test suite:
   of the requests, then runs the whole analysis in a child process: list the files, load the
   window into a frame, check constraints, drift (Evidently), model quality, and write every
   output (violations, statistics, summary, both HTML reports). Prints the child's wall time
-  and peak RSS (``ru_maxrss`` of the child).
-* ``latency``: starts two inference servers on 127.0.0.1 (capture off, capture on at 100%),
-  sends the same one-row JSON request to each in interleaved rounds over keep-alive
-  connections and prints p50/p99 per server and the p99 difference per round; also the cost
-  of one ``CaptureWriter.capture`` call measured in-process.
+  and peak RSS: ``ru_maxrss`` (the largest single process) and the sum over the child and
+  its worker processes, sampled every 0.1 s.
+* ``latency``: the time ``/invocations`` takes in one process with capture off and on (100%),
+  the two apps called alternately through ASGI with the same one-row JSON request (the
+  capture writer thread running, as in a server), p50/p99/p99.9 of each and the difference.
+  With ``--http`` also two real servers on 127.0.0.1 timed over keep-alive connections in
+  interleaved rounds (much noisier: client and loopback time dominate), and the cost of one
+  ``CaptureWriter.capture`` call.
 
 Usage::
 
     .venv/bin/python benchmarks/monitoring.py scale [--records 1000000] [--keep DIR]
-    .venv/bin/python benchmarks/monitoring.py latency [--requests 3000] [--rounds 5]
+    .venv/bin/python benchmarks/monitoring.py latency [--requests 3000] [--http --rounds 5]
 """
 
 from __future__ import annotations
@@ -191,21 +194,47 @@ def _scale(args: argparse.Namespace) -> None:
         print(f"ground truth for {_ground_truth(capture, labels, share=0.1):,} requests")
         _baseline(baseline)
     began = time.perf_counter()
-    child = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, __file__, "analyse", str(capture), str(baseline), str(labels), str(out)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
         env={**os.environ, "OMP_NUM_THREADS": "2"},
     )
+    tree_peak = 0
+    while child.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss(child.pid))
+        time.sleep(0.1)
+    stdout, stderr = child.communicate()
     wall = time.perf_counter() - began
     if child.returncode != 0:
-        raise SystemExit(f"analysis failed:\n{child.stderr[-2000:]}")
+        raise SystemExit(f"analysis failed:\n{stderr[-2000:]}")
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    report = json.loads(child.stdout.strip().splitlines()[-1])
-    report.update(wall_seconds=round(wall, 2), peak_rss_mb=round(peak_mb))
+    report = json.loads(stdout.strip().splitlines()[-1])
+    report.update(
+        wall_seconds=round(wall, 2),
+        peak_rss_mb=round(peak_mb),
+        peak_tree_rss_mb=round(tree_peak / 1024),
+    )
     print(json.dumps(report, indent=2))
     print(f"work folder: {work}")
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident KB of a process and all its descendants right now (Linux /proc; 0 elsewhere)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 # --- latency ------------------------------------------------------------------------------------
@@ -304,6 +333,82 @@ def _capture_call_cost(folder: Path, body: bytes) -> float:
         return (time.perf_counter() - began) / calls * 1e6
 
 
+def _asgi_latency(bundle: Path, bodies: list[bytes], folder: Path) -> dict[str, Any]:
+    """Handler time of /invocations in one process, capture off and on, requests interleaved.
+
+    Both apps serve the same bundle in the same process (the capture writer thread runs there,
+    as in a real server); each request goes to the off app and then the on app (the order
+    flips every request), so machine noise hits both alike. Times exclude the network.
+    """
+    import asyncio
+
+    from model_monitor.writer import CaptureWriter
+    from services.inference.server import create_inference_app
+
+    writer = CaptureWriter(destination=folder, endpoint="bench", max_queue=1_000_000)
+    apps = {
+        "off": create_inference_app(bundle_dir=bundle),
+        "on": create_inference_app(bundle_dir=bundle, capture=writer),
+    }
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-amzn-sagemaker-inference-id", b"bench"),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/invocations",
+        "raw_path": b"/invocations",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
+    }
+
+    async def call(app: Any, body: bytes) -> float:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        began = time.perf_counter()
+        await app(dict(scope), receive, send)
+        spent = time.perf_counter() - began
+        if statuses != [200]:
+            raise SystemExit(f"in-process request failed: {statuses}")
+        return spent
+
+    async def run() -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {"off": [], "on": []}
+        for body in bodies[:500]:  # warm up
+            for app in apps.values():
+                await call(app, body)
+        for i, body in enumerate(bodies):
+            order = ("off", "on") if i % 2 == 0 else ("on", "off")
+            for name in order:
+                times[name].append(await call(apps[name], body))
+        return times
+
+    times = asyncio.run(run())
+    stats = writer.close()
+    found: dict[str, Any] = {"requests": len(bodies), "captured": stats.written}
+    for label, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+        off, on = _quantile(times["off"], q) * 1000, _quantile(times["on"], q) * 1000
+        found[f"{label}_off_ms"] = round(off, 3)
+        found[f"{label}_on_ms"] = round(on, 3)
+        found[f"{label}_added_ms"] = round(on - off, 3)
+    return found
+
+
 def _latency(args: argparse.Namespace) -> None:
     from foundation.ports import free_port
 
@@ -313,6 +418,9 @@ def _latency(args: argparse.Namespace) -> None:
         orjson.dumps({"instances": [rows[i % len(rows)]]}, option=orjson.OPT_SERIALIZE_NUMPY)
         for i in range(args.requests)
     ]
+    print(json.dumps({"in_process": _asgi_latency(work / "bundle", bodies * 4, work / "asgi")}))
+    if not args.http:
+        return
     ports = {"off": free_port(), "on": free_port()}
     servers = {
         "off": _start(work / "bundle", ports["off"], [], work / "off.log"),
@@ -367,6 +475,7 @@ def main() -> None:
     latency = commands.add_parser("latency")
     latency.add_argument("--requests", type=int, default=3000)
     latency.add_argument("--rounds", type=int, default=5)
+    latency.add_argument("--http", action="store_true", help="also time real servers over HTTP")
     child = commands.add_parser("analyse")
     for name in ("capture", "baseline", "labels", "out"):
         child.add_argument(name, type=Path)
