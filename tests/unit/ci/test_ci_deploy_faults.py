@@ -282,3 +282,25 @@ def test_the_outcome_is_read_from_the_deployers_json_and_the_first_draft_names()
     assert (draft.outcome, draft.now_serving, draft.model_at_fault) == ("rolled-back", "m:1", False)
     with pytest.raises(CiError, match=r"apply\.json: not `slipway deploy apply --format json`"):
         parse_outcome('{"outcome": "exploded"}', source="apply.json")
+
+
+def test_the_deployers_own_outcome_document_is_read_as_is() -> None:
+    from datetime import UTC, datetime
+
+    from ci.outcome import parse_outcome
+    from model_deploy.outcome import DeployOutcome
+
+    printed = DeployOutcome(
+        env="staging", action="apply", outcome="rolled-back", cause="model", message="m",
+        desired=V2, previously_serving=V1, now_serving=V1, reasons=["smoke"],
+        finished_at=datetime(2026, 3, 1, tzinfo=UTC),
+    ).model_dump_json()  # fmt: skip
+    read = parse_outcome(printed, source="apply.json")
+    assert (read.outcome, read.cause, read.rejects, read.now_serving) == (
+        "rolled-back",
+        "model",
+        V2,
+        V1,
+    )
+    assert read.blames(V2)
+    assert not read.blames(V1)
