@@ -345,8 +345,14 @@ def evaluate_quality(
 ) -> QualityResult:
     """Join labels, compute the metrics and compare them with the registered ones.
 
-    With fewer than ``min_labels`` labelled rows the metrics are reported but not compared.
+    With fewer than ``min_labels`` labelled rows the metrics are reported but not compared; a
+    frame without the capture metadata or prediction columns cannot be joined (a warning says
+    so).
     """
+    needed = [c for c in (EVENT_ID, INFERENCE_ID, ROW, PREDICTION) if c not in frame.columns]
+    if needed:
+        problem = f"labels cannot be joined: the frame has no {', '.join(needed)} column"
+        return QualityResult(task, 0, {}, dict(registered or {}), (), (problem,))
     joined = join_labels(frame, labels)
     warnings = joined.warnings()
     rows = joined.frame

@@ -205,3 +205,14 @@ def test_quality_violations_against_registered_metrics() -> None:
     )
     assert few.violations == ()
     assert "10 labelled rows, fewer than 30: metrics not compared" in few.warnings
+
+
+def test_a_frame_without_capture_metadata_cannot_be_joined() -> None:
+    frame = window(50, seed=6).drop(columns=[EVENT_ID, INFERENCE_ID])
+    result = evaluate_quality(
+        frame, labels=[GroundTruthRecord.of("x", 1)], task=Task.CLASSIFICATION
+    )
+    assert result.metrics == {}
+    assert result.warnings == (
+        "labels cannot be joined: the frame has no _event_id, _inference_id column",
+    )
