@@ -13,12 +13,27 @@ them is a policy change that needs the owners' approval.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
+from model_deploy.errors import DeployError
 from model_deploy.manifest.model import Manifest
-from model_deploy.store.records import DeploymentRecord
+from model_deploy.manifest.sources import ManifestSource
+from model_deploy.plan import FieldChange, text_changes
+from model_deploy.policies.result import ChangeKind, PolicyResult
+from model_deploy.state import record_of
+from model_deploy.store.records import DeployHistory, DeploymentRecord
+from model_deploy.targets.protocol import ActualState
 
-ChangeKind = Literal["promotion", "config", "rollback", "emergency", "none"]
+__all__ = [
+    "POLICY_FIELDS",
+    "ChangeKind",
+    "classify",
+    "field_changes",
+    "flatten",
+    "policy_view",
+    "read_policy_source",
+    "served_manifest_changes",
+]
 
 #: Top-level manifest fields that carry policy: read from the policy source (the base branch).
 POLICY_FIELDS: tuple[str, ...] = ("freeze_windows", "policy", "promotion", "bake")
@@ -58,8 +73,6 @@ def field_changes(
         return {k: v for k, v in doc.items() if fields is None or k in fields}
 
     before, after = flatten(pick(old)), flatten(pick(new))
-    if old is None:
-        before = {}
     paths = list(after) + [path for path in before if path not in after]
     return [
         (path, before.get(path), after.get(path))
@@ -100,3 +113,59 @@ def classify(
     else:
         kind = "promotion"
     return ("emergency" if emergency else kind), kind
+
+
+def read_policy_source(
+    env: str, manifest: Manifest, policy: ManifestSource | None
+) -> tuple[Manifest | None, list[FieldChange], PolicyResult | None]:
+    """Where policies read their fields, and what the desired manifest changes of them.
+
+    Returns the base manifest (None: the desired one), the policy fields ``manifest`` changes
+    against it (every one, for an environment the source does not have), and a failed result
+    when the source cannot be read.
+    """
+    if policy is None:
+        return None, [], None
+    desired = manifest.model_dump(mode="json")
+    if env not in policy.names():
+        return None, text_changes(field_changes(None, desired, fields=POLICY_FIELDS)), None
+    try:
+        base = policy.load(env).manifest
+    except DeployError as exc:
+        failed = PolicyResult("policy-source", "fail", f"Cannot read the policy source: {exc}.")
+        return None, [], failed
+    changed = field_changes(base.model_dump(mode="json"), desired, fields=POLICY_FIELDS)
+    return base, text_changes(changed), None
+
+
+def served_manifest_changes(
+    manifest: Manifest,
+    *,
+    actual: ActualState,
+    history: DeployHistory,
+    action: str,
+    warnings: list[str],
+) -> list[FieldChange]:
+    """Every field of ``manifest`` that differs from the serving deployment's manifest.
+
+    The serving deployment's manifest is the history's record of what serves; an in-place
+    update whose serving deployment is not in the history adds a warning instead.
+    """
+    if action != "update":
+        return []
+    record = record_of(
+        history.records, model_ref=actual.model_ref, manifest_hash=actual.manifest_hash
+    )
+    if record is None:
+        wanted = manifest.model.ref if manifest.model else None
+        if actual.model_ref is not None and actual.model_ref == wanted:
+            warnings.append(
+                f"the deploy history has no record of the serving deployment of "
+                f"{actual.model_ref}: the manifest fields it changes cannot be listed"
+            )
+        return []
+    try:
+        served = Manifest.model_validate(record.manifest).model_dump(mode="json")
+    except ValueError:
+        served = record.manifest
+    return text_changes(field_changes(served, manifest.model_dump(mode="json")))

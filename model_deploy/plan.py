@@ -12,11 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from model_build.registry.protocol import ModelVersion
-from model_deploy.changes import ChangeKind
 from model_deploy.evidence import Evidence, MetricRow, metric_rows
 from model_deploy.manifest.loader import LoadedManifest
 from model_deploy.manifest.model import Manifest
-from model_deploy.policies.result import PolicyResult
+from model_deploy.policies.result import ChangeKind, PolicyResult
 from model_deploy.targets.protocol import ActualState, describe_strategy
 
 Action = Literal["create", "update", "destroy", "noop"]

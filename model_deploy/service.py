@@ -22,23 +22,21 @@ from foundation.settings import load_settings
 from model_build.errors import BuildError, VersionNotFoundError
 from model_build.registry.protocol import ModelRegistry, ModelVersion
 from model_deploy.changes import (
-    POLICY_FIELDS,
     ChangeKind,
     classify,
-    field_changes,
     policy_view,
+    read_policy_source,
+    served_manifest_changes,
 )
 from model_deploy.errors import DeployError, RegistryLookupError
 from model_deploy.manifest.loader import LoadedManifest
 from model_deploy.manifest.model import Manifest, ModelRef
 from model_deploy.manifest.sources import ENV_ORDER, ManifestFolder, ManifestSource, ManifestTexts
 from model_deploy.plan import (
-    FieldChange,
     Plan,
     build_plan,
     compute_changes,
     plan_action,
-    text_changes,
 )
 from model_deploy.policies import (
     PolicyContext,
@@ -49,7 +47,6 @@ from model_deploy.policies import (
 )
 from model_deploy.policies.config import UPSTREAM
 from model_deploy.settings import DeploySettings
-from model_deploy.state import record_of
 from model_deploy.store.factory import open_state_store
 from model_deploy.store.protocol import StateStore
 from model_deploy.store.records import DeployHistory
@@ -220,7 +217,7 @@ class Deployer:
         serving = self.serving_record(manifest.model, actual)
         if serving.warning:
             warnings.append(serving.warning)
-        base, policy_changes, source_failure = self._policy_source(env, manifest, policy)
+        base, policy_changes, source_failure = read_policy_source(env, manifest, policy)
         if source_failure is not None:
             results.append(source_failure)
         changes = compute_changes(loaded, actual)
@@ -259,7 +256,9 @@ class Deployer:
             warnings=warnings,
             change_kind=kind,
             emergency=emergency,
-            manifest_changes=self._manifest_changes(manifest, actual, history, action, warnings),
+            manifest_changes=served_manifest_changes(
+                manifest, actual=actual, history=history, action=action, warnings=warnings
+            ),
             policy_changes=policy_changes,
             policy_source="manifest" if policy is None else "separate",
         )
@@ -325,31 +324,6 @@ class Deployer:
         warnings.extend(history.warnings)
         return history
 
-    def _policy_source(
-        self, env: str, manifest: Manifest, policy: ManifestSource | None
-    ) -> tuple[Manifest | None, list[FieldChange], PolicyResult | None]:
-        """Where policies read their fields, and what the desired manifest changes of them.
-
-        Returns the base manifest (None: the desired one), the policy fields the desired
-        manifest changes, and a failed result when the source cannot be read.
-        """
-        if policy is None:
-            return None, [], None
-        desired = manifest.model_dump(mode="json")
-        if env not in policy.names():
-            added = field_changes(None, desired, fields=POLICY_FIELDS)
-            return None, text_changes(added), None
-        try:
-            base = policy.load(env).manifest
-        except DeployError as exc:
-            return (
-                None,
-                [],
-                PolicyResult("policy-source", "fail", f"Cannot read the policy source: {exc}."),
-            )
-        changed = field_changes(base.model_dump(mode="json"), desired, fields=POLICY_FIELDS)
-        return base, text_changes(changed), None
-
     def _promotion_evidence(
         self, manifest: Manifest, candidate: ModelVersion | None
     ) -> PromotionEvidence | None:
@@ -369,35 +343,6 @@ class Deployer:
             ):
                 return PromotionEvidence(env=source, deployed_at=record.at)
         return PromotionEvidence(env=source, deployed_at=None)
-
-    def _manifest_changes(
-        self,
-        manifest: Manifest,
-        actual: ActualState,
-        history: DeployHistory,
-        action: str,
-        warnings: list[str],
-    ) -> list[FieldChange]:
-        """Every manifest field that differs from the serving deployment's manifest."""
-        if action != "update":
-            return []
-        record = record_of(
-            history.records, model_ref=actual.model_ref, manifest_hash=actual.manifest_hash
-        )
-        if record is None:
-            if actual.model_ref is not None and actual.model_ref == (
-                manifest.model.ref if manifest.model else None
-            ):
-                warnings.append(
-                    f"the deploy history has no record of the serving deployment of "
-                    f"{actual.model_ref}: the manifest fields it changes cannot be listed"
-                )
-            return []
-        try:
-            served = Manifest.model_validate(record.manifest).model_dump(mode="json")
-        except ValueError:
-            served = record.manifest
-        return text_changes(field_changes(served, manifest.model_dump(mode="json")))
 
     def upstream(self, env: str) -> UpstreamState | None:
         """What the environment's upstream (staging for prod) serves, for the promotion policy.

@@ -10,7 +10,8 @@ from model_build.registry.protocol import ModelVersion
 from model_deploy.manifest.model import Manifest
 
 Outcome = Literal["pass", "fail", "skip", "waived"]
-Kind = Literal["promotion", "config", "rollback", "emergency", "none"]
+ChangeKind = Literal["promotion", "config", "rollback", "emergency", "none"]
+"""What a plan changes (see :mod:`model_deploy.changes`)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class PolicyContext:
     candidate: ModelVersion | None
     upstream: UpstreamState | None
     now: datetime
-    kind: Kind = "promotion"
+    kind: ChangeKind = "promotion"
     serving: ModelVersion | None = None
     serving_ref: str | None = None
     serving_error: str | None = None

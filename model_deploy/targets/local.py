@@ -26,6 +26,7 @@ from model_deploy.manifest.checks import BakeChecks
 from model_deploy.manifest.model import LocalTargetSpec, Manifest
 from model_deploy.targets import processes as proc
 from model_deploy.targets.bake import Counters, bake_problem
+from model_deploy.targets.local_recovery import reconcile_files
 from model_deploy.targets.local_state import (
     ROOT_VARIABLE,
     ROUTER_MODULE,
@@ -231,49 +232,9 @@ class LocalTarget:
     def reconcile(self, *, env: str, manifest: Manifest) -> ActualState:
         """Put all traffic on one backend and stop every other process of the environment.
 
-        The active backend of ``target.json`` is kept while it runs; when it is gone, a
-        candidate that passed its smoke tests takes its place. Any other backend (a crashed
-        deploy's candidate, an old backend never stopped, a process no file recorded) is
-        drained from the router and stopped.
+        See :func:`model_deploy.targets.local_recovery.reconcile_files`.
         """
-        files = self._files(env)
-        state, _ = read_state(files)
-        router = state.router
-        if router is not None and not proc.is_running(router.pid, marker=router.marker):
-            router = None
-        keep = state.active
-        if keep is not None and not proc.is_running(keep.pid, marker=keep.marker):
-            keep = None
-        candidate = state.candidate
-        if (
-            keep is None
-            and candidate is not None
-            and state.candidate_verified
-            and (
-                proc.is_running(candidate.pid, marker=candidate.marker)
-                and proc.ping(candidate.port)
-            )
-        ):
-            keep = candidate
-        generation = max(state.generation, routes_generation(files)) + 1
-        if router is not None:
-            weights = {keep.port: 100.0} if keep is not None else {}
-            capture = keep.data_capture_percentage if keep is not None else 0
-            write_routes(files, generation=generation, weights=weights, capture_percentage=capture)
-            live = router_status(router.port) or {}
-            drained = {int(str(b["url"]).rsplit(":", 1)[1]) for b in live.get("backends") or []}
-            wait_router_switched(
-                port=router.port,
-                generation=generation,
-                drained=drained - ({keep.port} if keep else set()),
-                timeout=self.switch_timeout,
-            )
-        write_state(files, LocalState(router=router, active=keep, generation=generation))
-        wanted = {p.pid for p in (router, keep) if p is not None}
-        for group in proc.marked_groups(variable=ROOT_VARIABLE, value=files.marker) - wanted:
-            proc.stop_group(group, variable=ROOT_VARIABLE, value=files.marker)
-        if candidate is not None and candidate is not keep:
-            proc.stop(candidate.pid, marker=candidate.marker)
+        reconcile_files(self._files(env), switch_timeout=self.switch_timeout)
         return self.describe(env=env, manifest=manifest)
 
     # -- helpers -------------------------------------------------------------------------------

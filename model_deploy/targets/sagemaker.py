@@ -8,7 +8,8 @@ autoscaling, checks the manifest's rollback alarms (CloudWatch ``describe_alarms
 ALARM fails the bake) and runs the smoke tests through ``sagemaker-runtime``. The actual state is
 read back from ``describe_endpoint``, ``describe_endpoint_config``, ``list_tags`` and the scalable
 target, so a console change (instance count, another endpoint config) shows up as drift. Every AWS
-call goes through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the operation.
+call goes through :class:`foundation.aws.AwsCalls`: a failure is a ``TargetError`` naming the
+operation.
 """
 
 from __future__ import annotations
