@@ -161,37 +161,6 @@ def feast_entity_key(
     return bytes(serialize_entity_key(key, entity_key_serialization_version=version))
 
 
-def coerce_request_value(value: Any, vtype: ValueType) -> Any:
-    """Check and normalize one request-time value for an on-demand view.
-
-    ``vtype`` is the type the request source declares. The result is the value as the
-    transformation sees it (ints widened to float for float fields).
-
-    Raises:
-        EntityValueError: The value does not fit the declared type; the message says what fits.
-    """
-    if value is None:
-        return None
-    kind = type(value)
-    if vtype in (ValueType.DOUBLE, ValueType.FLOAT):
-        if kind is float or kind is int:
-            return float(value)
-        raise EntityValueError("a number")
-    if vtype in (ValueType.INT64, ValueType.INT32, ValueType.UNIX_TIMESTAMP):
-        if kind is int:
-            return value
-        raise EntityValueError("an integer")
-    if vtype == ValueType.STRING:
-        if kind is str:
-            return value
-        raise EntityValueError("a string")
-    if vtype == ValueType.BOOL:
-        if kind is bool:
-            return value
-        raise EntityValueError("true or false")
-    return value
-
-
 _decoded: dict[bytes, Any] = {}
 
 

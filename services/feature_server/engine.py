@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, cast
 
 from feast.value_type import ValueType
 
+from services.feature_server.coercion import (
+    CoercionError,
+    coerce_keys,
+    coerce_request_value,
+    describe,
+)
 from services.feature_server.encoding import (
     KEY_ENCODERS,
     EntityValueError,
-    coerce_request_value,
     encode_keys,
     feast_entity_key,
     python_value,
@@ -40,25 +45,9 @@ from services.feature_server.response import (
 from services.feature_server.stores import MISSING, OnlineStoreReader, Partial, Row, ViewQuery
 from services.feature_server.timestamps import EPOCH
 
-_JSON_TYPES: Final = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number with a fraction",
-    str: "a string",
-    list: "a list",
-    dict: "an object",
-    type(None): "null",
-}
 
-
-def _type_error(column: str, row: int, expected: str, value: Any) -> ValidationError:
-    got = _JSON_TYPES.get(type(value), type(value).__name__)
-    if type(value) is int:
-        got = f"the integer {value}"
-    return ValidationError(
-        f"entity column {column!r} row {row}: expected {expected}, got {got}",
-        code="bad_entity_type",
-    )
+def _row_error(column: str, row: int, reason: str) -> ValidationError:
+    return ValidationError(f"entity column {column!r} row {row}: {reason}", code="bad_entity_type")
 
 
 def _check_values(column: str, values: list[Any], vtype: ValueType) -> None:
@@ -69,7 +58,7 @@ def _check_values(column: str, values: list[Any], vtype: ValueType) -> None:
         try:
             encoder(value)
         except EntityValueError as exc:
-            raise _type_error(column, i, str(exc), value) from exc
+            raise _row_error(column, i, f"expected {exc}, got {describe(value)}") from exc
 
 
 def _keys(read: ViewRead, columns: dict[str, list[Any]], rows: int, version: int) -> list[bytes]:
@@ -122,25 +111,27 @@ class _Columns:
 
 
 def _classify(plan: ReadPlan, snapshot: Snapshot, req: OnlineRequest) -> _Columns:
+    """Sort the request's columns, coercing values as Feast does (``coercion``).
+
+    Columns that are neither join keys, entity names nor request fields are ignored, as
+    Feast ignores them (clients send ``request_id``, labels and such along).
+    """
     cols = _Columns(join={}, request={})
     for name, values in req.entities.items():
         if name in plan.request_fields:
             vtype = plan.request_fields[name]
             try:
                 cols.request[name] = [coerce_request_value(v, vtype) for v in values]
-            except EntityValueError as exc:
+            except EntityValueError:
                 bad = next(i for i, v in enumerate(values) if _fails(v, vtype))
-                raise _type_error(name, bad, str(exc), values[bad]) from exc
+                try:
+                    coerce_request_value(values[bad], vtype)
+                except EntityValueError as exc:
+                    raise _row_error(name, bad, f"expected {exc}") from exc
         elif name in snapshot.join_keys or name in plan.required:
             cols.join[name] = values
         elif name in snapshot.entity_names:
             cols.join[snapshot.entity_names[name]] = values
-        elif name not in snapshot.request_fields:
-            raise ValidationError(
-                f"unknown entity column {name!r}: not a join key, entity or request field "
-                "in this registry",
-                code="unknown_entity_column",
-            )
     for column, view in plan.required.items():
         if column not in cols.join:
             raise ValidationError(
@@ -154,10 +145,14 @@ def _classify(plan: ReadPlan, snapshot: Snapshot, req: OnlineRequest) -> _Column
                     f"missing request value column {field!r} "
                     f"(needed by on-demand feature view {odfv.odfv.name!r})",
                     code="missing_request_value",
+                    feast_class="RequestDataNotFoundInEntityRowsException",
                 )
+    key_types = snapshot.key_types
     for name, values in cols.join.items():
-        if name not in plan.required:
-            _check_values(name, values, snapshot.key_types.get(name, ValueType.UNKNOWN))
+        try:
+            cols.join[name] = coerce_keys(values, key_types.get(name, ValueType.UNKNOWN))
+        except CoercionError as exc:
+            raise _row_error(name, exc.row, str(exc)) from exc
     return cols
 
 

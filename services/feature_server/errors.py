@@ -19,23 +19,36 @@ class ApiError(ServicesError):
         status: HTTP status code.
         code: Stable error code (``unknown_feature``, ``bad_entity_type``, ...).
         message: One line for the client.
+        feast_class: The ``feast.errors`` class Feast raises for the same fault, or None when
+            Feast answers it with a plain 500 (its SDK then raises ``RuntimeError``): see
+            ``services.feature_server.service.error_body``.
     """
 
     status = 400
     code = "bad_request"
+    feast_class: str | None = None
 
     def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
         super().__init_subclass__()
         cls.status = cls.status if status is None else status
         cls.code = cls.code if code is None else code
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        feast_class: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
         if code is not None:
             self.code = code
+        if feast_class is not None:
+            self.feast_class = feast_class
 
 
 class BadRequestError(ApiError, status=400, code="bad_request"):
@@ -50,6 +63,10 @@ class NotFoundError(ApiError, status=404, code="not_found"):
     """A named feature, feature view or feature service does not exist (404)."""
 
 
+class UnsupportedMediaError(ApiError, status=415, code="unsupported_media_type"):
+    """The body's ``Content-Type`` is not JSON (415)."""
+
+
 class TooLargeError(ApiError, status=413, code="too_large"):
     """The body or the number of entity rows exceeds a limit (413)."""
 
@@ -61,9 +78,15 @@ class UnauthorizedError(ApiError, status=401, code="unauthorized"):
 class ForbiddenError(ApiError, status=403, code="forbidden"):
     """A valid key asked for something outside its scope (403)."""
 
+    feast_class = "FeastPermissionError"
+
 
 class UnavailableError(ApiError, status=503, code="unavailable"):
     """The registry is not loaded or the online store does not answer (503)."""
+
+
+class RejectedWriteError(ApiError, status=422, code="expectations_failed"):
+    """A push or write whose rows fail the source's expectation suite (422); nothing written."""
 
 
 class StoreUnavailableError(ServicesError):

@@ -143,7 +143,11 @@ def _resolve(
     if service is not None:
         spec = snapshot.services.get(service)
         if spec is None:
-            raise NotFoundError(f"feature service {service!r} not found", code="unknown_service")
+            raise NotFoundError(
+                f"feature service {service!r} not found",
+                code="unknown_service",
+                feast_class="FeatureServiceNotFoundException",
+            )
         for p in spec.projections:
             refs.extend((p.name, p.view, f, p.join_key_map) for f in p.features)
     else:
@@ -183,7 +187,9 @@ def _resolve(
         odfv = snapshot.odfvs.get(view_name)
         if odfv is None:
             raise NotFoundError(
-                f"feature view {view_name!r} not found", code="unknown_feature_view"
+                f"feature view {view_name!r} not found",
+                code="unknown_feature_view",
+                feast_class="FeatureViewNotFoundException",
             )
         if feature not in odfv.feature_types:
             raise NotFoundError(
@@ -198,6 +204,7 @@ def _resolve(
                 raise NotFoundError(
                     f"feature view {source!r} (input of {odfv.name!r}) not found",
                     code="unknown_feature_view",
+                    feast_class="FeatureViewNotFoundException",
                 )
             g = group(source, source_view, {})
             g.read.extend(f for f in source_features if f not in g.read)
@@ -261,4 +268,5 @@ def _check_collisions(refs: list[tuple[str, str]], full: bool) -> None:
         raise ValidationError(
             f"feature name(s) requested twice: {', '.join(duplicates)}{hint}",
             code="feature_collision",
+            feast_class="FeatureNameCollisionError",
         )

@@ -8,12 +8,97 @@ Unknown top-level fields are ignored, as Feast's server does.
 
 from __future__ import annotations
 
+import json
+import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from services.feature_server.errors import BadRequestError, TooLargeError, ValidationError
+from services.feature_server.errors import (
+    BadRequestError,
+    TooLargeError,
+    UnsupportedMediaError,
+    ValidationError,
+)
+
+MAX_DEPTH: Final = 1024
+"""Deepest nesting of a JSON body (orjson's limit)."""
+_BIG_INTEGER: Final = re.compile(rb"\d{19,}")
+_CONSTANTS: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_TRUE: Final = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE: Final = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def check_content_type(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a body that says it is not JSON (no ``Content-Type`` is read as JSON).
+
+    Raises:
+        UnsupportedMediaError: The content type is neither ``application/json`` nor ``*+json``.
+    """
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            if media == b"application/json" or media.endswith(b"+json"):
+                return
+            shown = media.decode("latin-1")[:80]
+            raise UnsupportedMediaError(
+                f"content type {shown!r} is not JSON; send 'Content-Type: application/json'"
+            )
+    return
+
+
+def load_json(body: bytes) -> Any:
+    """Parse a JSON body exactly: NaN and Infinity literals as floats, big integers exact.
+
+    orjson does the work unless the body holds a 19-digit number (orjson reads integers
+    beyond 64 bits as floats, which would lose the value) or a literal it refuses (NaN,
+    Infinity: Python's ``json`` writes them for pandas' missing values); Python's ``json``
+    parses those bodies.
+
+    Raises:
+        BadRequestError: Not JSON, or nested deeper than ``MAX_DEPTH``.
+    """
+    if _BIG_INTEGER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit"):
+                raise _too_deep() from exc
+    try:
+        return json.loads(body, parse_constant=_CONSTANTS.__getitem__)
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError("request body is not valid JSON", code="invalid_json") from exc
+
+
+def _too_deep() -> BadRequestError:
+    return BadRequestError(
+        f"request body nests deeper than {MAX_DEPTH} levels", code="json_too_deep"
+    )
+
+
+def flag(name: str, value: Any) -> bool:
+    """A boolean field read as pydantic (and so Feast) reads it: ``"true"``, ``1``, ``"off"``...
+
+    Raises:
+        ValidationError: Not one of the spellings of true or false.
+    """
+    kind = type(value)
+    if kind is bool:
+        return bool(value)
+    if (kind is int or kind is float) and value in (0, 1):
+        return bool(value)
+    if kind is str:
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValidationError(f"{name!r} must be true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +128,11 @@ def parse_request(body: bytes, *, max_entities: int) -> OnlineRequest:
     ``max_entities`` is the most entity rows allowed.
 
     Raises:
-        BadRequestError: Not JSON.
+        BadRequestError: Not JSON, or nested too deep.
         ValidationError: A field has the wrong shape; the message names it.
         TooLargeError: More entity rows than allowed.
     """
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError("request body is not valid JSON") from exc
+    data = load_json(body)
     if type(data) is not dict:
         raise ValidationError("request body must be a JSON object")
     service = data.get("feature_service")
@@ -60,13 +142,11 @@ def parse_request(body: bytes, *, max_entities: int) -> OnlineRequest:
     if type(features) is not list or any(type(f) is not str for f in features):
         raise ValidationError("'features' must be a list of 'view:feature' strings")
     full = data.get("full_feature_names", False)
+    if type(full) is not bool:
+        full = flag("full_feature_names", full)
     include = data.get("include_feature_view_version_metadata", False)
-    for name, flag in (
-        ("full_feature_names", full),
-        ("include_feature_view_version_metadata", include),
-    ):
-        if type(flag) is not bool:
-            raise ValidationError(f"{name!r} must be true or false")
+    if type(include) is not bool:
+        include = flag("include_feature_view_version_metadata", include)
     entities = data.get("entities")
     if type(entities) is not dict or not entities:
         raise ValidationError("'entities' must be a non-empty object of column name to list")

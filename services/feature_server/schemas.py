@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 FieldStatus = Literal["INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]
 
@@ -85,12 +85,21 @@ class GetOnlineFeaturesResponse(BaseModel):
     metadata: ResponseMetadata
 
 
-class ErrorResponse(BaseModel):
-    """Every error body: a one-line message, a stable code and the request id."""
+class ErrorResponse(RootModel[str]):
+    """Every error body, in Feast's format: a JSON string holding a JSON object.
 
-    detail: str | list[Any]
-    code: str
-    request_id: str
+    The object has ``message`` (one line naming the fault), ``code`` (stable) and
+    ``request_id``, plus ``module`` and ``class`` naming the ``feast.errors`` exception Feast
+    raises for the same fault (its SDK re-raises that class).
+    """
+
+    root: str = Field(
+        examples=[
+            '{"module": "feast.errors", "class": "FeatureViewNotFoundException", '
+            '"message": "feature view \'nope\' not found", "code": "unknown_feature_view", '
+            '"request_id": "3f2a-1"}'
+        ]
+    )
 
 
 class FeatureServiceInfo(BaseModel):
@@ -149,6 +158,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "The key may not read this feature service or raw feature list.",
         404: "Unknown feature service, feature view or feature.",
         413: "The body or the number of entity rows exceeds the limit.",
+        415: "The body's content type is not JSON.",
         422: "Malformed request: wrong types, unknown or missing columns, unequal lengths.",
         500: "Internal error; the body carries only the request id.",
         503: "Registry not loaded yet or online store unavailable.",

@@ -2,8 +2,8 @@
 
 ``handle_online`` turns headers and a body into a reply; the ASGI fast lane
 (``services.feature_server.fastlane``) and the documented FastAPI route both call it, so there
-is one read path. Errors become ``{"detail", "code", "request_id"}`` bodies; an unexpected
-exception is logged with the request id and answered with a generic 500.
+is one read path. Errors become Feast-format bodies (see ``error_body``); an unexpected exception is
+logged with the request id and answered with a generic 500.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from services.feature_server.errors import ApiError, StoreUnavailableError, Unav
 from services.feature_server.metrics import FEATURES, NONE, Metrics
 from services.feature_server.plan import plan_for
 from services.feature_server.registry import RegistryWatcher
-from services.feature_server.request import parse_request
+from services.feature_server.request import check_content_type, parse_request
 from services.feature_server.settings import ServerSettings
 from services.feature_server.stores import OnlineStoreReader
 
@@ -69,9 +69,23 @@ class Reply:
     service: str
 
 
-def error_body(message: str | list[Any], code: str, request_id: str) -> bytes:
-    """Render the standard error body."""
-    return orjson.dumps({"detail": message, "code": code, "request_id": request_id})
+def error_body(
+    message: str | list[Any], code: str, request_id: str, feast_class: str | None = None
+) -> bytes:
+    """Render an error body in Feast's format, so Feast's SDK raises what Feast would raise.
+
+    Feast's server answers a ``FeastError`` with a JSON *string* holding
+    ``{"module", "class", "message"}`` (``FeastError.to_error_detail``); its SDK turns that
+    back into the named exception class. Every error here is such a string holding an object
+    with ``message``, ``code`` and ``request_id``, plus ``module`` and ``class`` when Feast
+    has a class for the fault (``feast_class``). Without them the SDK raises ``RuntimeError``
+    with the body inside, as it does for Feast's plain 500s.
+    """
+    detail: dict[str, Any] = {}
+    if feast_class is not None:
+        detail = {"module": "feast.errors", "class": feast_class}
+    detail.update(message=message, code=code, request_id=request_id)
+    return orjson.dumps(orjson.dumps(detail).decode())
 
 
 def error_reply(exc: ApiError, request_id: str, service: str = NONE) -> Reply:
@@ -81,7 +95,8 @@ def error_reply(exc: ApiError, request_id: str, service: str = NONE) -> Reply:
         headers.append((b"www-authenticate", b"Bearer"))
     elif exc.status == 503:
         headers.append((b"retry-after", b"1"))
-    return Reply(exc.status, error_body(exc.message, exc.code, request_id), headers, service)
+    body = error_body(exc.message, exc.code, request_id, exc.feast_class)
+    return Reply(exc.status, body, headers, service)
 
 
 def internal_reply(request_id: str, service: str = NONE) -> Reply:
@@ -108,6 +123,7 @@ async def handle_online(
     service = NONE
     try:
         key = state.keys.authenticate(headers)
+        check_content_type(headers)
         request = parse_request(await body(), max_entities=state.settings.max_entities)
         check_scope(key, service=request.feature_service)
         snapshot = state.watcher.snapshot

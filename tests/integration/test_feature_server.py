@@ -25,7 +25,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 from kits.feast_oracle import by_name, column_groups, odfv_columns, random_requests, same_value
 from kits.feature_repos import DRIVER_FEATURES, copy_repo, driver_frame
 from kits.feature_repos import load_repo as load_demo
-from kits.feature_servers import service_process
+from kits.feature_servers import error_detail, service_process
 
 from feature_store.demo_data import DemoSizes
 from feature_store.repo import FeatureRepo
@@ -240,11 +240,12 @@ def test_on_demand_view_uses_request_values(client: TestClient) -> None:
 CONV = ["driver_hourly_stats:conv_rate"]
 SCORE = ["trip_context:pickup_score"]
 ERRORS = [
-    ({"features": CONV, "entities": {"driver_id": ["1001"]}}, 422, "'driver_id' row 0"),
-    ({"features": CONV, "entities": {"driver_id": [1001.0]}}, 422, "'driver_id'"),
+    ({"features": CONV, "entities": {"driver_id": ["x1001"]}}, 422, "'driver_id' row 0"),
+    ({"features": CONV, "entities": {"driver_id": [1001.5]}}, 422, "'driver_id'"),
     ({"features": CONV, "entities": {"driver_id": [1, True]}}, 422, "row 1"),
     ({"features": CONV, "entities": {"driver_id": [None]}}, 422, "got null"),
-    ({"features": CONV, "entities": {"foo": [1]}}, 422, "'foo'"),
+    ({"features": CONV, "entities": {"driver_id": [2**70]}}, 422, "outside the INT64 range"),
+    ({"features": CONV, "entities": {"foo": [1]}}, 422, "'driver_id'"),
     ({"features": CONV, "entities": {"customer_id": [1]}}, 422, "'driver_id'"),
     ({"features": ["driver_hourly_stats:nope"], "entities": {"driver_id": [1]}}, 404, "'nope'"),
     ({"features": ["nope:x"], "entities": {"driver_id": [1]}}, 404, "feature view 'nope'"),
@@ -275,8 +276,8 @@ def test_bad_requests_name_the_culprit(
 ) -> None:
     response = client.post("/get-online-features", json=body, headers={"x-request-id": "req-42"})
     assert response.status_code == status, response.text
-    error = response.json()
-    assert fragment in error["detail"]
+    error = error_detail(response)
+    assert fragment in error["message"]
     assert error["request_id"] == "req-42" == response.headers["x-request-id"]
     assert error["code"]
 
@@ -285,7 +286,7 @@ def test_body_limits(client: TestClient) -> None:
     huge = b'{"entities": {"driver_id": [' + b"1," * 600_000 + b"1]}}"
     response = client.post("/get-online-features", content=huge)
     assert response.status_code == 413
-    assert "exceeds the limit" in response.json()["detail"]
+    assert "exceeds the limit" in error_detail(response)["message"]
     response = client.post("/get-online-features", content=b"{nope")
     assert response.status_code == 400
 
@@ -305,7 +306,7 @@ def test_internal_errors_leak_nothing(client: TestClient, monkeypatch: pytest.Mo
     response = client.post("/get-online-features", json=body)
     assert response.status_code == 500
     assert "secret" not in response.text
-    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert error_detail(response)["request_id"] == response.headers["x-request-id"]
 
     async def broken_ping() -> None:
         raise RuntimeError("secret-ping-detail")

@@ -236,3 +236,16 @@ async def drive_load(
                 i += 1
 
         await asyncio.gather(*(worker(n) for n in range(connections)))
+
+
+def error_detail(response: Any) -> dict[str, Any]:
+    """The error object of a feature server reply (Feast's format: a JSON string holding it).
+
+    Works for Slipway's replies (``message``, ``code``, ``request_id``, plus ``module`` and
+    ``class`` where Feast has a class) and for Feast's ``FeastError`` replies.
+    """
+    body = response.json()
+    assert isinstance(body, str), f"not Feast's error format: {response.text[:200]}"
+    detail = orjson.loads(body)
+    assert isinstance(detail, dict)
+    return detail

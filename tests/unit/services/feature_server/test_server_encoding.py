@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from services.feature_server.encoding import (
     KEY_ENCODERS,
     EntityValueError,
-    coerce_request_value,
     decode_value,
     feast_entity_key,
     key_prefix,
@@ -27,6 +26,7 @@ from services.feature_server.encoding import (
     serialization_order,
     to_json_values,
 )
+from services.feature_server.coercion import CoercionError, coerce_keys, coerce_request_value
 from services.feature_server.timestamps import format_redis_ts, format_sqlite_ts, format_timestamp
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -196,6 +196,12 @@ def test_redis_timestamps_round_like_feasts_reader() -> None:
         ("x", ValueType.STRING, "x"),
         (True, ValueType.BOOL, True),
         ([1], ValueType.INT64_LIST, [1]),
+        ("4.2", ValueType.DOUBLE, 4.2),  # Feast reads a numeric string (issue 13, fault 3)
+        (math.nan, ValueType.DOUBLE, None),  # NaN and infinities are missing values
+        (math.inf, ValueType.DOUBLE, None),
+        (4.0, ValueType.INT64, 4),
+        ("12", ValueType.INT64, 12),
+        (1, ValueType.STRING, "1"),
     ],
 )
 def test_request_values_are_coerced(value: object, vtype: ValueType, expected: object) -> None:
@@ -205,12 +211,54 @@ def test_request_values_are_coerced(value: object, vtype: ValueType, expected: o
 @pytest.mark.parametrize(
     ("value", "vtype"),
     [
-        ("3", ValueType.DOUBLE),
+        ("far", ValueType.DOUBLE),
         (True, ValueType.DOUBLE),
         (1.5, ValueType.INT64),
-        (1, ValueType.STRING),
+        (1.5, ValueType.STRING),
+        (2**63, ValueType.INT64),
     ],
 )
 def test_request_values_of_wrong_type_are_refused(value: object, vtype: ValueType) -> None:
     with pytest.raises(EntityValueError):
         coerce_request_value(value, vtype)
+
+
+@pytest.mark.parametrize(
+    ("values", "vtype", "expected"),
+    [
+        (["1001", 1001.0, 7, " 12 "], ValueType.INT64, [1001, 1001, 7, 12]),
+        ([1, "a"], ValueType.STRING, ["1", "a"]),
+        ([2**31 - 1], ValueType.INT32, [2**31 - 1]),
+    ],
+)
+def test_keys_are_coerced_as_feast_coerces_them(
+    values: list[object], vtype: ValueType, expected: list[object]
+) -> None:
+    """What Feast's ``python_values_to_proto_values`` makes of each value, we make too."""
+    assert coerce_keys(values, vtype) == expected
+    feasts = python_values_to_proto_values(values, vtype)
+    field = "string_val" if vtype == ValueType.STRING else f"{vtype.name.lower()}_val"
+    assert [getattr(p, field) for p in feasts] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (None, "got null"),
+        (True, "got the boolean true"),
+        (1001.5, "with a fraction (Feast would truncate it)"),
+        (math.nan, "got NaN"),
+        (math.inf, "got Infinity"),
+        ("abc", "got the string 'abc'"),
+        (2**70, "1180591620717411303424 is outside the INT64 range"),
+        ("99999999999999999999", "99999999999999999999 is outside the INT64 range"),
+        ([1], "got a list"),
+    ],
+)
+def test_keys_feast_answers_wrongly_are_refused_naming_the_row(
+    value: object, fragment: str
+) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_keys([1001, value], ValueType.INT64)
+    assert caught.value.row == 1
+    assert fragment in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -15,11 +16,12 @@ from services.feature_server.errors import (
     BadRequestError,
     NotFoundError,
     TooLargeError,
+    UnsupportedMediaError,
     ValidationError,
 )
 from services.feature_server.plan import parse_ref, plan_for
 from services.feature_server.registry import Projection, ServiceSpec, Snapshot, ViewSpec
-from services.feature_server.request import parse_request
+from services.feature_server.request import check_content_type, parse_request
 from services.feature_server.settings import ServerSettings
 
 
@@ -44,6 +46,45 @@ def test_parse_feast_request() -> None:
     assert not req.include_metadata
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"), [("true", True), ("True", True), ("1", True), ("off", False), (0, False)]
+)
+def test_flags_are_read_as_feast_reads_them(text: object, expected: bool) -> None:
+    """Feast's pydantic model reads ``"true"`` as true (issue 13, fault 3)."""
+    req = _parse({"features": ["v:a"], "entities": {"k": [1]}, "full_feature_names": text})
+    assert req.full_feature_names is expected
+
+
+def test_nan_infinity_and_big_integers_are_read_exactly() -> None:
+    body = b'{"features": ["v:a"], "entities": {"k": [NaN, Infinity, -Infinity, 1180591620717411303424]}}'
+    values = parse_request(body, max_entities=10).entities["k"]
+    assert math.isnan(values[0])
+    assert values[1:3] == [math.inf, -math.inf]
+    assert values[3] == 2**70
+    assert type(values[3]) is int
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ok"),
+    [
+        (b"application/json", True),
+        (b"application/json; charset=utf-8", True),
+        (b"application/merge-patch+json", True),
+        (b"text/plain", False),
+        (b"application/x-www-form-urlencoded", False),
+    ],
+)
+def test_content_type_must_be_json(content_type: bytes, ok: bool) -> None:
+    headers = [(b"host", b"x"), (b"content-type", content_type)]
+    if ok:
+        check_content_type(headers)
+        return
+    with pytest.raises(UnsupportedMediaError) as caught:
+        check_content_type(headers)
+    assert caught.value.status == 415
+    check_content_type([(b"host", b"x")])  # no content type at all: read as JSON
+
+
 def test_feature_service_wins_over_features_like_feast() -> None:
     req = _parse({"features": ["v:a"], "feature_service": "s", "entities": {"k": [1]}})
     assert req.feature_service == "s"
@@ -58,7 +99,18 @@ def test_feature_service_wins_over_features_like_feast() -> None:
         ({"entities": {"k": [1]}, "features": "v:a"}, ValidationError, "'features'"),
         ({"entities": {"k": [1]}, "features": [1]}, ValidationError, "'features'"),
         ({"entities": {"k": [1]}, "feature_service": 3}, ValidationError, "'feature_service'"),
-        ({"entities": {"k": [1]}, "full_feature_names": "yes"}, ValidationError, "full_feature"),
+        ({"entities": {"k": [1]}, "full_feature_names": "maybe"}, ValidationError, "full_feature"),
+        ({"entities": {"k": [1]}, "full_feature_names": None}, ValidationError, "full_feature"),
+        (
+            b'{"entities": {"k": [1]}, "x": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+            BadRequestError,
+            "nests deeper than 1024 levels",
+        ),
+        (
+            b'{"entities": {"k": [1]}, "x": ' + b"[" * 900 + b"]" * 900 + b', "n": NaN',
+            BadRequestError,
+            "not valid JSON",
+        ),
         ({"features": ["v:a"]}, ValidationError, "'entities'"),
         ({"features": ["v:a"], "entities": {}}, ValidationError, "'entities'"),
         ({"features": ["v:a"], "entities": {"k": 1}}, ValidationError, "'k' must be a list"),
