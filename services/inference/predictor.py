@@ -178,7 +178,7 @@ class Predictor:
             batch: Columns in the schema's feature order.
 
         Returns:
-            Probabilities and labels, one per row.
+            The task's answer per row (see :class:`Scores`).
 
         Raises:
             RequestError: 422 when the batch holds missing values the model cannot score.
@@ -212,7 +212,7 @@ class Predictor:
                 class_probabilities=proba.tolist(),
             )
         positive = proba[:, self._positive]
-        negative, chosen = self.classes[1 - self._positive], self.classes[self._positive]
+        negative, chosen = self.classes  # the positive class is the second one
         threshold = 0.5 if self.threshold is None else self.threshold
         labels = [chosen if p >= threshold else negative for p in positive.tolist()]
         return Scores(

@@ -145,3 +145,25 @@ def test_a_bundle_from_before_tasks_is_served_as_binary_with_labels_0_and_1(
     np.testing.assert_allclose([a["probability"] for a in answer], proba, rtol=0, atol=1e-12)
     assert [a["label"] for a in answer] == [int(p >= 0.5) for p in proba]
     assert client.get("/metadata").json()["classes"] == [0, 1]
+
+
+def test_an_old_bundle_keeps_its_positive_class_where_label_1_is(tmp_path: Path) -> None:
+    """Fitted on labels 1 and 2 before classes were recorded: 1 is positive, answered 1/0."""
+    from sklearn.linear_model import LogisticRegression
+
+    from model_bundle.bundle import ModelBundle, save_bundle
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 2))
+    y = np.where(x[:, 0] + rng.normal(0, 0.3, 200) > 0, 1, 2)
+    model = LogisticRegression().fit(x, y)
+    folder = tmp_path / "old12"
+    save_bundle(ModelBundle(estimator=model, features=["a", "b"]), directory=folder)
+    meta = json.loads((folder / "bundle.json").read_text())
+    (folder / "bundle.json").write_text(json.dumps({k: meta[k] for k in ("features", "metadata")}))
+    predictor = Predictor.load(bundle_dir=folder)
+    rows = [{"a": float(a), "b": float(b)} for a, b in x[:20]]
+    answer = _answer(predictor, rows).records()
+    proba = model.predict_proba(x[:20])[:, 0]  # the column of label 1
+    np.testing.assert_allclose([r["probability"] for r in answer], proba, rtol=0, atol=1e-12)
+    assert [r["label"] for r in answer] == [int(p >= 0.5) for p in proba]
