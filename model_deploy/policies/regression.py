@@ -46,8 +46,14 @@ def check_regression(ctx: PolicyContext) -> PolicyResult:
             side = serving.ref if delta is None or delta.a is None else ref
             problems.append(f"{name} is not in {side}'s registry record")
             continue
-        worse_by = delta.delta if delta.lower_is_better else -delta.delta
-        direction = "higher" if delta.lower_is_better else "lower"
+        if delta.direction == "none":
+            problems.append(
+                f"{name} has no better direction in the metric registry, so no regression "
+                "limit can apply to it"
+            )
+            continue
+        worse_by = delta.delta if delta.direction == "lower" else -delta.delta
+        direction = "higher" if delta.direction == "lower" else "lower"
         checks.append(f"{name} {delta.a:.4g} -> {delta.b:.4g}")
         if worse_by > allowed:
             problems.append(

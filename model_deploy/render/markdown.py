@@ -138,7 +138,7 @@ def _metric_line(row: MetricRow) -> str:
         delta = "⚪ ±0"
     else:
         arrow = "▲" if row.delta > 0 else "▼"
-        mood = "🟢" if row.verdict == "better" else "🔴"
+        mood = {"better": "🟢", "worse": "🔴"}.get(row.verdict, "⚪")
         delta = f"{mood} {arrow} {row.delta:+.4f}"
     bounds = []
     if row.minimum is not None:

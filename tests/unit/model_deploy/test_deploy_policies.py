@@ -56,6 +56,10 @@ def ctx(
     candidate: ModelVersion | None = None,
     upstream: UpstreamState | None = None,
     now: datetime = NOW,
+    kind: Any = "promotion",
+    serving: ModelVersion | None = None,
+    serving_ref: str | None = None,
+    serving_error: str | None = None,
     **manifest_overrides: Any,
 ) -> PolicyContext:
     return PolicyContext(
@@ -64,6 +68,10 @@ def ctx(
         candidate=candidate,
         upstream=upstream,
         now=now,
+        kind=kind,
+        serving=serving,
+        serving_ref=serving_ref,
+        serving_error=serving_error,
     )
 
 
@@ -232,3 +240,47 @@ def test_evaluate_policies_runs_every_policy_in_order_and_skips_without_model() 
         sentence(result.message)
     empty = evaluate_policies(ctx(model=None))
     assert all(r.outcome == "skip" for r in empty)
+
+
+# -- regression against the serving version ---------------------------------------------------
+
+
+def test_regression_directions_come_from_the_metric_registry() -> None:
+    from model_deploy.policies.regression import check_regression
+
+    limits = {"max_regression": {"rmse": 0.5, "r2": 0.01, "residual_q05": 1.0}}
+    serving = version(version=3, metrics={"rmse": 5.0, "r2": 0.90, "residual_q05": -2.0})
+    worse = version(metrics={"rmse": 5.6, "r2": 0.88, "residual_q05": -1.0})
+    result = check_regression(
+        ctx(candidate=worse, serving=serving, serving_ref="driver_ranking:3", policy=limits)
+    )
+    assert result.outcome == "fail"
+    sentence(result.message)
+    assert "rmse is 5.6 against 5, 0.6 higher (worse)" in result.message  # lower is better
+    assert "r2 is 0.88 against 0.9, 0.02 lower (worse)" in result.message  # higher is better
+    assert "residual_q05 has no better direction" in result.message
+    better = version(metrics={"rmse": 4.0, "r2": 0.95, "residual_q05": -2.0})
+    ok = check_regression(
+        ctx(candidate=better, serving=serving, serving_ref="driver_ranking:3",
+            policy={"max_regression": {"rmse": 0.5, "r2": 0.01}})
+    )  # fmt: skip
+    assert ok.outcome == "pass"
+
+
+def test_regression_needs_the_serving_record_and_skips_non_promotions() -> None:
+    from model_deploy.policies.regression import check_regression
+
+    limits = {"max_regression": {"roc_auc": 0.01}}
+    nothing = check_regression(ctx(candidate=version(), policy=limits))
+    assert (nothing.outcome, "no baseline" in nothing.message) == ("pass", True)
+    unknown = check_regression(
+        ctx(candidate=version(), serving_ref="driver_ranking:3", serving_error="registry down",
+            policy=limits)
+    )  # fmt: skip
+    assert unknown.outcome == "fail"
+    assert "registry down" in unknown.message
+    config = check_regression(
+        ctx(candidate=version(), kind="config", serving_ref="driver_ranking:4", policy=limits)
+    )
+    assert config.outcome == "skip"
+    assert check_regression(ctx(candidate=version())).outcome == "skip"  # no limits
