@@ -29,6 +29,7 @@ from services.feature_server.errors import ApiError, StoreUnavailableError
 from services.feature_server.fastlane import REQUEST_ID_KEY, FastLane, read_body
 from services.feature_server.metrics import FLUSH_SECONDS, Metrics
 from services.feature_server.registry import RegistryWatcher, Snapshot
+from services.feature_server.routes import add_routes
 from services.feature_server.schemas import (
     ERROR_RESPONSES,
     FeatureServiceInfo,
@@ -49,6 +50,7 @@ from services.feature_server.service import (
 )
 from services.feature_server.settings import ServerSettings
 from services.feature_server.stores import open_reader
+from services.feature_server.writes import Validators
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         keys=keys,
         metrics=Metrics(registry_age=registry_age),
         key_version=int(config.entity_key_serialization_version),
+        validators=Validators(repo=repo.path),
     )
 
 
@@ -125,6 +128,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(FastLane, state=state)
     _add_error_handlers(app)
     _add_routes(app, state)
+    add_routes(app, state)
     if state.keys.enabled:
         _document_auth(app)
     return app

@@ -9,6 +9,8 @@ File format (YAML, or the same structure as JSON)::
       - name: ops
         sha256: 60303ae22b998861...
         feature_services: ["*"]          # every service, and raw feature lists
+        roles: [read, write, admin]      # default [read]; write: push and
+                                         # write-to-online-store; admin: materialize
 
 Keys arrive as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. Only their hashes are
 stored or compared; no key is ever logged. The file is reloaded when it changes.
@@ -19,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +44,7 @@ class _KeyEntry(BaseModel):
     name: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     feature_services: list[str] = Field(min_length=1)
+    roles: list[Literal["read", "write", "admin"]] = Field(default=["read"], min_length=1)
 
 
 class _KeyFile(BaseModel):
@@ -50,10 +55,11 @@ class _KeyFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """An accepted key: its label and the feature services it may read."""
+    """An accepted key: its label, the feature services it may read and its roles."""
 
     name: str
     scopes: frozenset[str]
+    roles: frozenset[str] = field(default=frozenset({"read"}))
 
     @property
     def unrestricted(self) -> bool:
@@ -102,15 +108,26 @@ def load_keys(path: Path) -> dict[str, ApiKey]:
         digest = entry.sha256.lower()
         if digest in keys:
             raise ServerConfigError(f"{path}: key '{entry.name}' repeats the hash of another key")
-        keys[digest] = ApiKey(name=entry.name, scopes=frozenset(entry.feature_services))
+        keys[digest] = ApiKey(
+            name=entry.name, scopes=frozenset(entry.feature_services), roles=frozenset(entry.roles)
+        )
     return keys
 
 
+RELOAD_SECONDS: Final = 0.5
+"""How often a request checks the keys file for a change (one ``stat``)."""
+
+
 class ApiKeyStore:
-    """The accepted keys, reloaded when the file changes.
+    """The accepted keys, reloaded within ``RELOAD_SECONDS`` of a change to the file.
+
+    A keys file that disappears or turns malformed while the server runs denies every key
+    (fail closed) until it is fixed, with one error line in the log per change; the file
+    must be valid at start-up.
 
     Attributes:
         path: The keys file, or None when auth is off.
+        problem: Why every key is denied now (file missing or malformed), or None.
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -122,11 +139,13 @@ class ApiKeyStore:
             ServerConfigError: The file is missing or malformed.
         """
         self.path = path
+        self.problem: str | None = None
         self._keys: dict[str, ApiKey] = {}
-        self._mtime: float | None = None
+        self._ident: tuple[int, int, int, int] | None = None
+        self._checked = time.monotonic()
         if path is not None:
+            self._ident = _ident(path)
             self._keys = load_keys(path)
-            self._mtime = path.stat().st_mtime
 
     @property
     def enabled(self) -> bool:
@@ -134,18 +153,32 @@ class ApiKeyStore:
         return self.path is not None
 
     def reload_if_changed(self) -> None:
-        """Reload the file when its mtime changed; keep the old keys if the new file is bad."""
+        """Reload the file when it changed (identity, size or mtime); fail closed if bad."""
         if self.path is None:
             return
+        self._checked = time.monotonic()
         try:
-            mtime = self.path.stat().st_mtime
-            if mtime == self._mtime:
-                return
+            ident = _ident(self.path)
+        except OSError:
+            self._deny("API keys file is missing")
+            return
+        if ident == self._ident and self.problem is None:
+            return
+        self._ident = ident
+        try:
             self._keys = load_keys(self.path)
-            self._mtime = mtime
-            logger.info("API keys reloaded: %d keys", len(self._keys))
-        except (OSError, ServerConfigError) as exc:
-            logger.warning("API keys file not reloaded, keeping previous keys: %s", exc)
+        except ServerConfigError as exc:
+            self._deny(str(exc))
+            return
+        self.problem = None
+        logger.info("API keys reloaded: %d keys", len(self._keys))
+
+    def _deny(self, problem: str) -> None:
+        self._keys = {}
+        self._ident = None
+        if problem != self.problem:
+            logger.error("%s; every API key is refused until it is fixed", problem)
+        self.problem = problem
 
     def authenticate(self, headers: Iterable[tuple[bytes, bytes]]) -> ApiKey | None:
         """Find the key a request presents.
@@ -156,10 +189,13 @@ class ApiKeyStore:
             The key, or None when auth is off.
 
         Raises:
-            UnauthorizedError: Auth is on and no accepted key was presented.
+            UnauthorizedError: Auth is on and no accepted key was presented (or the keys file
+                is missing or malformed: then no key is accepted).
         """
         if self.path is None:
             return None
+        if time.monotonic() - self._checked >= RELOAD_SECONDS:
+            self.reload_if_changed()
         token = token_from_headers(headers)
         if token is None:
             raise UnauthorizedError(
@@ -167,8 +203,17 @@ class ApiKeyStore:
             )
         key = self._keys.get(hash_key(token))
         if key is None:
+            if self.problem is not None:
+                raise UnauthorizedError(
+                    "API key refused: the server's keys file is missing or invalid"
+                )
             raise UnauthorizedError("invalid API key")
         return key
+
+
+def _ident(path: Path) -> tuple[int, int, int, int]:
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def token_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -205,3 +250,17 @@ def check_scope(key: ApiKey | None, *, service: str | None) -> None:
 def may_read(key: ApiKey | None, service: str) -> bool:
     """Whether a key (None: auth off) may read a feature service."""
     return key is None or key.unrestricted or service in key.scopes
+
+
+def check_role(key: ApiKey | None, role: Literal["write", "admin"], *, action: str) -> None:
+    """Refuse a write (``write``) or a materialization (``admin``) the key may not do.
+
+    ``key`` is None when auth is off: every route is then open, as in ``feast serve``
+    without auth. ``admin`` implies ``write``.
+
+    Raises:
+        ForbiddenError: The key lacks the role; the message names the key, action and role.
+    """
+    if key is None or role in key.roles or "admin" in key.roles:
+        return
+    raise ForbiddenError(f"API key '{key.name}' may not {action}: it needs the '{role}' role")

@@ -22,11 +22,13 @@ class ApiError(ServicesError):
         feast_class: The ``feast.errors`` class Feast raises for the same fault, or None when
             Feast answers it with a plain 500 (its SDK then raises ``RuntimeError``): see
             ``services.feature_server.service.error_body``.
+        details: Extra fields for the error object (a refused write lists its failures).
     """
 
     status = 400
     code = "bad_request"
     feast_class: str | None = None
+    details: dict[str, object] | None = None
 
     def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
         super().__init_subclass__()

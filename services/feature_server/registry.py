@@ -47,6 +47,8 @@ class ViewSpec:
         unservable: Why the view cannot be served now (None when it can), and the HTTP status.
         entityless: The view has no entity (Feast's dummy entity).
         version: Current version number (0 when versioning is off).
+        batch_source: Name of the view's batch source (its expectation suite's name).
+        push_source: Name of the push source that feeds it, or None.
     """
 
     name: str
@@ -63,6 +65,8 @@ class ViewSpec:
     unservable: tuple[int, str] | None
     entityless: bool
     version: int
+    batch_source: str = ""
+    push_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,16 @@ def _view_spec(fv: Any, *, project: str, config: Any) -> ViewSpec:
         unservable=unservable,
         entityless=entityless,
         version=int(getattr(fv, "current_version_number", 0) or 0),
+        batch_source=getattr(getattr(fv, "batch_source", None), "name", "") or "",
+        push_source=_push_source(fv),
     )
+
+
+def _push_source(fv: Any) -> str | None:
+    from feast.data_source import PushSource
+
+    stream = getattr(fv, "stream_source", None)
+    return stream.name if isinstance(stream, PushSource) else None
 
 
 def _odfv_spec(odfv: Any) -> OdfvSpec:
@@ -335,6 +348,14 @@ class RegistryWatcher:
                 self.last_error = type(exc).__name__
                 logger.warning("registry refresh failed: %s", type(exc).__name__, exc_info=True)
             return self._finish()
+
+    @property
+    def store(self) -> Any:
+        """The ``feast.FeatureStore`` the snapshots are read from (None before the first refresh).
+
+        Writes (push, write-to-online-store, materialize) go through it, as in ``feast serve``.
+        """
+        return self._store
 
     def _finish(self) -> bool:
         if self._on_refresh is not None:

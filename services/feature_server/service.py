@@ -8,6 +8,7 @@ logged with the request id and answered with a generic 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,7 @@ from services.feature_server.registry import RegistryWatcher
 from services.feature_server.request import check_content_type, parse_request
 from services.feature_server.settings import ServerSettings
 from services.feature_server.stores import OnlineStoreReader
+from services.feature_server.writes import Validators
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class ServerState:
         keys: Accepted API keys.
         metrics: Prometheus metrics.
         key_version: ``entity_key_serialization_version``.
+        validators: Compiled expectation suites of the sources (gated writes).
+        write_lock: Serializes this worker's writes and materializations.
         started: Monotonic start time.
     """
 
@@ -56,6 +60,8 @@ class ServerState:
     keys: ApiKeyStore
     metrics: Metrics
     key_version: int
+    validators: Validators
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -70,7 +76,11 @@ class Reply:
 
 
 def error_body(
-    message: str | list[Any], code: str, request_id: str, feast_class: str | None = None
+    message: str | list[Any],
+    code: str,
+    request_id: str,
+    feast_class: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> bytes:
     """Render an error body in Feast's format, so Feast's SDK raises what Feast would raise.
 
@@ -85,6 +95,8 @@ def error_body(
     if feast_class is not None:
         detail = {"module": "feast.errors", "class": feast_class}
     detail.update(message=message, code=code, request_id=request_id)
+    if details:
+        detail.update(details)
     return orjson.dumps(orjson.dumps(detail).decode())
 
 
@@ -95,7 +107,7 @@ def error_reply(exc: ApiError, request_id: str, service: str = NONE) -> Reply:
         headers.append((b"www-authenticate", b"Bearer"))
     elif exc.status == 503:
         headers.append((b"retry-after", b"1"))
-    body = error_body(exc.message, exc.code, request_id, exc.feast_class)
+    body = error_body(exc.message, exc.code, request_id, exc.feast_class, exc.details)
     return Reply(exc.status, body, headers, service)
 
 

@@ -22,6 +22,7 @@ class ServerSettings(BaseSettings):
             ``/readyz`` says so).
         max_entities: Most entity rows one request may carry (413 above).
         max_body_bytes: Largest request body accepted (413 above).
+        max_write_rows: Most rows one push or write may carry (422 above).
         registry_refresh_seconds: How often the registry snapshot is rebuilt in the background.
         store_timeout_seconds: Longest wait for the online store before answering 503.
         sqlite_cache_entries: Entity keys the SQLite reader keeps between two commits to the
@@ -38,6 +39,7 @@ class ServerSettings(BaseSettings):
     api_keys_file: Path | None = None
     max_entities: int = Field(default=1000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_write_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     registry_refresh_seconds: float = Field(default=30.0, gt=0)
     store_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     sqlite_cache_entries: int = Field(default=20_000, ge=0, le=10_000_000)

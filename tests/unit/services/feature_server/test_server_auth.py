@@ -143,9 +143,13 @@ def test_keys_reload_when_the_file_changes(tmp_path: Path) -> None:
     assert store.authenticate([(b"x-api-key", new_key.encode())]) is not None
     with pytest.raises(UnauthorizedError):
         store.authenticate([(b"x-api-key", OPS_KEY.encode())])
-    path.write_text("keys: [")  # a broken edit keeps the previous keys
+    path.write_text("keys: [")  # a broken edit denies every key (fail closed, issue 13)
     os.utime(path, (2, 2))
     store.reload_if_changed()
+    with pytest.raises(UnauthorizedError, match="keys file is missing or invalid"):
+        store.authenticate([(b"x-api-key", new_key.encode())])
+    path.write_text(f"keys: [{{name: new, sha256: {digest}, feature_services: ['*']}}]")
+    store.reload_if_changed()  # fixed: accepted again
     assert store.authenticate([(b"x-api-key", new_key.encode())]) is not None
 
 
