@@ -72,6 +72,7 @@ class IntentJournal:
         self.run = run
         self.intent = intent
         self._step_started = time.monotonic()
+        self._refreshed = time.monotonic()
         self._label = ""
 
     def write(self, **changes: Any) -> None:
@@ -83,6 +84,17 @@ class IntentJournal:
         self.intent = self.intent.model_copy(update={**changes, "updated_at": datetime.now(UTC)})
         self.run.deployer.store.write_intent(self.run.env, self.intent)
         self.run.lock.refresh()
+        self._refreshed = time.monotonic()
+
+    def heartbeat(self) -> None:
+        """Refresh the lock when a tenth of its lease has passed since the last refresh.
+
+        Raises:
+            LockedError: The lock was lost.
+        """
+        if time.monotonic() - self._refreshed >= self.run.lock.ttl / 10:
+            self.run.lock.refresh()
+            self._refreshed = time.monotonic()
 
     def before_step(self, *, index: int, total: int, percent: int) -> None:
         """Write ahead that step ``index`` sends ``percent`` % to the new version."""

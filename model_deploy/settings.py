@@ -30,8 +30,9 @@ class DeploySettings(BaseSettings):
             bucket every runner sees, with conditional writes for the lock).
         deploy_state_bucket: The bucket of ``deploy_state=s3``.
         deploy_state_prefix: Key prefix under which ``s3`` state lives.
-        deploy_lock_ttl: Seconds a lock stays valid without a refresh (each traffic step
-            refreshes it); an older lock is stale and the next run takes it over.
+        deploy_lock_ttl: Seconds a lock stays valid without a refresh (every traffic step, and
+            the waits between them, refresh it); an older lock is stale and the next run takes
+            it over (a runner that died blocks its environment this long at most).
         git_sha: Commit of the manifest repo recorded with each deploy (default: ``git
             rev-parse HEAD`` in the manifests folder).
         aws_region: AWS region of SageMaker targets.
@@ -49,7 +50,7 @@ class DeploySettings(BaseSettings):
     deploy_state: Literal["local", "s3"] = "local"
     deploy_state_bucket: str | None = Field(default=None, min_length=3, max_length=63)
     deploy_state_prefix: str = "slipway/deploy-state"
-    deploy_lock_ttl: float = Field(default=3600.0, gt=0)
+    deploy_lock_ttl: float = Field(default=900.0, gt=0)
     git_sha: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from model_deploy.policies.approval import check_approval
 from model_deploy.policies.freeze import check_freeze_windows
+from model_deploy.policies.lineage import check_lineage
 from model_deploy.policies.metrics import check_metric_thresholds
 from model_deploy.policies.promotion import check_promotion_order
 from model_deploy.policies.promotion_path import check_promotion_path
@@ -23,6 +24,7 @@ Policy = Callable[[PolicyContext], PolicyResult]
 #: Every policy, in the order reports list them.
 POLICIES: tuple[Policy, ...] = (
     check_approval,
+    check_lineage,
     check_promotion_order,
     check_promotion_path,
     check_metric_thresholds,

@@ -152,6 +152,7 @@ class LocalTarget:
                     baseline=baseline,
                     checks=request.manifest.bake,
                     seconds=step.hold_seconds,
+                    beat=journal.heartbeat,
                 )
             if not proc.ping(router.port):
                 raise TargetError(
@@ -327,11 +328,13 @@ class LocalTarget:
         baseline: Counters,
         checks: BakeChecks,
         seconds: float,
+        beat: Callable[[], None],
     ) -> None:
         """Watch the new backend for ``seconds``: alive, ``/ping``, and within ``checks``."""
         url = f"http://127.0.0.1:{backend.port}"
 
         def check() -> None:
+            beat()
             if not proc.is_running(backend.pid, marker=backend.marker):
                 raise TargetError(f"the new inference process {backend.pid} exited")
             if not proc.ping(backend.port):

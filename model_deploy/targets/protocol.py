@@ -31,8 +31,9 @@ class StepJournal(Protocol):
     ``before_step`` runs before the target changes anything for the step (write-ahead: a run
     killed during the step leaves an intent that says so); ``after_switch`` once the step's
     traffic split is live (its bake follows); ``finishing`` once the new version is verified
-    and takes all traffic, before the old one is stopped. A journal that raises (the lock was
-    lost) aborts the deploy, which then rolls back.
+    and takes all traffic, before the old one is stopped; ``heartbeat`` while the target waits
+    (a bake, an endpoint update), so the deployer keeps its lock alive. A journal that raises
+    (the lock was lost) aborts the deploy, which then rolls back.
     """
 
     def before_step(self, *, index: int, total: int, percent: int) -> None:
@@ -47,6 +48,10 @@ class StepJournal(Protocol):
         """The new version takes all traffic; the old one is about to be stopped."""
         ...
 
+    def heartbeat(self) -> None:
+        """The deploy is still running (called often; the journal decides when to act)."""
+        ...
+
 
 class _NoJournal:
     def before_step(self, *, index: int, total: int, percent: int) -> None:
@@ -56,6 +61,9 @@ class _NoJournal:
         """Record nothing."""
 
     def finishing(self) -> None:
+        """Record nothing."""
+
+    def heartbeat(self) -> None:
         """Record nothing."""
 
 

@@ -123,7 +123,7 @@ class SageMakerTarget:
                 EndpointName=target.endpoint_name, EndpointConfigName=name,
                 DeploymentConfig=spec.deployment_config(manifest),
             )  # fmt: skip
-        endpoint = self._wait_in_service(target.endpoint_name)
+        endpoint = self._wait_in_service(target.endpoint_name, beat=request.journal.heartbeat)
         if endpoint["EndpointConfigName"] != name:
             self.check_alarms(manifest)  # a rollback alarm that fired is the new version's fault
             raise TargetError(
@@ -258,8 +258,10 @@ class SageMakerTarget:
         body = spec.endpoint_config_request(request=request, name=name)
         self._call("sagemaker", "create_endpoint_config", **body)
 
-    def _wait_in_service(self, name: str) -> dict[str, Any]:
-        """Poll ``describe_endpoint`` until the endpoint is ``InService``.
+    def _wait_in_service(
+        self, name: str, *, beat: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """Poll ``describe_endpoint`` until the endpoint is ``InService``; ``beat`` each poll.
 
         Raises:
             TargetError: It failed, disappeared, or the wait timed out.
@@ -267,6 +269,8 @@ class SageMakerTarget:
         seen = ["unknown"]
 
         def probe() -> dict[str, Any] | None:
+            if beat is not None:
+                beat()
             endpoint = self._describe_endpoint(name)
             if endpoint is None:
                 raise TargetError(f"endpoint {name} disappeared while waiting for InService")

@@ -59,6 +59,7 @@ class FakeTarget:
 
         request.journal.before_step(index=1, total=1, percent=100)
         self.steps.append(("before", 1))
+        request.journal.heartbeat()
         verify(invoke)
         request.journal.after_switch(index=1, total=1, percent=100)
         request.journal.finishing()

@@ -45,6 +45,7 @@ def version(**overrides: Any) -> ModelVersion:
         "feature_service": "driver_ranking_v1",
         "features": FEATURES,
         "created_at": NOW,
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
     }
     data.update(overrides)
     return ModelVersion.model_validate(data)
@@ -227,6 +228,7 @@ def test_evaluate_policies_runs_every_policy_in_order_and_skips_without_model() 
     results = evaluate_policies(ctx(candidate=version(), upstream=HEALTHY_STAGING))
     assert [r.policy for r in results] == [
         "approval",
+        "lineage",
         "promotion-order",
         "promotion-path",
         "metric-thresholds",
@@ -235,7 +237,9 @@ def test_evaluate_policies_runs_every_policy_in_order_and_skips_without_model() 
         "freeze-window",
     ]
     assert len(results) == len(POLICIES)
-    assert [r.outcome for r in results] == ["pass", "pass", "skip", "pass", "skip", "pass", "skip"]
+    assert [r.outcome for r in results] == [
+        "pass", "pass", "pass", "skip", "pass", "skip", "pass", "skip",
+    ]  # fmt: skip
     for result in results:
         sentence(result.message)
     empty = evaluate_policies(ctx(model=None))
@@ -284,3 +288,30 @@ def test_regression_needs_the_serving_record_and_skips_non_promotions() -> None:
     )
     assert config.outcome == "skip"
     assert check_regression(ctx(candidate=version())).outcome == "skip"  # no limits
+
+
+# -- lineage ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "sha", "outcome"),
+    [
+        ("prod", "unknown", "fail"),
+        ("staging", "", "fail"),
+        ("prod", "a" * 40 + "-dirty", "fail"),
+        ("dev", "unknown", "pass"),
+        ("prod", "a" * 40, "pass"),
+    ],
+)
+def test_lineage_refuses_unknown_or_dirty_builds_where_approval_is_required(
+    env: str, sha: str, outcome: str
+) -> None:
+    from model_deploy.policies.lineage import check_lineage
+
+    result = check_lineage(ctx(env, candidate=version(git_sha=sha)))
+    assert result.outcome == outcome
+    sentence(result.message)
+    if outcome == "fail":
+        assert "only takes versions built from a clean commit" in result.message
+    rollback = check_lineage(ctx(env, candidate=version(git_sha=sha), kind="rollback"))
+    assert rollback.outcome == "skip"
