@@ -43,3 +43,7 @@ class ValidationFailedError(FeatureStoreError):
 
 class FeastOperationError(FeatureStoreError):
     """A Feast operation (plan, apply, materialize, read) failed."""
+
+
+class SparkUnavailableError(FeatureStoreError):
+    """Spark cannot run here: pyspark or Java is missing, or the Spark driver failed to start."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from feature_store.errors import FeastOperationError
+from feature_store.spark.session import config_uses_spark, session_for
 
 if TYPE_CHECKING:
     from feature_store.gate import SourceReport
@@ -87,6 +88,8 @@ def materialize(
         ensure_valid(reports)
     validate_seconds = time.perf_counter() - validate_started
     names = [fv.name for fv in selected]
+    if config_uses_spark(repo.config):
+        session_for(repo.config)  # before Feast starts one without Slipway's settings
     try:
         # Feast prints its own progress (with terminal colour codes) on stdout; the result
         # returned here says what was written, and stdout stays clean for --format json.

@@ -20,6 +20,7 @@ import yaml
 
 from feature_store.errors import FeastOperationError, RepoConfigError
 from feature_store.settings import FeatureEnv, FeatureStoreSettings
+from feature_store.spark.session import INSTALL_PYSPARK, uses_spark, with_spark_settings
 from foundation.settings import load_settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 YAML_BY_ENV: dict[str, str] = {
     "local": "feature_store.yaml",
     "redis": "feature_store.redis.yaml",
+    "redis_cluster": "feature_store.redis_cluster.yaml",
+    "spark": "feature_store.spark.yaml",
     "aws": "feature_store.aws.yaml",
 }
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -41,7 +44,7 @@ class FeatureRepo:
 
     Attributes:
         path: Absolute path of the repo folder.
-        env: Store configuration name (``local``, ``redis`` or ``aws``).
+        env: Store configuration name (a key of :data:`YAML_BY_ENV`).
     """
 
     path: Path
@@ -132,6 +135,8 @@ def load_repo_config(*, repo_path: Path, yaml_path: Path) -> RepoConfig:
         RepoConfigError: One line naming the file and what is wrong with it.
     """
     raw = _read_yaml(yaml_path)
+    if uses_spark(raw):
+        raw = with_spark_settings(raw)
     from feast.errors import FeastError as FeastLibraryError
     from feast.repo_config import RepoConfig
     from pydantic import ValidationError
@@ -147,12 +152,19 @@ def load_repo_config(*, repo_path: Path, yaml_path: Path) -> RepoConfig:
         config = RepoConfig(**raw)
         # Feast resolves store classes lazily; resolve them now so errors surface here.
         _ = (config.online_store, config.offline_store, config.registry)
+        if "batch_engine" in raw:
+            _ = config.batch_engine
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise RepoConfigError(f"{yaml_path}: field '{field}': {first['msg']}{more}") from exc
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] in ("pyspark", "py4j"):
+            raise RepoConfigError(
+                f"{yaml_path}: the Spark store configuration needs pyspark, which is not "
+                f"installed: {INSTALL_PYSPARK}"
+            ) from exc
         raise RepoConfigError(
             f"{yaml_path}: the configured store needs a package that is not installed "
             f"({exc.name or exc}); install Slipway with its extras"

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-FeatureEnv = Literal["local", "redis", "aws"]
+FeatureEnv = Literal["local", "redis", "redis_cluster", "spark", "aws"]
 
 
 class FeatureStoreSettings(BaseSettings):
@@ -17,7 +17,9 @@ class FeatureStoreSettings(BaseSettings):
     Attributes:
         feature_repo: Path of the declarative Feast repo.
         feature_env: Which ``feature_store*.yaml`` to load: ``local`` (SQLite, the default),
-            ``redis`` or ``aws`` (DynamoDB online store, S3 registry).
+            ``redis``, ``redis_cluster`` (Redis Cluster online store), ``spark`` (Spark
+            offline store and engine, Redis online store) or ``aws`` (DynamoDB online store,
+            S3 registry).
     """
 
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore")

@@ -12,6 +12,10 @@ Python value at a time but vectorizes ``float64``: 1M driver rows take about 1 s
 
 Severity decides the gate: a failed ``critical`` expectation fails its source, ``warning`` and
 ``info`` failures are reported only.
+
+The frames are pandas DataFrames, or Spark DataFrames when the ``spark`` store configuration
+is chosen (GX's Spark data source; see :mod:`feature_store.gate.engines`): same suites, same
+reports.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from feature_store.errors import (
+    DataFileError,
     FeatureStoreError,
     SuiteError,
     UnknownSourceError,
     ValidationFailedError,
 )
+from feature_store.gate.engines import FrameEngine, GateEngine, PandasEngine, SparkEngine
 from feature_store.gate.report import ExpectationOutcome, SourceReport
 from feature_store.gate.suites import (
     DATA_DIR,
@@ -36,7 +42,6 @@ from feature_store.gate.suites import (
     expectation_parameters,
     list_sources,
     load_suite,
-    read_source_frame,
     referenced_columns,
     suite_path,
 )
@@ -44,7 +49,7 @@ from feature_store.gate.suites import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ensure_valid", "validate_frame", "validate_sources"]
+__all__ = ["default_engine", "ensure_valid", "validate_frame", "validate_sources"]
 
 TYPE_EXPECTATIONS: Final = frozenset(
     {"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"}
@@ -57,15 +62,15 @@ RUN_NAME: Final = "slipway-gate"
 def validate_frame(
     *,
     source: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Any,
     suite: dict[str, Any],
     now: datetime | None = None,
 ) -> SourceReport:
-    """Validate one DataFrame against a suite.
+    """Validate one DataFrame (pandas, or Spark on the frame's own session) against a suite.
 
     Args:
         source: Data source name (used as the GX asset and in messages).
-        frame: The data.
+        frame: The data: a pandas or a pyspark ``DataFrame``.
         suite: A suite dict, e.g. from :func:`feature_store.gate.load_suite`.
         now: Reference time for the freshness parameters; defaults to the current time.
 
@@ -77,13 +82,20 @@ def validate_frame(
             bad settings.
         FeatureStoreError: Great Expectations failed unexpectedly.
     """
-    return _GxRunner().validate(
+    engine: FrameEngine = PandasEngine()
+    if _is_spark_frame(frame):
+        engine = SparkEngine(frame.sparkSession)
+    return _GxRunner(engine).validate(
         source=source, frame=frame, suite=suite, now=now or datetime.now(UTC), label=source
     )
 
 
 def validate_sources(
-    *, repo_path: Path, sources: list[str] | None = None, now: datetime | None = None
+    *,
+    repo_path: Path,
+    sources: list[str] | None = None,
+    now: datetime | None = None,
+    engine: GateEngine | None = None,
 ) -> list[SourceReport]:
     """Validate the Parquet data of sources against their suites.
 
@@ -94,6 +106,10 @@ def validate_sources(
         repo_path: Feature repo folder (``expectations/`` and ``data/`` inside).
         sources: Source names; every source with a suite when None.
         now: Reference time for the freshness parameters; defaults to the current time.
+        engine: ``pandas`` or ``spark`` (Spark DataFrames on the process's session, with the
+            Spark settings of ``feature_store.spark.yaml`` and ``SLIPWAY_SPARK_*``). When None,
+            ``spark`` if the chosen store configuration is (``SLIPWAY_FEATURE_ENV=spark``),
+            else ``pandas``.
 
     Returns:
         One report per source, in the order given (sorted when ``sources`` is None).
@@ -102,6 +118,8 @@ def validate_sources(
         UnknownSourceError: A requested source has no suite (the message lists the known ones).
         SuiteError: No suites at all, or a suite file is missing, invalid or not a GX suite.
         DataFileError: A Parquet file is missing or unreadable.
+        SparkUnavailableError: The Spark engine was chosen and pyspark or Java is missing.
+        SettingsError: ``engine`` is None and ``SLIPWAY_FEATURE_ENV`` is invalid.
         FeatureStoreError: Great Expectations failed unexpectedly.
     """
     known = list_sources(repo_path=repo_path)
@@ -116,15 +134,17 @@ def validate_sources(
     paths = {name: suite_path(repo_path=repo_path, source=name) for name in wanted}
     suites = {name: load_suite(path=path) for name, path in paths.items()}
     for name in wanted:  # fail on a missing file before the slow GX import
-        if not (repo_path / DATA_DIR / f"{name}.parquet").is_file():
-            read_source_frame(repo_path=repo_path, source=name)
+        path = repo_path / DATA_DIR / f"{name}.parquet"
+        if not path.is_file():
+            raise DataFileError(f"{path}: data file not found (generate or copy it first)")
     if not wanted:
         return []
     moment = now or datetime.now(UTC)
-    runner = _GxRunner()
+    frames = _engine(engine or default_engine(), repo_path=repo_path)
+    runner = _GxRunner(frames)
     reports: list[SourceReport] = []
     for name in wanted:
-        frame = read_source_frame(repo_path=repo_path, source=name)
+        frame = frames.read(repo_path=repo_path, source=name)
         reports.append(
             runner.validate(
                 source=name, frame=frame, suite=suites[name], now=moment, label=str(paths[name])
@@ -156,10 +176,34 @@ def ensure_valid(reports: list[SourceReport]) -> None:
     )
 
 
+def default_engine() -> GateEngine:
+    """``spark`` when the chosen store configuration is (``SLIPWAY_FEATURE_ENV``), else pandas.
+
+    Raises:
+        SettingsError: ``SLIPWAY_FEATURE_ENV`` (or another feature store setting) is invalid.
+    """
+    from feature_store.settings import FeatureStoreSettings
+    from foundation.settings import load_settings
+
+    return "spark" if load_settings(FeatureStoreSettings).feature_env == "spark" else "pandas"
+
+
+def _engine(name: GateEngine, *, repo_path: Path) -> FrameEngine:
+    if name == "pandas":
+        return PandasEngine()
+    from feature_store.spark.session import repo_spark_session
+
+    return SparkEngine(repo_spark_session(repo_path))
+
+
+def _is_spark_frame(frame: object) -> bool:
+    return type(frame).__module__.startswith("pyspark.") and hasattr(frame, "sparkSession")
+
+
 class _GxRunner:
     """One ephemeral GX context, reused for every source of a call (creating it is slow)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: FrameEngine) -> None:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
@@ -168,7 +212,8 @@ class _GxRunner:
         self._gx = gx
         self._context = gx.get_context(mode="ephemeral")
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self._datasource = self._context.data_sources.add_pandas(name="slipway")
+        self._engine = engine
+        self._datasource = engine.add_datasource(self._context)
         self._batches: dict[str, Any] = {}
         self._runs = 0
         self._run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(UTC))
@@ -177,7 +222,7 @@ class _GxRunner:
         self,
         *,
         source: str,
-        frame: pd.DataFrame,
+        frame: Any,
         suite: dict[str, Any],
         now: datetime,
         label: str,
@@ -185,7 +230,11 @@ class _GxRunner:
         started = time.perf_counter()
         params = expectation_parameters(check_suite(suite, label=label), now=now)
         expectations: list[dict[str, Any]] = suite["expectations"]
-        configs = [self._expectation(exp, i, label) for i, exp in enumerate(expectations)]
+        configs = [
+            self._expectation(self._engine.expectation(exp, label=label, index=i), i, label)
+            for i, exp in enumerate(expectations)
+        ]
+        engine_params = self._engine.parameters(params)
         present = {str(column) for column in frame.columns}
         results: list[tuple[int, dict[str, Any]]] = []
         typed: list[int] = []
@@ -198,11 +247,11 @@ class _GxRunner:
                 (typed if exp["type"] in TYPE_EXPECTATIONS else valued).append(index)
         base: dict[str, Any] = {}
         if typed:
-            base = self._run(source, frame, suite, [configs[i] for i in typed], params)
+            base = self._run(source, frame, suite, [configs[i] for i in typed], engine_params)
             results.extend(zip(typed, base["results"], strict=True))
         if valued or not base:  # always one GX run, for the batch metadata of the result
-            data = _widen(frame) if valued else frame
-            base = self._run(source, data, suite, [configs[i] for i in valued], params)
+            data = self._engine.values_frame(frame) if valued else frame
+            base = self._run(source, data, suite, [configs[i] for i in valued], engine_params)
             results.extend(zip(valued, base["results"], strict=True))
         results.sort(key=lambda item: item[0])
         ordered = [result for _, result in results]
@@ -210,12 +259,14 @@ class _GxRunner:
         success = not any(outcome.blocking for outcome in outcomes)
         passed = sum(1 for outcome in outcomes if outcome.success)
         meta = dict(base.get("meta") or {})
+        rows = self._engine.row_count(frame)
         meta["slipway"] = {
             "source": source,
             "gate_passed": success,
-            "row_count": len(frame),
+            "row_count": rows,
             "now": now.isoformat(),
             "suite": label,
+            "engine": self._engine.name,
         }
         raw = {
             "success": passed == len(outcomes),
@@ -234,7 +285,7 @@ class _GxRunner:
         return SourceReport(
             source=source,
             success=success,
-            row_count=len(frame),
+            row_count=rows,
             outcomes=outcomes,
             seconds=time.perf_counter() - started,
             raw=raw,
@@ -259,7 +310,7 @@ class _GxRunner:
     def _run(
         self,
         source: str,
-        frame: pd.DataFrame,
+        frame: Any,
         suite: dict[str, Any],
         expectations: list[Any],
         params: dict[str, str],
@@ -299,22 +350,6 @@ class _GxRunner:
         raw["results"].sort(key=lambda r: position[r["expectation_config"]["id"]])
         raw["suite_name"] = suite["name"]
         return raw
-
-
-def _widen(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with numpy float/int columns narrower than 64 bits widened (lossless)."""
-    import numpy as np
-
-    wider: dict[Any, type] = {}
-    for column, dtype in frame.dtypes.items():
-        if isinstance(dtype, np.dtype) and dtype.itemsize < 8:
-            if dtype.kind == "f":
-                wider[column] = np.float64
-            elif dtype.kind in "iu":
-                wider[column] = np.int64
-    if not wider:
-        return frame
-    return frame.astype(wider).copy()  # copy() consolidates the blocks GX slices repeatedly
 
 
 def _not_run(exp: dict[str, Any], missing: list[str], params: dict[str, str]) -> dict[str, Any]:

@@ -81,6 +81,7 @@ def good_frames(now: datetime = NOW) -> dict[str, pd.DataFrame]:
             "event_timestamp": end - pd.to_timedelta(rng.integers(60, 86_400, k), unit="s"),
             "trip_distance_km": rng.uniform(0.5, 40, k),
             "label": rng.integers(0, 2, k, dtype=np.int64),
+            "fare": rng.uniform(3, 120, k),
         }
     )
     return {"driver_hourly_stats": driver, "customer_profile": customer, "trips": trips}
