@@ -5,8 +5,11 @@ Endpoints:
 * ``GET /ping``: 200 once the model is loaded (SageMaker's health check).
 * ``POST /invocations``: score ``application/json`` or ``text/csv`` (see
   :mod:`services.inference.payload`); answers in the request's format unless ``Accept`` asks for
-  the other one. JSON answers ``{"predictions": [{"probability": p, "label": 0|1}, ...],
-  "model": {"ref": ..., "digest": ...}}``; CSV answers one ``probability,label`` line per row.
+  the other one. JSON answers ``{"predictions": [...], "model": {"ref": ..., "digest": ...}}``
+  with one object per row in the model's task shape (binary ``{"probability": p, "label": l}``,
+  multiclass ``{"probabilities": {...}, "label": l}``, regression ``{"prediction": v}``: see
+  :meth:`services.inference.predictor.Scores.records`); CSV answers one line per row
+  (:meth:`~services.inference.predictor.Scores.csv_body`).
   Every answer carries ``X-Model-Ref`` and ``X-Model-Digest`` headers.
 * ``GET /metadata``: features (order and types), threshold, model ref and digest.
 * ``GET /healthz``: liveness. ``GET /execution-parameters``: SageMaker batch transform hints.
@@ -43,7 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.errors import ServerConfigError
 from services.inference.errors import RequestError
 from services.inference.payload import parse_csv, parse_json
-from services.inference.predictor import Predictor, Scores
+from services.inference.predictor import Predictor
 
 if TYPE_CHECKING:
     from model_monitor.writer import CaptureWriter
@@ -137,12 +140,9 @@ def _build_app(
         parse = parse_json if content_type == JSON else parse_csv
         scores = predictor.predict(parse(body, schema=predictor.schema))
         if answer_type == CSV:
-            return Response(_csv_body(scores), media_type=CSV, headers=model_headers)
-        predictions = [
-            {"probability": p, "label": label}
-            for p, label in zip(scores.probabilities, scores.labels, strict=True)
-        ]
-        content = b'{"predictions":%s,"model":%s}' % (orjson.dumps(predictions), identity_json)
+            return Response(scores.csv_body(), media_type=CSV, headers=model_headers)
+        predictions = orjson.dumps(scores.records())
+        content = b'{"predictions":%s,"model":%s}' % (predictions, identity_json)
         return Response(content, media_type=JSON, headers=model_headers)
 
     @app.get("/ping")
@@ -297,14 +297,6 @@ def _capture_state(capture: CaptureWriter | None) -> dict[str, Any]:
         "sampling_percentage": capture.sampling_percentage,
         "stats": capture.stats().to_json(),
     }
-
-
-def _csv_body(scores: Scores) -> bytes:
-    """One ``probability,label`` line per row; probabilities round-trip exactly (repr)."""
-    lines = [
-        f"{p!r},{label}\n" for p, label in zip(scores.probabilities, scores.labels, strict=True)
-    ]
-    return "".join(lines).encode()
 
 
 def _json(content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

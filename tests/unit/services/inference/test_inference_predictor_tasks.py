@@ -22,11 +22,6 @@ from services.inference.predictor import Predictor
 from services.inference.server import create_inference_app
 
 TASKS = ("binary", "multiclass", "regression")
-SERVER_CHANGE = (
-    "services/inference/server.py still builds {probability, label} from Scores.probabilities"
-    " and Scores.labels; answering per task needs it to use Scores.records() and"
-    " Scores.csv_body() (see the build report)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +109,8 @@ def test_metadata_names_the_task_and_classes(bundles: dict[str, Path], task: str
     "task",
     [
         "binary",
-        pytest.param("multiclass", marks=pytest.mark.xfail(strict=True, reason=SERVER_CHANGE)),
-        pytest.param("regression", marks=pytest.mark.xfail(strict=True, reason=SERVER_CHANGE)),
+        "multiclass",
+        "regression",
     ],
 )
 def test_the_app_answers_per_task_like_the_fitted_estimator(
