@@ -205,6 +205,8 @@ def _json_prediction(item: Any) -> Prediction:
 def _csv_prediction(line: str) -> Prediction:
     """One CSV prediction line: ``score`` or ``score,label``."""
     fields = [f.strip() for f in line.split(",")]
+    if len(fields) > 2:
+        raise PayloadError("a captured CSV prediction has more fields than score,label")
     try:
         score: Any = float(fields[0]) if fields[0] else None
     except ValueError:

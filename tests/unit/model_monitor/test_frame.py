@@ -229,3 +229,10 @@ def test_parallel_loading_gives_the_same_frame(tmp_path: Path) -> None:
     assert serial.report.to_json() == parallel.report.to_json()
     assert serial.frame["city"].iloc[:5].isna().all()
     assert serial.frame[EVENT_ID].tolist() == [f"e-{i}" for i in range(400)]
+
+
+def test_csv_answers_with_more_than_score_and_label_are_not_misread() -> None:
+    record = _record("0.5,2,plus", Encoding.CSV, "text/csv", out="2,0.1,0.2,0.7")  # multiclass
+    result = frame_from_records([record], schema=SCHEMA)
+    assert result.bad_outputs == 1
+    assert result.frame[PREDICTION].isna().all()
