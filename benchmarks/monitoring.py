@@ -151,12 +151,12 @@ def analyse(capture: Path, baseline_dir: Path, labels_file: Path, out: Path) -> 
     from model_monitor.reader import capture_files
     from model_monitor.report import run_monitor
 
-    baseline = load_baseline(baseline_dir)
+    baseline = load_baseline(directory=baseline_dir)
     imported = time.perf_counter()
     files = capture_files(destination=capture, endpoint="drivers", variant="AllTraffic")
-    window = load_window(files, schema=baseline.schema, workers=min(2, os.cpu_count() or 1))
+    window = load_window(files=files, schema=baseline.schema, workers=min(2, os.cpu_count() or 1))
     loaded = time.perf_counter()
-    labels = read_ground_truth([labels_file])
+    labels = read_ground_truth(files=[labels_file])
     result = run_monitor(
         window=window,
         baseline=baseline,

@@ -77,7 +77,7 @@ class Baseline:
             "reference": {"file": REFERENCE_FILE, "rows": len(self.reference)},
         }
 
-    def write(self, directory: Path) -> list[Path]:
+    def write(self, *, directory: Path) -> list[Path]:
         """Write the four baseline files into ``directory`` (created if needed).
 
         Returns:
@@ -169,7 +169,7 @@ def build_baseline(
     return Baseline(schema, statistics, constraints, reference.copy(), len(frame))
 
 
-def load_baseline(directory: Path) -> Baseline:
+def load_baseline(*, directory: Path) -> Baseline:
     """Read a baseline folder written by :meth:`Baseline.write`.
 
     ``constraints.json`` may have been edited by hand (thresholds, domains); it is validated.

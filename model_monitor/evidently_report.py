@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def drift_report_html(
-    current: pd.DataFrame,
     *,
+    current: pd.DataFrame,
     reference: pd.DataFrame,
     schema: Schema,
     result: DriftResult,

@@ -89,8 +89,8 @@ class _Layout:
 
 
 def load_window(
-    files: Sequence[Path],
     *,
+    files: Sequence[Path],
     schema: Schema | None,
     since: datetime | None = None,
     until: datetime | None = None,

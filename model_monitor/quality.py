@@ -109,7 +109,7 @@ class GroundTruthRecord:
 
 
 def read_ground_truth(
-    files: Sequence[Path], *, report: ReadReport | None = None
+    *, files: Sequence[Path], report: ReadReport | None = None
 ) -> list[GroundTruthRecord]:
     """Read ground-truth JSON Lines files; bad lines are counted in ``report``, never raised.
 

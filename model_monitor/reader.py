@@ -124,8 +124,8 @@ def capture_files(
 
 
 def iter_records(
-    files: Sequence[Path],
     *,
+    files: Sequence[Path],
     since: datetime | None = None,
     until: datetime | None = None,
     report: ReadReport | None = None,

@@ -2,9 +2,9 @@
 
 :func:`run_monitor` is what a command line or a scheduled job calls::
 
-    window = load_window(capture_files(destination=..., endpoint=..., variant=..., since=...),
+    window = load_window(files=capture_files(destination=..., endpoint=..., variant=..., since=...),
                          schema=baseline.schema, since=...)
-    result = run_monitor(window=window, baseline=load_baseline(folder), out_dir=out)
+    result = run_monitor(window=window, baseline=load_baseline(directory=folder), out_dir=out)
 
 It writes into ``out_dir``:
 
@@ -207,7 +207,7 @@ def run_monitor(
     out_dir.mkdir(parents=True, exist_ok=True)
     if not len(data):
         files["violations"] = out_dir / VIOLATIONS_FILE
-        write_violations(files["violations"], [])
+        write_violations(path=files["violations"], violations=[])
         result = MonitorResult(
             FAILED,
             summary,
@@ -249,7 +249,7 @@ def run_monitor(
         )
         warnings.extend(quality.warnings)
     files["violations"] = out_dir / VIOLATIONS_FILE
-    write_violations(files["violations"], violations)
+    write_violations(path=files["violations"], violations=violations)
     files["statistics"] = out_dir / STATISTICS_FILE
     write_json_atomic(files["statistics"], compute_statistics(data, schema=baseline.schema))
     if quality is not None:
@@ -261,7 +261,7 @@ def run_monitor(
     if drift is not None and drift.columns and settings.evidently_html:
         files["drift_html"] = out_dir / DRIFT_HTML_FILE
         drift_report_html(
-            data,
+            current=data,
             reference=baseline.reference,
             schema=baseline.schema,
             result=drift,

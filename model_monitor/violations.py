@@ -130,7 +130,7 @@ def violations_document(violations: Iterable[Violation]) -> dict[str, Any]:
     return {"violations": [v.to_json() for v in violations]}
 
 
-def write_violations(path: Path, violations: Sequence[Violation]) -> None:
+def write_violations(*, path: Path, violations: Sequence[Violation]) -> None:
     """Write ``constraint_violations.json`` atomically."""
     write_json_atomic(path, violations_document(violations))
 

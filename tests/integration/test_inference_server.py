@@ -196,7 +196,7 @@ def test_local_process_captures_requests_for_monitoring(
     baseline = build_baseline(
         features=training, prediction=scores, predicted_label=(scores >= 0.5).astype(int)
     )
-    window = load_window(files, schema=baseline.schema)
+    window = load_window(files=files, schema=baseline.schema)
     assert window.warnings() == []
     assert (window.requests, window.rows) == (31, 200)
     assert window.frame[INFERENCE_ID].iloc[:150].tolist() == [

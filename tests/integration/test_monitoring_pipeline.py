@@ -64,14 +64,14 @@ def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         features=frame, prediction=scores, predicted_label=driver_labels(scores)
     )
     folder = tmp_path_factory.mktemp("baseline")
-    baseline.write(folder)
+    baseline.write(directory=folder)
     return folder
 
 
 def test_an_ordinary_hour_completes_clean(
     captured: Path, baseline_dir: Path, tmp_path: Path
 ) -> None:
-    baseline = load_baseline(baseline_dir)
+    baseline = load_baseline(directory=baseline_dir)
     since = START + timedelta(hours=1)
     files = capture_files(
         destination=captured,
@@ -83,7 +83,7 @@ def test_an_ordinary_hour_completes_clean(
     assert len(files) > 1  # rotated by size
     assert {f.parent.name for f in files} == {"09"}
     window = load_window(
-        files, schema=baseline.schema, since=since, until=since + timedelta(hours=1)
+        files=files, schema=baseline.schema, since=since, until=since + timedelta(hours=1)
     )
     assert (window.requests, window.rows) == (PER_HOUR, PER_HOUR)
     assert window.warnings() == []
@@ -97,12 +97,12 @@ def test_an_ordinary_hour_completes_clean(
 def test_a_shifted_hour_names_the_feature(
     captured: Path, baseline_dir: Path, tmp_path: Path
 ) -> None:
-    baseline = load_baseline(baseline_dir)
+    baseline = load_baseline(directory=baseline_dir)
     since = START + timedelta(hours=2)
     files = capture_files(
         destination=captured, endpoint="drivers", variant="AllTraffic", since=since
     )
-    window = load_window(files, schema=baseline.schema, since=since)
+    window = load_window(files=files, schema=baseline.schema, since=since)
     assert window.report.truncated_lines == 1
     assert any("truncated" in w for w in window.warnings())
     rng = np.random.default_rng(0)
@@ -113,7 +113,7 @@ def test_a_shifted_hour_names_the_feature(
     labels_file = tmp_path / "ground_truth" / "2025/06/01/10/labels.jsonl"
     labels_file.parent.mkdir(parents=True)
     labels_file.write_bytes(b"".join(r.encode() for r in truth))
-    labels = read_ground_truth([labels_file])
+    labels = read_ground_truth(files=[labels_file])
     result = run_monitor(
         window=window,
         baseline=baseline,

@@ -148,8 +148,8 @@ def test_same_input_gives_identical_files(tmp_path: Path, baseline: Baseline) ->
     again = build_baseline(
         features=frame.copy(), prediction=scores.copy(), predicted_label=driver_labels(scores)
     )
-    first.write(tmp_path / "a")
-    again.write(tmp_path / "b")
+    first.write(directory=tmp_path / "a")
+    again.write(directory=tmp_path / "b")
     for name in (STATISTICS_FILE, CONSTRAINTS_FILE, MANIFEST_FILE, REFERENCE_FILE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert len(first.reference) == 5000
@@ -157,8 +157,8 @@ def test_same_input_gives_identical_files(tmp_path: Path, baseline: Baseline) ->
 
 
 def test_written_baseline_reads_back(tmp_path: Path, baseline: Baseline) -> None:
-    baseline.write(tmp_path)
-    loaded = load_baseline(tmp_path)
+    baseline.write(directory=tmp_path)
+    loaded = load_baseline(directory=tmp_path)
     assert loaded.schema == baseline.schema
     assert loaded.constraints == baseline.constraints
     assert loaded.statistics == orjson.loads(orjson.dumps(baseline.statistics))
@@ -169,40 +169,40 @@ def test_written_baseline_reads_back(tmp_path: Path, baseline: Baseline) -> None
 
 def test_loading_reports_the_file_at_fault(tmp_path: Path, baseline: Baseline) -> None:
     with pytest.raises(BaselineError, match=r"statistics\.json: missing"):
-        load_baseline(tmp_path)
-    baseline.write(tmp_path)
+        load_baseline(directory=tmp_path)
+    baseline.write(directory=tmp_path)
     (tmp_path / CONSTRAINTS_FILE).write_text("{")
     with pytest.raises(BaselineError, match=r"constraints\.json: not valid JSON"):
-        load_baseline(tmp_path)
+        load_baseline(directory=tmp_path)
     doc = baseline.constraints.to_json()
     doc["features"][0]["inferred_type"] = "Decimal"
     (tmp_path / CONSTRAINTS_FILE).write_bytes(orjson.dumps(doc))
     with pytest.raises(BaselineError, match=r"features\[0\] \(conv_rate\): unknown inferred_type"):
-        load_baseline(tmp_path)
+        load_baseline(directory=tmp_path)
     doc = baseline.constraints.to_json()
     doc["monitoring_config"]["datatype_check_threshold"] = 3
     (tmp_path / CONSTRAINTS_FILE).write_bytes(orjson.dumps(doc))
     with pytest.raises(
         BaselineError, match="datatype_check_threshold must be a number between 0 and 1"
     ):
-        load_baseline(tmp_path)
+        load_baseline(directory=tmp_path)
     doc = baseline.constraints.to_json()
     doc["features"] = doc["features"][1:]
     (tmp_path / CONSTRAINTS_FILE).write_bytes(orjson.dumps(doc))
     with pytest.raises(BaselineError, match="list different features"):
-        load_baseline(tmp_path)
+        load_baseline(directory=tmp_path)
     (tmp_path / CONSTRAINTS_FILE).write_bytes(orjson.dumps(baseline.constraints.to_json()))
     (tmp_path / REFERENCE_FILE).write_bytes(b"not parquet")
     with pytest.raises(BaselineError, match="not a readable parquet file"):
-        load_baseline(tmp_path)
+        load_baseline(directory=tmp_path)
 
 
 def test_hand_edited_constraints_are_read(tmp_path: Path, baseline: Baseline) -> None:
-    baseline.write(tmp_path)
+    baseline.write(directory=tmp_path)
     doc = baseline.constraints.to_json()
     doc["monitoring_config"]["distribution_constraints"]["perform_comparison"] = "Disabled"
     doc["monitoring_config"]["datatype_check_threshold"] = 0.5
     (tmp_path / CONSTRAINTS_FILE).write_bytes(orjson.dumps(doc))
-    config = load_baseline(tmp_path).constraints.monitoring_config
+    config = load_baseline(directory=tmp_path).constraints.monitoring_config
     assert config.perform_comparison is False
     assert config.datatype_check_threshold == 0.5

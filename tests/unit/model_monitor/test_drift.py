@@ -155,7 +155,11 @@ def test_scores_agree_with_evidentlys_report(baseline: Baseline, tmp_path: Path)
             assert (status[key] == "FAIL") is criterion.met
     path = tmp_path / "drift.html"
     drift_report_html(
-        frame, reference=baseline.reference, schema=baseline.schema, result=result, path=path
+        current=frame,
+        reference=baseline.reference,
+        schema=baseline.schema,
+        result=result,
+        path=path,
     )
     html = path.read_text()
     assert "<script src=" not in html

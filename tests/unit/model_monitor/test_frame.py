@@ -108,7 +108,7 @@ def test_the_documented_sagemaker_record_becomes_one_row(tmp_path: Path) -> None
     schema = Schema(
         Task.REGRESSION, tuple(ColumnSpec(f"f{i}", InferredType.FRACTIONAL) for i in range(5))
     )
-    result = load_window([path], schema=schema)
+    result = load_window(files=[path], schema=schema)
     row = result.frame.iloc[0]
     assert [row[f"f{i}"] for i in range(5)] == [69.0, 0.0, 153.7, 109.0, 194.0]
     assert row[PREDICTION] == pytest.approx(0.0254)
@@ -191,7 +191,7 @@ def test_load_window_reads_files_and_keeps_the_window(tmp_path: Path) -> None:
     from monitor_kit import training_baseline
 
     schema = training_baseline(rows=500).schema
-    result = load_window(files, schema=schema, since=since, until=until)
+    result = load_window(files=files, schema=schema, since=since, until=until)
     assert result.rows == result.requests == 30
     assert result.report.outside_window == 20
     expected = source.iloc[10:40].reset_index(drop=True)
@@ -208,7 +208,7 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
     from model_monitor.errors import CaptureError
 
     with pytest.raises(CaptureError, match="workers must be at least 1"):
-        load_window([], schema=SCHEMA, workers=0)
+        load_window(files=[], schema=SCHEMA, workers=0)
 
 
 def test_parallel_loading_gives_the_same_frame(tmp_path: Path) -> None:
@@ -223,8 +223,8 @@ def test_parallel_loading_gives_the_same_frame(tmp_path: Path) -> None:
         write_records(root, records[part * 100 : (part + 1) * 100], name=f"{part}.jsonl")
     files = capture_files(destination=tmp_path, endpoint="ep", variant="v")
     schema = training_baseline(rows=500).schema
-    serial = load_window(files, schema=schema)
-    parallel = load_window(files, schema=schema, workers=2)
+    serial = load_window(files=files, schema=schema)
+    parallel = load_window(files=files, schema=schema, workers=2)
     pd.testing.assert_frame_equal(serial.frame, parallel.frame)
     assert serial.report.to_json() == parallel.report.to_json()
     assert serial.frame["city"].iloc[:5].isna().all()

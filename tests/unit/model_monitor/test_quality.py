@@ -55,7 +55,7 @@ def test_bad_ground_truth_lines_are_counted(tmp_path: Path) -> None:
     path = tmp_path / "gt.jsonl"
     path.write_bytes(SAGEMAKER_GROUND_TRUTH + b"\n{nope\n" + SAGEMAKER_GROUND_TRUTH[:30])
     report = ReadReport()
-    found = read_ground_truth([path], report=report)
+    found = read_ground_truth(files=[path], report=report)
     assert [r.event_id for r in found] == ["caller-1"]
     assert (report.corrupt_lines, report.truncated_lines) == (1, 1)
 

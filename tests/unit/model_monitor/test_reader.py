@@ -27,13 +27,13 @@ def test_naive_or_inverted_windows_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="must be before"):
         _files(tmp_path, since=T0, until=T0)
     with pytest.raises(CaptureError, match="must be before"):
-        list(iter_records([], since=T0, until=T0 - timedelta(hours=1)))
+        list(iter_records(files=[], since=T0, until=T0 - timedelta(hours=1)))
 
 
 def test_a_variant_that_captured_nothing_has_no_files(tmp_path: Path) -> None:
     assert _files(tmp_path) == []
     report = ReadReport()
-    assert list(iter_records([], report=report)) == []
+    assert list(iter_records(files=[], report=report)) == []
     assert report.warnings() == []
 
 
@@ -47,7 +47,7 @@ def test_corrupt_and_truncated_lines_are_counted(tmp_path: Path) -> None:
         handle.write(good.encode())
         handle.write(good.encode()[:40])  # a writer killed mid-line
     report = ReadReport()
-    records = list(iter_records([path], report=report))
+    records = list(iter_records(files=[path], report=report))
     assert len(records) == 3
     assert (report.corrupt_lines, report.truncated_lines, report.records) == (2, 1, 3)
     assert report.lines == 6
@@ -63,7 +63,7 @@ def test_a_file_ending_without_newline_but_complete_is_fine(tmp_path: Path) -> N
     path.parent.mkdir(parents=True)
     path.write_bytes(SAGEMAKER_SAMPLE)
     report = ReadReport()
-    assert len(list(iter_records([path], report=report))) == 1
+    assert len(list(iter_records(files=[path], report=report))) == 1
     assert report.warnings() == []
 
 
@@ -76,7 +76,7 @@ def test_window_filters_by_inference_time(tmp_path: Path) -> None:
     files = _files(tmp_path, since=since, until=until)
     assert [f.parent.name for f in files] == ["11", "12"]
     report = ReadReport()
-    records = list(iter_records(_files(tmp_path), since=since, until=until, report=report))
+    records = list(iter_records(files=_files(tmp_path), since=since, until=until, report=report))
     assert [r.event_id for r in records] == ["h1", "h2"]
     assert report.outside_window == 2
 

@@ -130,7 +130,7 @@ def test_a_window_from_the_training_distribution_is_clean(baseline: Baseline) ->
 
 def test_violations_file_format(tmp_path: Path) -> None:
     path = tmp_path / "constraint_violations.json"
-    write_violations(path, [Violation("a", DATA_TYPE, "why")])
+    write_violations(path=path, violations=[Violation("a", DATA_TYPE, "why")])
     assert orjson.loads(path.read_bytes()) == {
         "violations": [
             {"feature_name": "a", "constraint_check_type": "data_type_check", "description": "why"}

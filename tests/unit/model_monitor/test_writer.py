@@ -39,7 +39,7 @@ def _offer(
 def _read(root: Path) -> tuple[list[CaptureRecord], list[Path]]:
     files = capture_files(destination=root, endpoint="ep", variant="AllTraffic")
     report = ReadReport()
-    found = list(iter_records(files, report=report))
+    found = list(iter_records(files=files, report=report))
     assert report.warnings() == []
     return found, files
 

@@ -25,7 +25,7 @@ def _captured(
 ) -> list[CaptureRecord]:
     report = ReadReport()
     files = capture_files(destination=root, endpoint=endpoint, variant=variant)
-    found = list(iter_records(files, report=report))
+    found = list(iter_records(files=files, report=report))
     assert report.warnings() == []
     return found
 
