@@ -218,6 +218,29 @@ def _service_info(snapshot: Snapshot, name: str) -> FeatureServiceInfo:
     )
 
 
+_PROBE_SECONDS = 1.0
+
+
+async def _store_problem(state: ServerState, snapshot: Snapshot) -> str | None:
+    """Why the store cannot serve every servable view now, or None (cached for a second).
+
+    Every servable view's table is read (``OnlineStoreReader.probe``), so a truncated or
+    replaced database is not ready even though it opens.
+    """
+    now = time.monotonic()
+    cached = state.readiness
+    if cached is not None and now - cached[0] < _PROBE_SECONDS and cached[2] == snapshot.digest:
+        return cached[1]
+    views = [v for v in snapshot.views.values() if v.unservable is None]
+    problem: str | None = None
+    try:
+        await state.reader.probe(views)
+    except StoreUnavailableError as exc:
+        problem = str(exc)
+    state.readiness = (time.monotonic(), problem, snapshot.digest)
+    return problem
+
+
 def _add_routes(app: FastAPI, state: ServerState) -> None:
     request_schema = GetOnlineFeaturesRequest.model_json_schema()
 
@@ -293,11 +316,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         watcher = state.watcher
         snapshot = watcher.snapshot
         age = None if watcher.last_success is None else time.monotonic() - watcher.last_success
-        store_error: str | None = None
-        try:
-            await state.reader.ping()
-        except StoreUnavailableError as exc:
-            store_error = str(exc)
+        store_error = None if snapshot is None else await _store_problem(state, snapshot)
         ready = snapshot is not None and store_error is None
         body = ReadyResponse(
             status="ready" if ready else "not_ready",

@@ -144,8 +144,11 @@ class ApiKeyStore:
         self._ident: tuple[int, int, int, int] | None = None
         self._checked = time.monotonic()
         if path is not None:
-            self._ident = _ident(path)
             self._keys = load_keys(path)
+            try:
+                self._ident = _ident(path)
+            except OSError as exc:  # removed between the read and the stat
+                raise ServerConfigError(f"{path}: cannot read API keys file") from exc
 
     @property
     def enabled(self) -> bool:

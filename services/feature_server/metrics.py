@@ -116,6 +116,23 @@ class _Tally:
         self.calls = 0
 
 
+PREFIX: Final = "slipway_feature_server"
+
+
+class _Ours:
+    """Only this service's families of a multiprocess collection.
+
+    The shared folder also receives the metrics Feast's server module creates on import;
+    ``/metrics`` exports Slipway's families only.
+    """
+
+    def __init__(self, collector: Any) -> None:
+        self._collector = collector
+
+    def collect(self) -> Any:
+        return [m for m in self._collector.collect() if m.name.startswith(PREFIX)]
+
+
 class Metrics:
     """The service's metrics, on a private registry (one per app)."""
 
@@ -131,7 +148,7 @@ class Metrics:
             os.environ.get(AGGREGATE_ENV)
         )
         self.registry = CollectorRegistry(auto_describe=True)
-        prefix = "slipway_feature_server"
+        prefix = PREFIX
         self.requests = Counter(
             f"{prefix}_requests",
             "HTTP requests by route, feature service and status code.",
@@ -217,6 +234,6 @@ class Metrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(_Ours(multiprocess.MultiProcessCollector(None)))  # type: ignore[no-untyped-call]
             return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))

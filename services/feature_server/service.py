@@ -50,6 +50,8 @@ class ServerState:
         key_version: ``entity_key_serialization_version``.
         validators: Compiled expectation suites of the sources (gated writes).
         write_lock: Serializes this worker's writes and materializations.
+        readiness: The last store probe of ``/readyz``: when, the problem (None: ready) and
+            the registry digest it was made for.
         started: Monotonic start time.
     """
 
@@ -62,6 +64,7 @@ class ServerState:
     key_version: int
     validators: Validators
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    readiness: tuple[float, str | None, str] | None = None
     started: float = field(default_factory=time.monotonic)
 
 

@@ -308,10 +308,11 @@ def test_internal_errors_leak_nothing(client: TestClient, monkeypatch: pytest.Mo
     assert "secret" not in response.text
     assert error_detail(response)["request_id"] == response.headers["x-request-id"]
 
-    async def broken_ping() -> None:
+    async def broken_probe(views: Any) -> None:
         raise RuntimeError("secret-ping-detail")
 
-    monkeypatch.setattr(state.reader, "ping", broken_ping)
+    monkeypatch.setattr(state.reader, "probe", broken_probe)
+    state.readiness = None
     response = client.get("/readyz")
     assert response.status_code == 500
     assert "secret" not in response.text
@@ -435,7 +436,8 @@ def test_readiness_and_recovery(tmp_path: Path) -> None:
         database = repo.data_dir / "online_store.db"
         database.rename(database.with_suffix(".moved"))
         _wait_for(lambda: c.post("/get-online-features", json=body).status_code == 503)
-        assert c.get("/readyz").json()["online_store"]["ok"] is False
+        # /readyz probes the store at most once a second
+        _wait_for(lambda: c.get("/readyz").json()["online_store"]["ok"] is False, timeout=3)
         database.with_suffix(".moved").rename(database)
         _wait_for(lambda: c.post("/get-online-features", json=body).status_code == 200)
 

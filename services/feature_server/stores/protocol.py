@@ -45,6 +45,14 @@ class OnlineStoreReader(Protocol):
         """Raise ``StoreUnavailableError`` unless the store answers."""
         ...
 
+    async def probe(self, views: Sequence[ViewSpec]) -> None:
+        """Raise ``StoreUnavailableError`` unless the store answers with data for every view.
+
+        The readiness check: the store answers and holds the table of every view (SQLite,
+        DynamoDB); a store without tables per view (Redis) only has to answer.
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections (a later read opens them again)."""
         ...

@@ -115,6 +115,10 @@ class RedisReader:
         except (RedisError, OSError, TimeoutError) as exc:
             raise unavailable(self.kind, exc) from exc
 
+    async def probe(self, views: Sequence[ViewSpec]) -> None:
+        """PING: Feast's Redis layout has no per-view table to look for."""
+        await self.ping()
+
     async def close(self) -> None:
         """Close the connection pool."""
         if self._client is not None:

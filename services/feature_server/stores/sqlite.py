@@ -7,14 +7,19 @@ rows are taken as Feast's ``SqliteOnlineStore.online_read`` takes them (a key wi
 found, the row timestamp is the last row's). An optional row cache is dropped whenever the
 database shows a commit by another connection (header change counter, or ``PRAGMA
 data_version`` in WAL mode), so it never serves stale data.
+
+Reads run on the event loop with no busy wait at all: a read that finds the database locked
+by a writer is retried in a worker thread with the full busy timeout, so a lock wait never
+holds up other requests, ``/healthz`` or ``/metrics``. Every read checks the file's identity
+(one ``stat``): a database renamed over the old one is read from the very next request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -25,16 +30,20 @@ from services.feature_server.stores.protocol import ViewQuery, unavailable
 from services.feature_server.stores.rows import Row
 from services.feature_server.timestamps import format_sqlite_ts
 
-_RECHECK_SECONDS: Final = 1.0
 _SQL_KEYS: Final = 10_000
 _MISS: Any = object()
+
+
+class DatabaseBusyError(StoreUnavailableError):
+    """A writer holds the database lock (the read is retried off the event loop)."""
 
 
 class SqliteReader:
     """Reads Feast's SQLite online store through a read-only connection per thread.
 
     Reads are sub-millisecond, so they run on the calling (event loop) thread instead of paying
-    a thread-pool hop; the busy timeout bounds the wait behind a writer.
+    a thread-pool hop; only a read that finds the database locked moves to a worker thread,
+    where the busy timeout bounds its wait behind the writer.
     """
 
     kind = "sqlite"
@@ -49,36 +58,34 @@ class SqliteReader:
         self.timeout = timeout
         self.cache_entries = cache_entries
         self._local = threading.local()
+        self._path = os.fspath(path)
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self, *, wait: bool = False) -> sqlite3.Connection:
+        """This thread's connection, reopened when the file was replaced.
+
+        ``wait`` gives the connection the full busy timeout (worker threads); without it a
+        locked database fails at once (the event loop thread).
+        """
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        now = time.monotonic()
-        if conn is not None and now - local.checked > _RECHECK_SECONDS:
-            # A re-created database (teardown + apply) is a new file: reopen, never serve the
-            # unlinked old one.
-            local.checked = now
-            try:
-                stat = os.stat(self.path)
-            except OSError as exc:
-                self._reset()
-                raise StoreUnavailableError("sqlite: database file missing") from exc
-            if (stat.st_dev, stat.st_ino) != local.ident:
-                self._reset()
-                conn = None
+        try:
+            stat = os.stat(self._path)
+        except OSError as exc:
+            self._reset()
+            raise StoreUnavailableError("sqlite: database file missing") from exc
+        if conn is not None and (stat.st_dev, stat.st_ino) != local.ident:
+            # A re-created or renamed-in database is a new file: reopen, never serve the old one.
+            self._reset()
+            conn = None
         if conn is None:
-            try:
-                stat = os.stat(self.path)
-            except OSError as exc:
-                raise StoreUnavailableError("sqlite: database file missing") from exc
             conn = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro",
                 uri=True,
-                timeout=self.timeout,
+                timeout=self.timeout if wait else 0.0,
                 check_same_thread=False,
                 cached_statements=512,
             )
-            local.conn, local.ident, local.checked = conn, (stat.st_dev, stat.st_ino), now
+            local.conn, local.ident = conn, (stat.st_dev, stat.st_ino)
             local.cache, local.version, local.cached = {}, None, 0
             local.pragma = conn.cursor()
             local.batch = min(_SQL_KEYS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
@@ -117,8 +124,12 @@ class SqliteReader:
                 return head[24:28]
         return local.pragma.execute("PRAGMA data_version").fetchone()[0]
 
-    def read_sync(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:
+    def read_sync(
+        self, queries: Sequence[ViewQuery], *, wait: bool = True
+    ) -> list[list[Row | None]]:
         """Run the queries on this thread; see ``read``.
+
+        ``wait`` False fails at once with ``DatabaseBusyError`` when a writer holds the lock.
 
         With the row cache on, the database's data version is checked first (see
         ``_data_version``): it changes whenever another connection (a materialization, a
@@ -129,7 +140,7 @@ class SqliteReader:
             StoreUnavailableError: The database is missing, locked past the timeout or broken.
         """
         try:
-            conn = self._conn()
+            conn = self._conn(wait=wait)
             if self.cache_entries <= 0:
                 return [self._select(conn, q.view, q.keys, self._local.batch) for q in queries]
             local = self._local
@@ -137,6 +148,11 @@ class SqliteReader:
             if version != local.version:
                 local.cache, local.version, local.cached = {}, version, 0
             return [self._cached(conn, q) for q in queries]
+        except sqlite3.OperationalError as exc:
+            if not wait and getattr(exc, "sqlite_errorname", "") == "SQLITE_BUSY":
+                raise DatabaseBusyError("sqlite: database is locked") from exc
+            self._reset()
+            raise unavailable(self.kind, exc) from exc
         except (sqlite3.Error, OSError) as exc:
             self._reset()
             raise unavailable(self.kind, exc) from exc
@@ -190,15 +206,34 @@ class SqliteReader:
         return [found.get(key) for key in keys]
 
     async def read(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:
-        """Read on the event loop thread (fast, bounded by the busy timeout)."""
-        return self.read_sync(queries)
+        """Read on the event loop thread; behind a writer's lock, wait in a worker thread."""
+        try:
+            return self.read_sync(queries, wait=False)
+        except DatabaseBusyError:
+            return await asyncio.to_thread(self.read_sync, queries, wait=True)
 
     async def ping(self) -> None:
-        """Check that the database opens (the file is re-checked now) and answers a query."""
-        if getattr(self._local, "conn", None) is not None:
-            self._local.checked = -_RECHECK_SECONDS
+        """Check that the database opens and answers a query (in a worker thread)."""
+        await asyncio.to_thread(self._probe, ())
+
+    async def probe(self, views: Sequence[ViewSpec]) -> None:
+        """Read one row of every view's table (in a worker thread); raise if one is missing."""
+        await asyncio.to_thread(self._probe, views)
+
+    def _probe(self, views: Sequence[ViewSpec]) -> None:
         try:
-            self._conn().execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn = self._conn(wait=True)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            for view in views:
+                table = view.sqlite_table.replace('"', '""')
+                try:
+                    conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()  # noqa: S608
+                except sqlite3.OperationalError as exc:
+                    if "no such table" not in str(exc):
+                        raise
+                    raise StoreUnavailableError(
+                        f"sqlite: no table for feature view {view.name!r} (not applied?)"
+                    ) from exc
         except sqlite3.Error as exc:
             self._reset()
             raise unavailable(self.kind, exc) from exc
