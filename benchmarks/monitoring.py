@@ -137,9 +137,10 @@ def _baseline(folder: Path) -> None:
 
     frame = driver_frame(20_000, seed=1)
     scores = driver_scores(frame)
-    build_baseline(features=frame, prediction=scores, predicted_label=driver_labels(scores)).write(
-        folder
+    baseline = build_baseline(
+        features=frame, prediction=scores, predicted_label=driver_labels(scores)
     )
+    baseline.write(directory=folder)
 
 
 def analyse(capture: Path, baseline_dir: Path, labels_file: Path, out: Path) -> dict[str, Any]:
