@@ -12,26 +12,21 @@ Two measurements, nothing timed in the test suite:
   its worker processes, sampled every 0.1 s.
 * ``latency``: the time ``/invocations`` takes in one process with capture off and on (100%),
   the two apps called alternately through ASGI with the same one-row JSON request (the
-  capture writer thread running, as in a server), p50/p99/p99.9 of each and the difference.
-  With ``--http`` also two real servers on 127.0.0.1 timed over keep-alive connections in
-  interleaved rounds (much noisier: client and loopback time dominate), and the cost of one
-  ``CaptureWriter.capture`` call.
+  capture writer thread running, as in a server), p50/p99/p99.9 of each and the difference,
+  and the cost of one ``CaptureWriter.capture`` call.
 
 Usage::
 
     .venv/bin/python benchmarks/monitoring.py scale [--records 1000000] [--keep DIR]
-    .venv/bin/python benchmarks/monitoring.py latency [--requests 3000] [--http --rounds 5]
+    .venv/bin/python benchmarks/monitoring.py latency [--requests 5000]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import resource
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,55 +257,6 @@ def _bundle(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _start(bundle: Path, port: int, extra: list[str], log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.inference",
-            "--bundle",
-            str(bundle),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/ping")
-            if connection.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"server on {port} did not start:\n{log.read_text()}")
-
-
-def _timed(port: int, bodies: list[bytes]) -> list[float]:
-    """Per-request seconds for ``bodies`` over one keep-alive connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"content-type": "application/json", "X-Amzn-SageMaker-Inference-Id": "bench"}
-    found = []
-    for body in bodies:
-        began = time.perf_counter()
-        connection.request("POST", "/invocations", body=body, headers=headers)
-        answer = connection.getresponse()
-        answer.read()
-        found.append(time.perf_counter() - began)
-        if answer.status != 200:
-            raise SystemExit(f"request failed with {answer.status}")
-    connection.close()
-    return found
-
-
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -411,59 +357,15 @@ def _asgi_latency(bundle: Path, bodies: list[bytes], folder: Path) -> dict[str, 
 
 
 def _latency(args: argparse.Namespace) -> None:
-    from foundation.ports import free_port
-
     work = Path(tempfile.mkdtemp(prefix="slipway-latency-"))
     rows = _bundle(work / "bundle")
     bodies = [
         orjson.dumps({"instances": [rows[i % len(rows)]]}, option=orjson.OPT_SERIALIZE_NUMPY)
         for i in range(args.requests)
     ]
-    print(json.dumps({"in_process": _asgi_latency(work / "bundle", bodies * 4, work / "asgi")}))
-    if not args.http:
-        return
-    ports = {"off": free_port(), "on": free_port()}
-    servers = {
-        "off": _start(work / "bundle", ports["off"], [], work / "off.log"),
-        "on": _start(
-            work / "bundle", ports["on"], ["--capture-dir", str(work / "capture")], work / "on.log"
-        ),
-    }
-    try:
-        for name in servers:  # warm up
-            _timed(ports[name], bodies[:200])
-        rounds: list[dict[str, float]] = []
-        for index in range(args.rounds):
-            order = ("off", "on") if index % 2 == 0 else ("on", "off")
-            seconds = {name: _timed(ports[name], bodies) for name in order}
-            rounds.append(
-                {
-                    f"{name}_{label}_ms": round(_quantile(seconds[name], q) * 1000, 3)
-                    for name in ("off", "on")
-                    for label, q in (("p50", 0.5), ("p99", 0.99))
-                }
-            )
-        for row in rounds:
-            row["p99_added_ms"] = round(row["on_p99_ms"] - row["off_p99_ms"], 3)
-            row["p50_added_ms"] = round(row["on_p50_ms"] - row["off_p50_ms"], 3)
-            print(json.dumps(row))
-        print(
-            json.dumps(
-                {
-                    "requests_per_round": args.requests,
-                    "rounds": args.rounds,
-                    "median_p99_added_ms": statistics.median(r["p99_added_ms"] for r in rounds),
-                    "median_p50_added_ms": statistics.median(r["p50_added_ms"] for r in rounds),
-                    "capture_call_us": round(_capture_call_cost(work / "calls", bodies[0]), 2),
-                }
-            )
-        )
-    finally:
-        for proc in servers.values():
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
-    captured = sum(1 for p in (work / "capture").rglob("*.jsonl") for _ in p.open("rb"))
-    print(f"captured records on disk: {captured}")
+    found = _asgi_latency(work / "bundle", bodies * 4, work / "asgi")
+    found["capture_call_us"] = round(_capture_call_cost(work / "calls", bodies[0]), 2)
+    print(json.dumps(found))
 
 
 def main() -> None:
@@ -474,9 +376,7 @@ def main() -> None:
     scale.add_argument("--per-file", type=int, default=50_000)
     scale.add_argument("--keep", help="work folder to reuse (generated data is kept there)")
     latency = commands.add_parser("latency")
-    latency.add_argument("--requests", type=int, default=3000)
-    latency.add_argument("--rounds", type=int, default=5)
-    latency.add_argument("--http", action="store_true", help="also time real servers over HTTP")
+    latency.add_argument("--requests", type=int, default=5000)
     child = commands.add_parser("analyse")
     for name in ("capture", "baseline", "labels", "out"):
         child.add_argument(name, type=Path)
