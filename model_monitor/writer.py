@@ -131,7 +131,7 @@ class CaptureWriter:
         self._dirty = False
         self._last_log = 0.0
         self._drained = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread = threading.Thread(target=self._guarded, name="capture-writer", daemon=True)
         self._thread.start()
 
     def capture(
@@ -242,6 +242,16 @@ class CaptureWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _guarded(self) -> None:
+        """The writer thread's body; an unexpected error stops capture loudly, never silently."""
+        try:
+            self._run()
+        except Exception:
+            logger.exception("the capture writer stopped; later records are dropped and counted")
+            with self._lock:
+                self._closed = True
+            self._close_file()
 
     def _run(self) -> None:
         """The writer thread: write records until told to stop; flush when the queue is empty."""

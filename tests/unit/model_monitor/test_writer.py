@@ -186,3 +186,23 @@ def test_input_only_and_output_only_capture(tmp_path: Path) -> None:
     assert only_in.endpoint_input is not None
     assert only_out.endpoint_input is None
     assert only_out.endpoint_output is not None
+
+
+def test_a_crashed_writer_thread_says_so_and_drops_later_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = CaptureWriter(destination=tmp_path, endpoint="ep")
+
+    def broken() -> None:
+        raise RuntimeError("disk gremlin")
+
+    monkeypatch.setattr(writer, "_flush_file", broken)
+    with caplog.at_level("ERROR"):
+        _offer(writer)
+        writer._thread.join(timeout=5)
+    assert not writer._thread.is_alive()
+    assert "the capture writer stopped" in caplog.text
+    assert _offer(writer) is False
+    assert writer.stats().dropped == 1
+    assert writer.flush(timeout=1) is False  # the record in hand never finished
+    writer.close()
