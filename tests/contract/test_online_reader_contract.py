@@ -1,4 +1,4 @@
-"""One contract for every OnlineStoreReader: SQLite (row cache off and on) and Redis.
+"""One contract for every OnlineStoreReader: SQLite (row cache off and on), Redis, DynamoDB.
 
 Each reader reads data Feast itself wrote into its store (``apply``, ``materialize``, then
 ``write_to_online_store`` for special values and for the rows a test changes), and Feast's own
@@ -9,7 +9,9 @@ without its hash as found with nulls and keeps sub-second timestamps; SQLite kee
 seconds), Feast differs the same way, and the tests that pin a difference name it.
 
 Redis is a real ``redis-server`` on a free 127.0.0.1 port, started for the module only when a
-Redis case runs (skipped when it is not installed), and stopped after.
+Redis case runs (skipped when it is not installed), and stopped after. DynamoDB is moto's
+server (``kits.servers.moto_server``) behind a proxy that an outage freezes; the repo's
+``feature_store.aws.yaml`` points at it (registry on moto's S3).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from kits.feature_repos import DRIVER_FEATURES, driver_frame
 from kits.feature_servers import ManagedProcess, redis_process
 from kits.online_stores import (
     CITIES,
+    PausableProxy,
     CUSTOMERS,
     DRIVERS,
     SPECIAL,
@@ -36,6 +39,7 @@ from kits.online_stores import (
     Store,
     World,
     build_world,
+    dynamodb_parts,
     feast_time,
     oracle,
     picks,
@@ -43,6 +47,7 @@ from kits.online_stores import (
     redis_parts,
     sqlite_parts,
 )
+from kits.servers import AWS_TEST_ENV, moto_server
 
 from services.feature_server.errors import StoreUnavailableError
 from services.feature_server.stores import (
@@ -80,12 +85,38 @@ def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worl
         yield build_world(tmp_path_factory.mktemp("redis") / "feature_repo", "redis"), redis
 
 
-@pytest.fixture(params=["sqlite", "sqlite-cached", "redis"])
+@pytest.fixture(scope="module")
+def dynamodb_world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[World, PausableProxy]]:
+    import boto3
+
+    with pytest.MonkeyPatch.context() as monkeypatch, moto_server() as endpoint:
+        port = int(endpoint.rsplit(":", 1)[1])
+        proxy = PausableProxy(port)
+        try:
+            for key, value in {**AWS_TEST_ENV, "FEAST_S3_ENDPOINT_URL": endpoint}.items():
+                monkeypatch.setenv(key, value)
+            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+                Bucket="slipway-registry"
+            )
+            monkeypatch.setenv("SLIPWAY_AWS_REGION", "us-east-1")
+            monkeypatch.setenv("SLIPWAY_REGISTRY_S3_URI", "s3://slipway-registry/feast/registry.db")
+            monkeypatch.setenv("SLIPWAY_DYNAMODB_ENDPOINT", proxy.url)
+            yield build_world(tmp_path_factory.mktemp("dynamodb") / "feature_repo", "aws"), proxy
+        finally:
+            proxy.close()
+
+
+@pytest.fixture(params=["sqlite", "sqlite-cached", "redis", "dynamodb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     name = request.param
     if name == "redis":
         world, redis = request.getfixturevalue("redis_world")
         parts = redis_parts(world, redis)
+    elif name == "dynamodb":
+        world, proxy = request.getfixturevalue("dynamodb_world")
+        parts = dynamodb_parts(world, proxy)
     else:
         world = request.getfixturevalue("sqlite_world")
         parts = sqlite_parts(world, 20_000 if name == "sqlite-cached" else 0, tmp_path)

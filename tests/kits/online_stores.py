@@ -9,7 +9,10 @@ Feast's own reader of the store (its online store's ``online_read``) for the sam
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from services.feature_server.encoding import decode_value, feast_entity_key
 from services.feature_server.registry import Snapshot, build_snapshot
 from services.feature_server.stores import (
     MISSING,
+    DynamoDBReader,
     OnlineStoreReader,
     RedisReader,
     Row,
@@ -265,13 +269,20 @@ def feast_time(moment: Any) -> str:
 
 
 def oracle(world: World, view: str, values: Sequence[Any], features: Sequence[str]) -> list[Any]:
-    """What Feast's own reader of the store finds, as ``Row.pick`` would give it."""
-    found = world.feast._get_provider().online_read(
+    """What Feast's own reader of the store finds, as ``Row.pick`` would give it.
+
+    Feast is asked for each distinct key once (its DynamoDB reader fails on a repeated key:
+    ``BatchGetItem`` refuses duplicates) and the answers are repeated in request order.
+    """
+    distinct = list(dict.fromkeys(values))
+    answers = world.feast._get_provider().online_read(
         config=world.feast.config,
         table=world.feast.get_feature_view(view),
-        entity_keys=[entity_key(world, view, v) for v in values],
+        entity_keys=[entity_key(world, view, v) for v in distinct],
         requested_features=list(features),
     )
+    by_value = dict(zip(distinct, answers, strict=True))
+    found = [by_value[v] for v in values]
     out: list[Any] = []
     for moment, stored in found:
         if stored is None:
@@ -283,3 +294,109 @@ def oracle(world: World, view: str, values: Sequence[Any], features: Sequence[st
         ]
         out.append((*row, feast_time(moment)))
     return out
+
+
+class PausableProxy:
+    """A TCP proxy on 127.0.0.1 in front of a server; ``paused`` holds every byte back.
+
+    moto's threaded server cannot be frozen like a process, so the DynamoDB outage freezes
+    this proxy instead: connections stay open and nothing answers, as with a SIGSTOPped store.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target = target_port
+        self.port = free_port()
+        self.paused = threading.Event()
+        self._stop = threading.Event()
+        self._listener = socket.create_server((LOOPBACK, self.port))
+        self._listener.settimeout(0.1)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((LOOPBACK, self.target), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        src.settimeout(0.1)
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = src.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                while self.paused.is_set() and not self._stop.is_set():
+                    time.sleep(0.02)
+                dst.sendall(data)
+        except OSError:
+            pass  # one side went away: close both below
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def _frozen(proxy: PausableProxy) -> Iterator[None]:
+    proxy.paused.set()
+    try:
+        yield
+    finally:
+        proxy.paused.clear()
+
+
+def dynamodb_parts(world: World, proxy: PausableProxy) -> dict[str, Any]:
+    """``Store`` fields for DynamoDB on moto behind ``proxy``: an outage freezes the proxy."""
+    import boto3
+    import mmh3
+
+    config = world.repo.config
+    online = config.online_store
+
+    def drop(view: str, key: bytes, feature: str) -> None:
+        client = boto3.client("dynamodb", endpoint_url=proxy.url, region_name=online.region)
+        client.update_item(
+            TableName=f"{config.project}.{view}",
+            Key={"entity_id": {"S": mmh3.hash_bytes(key).hex()}},  # Feast's compute_entity_id
+            UpdateExpression="REMOVE #v.#f",
+            ExpressionAttributeNames={"#v": "values", "#f": feature},
+        )
+
+    return {
+        "missing_is_row": False,
+        "keeps_fractions": True,
+        "new_reader": lambda timeout: open_reader(config, timeout=timeout),
+        "unreachable": lambda: DynamoDBReader(
+            region=online.region,
+            endpoint_url=f"http://{LOOPBACK}:{free_port()}",
+            project=config.project,
+            timeout=UNREACHABLE_TIMEOUT,
+        ),
+        "outage": lambda: _frozen(proxy),
+        "drop_feature": drop,
+    }

@@ -1,4 +1,4 @@
-"""Direct readers of the online stores Feast materializes into (SQLite and Redis).
+"""Direct readers of the online stores Feast materializes into (SQLite, Redis, DynamoDB).
 
 Both read exactly Feast's layout, so the service returns what ``feast materialize`` wrote:
 
@@ -6,12 +6,14 @@ Both read exactly Feast's layout, so the service returns what ``feast materializ
 * ``rows``: ``Row`` (one entity's stored data in one view), ``Partial`` and ``MISSING``.
 * ``sqlite``: ``SqliteReader`` (Feast's ``<project>_<view>`` tables, optional row cache).
 * ``redis``: ``RedisReader`` (Feast's one hash per entity key, one pipeline per request).
+* ``dynamodb``: ``DynamoDBReader`` (Feast's one item per entity key, ``BatchGetItem``).
 * ``factory``: ``open_reader`` picks the reader for a Feast repo config.
 
 ``tests/contract/test_online_reader_contract.py`` runs one suite against every reader, with
 Feast's own online store reader as the oracle.
 """
 
+from services.feature_server.stores.dynamodb import DynamoDBReader
 from services.feature_server.stores.factory import open_reader
 from services.feature_server.stores.protocol import OnlineStoreReader, ViewQuery
 from services.feature_server.stores.redis import RedisReader
@@ -20,6 +22,7 @@ from services.feature_server.stores.sqlite import SqliteReader
 
 __all__ = [
     "MISSING",
+    "DynamoDBReader",
     "OnlineStoreReader",
     "Partial",
     "RedisReader",

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from services.errors import ServerConfigError
+from services.feature_server.stores.dynamodb import DynamoDBReader
 from services.feature_server.stores.protocol import OnlineStoreReader
 from services.feature_server.stores.redis import RedisReader
 from services.feature_server.stores.sqlite import SqliteReader
 
 
 def open_reader(config: Any, *, timeout: float, sqlite_cache_entries: int = 0) -> OnlineStoreReader:
-    """The reader of a validated Feast ``RepoConfig``'s online store (SQLite or Redis).
+    """The reader of a validated Feast ``RepoConfig``'s online store (SQLite, Redis, DynamoDB).
 
     ``timeout`` is the store timeout in seconds; ``sqlite_cache_entries`` the SQLite reader's
     row cache size (0: off).
@@ -40,6 +41,16 @@ def open_reader(config: Any, *, timeout: float, sqlite_cache_entries: int = 0) -
         return RedisReader(
             connection_string=store.connection_string, project=config.project, timeout=timeout
         )
+    if kind == "dynamodb" or str(kind).endswith("DynamoDBOnlineStore"):
+        return DynamoDBReader(
+            region=store.region,
+            endpoint_url=store.endpoint_url,
+            project=config.project,
+            table_name_template=store.table_name_template,
+            batch_size=store.batch_size,
+            consistent_reads=store.consistent_reads,
+            timeout=timeout,
+        )
     raise ServerConfigError(
-        f"online store type {kind!r} is not served by the feature service (sqlite, redis)"
+        f"online store type {kind!r} is not served by the feature service (sqlite, redis, dynamodb)"
     )
