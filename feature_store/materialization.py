@@ -14,6 +14,7 @@ from feature_store.spark.session import config_uses_spark, session_for
 
 if TYPE_CHECKING:
     from feature_store.gate import SourceReport
+    from feature_store.gate.engines import GateEngine
     from feature_store.repo import FeatureRepo
 
 
@@ -52,8 +53,9 @@ def materialize(
     """Load feature values from the offline sources into the online store, behind the data gate.
 
     Every source behind the selected views is validated against its expectation suite before
-    anything is written. If any suite fails, nothing is written and ``ValidationFailedError``
-    names the failing expectations.
+    anything is written (on Spark DataFrames when the store configuration uses Spark). If any
+    suite fails, nothing is written and ``ValidationFailedError`` names the failing
+    expectations.
 
     Args:
         repo: The feature repo (must have been applied).
@@ -82,14 +84,16 @@ def materialize(
     selected = _select_views(store, views, repo)
     sources = sorted({fv.batch_source.name for fv in selected})
     reports: list[SourceReport] = []
+    spark = config_uses_spark(repo.config)
+    if spark:
+        session_for(repo.config)  # before Feast starts one without Slipway's settings
     validate_started = time.perf_counter()
     if validate:
-        reports = validate_sources(repo_path=repo.path, sources=sources, now=now)
+        engine: GateEngine = "spark" if spark else "pandas"
+        reports = validate_sources(repo_path=repo.path, sources=sources, now=now, engine=engine)
         ensure_valid(reports)
     validate_seconds = time.perf_counter() - validate_started
     names = [fv.name for fv in selected]
-    if config_uses_spark(repo.config):
-        session_for(repo.config)  # before Feast starts one without Slipway's settings
     try:
         # Feast prints its own progress (with terminal colour codes) on stdout; the result
         # returned here says what was written, and stdout stays clean for --format json.

@@ -11,6 +11,8 @@ local times, which is how pyspark hands back a Spark timestamp (the session stor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -86,6 +88,10 @@ class FrameEngine(Protocol):
         """The run-time parameters (ISO UTC timestamps) as this engine compares them."""
         ...
 
+    def held(self, frame: Any) -> AbstractContextManager[Any]:
+        """``frame`` kept at hand for the ``with`` block (the GX runs), then let go."""
+        ...
+
 
 class PandasEngine:
     """Frames are pandas DataFrames read in this process (the default)."""
@@ -116,6 +122,10 @@ class PandasEngine:
         """``params`` unchanged (pandas timestamps are tz-aware)."""
         return params
 
+    def held(self, frame: Any) -> AbstractContextManager[Any]:
+        """``frame`` itself: it is in memory already."""
+        return nullcontext(frame)
+
 
 class SparkEngine:
     """Frames are Spark DataFrames on the session given (GX's Spark data source)."""
@@ -135,8 +145,8 @@ class SparkEngine:
         return read_parquet(self.session, str(path))
 
     def add_datasource(self, context: Any) -> Any:
-        """GX's Spark data source."""
-        return context.data_sources.add_spark(name="slipway")
+        """GX's Spark data source, told not to cache the frames (:meth:`held` does)."""
+        return context.data_sources.add_spark(name="slipway", persist=False)
 
     def row_count(self, frame: Any) -> int:
         """``frame.count()`` (a Spark job)."""
@@ -166,6 +176,26 @@ class SparkEngine:
             key: datetime.fromtimestamp(datetime.fromisoformat(value).timestamp()).isoformat()
             for key, value in params.items()
         }
+
+    @contextmanager
+    def held(self, frame: Any) -> Iterator[Any]:
+        """``frame`` cached (memory, then disk) for the ``with`` block, then uncached.
+
+        GX's own caching never uncaches, and Spark serves a later read of the same path from
+        a cached plan: the next batch would be validated on the old data. A frame the caller
+        cached already is left as it is.
+        """
+        from pyspark import StorageLevel
+
+        level = frame.storageLevel
+        if level.useMemory or level.useDisk:
+            yield frame
+            return
+        frame.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            yield frame
+        finally:
+            frame.unpersist(blocking=True)
 
 
 def spark_type(name: str, *, label: str, index: int) -> str:

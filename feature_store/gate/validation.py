@@ -227,6 +227,19 @@ class _GxRunner:
         now: datetime,
         label: str,
     ) -> SourceReport:
+        """Validate ``frame``, held (cached) by the engine for the GX runs, released after."""
+        with self._engine.held(frame) as held:
+            return self._validate(source=source, frame=held, suite=suite, now=now, label=label)
+
+    def _validate(
+        self,
+        *,
+        source: str,
+        frame: Any,
+        suite: dict[str, Any],
+        now: datetime,
+        label: str,
+    ) -> SourceReport:
         started = time.perf_counter()
         params = expectation_parameters(check_suite(suite, label=label), now=now)
         expectations: list[dict[str, Any]] = suite["expectations"]

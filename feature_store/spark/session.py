@@ -163,6 +163,9 @@ def spark_session(conf: Mapping[str, str]) -> SparkSession:
         python = conf.get("spark.pyspark.python")
         if python:  # Spark's Python workers start `$PYSPARK_PYTHON`, by default `python3`
             os.environ["PYSPARK_PYTHON"] = python
+        if str(conf.get("spark.master", "")).startswith("local"):
+            # Every listener of a local driver (RPC, block manager) on the loopback interface.
+            os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_CONF["spark.driver.bindAddress"])
         try:
             active = SparkSession.builder.appName("slipway").config(map=dict(conf)).getOrCreate()
         except (PySparkException, OSError, RuntimeError) as exc:
