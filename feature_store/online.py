@@ -31,7 +31,7 @@ def read_online(
 
     Raises:
         FeastOperationError: Unknown feature service or feature, mismatched entity columns, or a
-            store failure.
+            store failure (e.g. the Redis node holding a key is down); one line.
     """
     if not entities:
         raise FeastOperationError("no entities given")
@@ -41,14 +41,34 @@ def read_online(
     if (feature_service is None) == (not features):
         raise FeastOperationError("give either a feature service or a list of features")
     store = repo.open_store()
-    from feast.errors import FeastError as FeastLibraryError
-
     try:
         refs: Any = store.get_feature_service(feature_service) if feature_service else features
         columns = list(entities.values())
         rows = [dict(zip(entities, values, strict=True)) for values in zip(*columns, strict=True)]
         result = store.get_online_features(features=refs, entity_rows=rows).to_dict()
-    except (FeastLibraryError, ValueError, KeyError, TypeError) as exc:
-        raise FeastOperationError(f"online read failed: {exc}") from exc
+    except _read_errors() as exc:
+        raise FeastOperationError(f"online read failed: {type(exc).__name__}: {exc}") from exc
     n = lengths.pop()
     return [{name: values[i] for name, values in result.items()} for i in range(n)]
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What a failed read raises: Feast's errors, bad arguments, and the store client's errors.
+
+    A Redis (or Redis Cluster) node that is down or times out raises ``redis.RedisError``,
+    which is not an ``OSError``; it is a failed read like the others.
+    """
+    from feast.errors import FeastError as FeastLibraryError
+
+    errors: tuple[type[BaseException], ...] = (
+        FeastLibraryError,
+        ValueError,
+        KeyError,
+        TypeError,
+        OSError,
+    )
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # no Redis client installed: no Redis store to fail either
+        return errors
+    return (*errors, RedisError)

@@ -1,6 +1,7 @@
 """The same feature definitions on the other store configurations, against real servers.
 
 * ``redis``: a real ``redis-server`` on 127.0.0.1 (Debian package).
+* ``redis_cluster``: a real 3-node Redis Cluster on 127.0.0.1 (``kits.redis_cluster``).
 * ``aws``: DynamoDB online store and S3 registry on a moto server on 127.0.0.1.
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from kits.redis_cluster import redis_cluster
 from kits.servers import AWS_TEST_ENV, moto_server, redis_server
 
 from feature_store.demo_data import DemoSizes, write_demo_data
@@ -70,6 +72,17 @@ def test_redis_online_store(
     repo = FeatureRepo(path=feature_repo_copy, env="redis")
     assert repo.config.online_store.type == "redis"
     _roundtrip(repo)
+
+
+def test_redis_cluster_online_store(
+    feature_repo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with redis_cluster(tmp_path / "cluster") as cluster:
+        monkeypatch.setenv("SLIPWAY_REDIS_CLUSTER_URL", cluster.connection_string)
+        repo = FeatureRepo(path=feature_repo_copy, env="redis_cluster")
+        assert repo.config.online_store.redis_type.value == "redis_cluster"
+        _roundtrip(repo)
+        assert sum(cluster.keys_per_node().values()) > 0
 
 
 def test_aws_dynamodb_online_store_and_s3_registry(
