@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
 
-StoreEnv = Literal["local", "redis", "aws"]
+StoreEnv = Literal["local", "redis", "redis_cluster", "spark", "aws"]
 """Store configurations of a feature repo (``feature_store.settings.FeatureEnv``)."""
 
 RepoOption = Annotated[
@@ -25,7 +25,10 @@ EnvOption = Annotated[
     StoreEnv | None,
     typer.Option(
         "--env",
-        help="Store configuration: local (SQLite, default), redis, or aws (DynamoDB + S3).",
+        help=(
+            "Store configuration: local (SQLite, default), redis, redis_cluster, spark (Spark "
+            "offline store and engine, Redis online), or aws (DynamoDB + S3)."
+        ),
         show_default=False,
     ),
 ]
