@@ -15,7 +15,7 @@ from pathlib import Path
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
-from model_bundle.bundle import META_FILE, MODEL_FILE
+from model_bundle.bundle import bundle_files
 
 
 class InMemoryRegistry:
@@ -45,7 +45,7 @@ class InMemoryRegistry:
             }
         )
         self.bundles[(new.model_name, number)] = {
-            name: (bundle_dir / name).read_bytes() for name in (META_FILE, MODEL_FILE)
+            name: (bundle_dir / name).read_bytes() for name in bundle_files(bundle_dir)
         }
         self.versions[(new.model_name, number)] = version
         return version

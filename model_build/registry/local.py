@@ -4,7 +4,7 @@ Layout::
 
     <root>/<model_name>/.lock               fcntl lock held while a version is added or changed
     <root>/<model_name>/index.json          summary of every version (rebuilt on each change)
-    <root>/<model_name>/<version>/bundle/   copy of the model bundle (bundle.json, model.joblib)
+    <root>/<model_name>/<version>/bundle/   copy of the model bundle (an MLflow model folder)
     <root>/<model_name>/<version>/version.json   the ModelVersion plus its status history
 
 Each ``version.json`` is the truth; ``index.json`` is a convenience rebuilt from them. A new
@@ -33,7 +33,7 @@ from foundation.files import write_text_atomic
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
-from model_bundle.bundle import META_FILE, MODEL_FILE
+from model_bundle.bundle import bundle_files
 
 VERSION_FILE = "version.json"
 INDEX_FILE = "index.json"
@@ -327,7 +327,7 @@ class LocalRegistry:
 
 def _copy_bundle(*, src: Path, dst: Path) -> None:
     dst.mkdir(parents=True, exist_ok=True)
-    for name in (META_FILE, MODEL_FILE):
+    for name in bundle_files(src):
         shutil.copyfile(src / name, dst / name)
         with (dst / name).open("rb") as handle:
             os.fsync(handle.fileno())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from model_build.errors import InvalidTransitionError, RegistryError
 from model_build.registry.protocol import ApprovalStatus, NewVersion
-from model_bundle.bundle import META_FILE, MODEL_FILE, bundle_digest
+from model_bundle.bundle import META_FILE, bundle_digest, bundle_files
 
 #: Transitions allowed without ``force`` (setting the current status again is a no-op).
 ALLOWED_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozenset(
@@ -77,9 +77,10 @@ def verify_bundle(*, bundle_dir: Path, expected: str, what: str) -> str:
     Raises:
         RegistryError: A bundle file is missing, or the digest differs.
     """
-    for name in (META_FILE, MODEL_FILE):
-        if not (bundle_dir / name).is_file():
-            raise RegistryError(f"{what}: {bundle_dir / name} not found (not a model bundle?)")
+    if not (bundle_dir / META_FILE).is_file() or len(bundle_files(bundle_dir)) < 2:
+        raise RegistryError(
+            f"{what}: {bundle_dir / META_FILE} and the model file not found (not a model bundle?)"
+        )
     actual = bundle_digest(directory=bundle_dir)
     if actual != expected:
         raise RegistryError(

@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from model_build.pipeline.steps.labels import LabelInfo
     from model_build.pipeline.steps.training_set import TrainingSet
 
-__all__ = ["MISSING_CATEGORY", "SplitInfo", "TrainedModel", "make_bundle", "split_by_time"]
+__all__ = [
+    "BACKGROUND_ROWS",
+    "MISSING_CATEGORY",
+    "SplitInfo",
+    "TrainedModel",
+    "make_bundle",
+    "split_by_time",
+]
+
+BACKGROUND_ROWS = 100
+"""Training rows kept in the bundle for the model-agnostic explainer (a seeded sample)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +180,8 @@ def make_bundle(
 
     Nothing run-specific (run id, time, git SHA) goes into the bundle, so its digest is a
     function of the training data, the definition, the model folder's code and the library
-    versions.
+    versions. The bundle's explainer background (and MLflow input example) is a seeded sample
+    of :data:`BACKGROUND_ROWS` rows of the training part.
     """
     info = training_set.info
     train = definition.train
@@ -187,6 +198,10 @@ def make_bundle(
     }
     if train.entrypoint:
         metadata["code_digest"] = code_digest(definition.folder)
+    frame = training_set.frame
+    train_part = frame[frame[training_set.timestamp] < pd.Timestamp(model.split.cutoff)]
+    size = min(BACKGROUND_ROWS, len(train_part))
+    background = train_part.sample(n=size, random_state=train.seed).sort_index()
     return ModelBundle(
         estimator=model.estimator,
         features=list(model.features),
@@ -194,4 +209,5 @@ def make_bundle(
         metadata=metadata,
         task=definition.task,
         classes=model.classes,
+        background=background[list(model.features)].reset_index(drop=True),
     )

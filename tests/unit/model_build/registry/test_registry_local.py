@@ -15,6 +15,7 @@ import pytest
 from model_build.errors import RegistryError
 from model_build.registry import ApprovalStatus, LocalRegistry, NewVersion
 from model_build.registry.local import INDEX_FILE, VERSION_FILE
+from model_bundle.bundle import bundle_files
 
 A, P, R = ApprovalStatus.APPROVED, ApprovalStatus.PENDING, ApprovalStatus.REJECTED
 NewVersionFactory = Callable[..., NewVersion]
@@ -57,7 +58,9 @@ def test_layout_on_disk(
     version = registry.register(new=new_version(), bundle_dir=bundle[0])
     folder = tmp_path / "registry" / "driver_ranking" / "1"
     assert sorted(p.name for p in folder.iterdir()) == ["bundle", VERSION_FILE]
-    assert sorted(p.name for p in (folder / "bundle").iterdir()) == ["bundle.json", "model.joblib"]
+    stored = sorted(p.name for p in (folder / "bundle").iterdir())
+    assert stored == bundle_files(bundle[0])
+    assert {"MLmodel", "bundle.json", "model.pkl", "requirements.txt"} <= set(stored)
     assert version.artifact_uri == str((folder / "bundle").resolve())
     record = json.loads((folder / VERSION_FILE).read_text())
     assert record["version"]["artifact_digest"] == bundle[1]

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from inference_bundles import MULTICLASS, make_frame, records, write_bundle, write_task_bundle
 
-from model_bundle.bundle import BundleError, load_bundle
+from model_bundle.bundle import MLMODEL_FILE, MODEL_FILE, BundleError, load_bundle
 from model_bundle.task import Task
 from services.inference.payload import parse_json
 from services.inference.predictor import Predictor
@@ -64,14 +64,16 @@ def test_a_bundle_whose_estimator_does_not_fit_its_task_is_refused(
     for task, message in (("binary", "no predict_proba"), ("multiclass", "no predict_proba")):
         folder = tmp_path / task
         folder.mkdir()
-        (folder / "model.joblib").write_bytes((bundles["regression"] / "model.joblib").read_bytes())
+        for name in (MODEL_FILE, MLMODEL_FILE):
+            (folder / name).write_bytes((bundles["regression"] / name).read_bytes())
         (folder / "bundle.json").write_text(json.dumps({**meta, "task": task, "classes": None}))
         with pytest.raises(BundleError, match=message):
             Predictor.load(bundle_dir=folder)
     folder = tmp_path / "two"
     folder.mkdir()
     binary = json.loads((bundles["binary"] / "bundle.json").read_text())
-    (folder / "model.joblib").write_bytes((bundles["binary"] / "model.joblib").read_bytes())
+    for name in (MODEL_FILE, MLMODEL_FILE):
+        (folder / name).write_bytes((bundles["binary"] / name).read_bytes())
     (folder / "bundle.json").write_text(json.dumps({**binary, "task": "multiclass"}))
     with pytest.raises(BundleError, match="expected a multiclass classifier, the model has 2"):
         Predictor.load(bundle_dir=folder)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from model_bundle.bundle import BundleError, pack_bundle
+from model_bundle.bundle import MODEL_FILE, BundleError, pack_bundle
 from services.errors import ServerConfigError
 from services.inference import runner
 from services.inference.runner import (
@@ -43,7 +43,7 @@ def test_model_folder_is_used_as_is(bundle_dir: Path) -> None:
 def test_model_archive_is_unpacked(archive_dir: Path, tmp_path: Path) -> None:
     unpacked = sagemaker_bundle_dir(model_dir=archive_dir, unpack_to=tmp_path / "unpacked")
     assert (unpacked / "bundle.json").is_file()
-    assert (unpacked / "model.joblib").is_file()
+    assert (unpacked / MODEL_FILE).is_file()
 
 
 def test_empty_model_folder_is_an_error(tmp_path: Path) -> None:
