@@ -160,16 +160,11 @@ def load_repo_config(*, repo_path: Path, yaml_path: Path) -> RepoConfig:
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise RepoConfigError(f"{yaml_path}: field '{field}': {first['msg']}{more}") from exc
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] in ("pyspark", "py4j"):
-            raise RepoConfigError(
-                f"{yaml_path}: the Spark store configuration needs pyspark, which is not "
-                f"installed: {INSTALL_PYSPARK}"
-            ) from exc
-        raise RepoConfigError(
-            f"{yaml_path}: the configured store needs a package that is not installed "
-            f"({exc.name or exc}); install Slipway with its extras"
-        ) from exc
+        raise _missing_package_error(yaml_path, exc) from exc
     except (FeastLibraryError, ValueError, TypeError, KeyError) as exc:
+        missing = _import_error_cause(exc)  # Feast wraps a failed store import in its own error
+        if missing is not None and _is_spark_package(missing):
+            raise _missing_package_error(yaml_path, missing) from exc
         detail = " ".join(str(exc).split())
         kind = type(exc).__name__
         for section, marker in (("online_store", "OnlineStore"), ("offline_store", "OfflineStore")):
@@ -181,6 +176,32 @@ def load_repo_config(*, repo_path: Path, yaml_path: Path) -> RepoConfig:
         raise RepoConfigError(f"{yaml_path}: invalid store configuration: {detail}") from exc
     config.repo_path = repo_path
     return config
+
+
+def _import_error_cause(exc: BaseException) -> ImportError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _is_spark_package(exc: ImportError) -> bool:
+    return (exc.name or "").split(".")[0] in ("pyspark", "py4j")
+
+
+def _missing_package_error(yaml_path: Path, exc: ImportError) -> RepoConfigError:
+    name = exc.name or str(exc)
+    if _is_spark_package(exc):
+        return RepoConfigError(
+            f"{yaml_path}: the Spark store configuration needs pyspark, which is not "
+            f"installed: {INSTALL_PYSPARK}"
+        )
+    return RepoConfigError(
+        f"{yaml_path}: the configured store needs a package that is not installed "
+        f"({name}); install Slipway with its extras"
+    )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
