@@ -24,7 +24,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from feature_store.errors import (
     DataFileError,
@@ -84,7 +84,7 @@ def validate_frame(
     """
     engine: FrameEngine = PandasEngine()
     if _is_spark_frame(frame):
-        engine = SparkEngine(frame.sparkSession)
+        engine = SparkEngine(cast(Any, frame).sparkSession)
     return _GxRunner(engine).validate(
         source=source, frame=frame, suite=suite, now=now or datetime.now(UTC), label=source
     )

@@ -49,13 +49,13 @@ VIEW_PREFIX = "slipway_source_"
 _UNSAFE = re.compile(r"[^0-9A-Za-z_]")
 
 
-class FileSourceSparkOfflineStoreConfig(SparkOfflineStoreConfig):
+class FileSourceSparkOfflineStoreConfig(SparkOfflineStoreConfig):  # type: ignore[misc]
     """Feast's Spark offline store settings (``spark_conf``, ``staging_location``, ``region``)."""
 
     type: StrictStr = OFFLINE_STORE_TYPE
 
 
-class FileSourceSparkOfflineStore(SparkOfflineStore):
+class FileSourceSparkOfflineStore(SparkOfflineStore):  # type: ignore[misc]
     """Feast's Spark offline store, with each ``FileSource`` read as a Spark temporary view."""
 
     @staticmethod

@@ -69,7 +69,7 @@ def dump(ports: list[int]) -> list[tuple[bytes, list[tuple[bytes, bytes]]]]:
     """Every key held by the servers on ``ports`` with its hash fields, sorted."""
     import redis
 
-    out = []
+    out: list[tuple[bytes, list[tuple[bytes, bytes]]]] = []
     for port in ports:
         with redis.Redis(host=LOOPBACK, port=port) as client:
             out.extend((key, sorted(client.hgetall(key).items())) for key in client.scan_iter())

@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group
 ROOT = Path(__file__).resolve().parents[2]
 END = datetime(2026, 11, 1, tzinfo=UTC)
 SIZES = DemoSizes(drivers=6, customers=8, days=3, trips=120)
-WINDOW = {"start": END - timedelta(days=5), "end": END, "now": END}
+WINDOW: dict[str, Any] = {"start": END - timedelta(days=5), "end": END, "now": END}
 SPARK_ENV = {
     "SLIPWAY_SPARK_MASTER": "local[2]",
     "SLIPWAY_SPARK_CONF": '{"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false"}',
