@@ -49,7 +49,7 @@ def test_every_type_in_the_shipped_suites_has_a_spark_name() -> None:
 
 def test_type_lists_are_mapped_once_and_other_expectations_untouched() -> None:
     engine = spark_engine()
-    listed = {
+    listed: dict[str, Any] = {
         "type": "expect_column_values_to_be_in_type_list",
         "kwargs": {"column": "segment", "type_list": ["str", "StringDtype", "object"]},
     }
