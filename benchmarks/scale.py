@@ -1,0 +1,268 @@
+"""Benchmark: data gate and materialization on 1M and 10M rows, local (pandas) vs Spark.
+
+For each size the demo generator writes ``driver_hourly_stats`` with ``drivers x days x 24``
+rows (the ``slipway data generate --drivers N --days D`` data; 30 days, so 1,389 drivers give
+1,000,080 rows and 13,889 give 10,000,080) into a temporary feature repo. Then, each in a
+fresh process:
+
+* **validate**: the data gate on ``driver_hourly_stats`` (its shipped suite, 29
+  expectations): ``validate_sources(engine="pandas")`` against
+  ``validate_sources(engine="spark")`` on Spark ``--master`` (default ``local[2]``).
+* **materialize**: ``materialize(validate=False)`` of the view over the whole window into a
+  ``redis-server`` on 127.0.0.1 (flushed before each run): Feast's local engine and file
+  store (``redis`` configuration) against ``spark.engine`` and the Spark offline store
+  (``spark`` configuration).
+
+Reported per run: the step's wall seconds (Feast and Great Expectations are imported and the
+Spark session is started before the clock starts; the session start is timed apart, as
+``session``), and the peak resident memory of the whole process tree (Python, the
+JVM, Spark's Python workers) sampled every 100 ms. Prints Markdown for docs/scale.md, then the
+10M/1M growth of each step, and the load average before and after (other processes share the
+machine: compare runs made on a quiet machine only).
+
+Usage::
+
+    .venv/bin/python benchmarks/scale.py [--sizes 1000000,10000000] [--master local[2]]
+
+Needs ``redis-server``, pyspark and Java 17+. Nothing is timed in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+END = datetime(2026, 11, 1, tzinfo=UTC)
+DAYS = 30
+ENGINES = ("local", "spark")
+STEPS = ("validate", "materialize")
+
+
+def drivers_for(rows: int) -> int:
+    """Drivers whose ``drivers x DAYS x 24`` hourly rows reach at least ``rows``."""
+    return -(-rows // (DAYS * 24))
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its descendants; keeps the peak."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+
+        self._root = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        import psutil
+
+        total = 0
+        for proc in [self._root, *self._root.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue  # a worker that just exited holds no memory any more
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measured step in this process; prints one JSON line."""
+    import feast  # imported before the clock starts: the steps time work, not imports
+    import great_expectations  # noqa: F401
+
+    from feature_store.repo import FeatureRepo
+
+    del feast
+    with PeakMemory() as memory:
+        session = 0.0
+        env = "spark" if args.engine == "spark" else "redis"
+        repo = FeatureRepo(path=Path(args.repo), env=env)
+        if args.engine == "spark":
+            from feature_store.spark.session import repo_spark_session, session_for
+
+            began = time.perf_counter()
+            if args.step == "validate":
+                repo_spark_session(repo.path)
+            else:
+                session_for(repo.config)
+            session = time.perf_counter() - began
+        began = time.perf_counter()
+        if args.step == "validate":
+            from feature_store.gate import validate_sources
+
+            (report,) = validate_sources(
+                repo_path=repo.path,
+                sources=["driver_hourly_stats"],
+                now=END,
+                engine="spark" if args.engine == "spark" else "pandas",
+            )
+            rows, ok = report.row_count, report.success
+        else:
+            from feature_store.materialization import materialize
+
+            materialize(
+                repo=repo,
+                start=END - timedelta(days=DAYS + 1),
+                end=END,
+                views=["driver_hourly_stats"],
+                validate=False,
+            )
+            rows, ok = -1, True
+        seconds = time.perf_counter() - began
+    print(
+        json.dumps(
+            {"seconds": seconds, "session": session, "peak": memory.peak, "rows": rows, "ok": ok}
+        )
+    )
+
+
+def _measure(repo: Path, engine: str, step: str, env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", "--repo", str(repo)]
+    command += ["--engine", engine, "--step", step]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} {step} failed: {done.stderr.strip()[-1500:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["ok"]:
+        raise SystemExit(f"{engine} {step}: the gate failed on generated data")
+    return result
+
+
+@contextmanager
+def _redis() -> Iterator[int]:
+    from foundation.ports import LOOPBACK, free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
+        ).returncode:
+            if time.monotonic() > deadline:
+                raise SystemExit("redis-server did not start")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="driver rows, comma-separated")
+    parser.add_argument("--master", default="local[2]", help="SLIPWAY_SPARK_MASTER")
+    parser.add_argument("--driver-memory", default="4g", help="SLIPWAY_SPARK_DRIVER_MEMORY")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repo", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from feature_store.demo_data import DemoSizes, write_demo_data
+    from feature_store.registry_sync import apply
+    from feature_store.repo import FeatureRepo
+
+    print(f"load average before: {_load()}; {os.cpu_count()} cores", flush=True)
+    results: dict[tuple[int, str, str], dict[str, Any]] = {}
+    with _redis() as port, tempfile.TemporaryDirectory(prefix="slipway-scale-") as tmp:
+        env = {
+            **os.environ,
+            "GX_ANALYTICS_ENABLED": "false",
+            "SLIPWAY_REDIS_URL": f"127.0.0.1:{port}",
+            "SLIPWAY_SPARK_MASTER": args.master,
+            "SLIPWAY_SPARK_DRIVER_MEMORY": args.driver_memory,
+        }
+        os.environ["SLIPWAY_REDIS_URL"] = env["SLIPWAY_REDIS_URL"]
+        for size in (int(s) for s in args.sizes.split(",")):
+            repo = Path(tmp) / f"repo-{size}"
+            shutil.copytree(
+                ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("data", "__pycache__")
+            )
+            sizes = DemoSizes(drivers=drivers_for(size), customers=200, days=DAYS, trips=20_000)
+            began = time.perf_counter()
+            write_demo_data(out_dir=repo / "data", sizes=sizes, seed=1, end=END)
+            print(f"{size:,} rows: generated in {time.perf_counter() - began:.1f} s", flush=True)
+            apply(repo=FeatureRepo(path=repo, env="redis"))
+            for step in STEPS:
+                for engine in ENGINES:
+                    subprocess.run(
+                        ["redis-cli", "-p", str(port), "flushall"], check=True, capture_output=True
+                    )
+                    result = _measure(repo, engine, step, env)
+                    results[(size, engine, step)] = result
+                    peak = result["peak"] / 2**20
+                    print(
+                        f"  {engine:5} {step:11} {result['seconds']:7.1f} s  "
+                        f"session {result['session']:5.1f} s  peak {peak:,.0f} MB",
+                        flush=True,
+                    )
+            shutil.rmtree(repo)
+    print(f"load average after: {_load()}\n")
+    print("| rows | step | engine | seconds | Spark session start | peak memory (process tree) |")
+    print("|---:|---|---|---:|---:|---:|")
+    for (size, engine, step), result in results.items():
+        session = f"{result['session']:.1f} s" if engine == "spark" else "-"
+        print(
+            f"| {size:,} | {step} | {engine} | {result['seconds']:.1f} | {session} | "
+            f"{result['peak'] / 2**20:,.0f} MB |"
+        )
+    sizes_done = sorted({size for size, _, _ in results})
+    if len(sizes_done) >= 2:
+        small, large = sizes_done[0], sizes_done[-1]
+        print(f"\n| step | engine | time x ({large:,} / {small:,} rows) | memory x |")
+        print("|---|---|---:|---:|")
+        for step in STEPS:
+            for engine in ENGINES:
+                a, b = results[(small, engine, step)], results[(large, engine, step)]
+                print(
+                    f"| {step} | {engine} | {b['seconds'] / a['seconds']:.1f} | "
+                    f"{b['peak'] / a['peak']:.1f} |"
+                )
+
+
+if __name__ == "__main__":
+    main()
