@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from foundation.progress import SILENT, StepReporter
+from model_bundle.task import DEFAULT_TASK
 from model_deploy.converge import Run, converge
 from model_deploy.errors import ApplyFailed, LockedError, PolicyViolation
 from model_deploy.manifest.sources import ManifestSource
@@ -72,6 +73,8 @@ def run_apply(
 ) -> DeployOutcome:
     """Make ``env`` match its manifest and say how it ended (see :mod:`model_deploy.outcome`).
 
+    ``env`` is a deployment key ``<env>/<name>``, or an environment with one manifest.
+
     ``emergency`` (a reason) flags an emergency change: a freeze window is waived (the
     owners' approval is the promotion tooling's to check) and the reason is recorded in the
     plan, the outcome and the history. ``policy`` is where policy fields come from (default:
@@ -83,6 +86,7 @@ def run_apply(
         StateStoreError: The state store failed.
     """
     started = time.monotonic()
+    env = deployer.resolve(env)
     try:
         with holding_lock(
             deployer.store, env, operation="apply", ttl=deployer.settings.deploy_lock_ttl
@@ -252,6 +256,7 @@ def _config_check(
         manifest.smoke_tests,
         invoke=lambda rows: target.invoke(env=env, manifest=manifest, instances=rows),
         expected_digest=actual.artifact_digest,
+        task=assessment.candidate.task if assessment.candidate else DEFAULT_TASK,
     )
     failed = [f"{r.name!r}: {r.message}" for r in results if not r.passed]
     if not failed:

@@ -120,9 +120,9 @@ def read_policy_source(
 ) -> tuple[Manifest | None, list[FieldChange], PolicyResult | None]:
     """Where policies read their fields, and what the desired manifest changes of them.
 
-    Returns the base manifest (None: the desired one), the policy fields ``manifest`` changes
-    against it (every one, for an environment the source does not have), and a failed result
-    when the source cannot be read.
+    ``env`` is the deployment key (``<env>/<name>``). Returns the base manifest (None: the
+    desired one), the policy fields ``manifest`` changes against it (every one, for a
+    deployment the source does not have), and a failed result when the source cannot be read.
     """
     if policy is None:
         return None, [], None

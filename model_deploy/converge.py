@@ -22,6 +22,7 @@ from foundation.progress import SILENT, StepReporter
 from model_build.errors import BuildError
 from model_build.registry.protocol import ModelVersion
 from model_bundle.bundle import bundle_digest
+from model_bundle.task import DEFAULT_TASK
 from model_deploy.changes import ChangeKind
 from model_deploy.errors import DeployError, SmokeTestError, TargetError
 from model_deploy.manifest.model import Manifest
@@ -168,7 +169,10 @@ def converge(run: Run) -> DeployOutcome:
     def verify(invoke: Invoker) -> None:
         smoke.extend(
             run_smoke_tests(
-                manifest.smoke_tests, invoke=invoke, expected_digest=version.artifact_digest
+                manifest.smoke_tests,
+                invoke=invoke,
+                expected_digest=version.artifact_digest,
+                task=version.task,
             )
         )
         require_passed(smoke)
@@ -224,6 +228,7 @@ def _undo(
             manifest.smoke_tests,
             invoke=lambda rows: target.invoke(env=env, manifest=manifest, instances=rows),
             expected_digest=before.artifact_digest,
+            task=run.version.task if run.version is not None else DEFAULT_TASK,
         )
     cause, why = classify_failure(error, kind=run.kind, baseline=baseline, serving=serving)
     record("rolled_back" if restored else "failed", failure, cause=cause)

@@ -47,7 +47,7 @@ class DeployOutcome(BaseModel):
     """The result of ``deploy apply`` or ``deploy rollback``, for people and for the ci side.
 
     Attributes:
-        env: Environment.
+        env: The deployment key ``<env>/<name>`` (``environment`` and ``model`` split it).
         action: ``apply`` or ``rollback``.
         outcome: ``applied``, ``no-op``, ``refused``, ``locked``, ``rolled-back`` or
             ``rollback-failed``.
@@ -99,6 +99,18 @@ class DeployOutcome(BaseModel):
     finished_at: datetime
     before: ActualState | None = None
     after: ActualState | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def environment(self) -> str:
+        """The environment of the deployment."""
+        return self.env.partition("/")[0]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model(self) -> str:
+        """The deployment's name in its environment (by convention the model's name)."""
+        return self.env.partition("/")[2]
 
     @computed_field  # type: ignore[prop-decorator]
     @property

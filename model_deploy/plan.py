@@ -55,10 +55,13 @@ class FieldChange(BaseModel):
 
 
 class Plan(BaseModel):
-    """What applying an environment's manifest would do.
+    """What applying one deployment's manifest would do.
 
     Attributes:
-        env: Environment.
+        env: The deployment key ``<env>/<name>`` (one model in one environment).
+        environment: Its environment.
+        model: Its name in the environment (the manifest's file name: by convention the
+            model's name).
         target: Target kind.
         action: ``create``, ``update``, ``destroy`` or ``noop``.
         summary: One line for humans.
@@ -95,6 +98,8 @@ class Plan(BaseModel):
     env: str
     target: str
     action: Action
+    environment: str = ""
+    model: str = ""
     summary: str
     blocked: bool
     manifest_path: str
@@ -214,6 +219,7 @@ def plan_action(manifest: Manifest, actual: ActualState, changes: list[FieldChan
 def build_plan(
     *,
     loaded: LoadedManifest,
+    key: str | None = None,
     actual: ActualState,
     candidate: ModelVersion | None,
     serving: ModelVersion | None,
@@ -232,9 +238,12 @@ def build_plan(
     null``), ``serving`` the one of the serving version if known; ``warnings`` say what could
     not be checked. ``change_kind`` is the deployer's classification (default: ``none`` for
     a no-op, else ``promotion`` when the version changes and ``config`` when it does not);
-    ``manifest_changes`` and ``policy_changes`` the manifest fields that differ.
+    ``manifest_changes`` and ``policy_changes`` the manifest fields that differ. ``key`` is the
+    deployment (default: the loaded manifest's key, else its environment).
     """
     manifest = loaded.manifest
+    key = key or loaded.key or manifest.environment
+    environment, _, name = key.partition("/")
     changes = compute_changes(loaded, actual)
     action = plan_action(manifest, actual, changes)
     blocked = any(result.failed for result in policies) and action != "noop"
@@ -252,11 +261,11 @@ def build_plan(
         approvals.append(f"policy change ({names}): the owners must approve it")
     if emergency and action != "noop":
         approvals.append(f"emergency change ({emergency}): the owners must approve it")
-    summary = _summary(
-        manifest.environment, action, desired_ref, actual, changes, blocked, fields=fields
-    )
+    summary = _summary(key, action, desired_ref, actual, changes, blocked, fields=fields)
     return Plan(
-        env=manifest.environment,
+        env=key,
+        environment=environment,
+        model=name,
         target=manifest.target.kind,
         action=action,
         summary=summary,

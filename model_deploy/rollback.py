@@ -19,7 +19,7 @@ from model_deploy.apply import ApplyResult, as_result, locked_outcome
 from model_deploy.changes import POLICY_FIELDS
 from model_deploy.converge import Run, converge
 from model_deploy.errors import LockedError, ManifestError, ManifestIssue, NoPreviousDeploymentError
-from model_deploy.manifest.loader import parse_manifest, plain_yaml
+from model_deploy.manifest.loader import parse_manifest
 from model_deploy.manifest.model import Manifest
 from model_deploy.outcome import DeployOutcome
 from model_deploy.recovery import recover_interrupted
@@ -47,6 +47,7 @@ def run_rollback(
         ManifestError: The environment has no valid manifest.
     """
     started = time.monotonic()
+    env = deployer.resolve(env)
     try:
         with holding_lock(
             deployer.store, env, operation="rollback", ttl=deployer.settings.deploy_lock_ttl
@@ -134,16 +135,22 @@ def rollback_manifest(
         NoPreviousDeploymentError: The history holds no such deployment.
     """
     from model_deploy.changes import field_changes
+    from model_deploy.manifest.sources import environment_of
 
+    env = deployer.resolve(env)
     name = source or f"{env}.yaml"
-    current = parse_manifest(text=current_text, source=name, expected_env=env)
+    rules = deployer.rules(env)
+    environment = environment_of(env)
+    current = parse_manifest(
+        text=current_text, source=name, expected_env=environment, rules=rules, key=env
+    )
     manifest = current.manifest
     actual = deployer.target(manifest.target.kind).describe(env=env, manifest=manifest)
     history = deployer.store.read_history(env)
     record = _target_record(deployer, env, history, actual, to_version)
     wanted = Manifest.model_validate(record.manifest).model_dump(mode="json")
-    text = _edit_text(current_text, wanted, source=name)
-    edited = parse_manifest(text=text, source=name, expected_env=env)
+    text = _edit_text(current_text, manifest.model_dump(mode="json"), wanted, source=name)
+    edited = parse_manifest(text=text, source=name, expected_env=environment, rules=rules, key=env)
     changed = field_changes(
         manifest.model_dump(mode="json"), edited.manifest.model_dump(mode="json")
     )
@@ -180,8 +187,12 @@ def _target_record(
     raise NoPreviousDeploymentError(f"{env}: no earlier successful deployment in {where}{skipped}")
 
 
-def _edit_text(text: str, wanted: dict[str, Any], *, source: str) -> str:
-    """``text`` with every non-policy top-level field set to ``wanted``'s (comments kept)."""
+def _edit_text(text: str, current: dict[str, Any], wanted: dict[str, Any], *, source: str) -> str:
+    """``text`` with every non-policy top-level field set to ``wanted``'s (comments kept).
+
+    ``current`` is what ``text`` means (its environment and defaults filled in); the
+    environment comes from the manifest's folder and is never written.
+    """
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -191,8 +202,8 @@ def _edit_text(text: str, wanted: dict[str, Any], *, source: str) -> str:
     document = yaml.load(text)
     if not isinstance(document, dict):
         raise ManifestError([ManifestIssue(source, None, 1, "top level is not a mapping")])
-    current = Manifest.model_validate(plain_yaml(document)).model_dump(mode="json")
-    _merge(document, current, {k: v for k, v in wanted.items() if k not in POLICY_FIELDS})
+    skipped = {*POLICY_FIELDS, "environment"}
+    _merge(document, current, {k: v for k, v in wanted.items() if k not in skipped})
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()

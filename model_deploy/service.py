@@ -1,5 +1,12 @@
 """The deployer: manifests, registry, targets and state behind plan, apply, status and rollback.
 
+A deployment is one model in one environment, named by its key ``<env>/<name>`` (the manifest
+``<env>/<name>.yaml``); every method taking a deployment also takes a bare environment name
+when that environment has exactly one manifest (:meth:`Deployer.resolve`). Locks, histories and
+target state are per deployment, so promoting one model never touches another's endpoint. The
+environment's rules (approval, clean builds, upstream, promotion path, policy defaults) come
+from the environments file, read from the policy source when one is given.
+
 Nothing heavy is imported on the plan path: the local target and the local registry use the
 standard library, pydantic and ruamel.yaml only; boto3 loads only for a SageMaker target or
 registry, or the S3 state store, when first used. Manifests come from a folder (the default) or
@@ -12,7 +19,6 @@ rules that judge it.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +34,20 @@ from model_deploy.changes import (
     read_policy_source,
     served_manifest_changes,
 )
+from model_deploy.defaults import default_registry, default_target, manifests_commit
 from model_deploy.errors import DeployError, RegistryLookupError
+from model_deploy.manifest.environments import EnvironmentRules
 from model_deploy.manifest.loader import LoadedManifest
-from model_deploy.manifest.model import Manifest, ModelRef
-from model_deploy.manifest.sources import ENV_ORDER, ManifestFolder, ManifestSource, ManifestTexts
+from model_deploy.manifest.model import ModelRef
+from model_deploy.manifest.sources import (
+    ManifestFolder,
+    ManifestSource,
+    ManifestTexts,
+    conflicts,
+    environment_of,
+    resolve,
+    select,
+)
 from model_deploy.plan import (
     Plan,
     build_plan,
@@ -41,11 +57,9 @@ from model_deploy.plan import (
 from model_deploy.policies import (
     PolicyContext,
     PolicyResult,
-    PromotionEvidence,
     UpstreamState,
     evaluate_policies,
 )
-from model_deploy.policies.config import UPSTREAM
 from model_deploy.settings import DeploySettings
 from model_deploy.store.factory import open_state_store
 from model_deploy.store.protocol import StateStore
@@ -55,7 +69,7 @@ from model_deploy.targets.protocol import ActualState, DeployTarget, TargetKind
 RegistryOpener = Callable[[str], ModelRegistry]
 """Opens the registry a manifest names (``local`` or ``sagemaker``)."""
 
-__all__ = ["ENV_ORDER", "Assessment", "Deployer", "RegistryOpener", "ServingRecord"]
+__all__ = ["Assessment", "Deployer", "RegistryOpener", "ServingRecord"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ class Deployer:
         self.settings = settings
         self.manifests = manifests or ManifestFolder(settings.deploy_manifests_dir)
         self._store = store
-        self._open_registry = registries or _default_registry
+        self._open_registry = registries or default_registry
         self._registries: dict[str, ModelRegistry] = {}
         self._targets: dict[str, DeployTarget] = dict(targets or {})
         self.clock = clock
@@ -131,22 +145,60 @@ class Deployer:
             self._store = open_state_store(self.settings)
         return self._store
 
-    def environments(self) -> list[str]:
-        """Environment names with a manifest, dev, staging, prod first."""
+    def deployments(self) -> list[str]:
+        """Every deployment key ``<env>/<name>`` with a manifest, in promotion order."""
         return self.manifests.names()
 
+    def environments(self) -> list[str]:
+        """The declared environments, in promotion order.
+
+        Raises:
+            ManifestError: The environments file is missing or invalid.
+        """
+        return self.manifests.environments().names
+
+    def rules(self, env: str) -> EnvironmentRules:
+        """The rules of an environment (or of a deployment key's environment).
+
+        Raises:
+            ManifestError: The environments file is invalid or does not declare it.
+        """
+        declared = self.manifests.environments()
+        name = environment_of(env)
+        if name not in declared.environments:
+            select(self.manifests, name)  # raises, naming the declared environments
+        return declared.rules(name)
+
+    def select(self, name: str, *, model: str | None = None) -> list[str]:
+        """The deployment keys of ``name`` (a key, or every one of an environment).
+
+        Raises:
+            ManifestError: Undeclared environment, or no manifest of ``model`` there.
+        """
+        return select(self.manifests, name, model=model)
+
+    def resolve(self, name: str, *, model: str | None = None) -> str:
+        """The one deployment key ``name`` means (an environment with one manifest: that one).
+
+        Raises:
+            ManifestError: None or several deployments match.
+        """
+        if "/" in name and model is None:
+            return name
+        return resolve(self.manifests, name, model=model)
+
     def load(self, env: str) -> LoadedManifest:
-        """Load one environment's manifest.
+        """Load one deployment's manifest (``env``: a key, or an environment with one).
 
         Raises:
             ManifestError: No such manifest, or it is invalid.
         """
-        return self.manifests.load(env)
+        return self.manifests.load(self.resolve(env))
 
     def target(self, kind: TargetKind) -> DeployTarget:
         """The target of a kind (built on first use)."""
         if kind not in self._targets:
-            self._targets[kind] = _default_target(kind, self.settings)
+            self._targets[kind] = default_target(kind, self.settings)
         return self._targets[kind]
 
     def registry(self, kind: str) -> ModelRegistry:
@@ -201,14 +253,24 @@ class Deployer:
         ``policy`` is where policy fields come from (default: the desired manifest itself);
         ``emergency`` flags an emergency change with its reason (it may pass a freeze window).
         """
-        loaded = self.load(env)
+        from model_deploy.neighbours import judging_rules, promotion_evidence, upstream_state
+
+        key = self.resolve(env)
+        env_name = environment_of(key)
+        loaded = self.manifests.load(key)
         manifest = loaded.manifest
         target = self.target(manifest.target.kind)
-        actual = target.describe(env=env, manifest=manifest)
+        actual = target.describe(env=key, manifest=manifest)
         warnings: list[str] = []
-        history = self._history(env, warnings)
+        history = self._history(key, warnings)
         candidate: ModelVersion | None = None
         results: list[PolicyResult] = []
+        clashes = conflicts(self.manifests, key)
+        if clashes:
+            results.append(PolicyResult("layout", "fail", f"{key}: {'; '.join(clashes)}."))
+        rules, rule_changes, rules_failure = judging_rules(self, env_name, policy)
+        if rules_failure is not None:
+            results.append(rules_failure)
         if manifest.model is not None:
             try:
                 candidate = self.lookup(manifest.model)
@@ -217,7 +279,8 @@ class Deployer:
         serving = self.serving_record(manifest.model, actual)
         if serving.warning:
             warnings.append(serving.warning)
-        base, policy_changes, source_failure = read_policy_source(env, manifest, policy)
+        base, policy_changes, source_failure = read_policy_source(key, manifest, policy)
+        policy_changes = [*rule_changes, *policy_changes]
         if source_failure is not None:
             results.append(source_failure)
         changes = compute_changes(loaded, actual)
@@ -232,21 +295,24 @@ class Deployer:
         )
         judged = policy_view(manifest, base)
         ctx = PolicyContext(
-            env=env,
+            env=env_name,
             manifest=judged,
             candidate=candidate,
-            upstream=self.upstream(env) if env in UPSTREAM and candidate else None,
+            upstream=upstream_state(self, key, rules=rules) if candidate else None,
             now=self.clock(),
             kind=underlying,
             serving=serving.record,
             serving_ref=actual.model_ref,
             serving_error=serving.warning,
-            promotion=self._promotion_evidence(judged, candidate),
+            promotion=promotion_evidence(self, key, judged, candidate),
             emergency=emergency,
+            rules=rules,
+            deployment=key,
         )
         if candidate is not None or manifest.model is None:
             results.extend(evaluate_policies(ctx))
         plan = build_plan(
+            key=key,
             loaded=loaded,
             actual=actual,
             candidate=candidate,
@@ -289,11 +355,13 @@ class Deployer:
     ) -> Plan:
         """What applying ``texts[env]`` would do, with no file read or written for manifests.
 
-        ``texts`` maps environment names to manifest texts: ``env`` and, for the
-        promotion-order policy, its upstream (staging for prod). ``policy_texts`` (the base
-        branch's texts, by environment) is where policy fields come from; without it they come
-        from ``texts``. Messages and the plan's ``manifest_path`` name them
-        ``<folder>/<env>.yaml``. Registries, targets and the state store are this deployer's.
+        ``texts`` maps deployment keys (``<env>/<name>``) to manifest texts, and
+        ``environments.yaml`` to the environments file's: ``env``'s and, for the
+        promotion-order policy, its upstream's (``staging/<name>`` for ``prod/<name>``).
+        ``policy_texts`` (the base branch's texts, the same way) is where policy fields and the
+        environments' rules come from; without it they come from ``texts``. Messages and the
+        plan's ``manifest_path`` name them ``<folder>/<key>.yaml``. Registries, targets and the
+        state store are this deployer's.
         """
         scoped = self.scoped(ManifestTexts(texts, folder=folder))
         policy = None if policy_texts is None else ManifestTexts(policy_texts, folder=folder)
@@ -324,83 +392,15 @@ class Deployer:
         warnings.extend(history.warnings)
         return history
 
-    def _promotion_evidence(
-        self, manifest: Manifest, candidate: ModelVersion | None
-    ) -> PromotionEvidence | None:
-        """What ``promotion.from``'s history says about the candidate (None without a path)."""
-        if manifest.promotion is None or candidate is None:
-            return None
-        source = manifest.promotion.from_env
-        try:
-            records = self.store.read_history(source).records
-        except DeployError as exc:
-            return PromotionEvidence(env=source, deployed_at=None, error=str(exc))
-        for record in reversed(records):
-            if (
-                record.outcome == "succeeded"
-                and record.model_ref == candidate.ref
-                and record.action in ("apply", "rollback")
-            ):
-                return PromotionEvidence(env=source, deployed_at=record.at)
-        return PromotionEvidence(env=source, deployed_at=None)
+    def upstream(self, key: str, *, rules: EnvironmentRules | None = None) -> UpstreamState | None:
+        """What ``key``'s upstream (``staging/<name>`` for ``prod/<name>``) serves.
 
-    def upstream(self, env: str) -> UpstreamState | None:
-        """What the environment's upstream (staging for prod) serves, for the promotion policy.
-
-        None when the environment has no upstream; an upstream that cannot be read is an
-        unhealthy upstream state naming the error.
+        See :func:`model_deploy.neighbours.upstream_state`.
         """
-        name = UPSTREAM.get(env)
-        if name is None:
-            return None
-        try:
-            loaded = self.load(name)
-            manifest = loaded.manifest
-            actual = self.target(manifest.target.kind).describe(env=name, manifest=manifest)
-        except DeployError as exc:
-            return UpstreamState(env=name, model_ref=None, healthy=False, error=str(exc))
-        return UpstreamState(env=name, model_ref=actual.model_ref, healthy=actual.healthy)
+        from model_deploy.neighbours import upstream_state
+
+        return upstream_state(self, self.resolve(key), rules=rules)
 
     def git_sha(self) -> str:
         """Commit of the manifest repo (settings, else ``git rev-parse HEAD``, else unknown)."""
-        if self.settings.git_sha:
-            return self.settings.git_sha
-        try:
-            done = subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=self.settings.deploy_manifests_dir,
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return "unknown"
-        return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
-
-
-def _default_registry(kind: str) -> ModelRegistry:
-    from model_build.registry.factory import open_registry
-    from model_build.settings import BuildSettings
-
-    settings = load_settings(BuildSettings)  # the environment is checked even when kind differs
-    return open_registry(settings.model_copy(update={"registry": kind}))
-
-
-def _default_target(kind: TargetKind, settings: DeploySettings) -> DeployTarget:
-    if kind == "local":
-        from model_deploy.targets.local import LocalTarget
-
-        return LocalTarget(
-            state_dir=settings.deploy_state_dir,
-            server_command=settings.deploy_server_command,
-            health_timeout=settings.deploy_health_timeout,
-        )
-    from foundation.aws import boto3_clients
-    from model_deploy.targets.sagemaker import SageMakerTarget
-
-    return SageMakerTarget(
-        clients=boto3_clients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url),
-        wait_timeout=settings.deploy_wait_timeout,
-        poll_seconds=settings.deploy_poll_seconds,
-    )
+        return manifests_commit(self.settings)

@@ -9,7 +9,7 @@ first, under the lock, and reported.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from model_build.registry.protocol import ApprovalStatus
 from model_deploy.errors import DeployError, LockedError
@@ -23,9 +23,10 @@ from model_deploy.targets.protocol import ActualState
 
 
 class EnvStatus(BaseModel):
-    """One environment, four sources of truth.
+    """One deployment (a model in an environment), four sources of truth.
 
     Attributes:
+        env: The deployment key ``<env>/<name>`` (``environment`` and ``model`` split it).
         target: Target kind (None when the manifest cannot be read).
         desired_ref: What the manifest names (None for ``model: null``).
         registry_status: Registry status of the desired version, if it could be read.
@@ -58,18 +59,43 @@ class EnvStatus(BaseModel):
     recovered: str | None = None
     error: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def environment(self) -> str:
+        """The environment of the deployment."""
+        return self.env.partition("/")[0]
 
-def status_all(deployer: Deployer, *, recover: bool = True) -> list[EnvStatus]:
-    """Check every environment with a manifest, dev, staging, prod first.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model(self) -> str:
+        """The deployment's name in its environment (by convention the model's name)."""
+        return self.env.partition("/")[2]
 
-    One environment failing never hides the others: it gets an ``error``. ``recover=False``
-    only reports an interrupted run instead of finishing or undoing it.
+
+def status_all(
+    deployer: Deployer, *, recover: bool = True, names: list[str] | None = None
+) -> list[EnvStatus]:
+    """Check every deployment (or those ``names`` select), in promotion order.
+
+    ``names`` are deployment keys or environments (each meaning all of its deployments). One
+    deployment failing never hides the others: it gets an ``error``. ``recover=False`` only
+    reports an interrupted run instead of finishing or undoing it.
     """
-    return [env_status(deployer, env, recover=recover) for env in deployer.environments()]
+    keys = deployer.deployments()
+    if names:
+        keys = list(dict.fromkeys(k for name in names for k in deployer.select(name)))
+    return [env_status(deployer, key, recover=recover) for key in keys]
 
 
 def env_status(deployer: Deployer, env: str, *, recover: bool = True) -> EnvStatus:
-    """Check one environment (``error`` set when its manifest, target or history cannot be read)."""
+    """Check one deployment (``env``: a key, or an environment with one manifest).
+
+    ``error`` is set when its manifest, target or history cannot be read.
+    """
+    try:
+        env = deployer.resolve(env)
+    except DeployError as exc:
+        return EnvStatus(env=env, error=str(exc))
     store = deployer.store
     recovered: str | None = None
     warnings: list[str] = []

@@ -53,18 +53,76 @@ class ProbabilityRange(BaseModel):
         return float(at_least(value, info, low_field="min"))
 
 
-class SmokeExpect(BaseModel):
-    """What a smoke test case's answer must look like.
+class ValueRange(BaseModel):
+    """Bounds a regression model's prediction must fall in (either may be left out).
 
     Attributes:
-        probability: Range every row's probability must fall in.
-        label: If set, the label (0 or 1) every row must get.
+        min: Lowest acceptable prediction.
+        max: Highest acceptable prediction (at least ``min``).
     """
 
     model_config = _STRICT
 
-    probability: ProbabilityRange = ProbabilityRange()
-    label: int | None = Field(default=None, ge=0, le=1)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ValueRange:
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+SmokeLabel = int | str
+
+
+class SmokeExpect(BaseModel):
+    """What a smoke test case's answer must look like; which checks apply is the model's task.
+
+    * binary (``{probability, label}``): ``probability`` in ``probability`` (default 0..1),
+      ``label`` in ``labels`` (default 0 or 1), and equal to ``label`` when set;
+    * multiclass (``{probabilities, label}``): every probability in ``probability`` (default
+      0..1), probabilities summing to 1, ``label`` one of the classes answered (and in
+      ``labels`` when set), and equal to ``label`` when set;
+    * regression (``{prediction}``): a finite ``prediction`` within ``prediction``.
+
+    The ``feature-schema`` policy refuses expectations that do not fit the version's task
+    (a ``prediction`` range on a classifier, a ``probability`` on a regression model...).
+
+    Attributes:
+        probability: Range of the probability (binary) or of every class probability.
+        label: If set, the label every row must get.
+        labels: The labels allowed (binary default: 0 and 1).
+        prediction: Range every regression prediction must fall in.
+    """
+
+    model_config = _STRICT
+
+    probability: ProbabilityRange | None = None
+    label: SmokeLabel | None = None
+    labels: list[SmokeLabel] | None = Field(default=None, min_length=1, max_length=1000)
+    prediction: ValueRange | None = None
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _one_label(cls, value: object) -> object:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
+            raise ValueError(f"must be a whole number or a text (got {value!r})")
+        return value
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: object) -> object:
+        if isinstance(value, list):
+            for item in value:
+                cls._one_label(item)
+        return value
+
+    @model_validator(mode="after")
+    def _label_allowed(self) -> SmokeExpect:
+        if self.labels is not None and self.label is not None and self.label not in self.labels:
+            raise ValueError(f"label {self.label!r} is not one of labels {self.labels}")
+        return self
 
 
 class SmokeCase(BaseModel):

@@ -1,9 +1,12 @@
-"""The environment manifest: the desired state of one environment, as committed in git.
+"""The environment manifest: the desired state of one model in one environment, as in git.
 
-One YAML file per environment (``model_deploy/environments/<env>.yaml``). Every model is strict
-(``extra="forbid"``, no type coercion: ``"1"`` is not a version, ``true`` is not a count), so a
-typo never silently falls back to a default. ``model: null`` is the explicit "nothing deployed"
-state: applying it tears the environment's deployment down.
+One YAML file per (environment, model): ``model_deploy/environments/<env>/<model>.yaml``. The
+environment is the folder (declared in ``model_deploy/environments.yaml``), never the file
+name; the loader sets ``environment`` from it and fills in the environment's defaults.
+
+Every model is strict (``extra="forbid"``, no type coercion: ``"1"`` is not a version, ``true``
+is not a count), so a typo never silently falls back to a default. ``model: null`` is the
+explicit "nothing deployed" state: applying it tears the deployment down.
 """
 
 from __future__ import annotations
@@ -219,10 +222,11 @@ Strategy = Annotated[AllAtOnce | Canary | Linear, Field(discriminator="type")]
 
 
 class Manifest(BaseModel):
-    """Desired state of one environment.
+    """Desired state of one model in one environment.
 
     Attributes:
-        environment: Environment name; must equal the file name (``prod`` in ``prod.yaml``).
+        environment: Environment name: set by the loader from the manifest's folder (a file
+            that writes it must agree with its folder).
         description: Free text.
         model: The model version to serve, or None for "nothing deployed".
         target: Where and how it is served.
@@ -296,9 +300,17 @@ class Manifest(BaseModel):
         """``sha256:<hex>`` of the canonical JSON form (comments and formatting do not count).
 
         Sections added after the first release count only when set (``bake``, ``promotion``,
-        ``policy.max_regression``), so a manifest that does not use them keeps its hash.
+        ``policy.max_regression``, a smoke test's ``labels`` and ``prediction``), so a manifest
+        that does not use them keeps its hash.
         """
         document = self.model_dump(mode="json")
+        for case in document["smoke_tests"]:
+            expect = case["expect"]
+            for name in ("labels", "prediction"):
+                if expect.get(name) is None:
+                    expect.pop(name, None)
+            if expect.get("probability") is None:
+                expect["probability"] = {"min": 0.0, "max": 1.0}  # the first release's default
         if self.bake == BakeChecks():
             document.pop("bake")
         if self.promotion is None:

@@ -19,6 +19,8 @@ SCHEMA_ID = "https://slipway.dev/schemas/model-deploy/manifest.schema.json"
 def manifest_json_schema() -> dict[str, Any]:
     """The JSON Schema of :class:`Manifest` (validation mode), with ``$schema`` and ``$id``."""
     schema = Manifest.model_json_schema(mode="validation")
+    # The loader sets ``environment`` from the manifest's folder: files may leave it out.
+    schema["required"] = [name for name in schema.get("required", []) if name != "environment"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -1,9 +1,8 @@
-"""Approval: staging and prod only take Approved versions; no environment takes a Rejected one."""
+"""Approval: ``requires_approval`` environments take only Approved versions; none a Rejected one."""
 
 from __future__ import annotations
 
 from model_build.registry.protocol import ApprovalStatus
-from model_deploy.policies.config import APPROVAL_REQUIRED
 from model_deploy.policies.result import PolicyContext, PolicyResult
 
 NAME = "approval"
@@ -18,7 +17,7 @@ def check_approval(ctx: PolicyContext) -> PolicyResult:
     if status == ApprovalStatus.REJECTED:
         reason = f" ({candidate.status_reason})" if candidate.status_reason else ""
         return PolicyResult(NAME, "fail", f"{ref} is Rejected in the registry{reason}.")
-    if ctx.env in APPROVAL_REQUIRED and status != ApprovalStatus.APPROVED:
+    if ctx.rules.requires_approval and status != ApprovalStatus.APPROVED:
         return PolicyResult(
             NAME, "fail", f"{ctx.env} only takes Approved versions, but {ref} is {status}."
         )

@@ -1,13 +1,13 @@
-"""Lineage: staging and prod only take versions built from a known, clean commit.
+"""Lineage: ``requires_clean_build`` environments take only versions built from a clean commit.
 
 A version registered with the git SHA ``unknown`` (built outside git) or a dirty tree
-(``<sha>-dirty``) cannot be traced to the code that made it, so the environments that require
-approval refuse it; dev takes it (that is where such builds are tried).
+(``<sha>-dirty``) cannot be traced to the code that made it, so those environments (staging
+and prod in the checked-in ``environments.yaml``) refuse it; dev takes it (that is where such
+builds are tried).
 """
 
 from __future__ import annotations
 
-from model_deploy.policies.config import APPROVAL_REQUIRED
 from model_deploy.policies.result import PolicyContext, PolicyResult, not_a_promotion
 
 NAME = "lineage"
@@ -30,7 +30,7 @@ def check_lineage(ctx: PolicyContext) -> PolicyResult:
         problem = f"was built from a dirty work tree ({sha})"
     if problem is None:
         return PolicyResult(NAME, "pass", f"{ref} was built from commit {sha[:12]}.")
-    if ctx.env not in APPROVAL_REQUIRED:
+    if not ctx.rules.requires_clean_build:
         return PolicyResult(NAME, "pass", f"{ref} {problem}; {ctx.env} allows it.")
     return PolicyResult(
         NAME, "fail", f"{ref} {problem}; {ctx.env} only takes versions built from a clean commit."

@@ -1,8 +1,11 @@
-"""Promotion order: prod only takes a version that is serving, healthy, in staging."""
+"""Promotion order: an environment with an ``upstream`` only takes the version serving there.
+
+In the checked-in ``environments.yaml`` prod's upstream is staging: prod takes only the version
+that serves, healthy, in staging (the same model's deployment).
+"""
 
 from __future__ import annotations
 
-from model_deploy.policies.config import UPSTREAM
 from model_deploy.policies.result import PolicyContext, PolicyResult, not_a_promotion
 
 NAME = "promotion-order"
@@ -10,7 +13,7 @@ NAME = "promotion-order"
 
 def check_promotion_order(ctx: PolicyContext) -> PolicyResult:
     """Check that the upstream environment serves the candidate and is healthy."""
-    upstream_env = UPSTREAM.get(ctx.env)
+    upstream_env = ctx.rules.upstream
     if upstream_env is None:
         return PolicyResult(NAME, "skip", f"{ctx.env} has no upstream environment.")
     candidate = ctx.candidate

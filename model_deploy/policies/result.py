@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from model_build.registry.protocol import ModelVersion
+from model_deploy.manifest.environments import EnvironmentRules
 from model_deploy.manifest.model import Manifest
 
 Outcome = Literal["pass", "fail", "skip", "waived"]
@@ -37,7 +38,7 @@ class PolicyResult:
 
 @dataclass(frozen=True)
 class UpstreamState:
-    """What the upstream environment (staging, for prod) is serving.
+    """What the upstream environment (staging, for prod) serves of the same model.
 
     Attributes:
         env: Upstream environment name.
@@ -88,6 +89,9 @@ class PolicyContext:
         serving_error: Why the serving version's record is unknown, if it is.
         promotion: What ``promotion.from``'s history says about the candidate.
         emergency: The reason of an emergency change (it may pass a freeze window).
+        rules: The environment's rules (``environments.yaml``, from the policy source):
+            approval, clean builds, upstream.
+        deployment: The deployment key ``<env>/<name>``.
     """
 
     env: str
@@ -101,6 +105,8 @@ class PolicyContext:
     serving_error: str | None = None
     promotion: PromotionEvidence | None = None
     emergency: str | None = None
+    rules: EnvironmentRules = field(default_factory=EnvironmentRules)
+    deployment: str = ""
 
 
 def not_a_promotion(ctx: PolicyContext, name: str) -> PolicyResult | None:

@@ -1,8 +1,14 @@
-"""Feature schema: the manifest, the smoke tests and the registered version agree on features."""
+"""Feature schema: the manifest, the smoke tests and the registered version agree.
+
+On the feature service, on every smoke row's features, and on what the smoke tests expect:
+the version's task decides the answer's shape (a ``prediction`` range on a classifier, or a
+``probability`` on a regression model, can never pass).
+"""
 
 from __future__ import annotations
 
 from model_deploy.policies.result import PolicyContext, PolicyResult
+from model_deploy.smoke import expectation_problems
 
 NAME = "feature-schema"
 
@@ -32,9 +38,18 @@ def check_feature_schema(ctx: PolicyContext) -> PolicyResult:
                     f"(missing: {', '.join(missing) or '-'}; unexpected: "
                     f"{', '.join(unexpected) or '-'}).",
                 )
+    for case in ctx.manifest.smoke_tests:
+        problems = expectation_problems(case, task=candidate.task)
+        if problems:
+            return PolicyResult(
+                NAME,
+                "fail",
+                f"Smoke test {case.name!r} expects what {ref}, a {candidate.task} model, never "
+                f"answers: {'; '.join(problems)}.",
+            )
     return PolicyResult(
         NAME,
         "pass",
-        f"{ref} reads {candidate.feature_service} ({len(features)} features), as the manifest "
-        "and its smoke tests do.",
+        f"{ref} ({candidate.task}) reads {candidate.feature_service} ({len(features)} "
+        "features), as the manifest and its smoke tests do.",
     )

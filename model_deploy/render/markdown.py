@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from foundation.markdown import code_span, escape_cell
+from model_build.metrics import describe_direction, format_metric
+from model_build.metrics import direction as metric_direction
 from model_deploy.evidence import Evidence, MetricRow
 from model_deploy.plan import FieldChange, Plan
 from model_deploy.policies.result import PolicyResult
@@ -131,15 +133,16 @@ def _metrics(plan: Plan) -> list[str]:
 
 
 def _metric_line(row: MetricRow) -> str:
-    direction = "↓ lower is better" if row.lower_is_better else "↑ higher is better"
+    found = metric_direction(row.name)
+    arrow = {"lower": "↓ ", "higher": "↑ "}.get(found, "")
+    direction = arrow + describe_direction(row.name)
     if row.delta is None:
         delta = "–"
     elif row.delta == 0:
         delta = "⚪ ±0"
     else:
-        arrow = "▲" if row.delta > 0 else "▼"
         mood = {"better": "🟢", "worse": "🔴"}.get(row.verdict, "⚪")
-        delta = f"{mood} {arrow} {row.delta:+.4f}"
+        delta = f"{mood} {'▲' if row.delta > 0 else '▼'} {row.delta:+.4f}"
     bounds = []
     if row.minimum is not None:
         bounds.append(f"≥ {row.minimum:g}")
@@ -149,8 +152,8 @@ def _metric_line(row: MetricRow) -> str:
     if row.meets_threshold is not None:
         threshold += " ✅" if row.meets_threshold else " ❌"
     return (
-        f"| `{row.name}` <sub>{direction}</sub> | {_number(row.serving)} | "
-        f"{_number(row.candidate)} | {delta} | {threshold} |"
+        f"| `{row.name}` <sub>{direction}</sub> | {format_metric(row.name, row.serving)} | "
+        f"{format_metric(row.name, row.candidate)} | {delta} | {threshold} |"
     )
 
 

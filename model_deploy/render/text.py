@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from model_build.metrics import describe_direction, format_metric
+
 if TYPE_CHECKING:
     from model_deploy.apply import ApplyResult
     from model_deploy.outcome import DeployOutcome
@@ -30,9 +32,9 @@ def plan_text(plan: Plan) -> str:
         cand = plan.candidate.ref if plan.candidate else "?"
         lines += ["", f"Metrics (serving {base} -> candidate {cand}):"]
         for row in plan.metrics:
-            arrow = "lower is better" if row.lower_is_better else "higher is better"
-            serving = "-" if row.serving is None else f"{row.serving:.4f}"
-            candidate = "-" if row.candidate is None else f"{row.candidate:.4f}"
+            arrow = describe_direction(row.name)
+            serving = format_metric(row.name, row.serving)
+            candidate = format_metric(row.name, row.candidate)
             delta = "" if row.delta is None else f"  {row.delta:+.4f} {row.verdict}"
             bound = ""
             if row.meets_threshold is not None:

@@ -248,18 +248,41 @@ def rollback_command(
     manifests_dir: cs.ManifestsOption = None,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Roll ENV back by pull request (branch slipway/rollback-ENV): git stays the truth.
+    """Roll ENV back by pull request (branch slipway/rollback-ENV/MODEL): git stays the truth.
 
-    The manifest of the earlier deployment comes from the deploy history (policy fields stay
-    the base branch's); merging the pull request deploys it. Without a deployment of VERSION
-    in the history, only the model block is set to it.
+    ENV is one deployment: ENV/MODEL, or an environment with one manifest. The manifest of
+    the earlier deployment comes from the deploy history (policy fields stay the base
+    branch's); merging the pull request deploys it. Without a deployment of VERSION in the
+    history, only the model block is set to it. `slipway deploy rollback ENV --forge ...` does
+    the same.
     """
+    command = f"slipway ci rollback {env}" + (f" --to {to}" if to else "")
+    open_rollback_pr(
+        env, to=to, forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir,
+        fmt=fmt, command=command,
+    )  # fmt: skip
+
+
+def open_rollback_pr(
+    env: str,
+    *,
+    to: int | None,
+    forge: cs.ForgeChoice | None,
+    repo_dir: Path | None,
+    base: str | None,
+    manifests_dir: str | None,
+    fmt: OutputFormat,
+    command: str,
+) -> None:
+    """Open (or update) the rollback pull request of the deployment ``env`` and print it."""
     from ci.actions import write_outputs
     from ci.context import ci_context
     from ci.rollback import history_rollback, propose_rollback
+    from model_deploy.service import Deployer
 
     context = ci_context(forge=forge, repo_dir=repo_dir, base=base, manifests_dir=manifests_dir)
-    command = f"slipway ci rollback {env}" + (f" --to {to}" if to else "")
+    if "/" not in env:
+        env = Deployer(registries=context.registries).resolve(env)
     result = propose_rollback(
         context.forge,
         env=env,

@@ -164,12 +164,56 @@ policy:
 {extra}"""
 
 
-def write_manifest(manifests: Path, env: str, text: str) -> Path:
-    """Write ``<manifests>/<env>.yaml``."""
+#: The environments file of the tests: the rules the deploy code had before environments were
+#: declared in a file (approval and clean builds in staging and prod, prod after staging), no
+#: promotion path (tests that need one write their own).
+ENVIRONMENTS = """\
+environments:
+  dev: {}
+  staging:
+    requires_approval: true
+    requires_clean_build: true
+  prod:
+    requires_approval: true
+    requires_clean_build: true
+    upstream: staging
+"""
+
+
+def write_environments(manifests: Path, text: str = ENVIRONMENTS) -> Path:
+    """Write the environments file beside the manifests folder."""
     manifests.mkdir(parents=True, exist_ok=True)
-    path = manifests / f"{env}.yaml"
+    path = manifests.parent / "environments.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_manifest(manifests: Path, env: str, text: str, *, model: str = MODEL) -> Path:
+    """Write ``<manifests>/<env>/<model>.yaml`` (and the environments file, if there is none).
+
+    ``env`` may be a key ``<env>/<model>``.
+    """
+    if "/" in env:
+        env, model = env.split("/", 1)
+    if not (manifests.parent / "environments.yaml").is_file():
+        write_environments(manifests)
+    folder = manifests / env
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{model}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def env_texts(texts: Mapping[str, str], *, environments: str = ENVIRONMENTS) -> dict[str, str]:
+    """Manifest texts by environment as ``plan_texts`` takes them: by key, with the
+    environments file's text."""
+    keyed = {(k if "/" in k else f"{k}/{MODEL}"): v for k, v in texts.items()}
+    return {**keyed, "environments.yaml": environments}
+
+
+def key(env: str) -> str:
+    """The deployment key of the test model in ``env``."""
+    return f"{env}/{MODEL}"
 
 
 def make_deployer(

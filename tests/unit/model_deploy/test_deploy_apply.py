@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 from deploy_support import (
+    MODEL,
     FakeRegistry,
+    env_texts,
+    key,
     local_manifest,
     make_deployer,
     register_version,
+    write_environments,
     write_manifest,
 )
 from fake_target import FakeTarget
@@ -58,7 +62,7 @@ def test_apply_deploys_then_is_a_noop(setup: Any) -> None:
     again = apply_env(deployer, "dev")
     assert again.outcome == "noop"
     assert target.deploys == 1
-    history = read_history(state_dir=deployer.state_dir, env="dev").records
+    history = read_history(state_dir=deployer.state_dir, env=key("dev")).records
     assert [(r.action, r.outcome, r.model_ref) for r in history] == [
         ("apply", "succeeded", "driver_ranking:1")
     ]
@@ -85,7 +89,7 @@ def test_policy_violation_changes_nothing(setup: Any) -> None:
     with pytest.raises(PolicyViolation, match="staging only takes Approved versions"):
         apply_env(deployer, "staging")
     assert target.deploys == 0
-    assert read_history(state_dir=deployer.state_dir, env="staging").records == []
+    assert read_history(state_dir=deployer.state_dir, env=key("staging")).records == []
 
 
 def test_unknown_version_is_a_failed_registry_check(setup: Any) -> None:
@@ -125,8 +129,8 @@ def test_failed_smoke_test_rolls_back_and_records_it(setup: Any) -> None:
     assert "smoke test(s) failed: 'strong driver': prediction 0: probability 0.2" in str(
         caught.value
     )
-    assert target.describe(env="dev", manifest=deployer.load("dev").manifest).version == 1
-    last = read_history(state_dir=deployer.state_dir, env="dev").records[-1]
+    assert target.describe(env=key("dev"), manifest=deployer.load("dev").manifest).version == 1
+    last = read_history(state_dir=deployer.state_dir, env=key("dev")).records[-1]
     assert (last.outcome, last.model_ref) == ("rolled_back", "driver_ranking:2")
 
 
@@ -140,7 +144,8 @@ def test_target_failure_rolls_back(setup: Any) -> None:
 
 def test_rollback_goes_to_the_previous_deployment_and_status_shows_drift(setup: Any) -> None:
     deployer, _, _ = setup
-    with pytest.raises(ManifestError, match="no manifest for 'dev'"):
+    write_environments(manifests(deployer))
+    with pytest.raises(ManifestError, match="dev has no manifest"):
         rollback_env(deployer, "dev")
     write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
     apply_env(deployer, "dev")
@@ -165,7 +170,7 @@ def test_teardown_with_model_null(setup: Any) -> None:
     write_manifest(manifests(deployer), "dev", local_manifest("dev", version=None, port=9001))
     assert deployer.plan("dev").action == "destroy"
     assert apply_env(deployer, "dev").outcome == "torn_down"
-    assert "dev" not in target.serving
+    assert key("dev") not in target.serving
     assert apply_env(deployer, "dev").outcome == "noop"
 
 
@@ -177,11 +182,12 @@ def test_status_reports_each_environment_and_errors_separately(setup: Any) -> No
     apply_env(deployer, "dev")
     registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.REJECTED)
     dev, staging, prod = status_all(deployer)
-    assert (dev.env, staging.env, prod.env) == ("dev", "staging", "prod")
+    assert (dev.environment, staging.environment, prod.environment) == ("dev", "staging", "prod")
+    assert dev.env == "dev/driver_ranking"
     assert "Rejected in the registry" in dev.drift[0]
     assert not dev.in_sync
     assert staging.error is not None
-    assert "staging.yaml:2" in staging.error
+    assert "staging/driver_ranking.yaml:2" in staging.error
     assert prod.in_sync
     assert prod.serving_ref is None
 
@@ -192,7 +198,7 @@ def test_second_concurrent_apply_is_refused_quickly(setup: Any) -> None:
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with env_lock(state_dir=deployer.state_dir, env="dev", operation="apply"):
+        with env_lock(state_dir=deployer.state_dir, env=key("dev"), operation="apply"):
             holding.set()
             release.wait(10)
 
@@ -270,7 +276,7 @@ def test_corrupt_history_lines_warn_in_status_and_rollback(setup: Any) -> None:
             manifests(deployer), "dev", local_manifest("dev", version=version, port=9001)
         )
         apply_env(deployer, "dev")
-    with (deployer.state_dir / "dev" / "history.jsonl").open("a") as handle:
+    with (deployer.state_dir / "dev" / MODEL / "history.jsonl").open("a") as handle:
         handle.write("{torn line\n")
     (status,) = status_all(deployer)
     assert any("skipped 1 unreadable line(s) (3)" in line for line in status.warnings)
@@ -284,7 +290,7 @@ def test_an_unreadable_history_is_an_error_for_that_environment_only(setup: Any)
     deployer, _, _ = setup
     write_manifest(manifests(deployer), "dev", local_manifest("dev", version=1, port=9001))
     write_manifest(manifests(deployer), "prod", local_manifest("prod", version=None, port=9003))
-    (deployer.state_dir / "dev" / "history.jsonl").mkdir(parents=True)
+    (deployer.state_dir / "dev" / MODEL / "history.jsonl").mkdir(parents=True)
     dev, prod = status_all(deployer)
     assert dev.error is not None
     assert "cannot read the deploy history" in dev.error
@@ -300,24 +306,28 @@ def test_plan_from_texts_writes_nothing_and_names_the_repository_path(
         "prod": local_manifest("prod", version=2, port=9003),
     }
     before = sorted(p for p in tmp_path.rglob("*") if "registry" not in p.parts)
-    plan = deployer.plan_texts("prod", texts, folder="deploy/envs")
-    assert plan.manifest_path == "deploy/envs/prod.yaml"
+    plan = deployer.plan_texts("prod", env_texts(texts), folder="deploy/envs")
+    assert plan.manifest_path == "deploy/envs/prod/driver_ranking.yaml"
     assert plan.action == "create"
     promotion = next(p for p in plan.policies if p.policy == "promotion-order")
     assert promotion.failed  # the upstream (staging) text was read: it serves nothing yet
     assert "in staging, which serves nothing" in promotion.message
-    alone = deployer.plan_texts("prod", {"prod": texts["prod"]}, folder="deploy/envs")
-    promotion = next(p for p in alone.policies if p.policy == "promotion-order")
-    assert "deploy/envs/staging.yaml: no manifest for 'staging' (known: prod)" in (
-        promotion.message
+    alone = deployer.plan_texts(
+        "prod/driver_ranking", env_texts({"prod": texts["prod"]}), folder="deploy/envs"
     )
+    promotion = next(p for p in alone.policies if p.policy == "promotion-order")
+    assert "staging has no manifest of 'driver_ranking' (has: none)" in promotion.message
     assert sorted(p for p in tmp_path.rglob("*") if "registry" not in p.parts) == before
-    with pytest.raises(ManifestError, match=r"deploy/envs/prod.yaml:2: environment: is 'qa'"):
+    with pytest.raises(
+        ManifestError, match=r"deploy/envs/prod/driver_ranking.yaml:2: environment: is 'qa'"
+    ):
         deployer.plan_texts(
-            "prod", {"prod": texts["prod"].replace("prod", "qa", 1)}, folder="deploy/envs"
+            "prod",
+            env_texts({"prod": texts["prod"].replace("prod", "qa", 1)}),
+            folder="deploy/envs",
         )
-    with pytest.raises(ManifestError, match=r"deploy/envs/dev.yaml: no manifest for 'dev'"):
-        deployer.plan_texts("dev", texts, folder="deploy/envs")
+    with pytest.raises(ManifestError, match=r"dev has no manifest"):
+        deployer.plan_texts("dev", env_texts(texts), folder="deploy/envs")
 
 
 def test_ci_planner_plans_texts_without_temp_files(
@@ -339,10 +349,12 @@ def test_ci_planner_plans_texts_without_temp_files(
         settings=DeploySettings(deploy_state_dir=tmp_path / "planner-state"),
         registries=lambda kind: registry,
     )
-    plan = planner("dev", {"dev": local_manifest("dev", version=1, port=9001)})
-    assert plan.manifest_path == "model_deploy/environments/dev.yaml"
+    plan = planner("dev", env_texts({"dev": local_manifest("dev", version=1, port=9001)}))
+    assert plan.manifest_path == "model_deploy/environments/dev/driver_ranking.yaml"
     assert plan.action == "create"
     assert plan.candidate is not None
     assert plan.candidate.ref == "driver_ranking:1"
-    with pytest.raises(ManifestError, match=r"^model_deploy/environments/dev\.yaml:3: "):
-        planner("dev", {"dev": "environment: dev\nmodel: null\ntarget: {kind: nope}\n"})
+    with pytest.raises(
+        ManifestError, match=r"^model_deploy/environments/dev/driver_ranking\.yaml:3: "
+    ):
+        planner("dev", env_texts({"dev": "environment: dev\nmodel: null\ntarget: {kind: nope}\n"}))

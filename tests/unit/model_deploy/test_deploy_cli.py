@@ -56,7 +56,7 @@ def test_a_bad_deploy_setting_is_one_line_naming_the_variable(
 def test_help_on_the_group_and_every_command() -> None:
     result = runner.invoke(deploy_app, ["--help"])
     assert result.exit_code == 0
-    assert "Plan and apply environment manifests (dev, staging, prod)." in result.output
+    assert "Plan and apply environment manifests (dev, staging, prod), one per" in result.output
     for command in ("plan", "apply", "status", "rollback"):
         assert command in result.output
         help_text = runner.invoke(deploy_app, [command, "--help"])
@@ -67,7 +67,7 @@ def test_help_on_the_group_and_every_command() -> None:
 def test_plan_formats_and_detailed_exit_code(workdir: Path) -> None:
     text = runner.invoke(deploy_app, ["plan", "dev"])
     assert text.exit_code == 0
-    assert "dev is in sync" in text.output
+    assert "dev/driver_ranking is in sync" in text.output
     data = json.loads(runner.invoke(deploy_app, ["plan", "dev", "--format", "json"]).output)
     assert data["action"] == "noop"
     assert data["in_sync"] is True
@@ -75,7 +75,7 @@ def test_plan_formats_and_detailed_exit_code(workdir: Path) -> None:
     out = workdir / "plan.md"
     result = runner.invoke(deploy_app, ["plan", "dev", "-f", "markdown", "-o", str(out)])
     assert result.exit_code == 0
-    assert out.read_text().startswith("<!-- slipway:plan env=dev -->")
+    assert out.read_text().startswith("<!-- slipway:plan env=dev/driver_ranking -->")
     assert runner.invoke(deploy_app, ["plan", "dev", "--detailed-exitcode"]).exit_code == 0
     write_manifest(workdir / "manifests", "dev", local_manifest("dev", version=1, port=9101))
     blocked = runner.invoke(deploy_app, ["plan", "dev", "--detailed-exitcode"])
@@ -90,8 +90,9 @@ def test_apply_status_rollback(workdir: Path) -> None:
     assert (as_json["outcome"], as_json["exit_code"], as_json["cause"]) == ("no-op", 0, None)
     status = runner.invoke(deploy_app, ["status", "--format", "json"])
     (dev,) = json.loads(status.output)
-    assert (dev["env"], dev["in_sync"], dev["warnings"]) == ("dev", True, [])
-    assert "dev: in sync" in runner.invoke(deploy_app, ["status"]).output
+    assert (dev["env"], dev["in_sync"], dev["warnings"]) == ("dev/driver_ranking", True, [])
+    assert (dev["environment"], dev["model"]) == ("dev", "driver_ranking")
+    assert "dev/driver_ranking: in sync" in runner.invoke(deploy_app, ["status"]).output
     rollback = runner.invoke(deploy_app, ["rollback", "dev"])
     assert rollback.exit_code == 1
     assert "no earlier successful deployment" in str(rollback.exception)
@@ -107,7 +108,7 @@ def test_errors_are_deploy_errors_and_print_as_one_line(
     assert run(["deploy", "plan", "qa"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ")
-    assert "no manifest for 'qa' (known: dev)" in err
+    assert "'qa' is not an environment (declared: dev, staging, prod)" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -119,5 +120,6 @@ def test_the_command_module_imports_only_typer_and_the_standard_library() -> Non
             top += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             top.append(node.module or "")
-    allowed = {"__future__", "typing", "typer", "slipway.cli.output"}
-    assert set(top) <= allowed | set(sys.stdlib_module_names), top
+    allowed = {"__future__", "typing", "typer", "slipway.cli.output", "slipway.cli"}
+    stdlib = set(sys.stdlib_module_names)
+    assert {name for name in top if name.split(".")[0] not in stdlib} <= allowed, top

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from model_deploy.errors import ManifestError
 from model_deploy.manifest import load_manifest, parse_manifest
 from model_deploy.manifest.schema import SCHEMA_PATH, manifest_json_schema, render_schema
+from model_deploy.manifest.sources import ManifestFolder, conflicts
 
 ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS = ROOT / "model_deploy" / "environments"
@@ -107,7 +108,10 @@ def mappings(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 LEAVES = [p for p in leaves(VALID) if p[-1] != "instances" or True]
-SCALAR_LEAVES = [p for p in LEAVES if not isinstance(get_at(VALID, p), dict | list)]
+#: Leaves of one type (a smoke test's ``label`` is a number or a text: its own test below).
+SCALAR_LEAVES = [
+    p for p in LEAVES if not isinstance(get_at(VALID, p), dict | list) and p[-1] != "label"
+]
 MAPPINGS = mappings(VALID)
 
 
@@ -143,21 +147,91 @@ def assert_rejected(text: str, *, field: str | None, key_on_line: str | None = N
 # -- checked-in files and schema ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_checked_in_manifests_load(env: str) -> None:
-    loaded = load_manifest(path=ENVIRONMENTS / f"{env}.yaml")
+CHECKED_IN = [
+    f"{env}/{model}"
+    for env in ("dev", "staging", "prod")
+    for model in ("driver_ranking", "trip_fare")
+]
+
+
+@pytest.mark.parametrize("key", CHECKED_IN)
+def test_checked_in_manifests_load(key: str) -> None:
+    env, model = key.split("/")
+    loaded = ManifestFolder(ENVIRONMENTS).load(key)
     assert loaded.env == env
+    assert loaded.key == key
     assert loaded.content_hash.startswith("sha256:")
-    text = (ENVIRONMENTS / f"{env}.yaml").read_text()
+    text = (ENVIRONMENTS / env / f"{model}.yaml").read_text()
     assert text.count("#") >= 5, "manifests are meant to be commented for reviewers"
+    assert "\nenvironment:" not in text, "the folder is the environment"
 
 
-def test_dev_pins_driver_ranking_v1_and_staging_prod_start_empty() -> None:
-    dev = load_manifest(path=ENVIRONMENTS / "dev.yaml").manifest
+def test_checked_in_layout_is_one_manifest_per_environment_and_model() -> None:
+    folder = ManifestFolder(ENVIRONMENTS)
+    assert folder.names() == CHECKED_IN
+    assert folder.environments().names == ["dev", "staging", "prod"]
+    assert not list(ENVIRONMENTS.glob("*.yaml")), "no manifest of the old one-file layout"
+    ports = [folder.load(key).manifest.target.port for key in CHECKED_IN]  # type: ignore[union-attr]
+    assert len(set(ports)) == len(ports), "one local endpoint per (environment, model)"
+    assert all(conflicts(folder, key) == [] for key in CHECKED_IN)
+
+
+def test_dev_pins_driver_ranking_v1_and_everything_else_starts_empty() -> None:
+    folder = ManifestFolder(ENVIRONMENTS)
+    dev = folder.load("dev/driver_ranking").manifest
     assert dev.model is not None
     assert dev.model.ref == "driver_ranking:1"
-    for env in ("staging", "prod"):
-        assert load_manifest(path=ENVIRONMENTS / f"{env}.yaml").manifest.model is None
+    for key in CHECKED_IN[1:]:
+        assert folder.load(key).manifest.model is None, key
+
+
+def test_checked_in_environments_turn_the_promotion_path_on() -> None:
+    folder = ManifestFolder(ENVIRONMENTS)
+    rules = folder.environments()
+    assert rules.rules("staging").promote_from == "dev"
+    assert rules.rules("prod").promote_from == "staging"
+    assert rules.rules("prod").upstream == "staging"
+    assert not rules.rules("dev").requires_approval
+    assert rules.rules("staging").requires_approval
+    assert rules.rules("prod").requires_approval
+    for model in ("driver_ranking", "trip_fare"):
+        prod = folder.load(f"prod/{model}").manifest
+        staging = folder.load(f"staging/{model}").manifest
+        assert prod.promotion is not None
+        assert prod.promotion.from_env == "staging"
+        assert staging.promotion is not None
+        assert staging.promotion.from_env == "dev"
+        assert prod.freeze_windows, "prod's freeze defaults reach every prod manifest"
+
+
+def test_the_regression_manifests_expect_predictions() -> None:
+    folder = ManifestFolder(ENVIRONMENTS)
+    for env in ("dev", "staging", "prod"):
+        manifest = folder.load(f"{env}/trip_fare").manifest
+        assert manifest.smoke_tests
+        for case in manifest.smoke_tests:
+            assert case.expect.prediction is not None
+            assert case.expect.probability is None
+            assert case.expect.label is None
+
+
+def test_a_smoke_label_is_a_number_or_a_text() -> None:
+    for wrong in ("2.5", "true", "[1]", "{a: 1}"):
+        assert_rejected(
+            BASE.replace("label: 1", f"label: {wrong}"),
+            field="smoke_tests[0].expect.label",
+            key_on_line="label:",
+        )
+    parse_manifest(
+        text=BASE.replace("label: 1", "label: urgent"), source=SOURCE, expected_env="prod"
+    )
+
+
+def test_the_environment_is_the_folder_and_a_lone_text_must_name_it() -> None:
+    text = BASE.replace("environment: prod\n", "")
+    assert parse_manifest(text=text, source=SOURCE, expected_env="prod").env == "prod"
+    with pytest.raises(ManifestError, match="environment: required field is missing"):
+        parse_manifest(text=text, source=SOURCE)
 
 
 def test_json_schema_file_is_in_sync() -> None:
@@ -236,10 +310,17 @@ HAND_CORPUS: list[tuple[str, str, str | None, str | None]] = [
     ),
     ("missing model", BASE.replace("model:\n", "modell:\n"), "model", None),
     (
-        "label 2",
-        BASE.replace("label: 1", "label: 2"),
-        "smoke_tests[0].expect.label",
-        "label:",
+        "label outside its labels",
+        dump(
+            {
+                **VALID,
+                "smoke_tests": [
+                    {**VALID["smoke_tests"][0], "expect": {"label": 2, "labels": [0, 1]}}
+                ],
+            }
+        ),
+        "smoke_tests[0].expect",
+        "expect:",
     ),
     (
         "freeze without zone",
@@ -337,7 +418,6 @@ def test_generated_unknown_keys_are_rejected(data: st.DataObject) -> None:
 
 
 REQUIRED = [
-    ("environment",),
     ("model",),
     ("target",),
     ("model", "name"),

@@ -47,8 +47,16 @@ def answer(*probs: float, labels: list[Any] | None = None, digest: str | None = 
         (answer(0.9), "expected 2 predictions, got 1"),
         (answer(0.9, 1.5), "prediction 1: probability 1.5 is outside [0.0, 1.0]"),
         (answer(0.9, 0.8, labels=[1, 0]), "prediction 1: label 0, expected 1"),
-        (answer(0.9, 0.8, labels=[1, True]), "prediction 1: label True is not 0 or 1"),
-        ({"predictions": [{"probability": "x"}, {}]}, "prediction 0 has no numeric probability"),
+        (answer(0.9, 0.8, labels=[1, True]), "prediction 1: label True is not one of 0, 1"),
+        (
+            {"predictions": [{"probability": "x", "label": 1}, {}]},
+            "prediction 0: probability 'x' is not a finite number",
+        ),
+        (
+            {"predictions": [{"probability": 0.5}, {}]},
+            "prediction 0: the answer is not a binary one ({probability, label}); it has "
+            "['probability']",
+        ),
         (
             answer(0.9, 0.8, digest="sha256:other"),
             "the endpoint serves sha256:other, expected sha256:mine",
@@ -57,6 +65,90 @@ def answer(*probs: float, labels: list[Any] | None = None, digest: str | None = 
 )
 def test_check_answer(body: Any, problem: str | None) -> None:
     assert check_answer(CASE, answer=body, expected_digest="sha256:mine") == problem
+
+
+MULTI = SmokeCase.model_validate(
+    {"name": "m", "instances": [{"a": 1}], "expect": {"label": "urgent"}}
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"probabilities": {"low": 0.1, "normal": 0.2, "urgent": 0.7}, "label": "urgent"}, None),
+        (
+            {"probability": 0.7, "label": "urgent"},
+            "prediction 0: the answer is not a multiclass one ({probabilities, label}); it has "
+            "['label', 'probability']",
+        ),
+        (
+            {"probabilities": {"low": 0.5, "normal": 0.2, "urgent": 0.7}, "label": "urgent"},
+            "prediction 0: the class probabilities sum to 1.4, not 1",
+        ),
+        (
+            {"probabilities": {"low": 0.1, "normal": 0.2, "urgent": 0.7}, "label": "high"},
+            "prediction 0: label 'high' is not one of the classes answered (low, normal, urgent)",
+        ),
+        (
+            {"probabilities": {"low": 0.1, "normal": 0.9, "urgent": 0.0}, "label": "normal"},
+            "prediction 0: label 'normal', expected 'urgent'",
+        ),
+        (
+            {"probabilities": {"low": -0.1, "normal": 0.4, "urgent": 0.7}, "label": "urgent"},
+            "prediction 0: the probability of class 'low' (-0.1) is outside [0.0, 1.0]",
+        ),
+        (
+            {"probabilities": {"x": 1.0}, "label": "x"},
+            "prediction 0: 1 class probability: a multiclass answer has one per class",
+        ),
+    ],
+)
+def test_check_answer_multiclass(row: dict[str, Any], problem: str | None) -> None:
+    body = {"predictions": [row]}
+    assert check_answer(MULTI, answer=body, expected_digest=None, task="multiclass") == problem
+
+
+FARE = SmokeCase.model_validate(
+    {"name": "f", "instances": [{"a": 1}], "expect": {"prediction": {"min": 0, "max": 100}}}
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"prediction": 12.5}, None),
+        ({"prediction": 0}, None),
+        ({"prediction": 150.0}, "prediction 0: prediction 150.0 is above the maximum 100.0"),
+        ({"prediction": -1.0}, "prediction 0: prediction -1.0 is below the minimum 0.0"),
+        ({"prediction": float("nan")}, "prediction 0: prediction nan is not a finite number"),
+        ({"prediction": True}, "prediction 0: prediction True is not a finite number"),
+        (
+            {"probability": 0.3, "label": 0},
+            "prediction 0: the answer is not a regression one ({prediction}); it has "
+            "['label', 'probability']",
+        ),
+    ],
+)
+def test_check_answer_regression(row: dict[str, Any], problem: str | None) -> None:
+    body = {"predictions": [row]}
+    assert check_answer(FARE, answer=body, expected_digest=None, task="regression") == problem
+
+
+def test_expectations_that_do_not_fit_the_task_are_named() -> None:
+    from model_deploy.smoke import expectation_problems
+
+    assert expectation_problems(FARE, task="regression") == []
+    assert expectation_problems(FARE, task="binary") == [
+        "expect.prediction (a binary model answers probabilities and a label)"
+    ]
+    assert expectation_problems(CASE, task="regression") == [
+        "expect.label (a regression model answers a prediction)"
+    ]
+    two = SmokeCase.model_validate({"name": "t", "instances": [{"a": 1}], "expect": {"label": 2}})
+    assert expectation_problems(two, task="binary") == [
+        "expect.label 2 (a binary label is one of [0, 1])"
+    ]
+    assert expectation_problems(two, task="multiclass") == []
 
 
 def test_run_smoke_tests_reports_request_failures_per_case() -> None:

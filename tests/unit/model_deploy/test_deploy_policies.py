@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from deploy_support import ENVIRONMENTS
 
 from model_build.registry.protocol import ApprovalStatus, ModelVersion
+from model_deploy.manifest.environments import EnvironmentRules, parse_environments
 from model_deploy.manifest.model import Manifest
 from model_deploy.policies import POLICIES, PolicyContext, UpstreamState, evaluate_policies
 from model_deploy.policies.approval import check_approval
@@ -73,7 +75,14 @@ def ctx(
         serving=serving,
         serving_ref=serving_ref,
         serving_error=serving_error,
+        rules=_rules(env),
     )
+
+
+def _rules(env: str) -> EnvironmentRules:
+    """The test environments' rules of ``env`` (none for an undeclared one)."""
+    declared = parse_environments(text=ENVIRONMENTS, source="environments.yaml")
+    return declared.rules(env) if env in declared.environments else EnvironmentRules()
 
 
 HEALTHY_STAGING = UpstreamState(env="staging", model_ref="driver_ranking:4", healthy=True)

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from deploy_support import (
     FakeRegistry,
+    env_texts,
+    key,
     local_manifest,
     make_deployer,
     register_version,
@@ -56,7 +58,7 @@ def put(deployer: Deployer, env: str, text: str) -> None:
 
 
 def history(deployer: Deployer, env: str) -> list[Any]:
-    return deployer.store.read_history(env).records
+    return deployer.store.read_history(deployer.resolve(env)).records
 
 
 # -- fault 1: healthy versions got Rejected because every non-zero exit was a "failure" ----------
@@ -79,7 +81,7 @@ def test_fault_01_a_refusal_and_a_lock_are_outcomes_that_reject_nothing(setup: A
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with env_lock(state_dir=deployer.state_dir, env="dev", operation="apply"):
+        with env_lock(state_dir=deployer.state_dir, env=key("dev"), operation="apply"):
             holding.set()
             release.wait(10)
 
@@ -158,7 +160,7 @@ def test_fault_01_the_cli_exits_with_the_outcome_code_and_prints_it_as_json(
         "driver_ranking:1",
     )
     assert "driver_ranking:1" in doc["reasons"][0]
-    with env_lock(state_dir=tmp_path / "state", env="dev", operation="rollback"):
+    with env_lock(state_dir=tmp_path / "state", env=key("dev"), operation="rollback"):
         locked = runner.invoke(deploy_app, ["apply", "dev", "-f", "json"])
     assert locked.exit_code == 4
     assert json.loads(locked.output)["outcome"] == "locked"
@@ -214,9 +216,11 @@ def test_fault_03_policy_fields_come_from_the_base_and_changing_them_needs_owner
     head = local_manifest(
         "dev", version=1, port=9001, thresholds="roc_auc: {min: 0.5}", extra="freeze_windows: []\n"
     )
-    alone = deployer.plan_texts("dev", {"dev": head})
+    alone = deployer.plan_texts("dev", env_texts({"dev": head}))
     assert not alone.blocked  # judged by its own fields, the pull request lifts everything
-    plan = deployer.plan_texts("dev", {"dev": head}, policy_texts={"dev": base})
+    plan = deployer.plan_texts(
+        "dev", env_texts({"dev": head}), policy_texts=env_texts({"dev": base})
+    )
     assert plan.blocked
     assert plan.policy_source == "separate"
     failed = {r.policy: r.message for r in plan.policies if r.failed}
@@ -232,9 +236,11 @@ def test_fault_03_policy_fields_come_from_the_base_and_changing_them_needs_owner
     markdown = plan.to_markdown()
     assert "Needs the owners' approval" in markdown
     assert "#### Policy fields that change" in markdown
-    fresh = deployer.plan_texts("dev", {"dev": head}, policy_texts={})
+    fresh = deployer.plan_texts("dev", env_texts({"dev": head}), policy_texts=env_texts({}))
     assert fresh.policy_change  # a new environment: all its policy is new
-    broken = deployer.plan_texts("dev", {"dev": head}, policy_texts={"dev": "environment: ["})
+    broken = deployer.plan_texts(
+        "dev", env_texts({"dev": head}), policy_texts=env_texts({"dev": "environment: ["})
+    )
     assert broken.blocked
     assert any(r.policy == "policy-source" and r.failed for r in broken.policies)
 
@@ -303,13 +309,13 @@ def test_fault_06_a_deploy_in_progress_is_not_drift(setup: Any) -> None:
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with env_lock(state_dir=deployer.state_dir, env="dev", operation="apply"):
+        with env_lock(state_dir=deployer.state_dir, env=key("dev"), operation="apply"):
             now = datetime.now(UTC)
             deployer.store.write_intent(
-                "dev",
+                key("dev"),
                 DeployIntent(
                     id="run",
-                    env="dev",
+                    env=key("dev"),
                     action="apply",
                     owner=LockOwner.me("apply"),
                     started_at=now,
