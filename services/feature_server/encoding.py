@@ -197,6 +197,45 @@ def decode_value(raw: bytes | None) -> Any:
     return result
 
 
+_FLOAT32_TAG: Final = 0x35  # field 6 (float_val), wire type 5: 4 bytes follow
+_DOUBLE_TAG: Final = 0x29  # field 5 (double_val), wire type 1: 8 bytes follow
+_column_structs: dict[tuple[int, str], struct.Struct] = {}
+
+
+def _column_struct(rows: int, code: str) -> struct.Struct:
+    found = _column_structs.get((rows, code))
+    if found is None:
+        if len(_column_structs) > 256:
+            _column_structs.clear()
+        found = _column_structs[(rows, code)] = struct.Struct("<" + ("x" + code) * rows)
+    return found
+
+
+def decode_column(raws: list[bytes | None]) -> list[Any]:
+    """``decode_value`` of every cell of one column, without per-cell work for floats.
+
+    A column of stored ``float_val`` (or ``double_val``) cells, the usual shape of a feature,
+    is joined and unpacked by one ``struct`` call; anything else (nulls, integers, strings,
+    lists) is decoded cell by cell through ``decode_value``'s cache. Same results as
+    ``[decode_value(r) for r in raws]`` (property-tested).
+    """
+    rows = len(raws)
+    try:
+        joined = b"".join(raws)  # type: ignore[arg-type]
+    except TypeError:  # a null cell
+        return [decode_value(r) for r in raws]
+    size = len(joined)
+    if size == 5 * rows and joined[::5] == bytes((_FLOAT32_TAG,)) * rows:
+        values = list(_column_struct(rows, "f").unpack(joined))
+    elif size == 9 * rows and joined[::9] == bytes((_DOUBLE_TAG,)) * rows:
+        values = list(_column_struct(rows, "d").unpack(joined))
+    else:
+        return [decode_value(r) for r in raws]
+    if math.isfinite(math.fsum(values)):
+        return values
+    return [json_float(v) for v in values]
+
+
 _PY_SCALARS: Final = frozenset(
     {"int64_val", "int32_val", "string_val", "bool_val", "double_val", "float_val"}
 )

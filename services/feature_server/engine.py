@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from feast.value_type import ValueType
 
@@ -25,6 +25,7 @@ from services.feature_server.coercion import (
 from services.feature_server.encoding import (
     KEY_ENCODERS,
     EntityValueError,
+    decode_column,
     encode_keys,
     feast_entity_key,
     python_value,
@@ -233,12 +234,17 @@ async def read_online(
 def _view_columns(read: ViewRead, found: list[Row | None], rows: int, body: ResponseBody) -> None:
     """Append one column per shown feature of a view: values, statuses and timestamps.
 
-    Each row gives its values and timestamp as one tuple (kept on cached rows); the tuples are
-    transposed into columns, the last one being the timestamps. Statuses are only computed
-    cell by cell when some cell is missing.
+    Rows that already hold their values for this plan (cached rows) give them as one tuple
+    each, transposed into columns. Fresh rows are decoded column by column instead
+    (``decode_column``: one ``struct`` call for a column of floats). Statuses are only
+    computed cell by cell when some cell is missing.
     """
     shown = read.shown
     if not shown:
+        return
+    first = next((row for row in found if row is not None), None)
+    if first is None or not first.holds(shown):
+        _fresh_columns(read, found, rows, body)
         return
     if None in found:
         absent = Partial((*(MISSING,) * len(shown), EPOCH))
@@ -260,6 +266,48 @@ def _view_columns(read: ViewRead, found: list[Row | None], rows: int, body: Resp
             dumps([NOT_FOUND if cell is MISSING else PRESENT for cell in cells]),
             stamps,
         )
+
+
+_NO_ROW: Final[dict[str, Any]] = {}
+
+
+def _fresh_columns(read: ViewRead, found: list[Row | None], rows: int, body: ResponseBody) -> None:
+    """``_view_columns`` for rows read just now: decode each column in one go.
+
+    The decoded values are handed back to the rows (``Row.keep``), so a cached row answers
+    its next request through ``pick``.
+    """
+    raws = [_NO_ROW if row is None else row.raw for row in found]
+    stamps_list = [EPOCH if row is None else row.ts for row in found]
+    stamps = dumps(stamps_list)
+    present = all_present(rows)
+    columns: list[list[Any]] = []
+    complete = True
+    for feature, column in read.outputs:
+        cells = [raw.get(feature, MISSING) for raw in raws]
+        if MISSING not in cells:
+            values = decode_column(cells)
+            columns.append(values)
+            body.add(column, dumps(values), present, stamps)
+            continue
+        complete = False
+        decoded = decode_column([None if cell is MISSING else cell for cell in cells])
+        values = [MISSING if cell is MISSING else v for cell, v in zip(cells, decoded, strict=True)]
+        columns.append(values)
+        body.add(
+            column,
+            dumps([None if v is MISSING else v for v in values]),
+            dumps([NOT_FOUND if cell is MISSING else PRESENT for cell in cells]),
+            stamps,
+        )
+    for row, picked in zip(found, zip(*columns, stamps_list, strict=True), strict=True):
+        if row is not None:
+            row.keep(read.shown, picked if complete else _partial(row, read.shown, picked))
+
+
+def _partial(row: Row, shown: tuple[str, ...], picked: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row's own picked tuple: a ``Partial`` only when this row lacks a feature."""
+    return Partial(picked) if any(f not in row.raw for f in shown) else tuple(picked)
 
 
 class TransformationError(RuntimeError):

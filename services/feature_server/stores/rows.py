@@ -39,6 +39,14 @@ class Row:
         self._pick: tuple[Any, ...] | None = None
         self._picks: dict[tuple[str, ...], tuple[Any, ...]] | None = None
 
+    def holds(self, features: tuple[str, ...]) -> bool:
+        """Whether the row keeps its picked values for ``features`` (a cached row)."""
+        return self._pick_key is features or (self._picks is not None and features in self._picks)
+
+    def keep(self, features: tuple[str, ...], picked: tuple[Any, ...]) -> None:
+        """Remember ``picked`` as ``pick(features)`` (values decoded elsewhere, in bulk)."""
+        self._pick_key, self._pick = features, picked
+
     def pick(self, features: tuple[str, ...]) -> tuple[Any, ...]:
         """The JSON values of ``features`` in that order, then the formatted timestamp.
 

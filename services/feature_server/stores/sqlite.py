@@ -21,6 +21,8 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +33,10 @@ from services.feature_server.stores.rows import Row
 from services.feature_server.timestamps import format_sqlite_ts
 
 _SQL_KEYS: Final = 10_000
+_MMAP_BYTES: Final = 1 << 30
+_KEY: Final = itemgetter(0)
+_NAME: Final = itemgetter(1)
+_VALUE: Final = itemgetter(2)
 _MISS: Any = object()
 
 
@@ -85,6 +91,8 @@ class SqliteReader:
                 check_same_thread=False,
                 cached_statements=512,
             )
+            # Pages through mmap: a cold read touches hundreds of pages, each a pread otherwise.
+            conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             local.conn, local.ident = conn, (stat.st_dev, stat.st_ino)
             local.cache, local.version, local.cached = {}, None, 0
             local.pragma = conn.cursor()
@@ -191,18 +199,12 @@ class SqliteReader:
                 batch,
             ).fetchall()
         found: dict[bytes, Row] = {}
-        current: bytes | None = None
-        values: dict[str, bytes | None] = {}
-        last_ts: Any = None
-        for key, feature, value, ts in rows:
-            if key != current:
-                if current is not None:
-                    found[current] = Row(format_sqlite_ts(last_ts), values)
-                current, values = key, {}
-            values[feature] = value
-            last_ts = ts
-        if current is not None:
-            found[current] = Row(format_sqlite_ts(last_ts), values)
+        for key, group in groupby(rows, _KEY):
+            cells = list(group)
+            found[key] = Row(
+                format_sqlite_ts(cells[-1][3]),
+                dict(zip(map(_NAME, cells), map(_VALUE, cells), strict=True)),
+            )
         return [found.get(key) for key in keys]
 
     async def read(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:
