@@ -19,9 +19,10 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ci.errors import CiError
-from ci.forge.protocol import Files, Forge
+from ci.forge.protocol import Files, Forge, Trees
 from ci.forge.records import MAX_BODY_CHARS, CommitStatus, PrEdit, PullRequest
 from ci.governance import Governance, OwnerCheck, emergency_reason, review_governance
 from ci.gx_summary import SourceSummary, gx_markdown
@@ -36,9 +37,10 @@ from model_build.errors import BuildError
 from model_deploy.errors import DeployError
 from model_deploy.plan import Plan
 from model_deploy.render.markdown import plan_markdown
-from model_deploy.service import ENV_ORDER
 
-_BRANCH = re.compile(r"^slipway/(?:promote|revert|rollback)-(?P<env>[a-z][a-z0-9-]{0,31})$")
+_BRANCH = re.compile(
+    r"^slipway/(?:promote|revert|rollback)-(?P<env>[a-z][a-z0-9-]{0,31}(?:/[A-Za-z0-9_.-]+)?)$"
+)
 OWNERS_KEY = "owners"
 
 __all__ = ["PLAN_CONTEXT", "POLICY_CONTEXT", "PlanCommentResult", "comment_plan", "infer_envs"]
@@ -151,14 +153,18 @@ def comment_plan(
     return result
 
 
-def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str]:
-    """Environments a pull request is about.
+class FilesAndTrees(Files, Trees, Protocol):
+    """What finding the changed manifests needs: files and the changed paths."""
+
+
+def infer_envs(forge: FilesAndTrees, pr: PullRequest, *, manifests_dir: str) -> list[str]:
+    """Deployments (``<env>/<name>``) a pull request is about.
 
     Returns:
-        The environment of a ``slipway/promote-<env>``, ``slipway/revert-<env>`` or
-        ``slipway/rollback-<env>`` branch;
-        else the ``env:<env>`` labels; else the environments whose manifest differs between
-        the base branch and the head (possibly none).
+        The deployment of a ``slipway/promote-<env>/<name>``, ``slipway/revert-<env>/<name>``
+        or ``slipway/rollback-<env>/<name>`` branch; else the ``env:<env>/<name>`` labels;
+        else every manifest ``<manifests_dir>/<env>/<name>.yaml`` that differs between the
+        base branch and the head and exists at the head (possibly none), in promotion order.
     """
     match = _BRANCH.match(pr.head)
     if match:
@@ -166,13 +172,37 @@ def infer_envs(forge: Files, pr: PullRequest, *, manifests_dir: str) -> list[str
     labelled = [label.removeprefix("env:") for label in pr.labels if label.startswith("env:")]
     if labelled:
         return labelled
-    changed = []
-    for env in ENV_ORDER:
-        path = manifest_path(manifests_dir, env)
-        head = forge.read_file(path=path, ref=pr.head_sha)
-        if head is not None and head != forge.read_file(path=path, ref=pr.base):
-            changed.append(env)
-    return changed
+    return changed_deployments(forge, base=pr.base, head=pr.head_sha, manifests_dir=manifests_dir)
+
+
+def changed_deployments(
+    forge: FilesAndTrees, *, base: str, head: str, manifests_dir: str
+) -> list[str]:
+    """Keys of the manifests that differ between ``base`` and ``head`` and exist at ``head``."""
+    folder = manifests_dir.strip("/") + "/"
+    keys = []
+    for path in forge.changed_paths(base=base, head=head):
+        rest = path.removeprefix(folder)
+        if rest == path or not rest.endswith(".yaml") or rest.count("/") != 1:
+            continue
+        key = rest.removesuffix(".yaml")
+        if forge.read_file(path=path, ref=head) is not None:
+            keys.append(key)
+    return _in_order(forge, keys, ref=head, manifests_dir=manifests_dir)
+
+
+def _in_order(forge: Files, keys: list[str], *, ref: str, manifests_dir: str) -> list[str]:
+    """``keys`` in the promotion order of the environments file at ``ref`` (else sorted)."""
+    from ci.planning import environments_file
+    from model_deploy.manifest.environments import parse_environments
+
+    text = forge.read_file(path=environments_file(manifests_dir), ref=ref)
+    try:
+        if text is not None:
+            return parse_environments(text=text, source="environments.yaml").order(keys)
+    except DeployError:
+        pass  # its plan reports the broken file
+    return sorted(set(keys))
 
 
 def _link(result: PlanCommentResult, run_url: str | None) -> str | None:

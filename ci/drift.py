@@ -46,7 +46,8 @@ class DriftResult:
     Attributes:
         action: ``opened``, ``updated``, ``unchanged``, ``closed`` or ``none``.
         issue: The drift issue, if there is one.
-        drifted: Environments with drift (or that could not be checked).
+        drifted: Deployments (``<env>/<model>``) with drift (or that could not be checked);
+            one with a deploy in progress is not drift.
     """
 
     action: DriftAction
@@ -81,7 +82,7 @@ def drift_issue(
     environment, why ``slipway deploy apply`` would refuse it (the failing policies' messages;
     an environment missing from it is taken as not blocked).
     """
-    drifted = [s for s in statuses if s.error or not s.in_sync]
+    drifted = [s for s in statuses if drifting(s)]
     existing = forge.find_issue(marker=marker(DRIFT_KEY), label=DRIFT_LABEL)
     names = [s.env for s in drifted]
     if not drifted:
@@ -127,6 +128,17 @@ def drift_issue(
         forge.update_issue(number=existing.number, edit=IssueEdit(title=title, body=body)),
         names,
     )
+
+
+def drifting(status: EnvStatus) -> bool:
+    """Whether a status is drift: it could not be checked, or it is out of sync.
+
+    A deployment with a run in progress (``in_progress``: the run holds its lock) is not
+    drift, whatever it shows meanwhile: the run converges it, or its recovery does.
+    """
+    if status.in_progress and not status.error:
+        return False
+    return bool(status.error) or not status.in_sync
 
 
 def plan_blockers(deployer: Deployer, envs: list[str]) -> dict[str, list[str]]:

@@ -30,14 +30,14 @@ from ci.steps.body import Proposal, render_body
 from ci.steps.branch import branch_name, commit_manifest
 from ci.steps.manifest_edit import set_model
 from ci.steps.pull_request import PrAction, open_or_adopt
-from ci.steps.resolve import resolve_candidate
+from ci.steps.resolve import parse_version, resolve_candidate
 from model_build.errors import BuildError
 from model_deploy.errors import DeployError
 from model_deploy.manifest.loader import LoadedManifest, parse_manifest
 from model_deploy.plan import Plan
-from model_deploy.service import ENV_ORDER
 
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_KEY = re.compile(r"^[a-z][a-z0-9-]{0,31}/[A-Za-z0-9](?:-*[A-Za-z0-9_])*$")
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,10 @@ class PromotionRequest:
     """What to promote where.
 
     Attributes:
-        env: Target environment.
+        env: Target environment (or a deployment ``<env>/<model>``).
         version: ``N`` or ``MODEL:N`` (or None with ``source_env``).
+        model: The model to promote (its manifest ``<env>/<model>.yaml``); default: the
+            ``MODEL`` of ``MODEL:N``, or the model of a deployment ``env``.
         source_env: Environment whose manifest names the version (``--from``).
         override_rejection: Propose a Rejected version anyway (recorded in the body).
         emergency: Label the pull request ``emergency`` (it may pass a freeze window, with the
@@ -63,14 +65,40 @@ class PromotionRequest:
     base: str = "main"
     manifests_dir: str = "model_deploy/environments"
     registry: str | None = None
+    model: str | None = None
 
     @property
     def command(self) -> str:
         """The equivalent command line."""
         what = f"--from {self.source_env}" if self.source_env else str(self.version)
-        flag = " --override-rejection" if self.override_rejection else ""
+        flag = f" --model {self.model}" if self.model and self.source_env else ""
+        flag += " --override-rejection" if self.override_rejection else ""
         flag += " --emergency" if self.emergency else ""
         return f"slipway promote --to {self.env} {what}{flag}"
+
+    def model_name(self) -> str:
+        """The model promoted.
+
+        Raises:
+            PromotionError: Nothing names it, or two things name different models.
+        """
+        named = {
+            name
+            for name in (
+                self.model,
+                parse_version(self.version)[0] if self.version else None,
+                self.env.partition("/")[2] or None,
+                (self.source_env or "").partition("/")[2] or None,
+            )
+            if name
+        }
+        if len(named) > 1:
+            raise PromotionError(f"the request names several models: {', '.join(sorted(named))}")
+        if not named:
+            raise PromotionError(
+                "which model? write the version as MODEL:N (driver_ranking:3) or pass --model"
+            )
+        return named.pop()
 
 
 @dataclass(frozen=True)
@@ -115,23 +143,24 @@ def promote(
             or a manifest that cannot be edited.
         ForgeError: The forge failed.
     """
-    for name in (request.env, request.source_env):
-        if name is not None and not _ENV.match(name):
+    envs = [request.env.partition("/")[0]]
+    envs += [request.source_env.partition("/")[0]] if request.source_env else []
+    for name in envs:
+        if not _ENV.match(name):
             raise PromotionError(f"{name!r} is not an environment name (like dev, staging, prod)")
-    if request.source_env == request.env:
-        raise PromotionError(f"cannot promote {request.env} from itself")
-    target = _manifest(forge, request, request.env)
-    source = _manifest(forge, request, request.source_env) if request.source_env else None
-    others: dict[str, LoadedManifest] = {}
-    if request.version is not None and target[1].manifest.model is None:
-        for name in ENV_ORDER:
-            if name != request.env and (found := _optional_manifest(forge, request, name)):
-                others[name] = found[1]
+    if request.source_env is not None and envs[0] == envs[1]:
+        raise PromotionError(f"cannot promote {envs[0]} from itself")
+    model = request.model_name()
+    key = f"{envs[0]}/{model}"
+    if not _KEY.match(key):
+        raise PromotionError(f"{model!r} is not a model name")
+    target = _manifest(forge, request, key)
+    source = _manifest(forge, request, f"{envs[1]}/{model}") if request.source_env else None
     candidate = resolve_candidate(
         target=target[1],
         version=request.version,
         source=source[1] if source else None,
-        others=others,
+        others={},
         registries=registries,
         registry_kind=request.registry,
     )
@@ -141,7 +170,7 @@ def promote(
             f"{candidate.model.ref} is Rejected in the registry{reason}; pass "
             "--override-rejection to propose it anyway (recorded in the pull request)"
         )
-    path = manifest_path(request.manifests_dir, request.env)
+    path = manifest_path(request.manifests_dir, key)
     why = (
         f"the version `{candidate.source_env}`'s manifest names"
         if candidate.source_env
@@ -149,7 +178,7 @@ def promote(
     )
     proposal = Proposal(
         kind="promote",
-        env=request.env,
+        env=key,
         path=path,
         model=candidate.model,
         previous=target[1].manifest.model,
@@ -240,6 +269,7 @@ def propose(
 
 
 def _manifest(forge: Forge, request: PromotionRequest, env: str) -> tuple[str, LoadedManifest]:
+    """The text and manifest of the deployment ``env`` (``<env>/<model>``) on the base branch."""
     found = _optional_manifest(forge, request, env)
     if found is None:
         path = manifest_path(request.manifests_dir, env)
@@ -255,7 +285,9 @@ def _optional_manifest(
     if text is None:
         return None
     try:
-        return text, parse_manifest(text=text, source=path, expected_env=env)
+        return text, parse_manifest(
+            text=text, source=path, expected_env=env.partition("/")[0], key=env
+        )
     except DeployError as exc:
         raise PromotionError(str(exc)) from exc
 

@@ -163,7 +163,9 @@ def _names(forge: Files, *, env: str, ref: str, model: ModelRef, manifests_dir: 
     if text is None:
         return False
     try:
-        named = parse_manifest(text=text, source=path, expected_env=env).manifest.model
+        named = parse_manifest(
+            text=text, source=path, expected_env=env.partition("/")[0], key=env
+        ).manifest.model
     except DeployError:
         return True  # unreadable: it may name it
     return named is not None and named.ref == model.ref

@@ -46,7 +46,9 @@ def model_at(forge: Forge, *, path: str, ref: str, env: str) -> ModelRef | None:
     if text is None:
         return None
     try:
-        return parse_manifest(text=text, source=path, expected_env=env).manifest.model
+        return parse_manifest(
+            text=text, source=path, expected_env=env.partition("/")[0], key=env
+        ).manifest.model
     except DeployError as exc:
         raise PromotionError(str(exc)) from exc
 

@@ -163,6 +163,8 @@ def _version(registries: RegistryOpener, serving: ModelRef, version: int) -> Mod
 
 def _model(text: str, *, path: str, env: str) -> ModelRef | None:
     try:
-        return parse_manifest(text=text, source=path, expected_env=env).manifest.model
+        return parse_manifest(
+            text=text, source=path, expected_env=env.partition("/")[0], key=env
+        ).manifest.model
     except DeployError as exc:
         raise PromotionError(str(exc)) from exc

@@ -13,7 +13,10 @@ from ci.forge.records import FileCommit
 
 
 def branch_name(kind: str, env: str) -> str:
-    """The branch of a change: ``slipway/promote-<env>`` or ``slipway/revert-<env>``.
+    """The branch of a change: ``slipway/promote-<env>/<model>``, ``slipway/revert-...``.
+
+    ``env`` is the deployment key ``<env>/<model>``: one branch per model and environment, so
+    promoting one model never touches another's pull request.
 
     Args:
         kind: ``promote`` or ``revert``.

@@ -336,7 +336,7 @@ def drift_issue_command(
     """Open or update ONE drift issue with the drift table; close it when there is no drift."""
     from ci.actions import run_url as this_run
     from ci.context import ci_context
-    from ci.drift import drift_issue, load_statuses, plan_blockers
+    from ci.drift import drift_issue, drifting, load_statuses, plan_blockers
     from model_deploy.service import Deployer
 
     deployer = Deployer()
@@ -351,7 +351,7 @@ def drift_issue_command(
         statuses=statuses,
         now=datetime.now(UTC),
         run_url=run_url or this_run(),
-        blockers=plan_blockers(deployer, [s.env for s in statuses if s.error or not s.in_sync]),
+        blockers=plan_blockers(deployer, [s.env for s in statuses if drifting(s)]),
     )
     where = f" #{result.issue.number} ({result.issue.url})" if result.issue else ""
     drifted = ", ".join(result.drifted) or "none"

@@ -86,12 +86,46 @@ class FakeRegistry(InMemoryRegistry):
         return open_kind
 
 
+ENVIRONMENTS_FILE = "model_deploy/environments.yaml"
+
+
 def manifest_files() -> dict[str, str]:
-    """The checked-in manifests, by repository path."""
-    return {
-        f"{MANIFESTS_DIR}/{p.name}": p.read_text(encoding="utf-8")
-        for p in sorted(MANIFESTS.glob("*.yaml"))
+    """The checked-in manifests and environments file, by repository path."""
+    files = {
+        f"{MANIFESTS_DIR}/{p.parent.name}/{p.name}": p.read_text(encoding="utf-8")
+        for p in sorted(MANIFESTS.glob("*/*.yaml"))
     }
+    files[ENVIRONMENTS_FILE] = (ROOT / ENVIRONMENTS_FILE).read_text(encoding="utf-8")
+    return files
+
+
+def path_of(env: str, model: str = MODEL) -> str:
+    """The repository path of a checked-in manifest."""
+    return f"{MANIFESTS_DIR}/{env}/{model}.yaml"
+
+
+def seed_history(state_dir: Path, env: str, version: int, *, model: str = MODEL) -> None:
+    """Record a successful deploy of ``model:version`` in ``env``'s deploy history.
+
+    What the promotion path (staging takes only versions deployed healthily in dev, prod only
+    from staging) reads, as a real deploy would have left it.
+    """
+    from model_deploy.store.local import LocalStateStore
+    from model_deploy.store.records import DeploymentRecord
+
+    key = f"{env}/{model}"
+    record = DeploymentRecord(
+        at=datetime(2026, 1, 10, tzinfo=UTC),
+        action="apply",
+        outcome="succeeded",
+        model_ref=f"{model}:{version}",
+        version=version,
+        manifest_hash="sha256:" + "0" * 64,
+        manifest={},
+        message="seeded by the test",
+        run_id=f"seed-{env}-{version}",
+    )
+    LocalStateStore(state_dir).append_history(key, record)
 
 
 def git(repo: Path, *args: str) -> str:
