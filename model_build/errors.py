@@ -27,3 +27,11 @@ class PipelineError(BuildError):
 
 class GateFailedError(BuildError):
     """The candidate model did not pass the evaluation gate; the message gives the numbers."""
+
+
+class TrackingError(BuildError):
+    """The experiment tracking store (MLflow) refused or failed; the message names its URI."""
+
+
+class BatchError(BuildError):
+    """A batch scoring job failed; the message names the input, chunk or model at fault."""

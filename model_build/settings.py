@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.settings import load_settings as load_from_environment
@@ -28,6 +28,18 @@ class BuildSettings(BaseSettings):
         s3_prefix: Key prefix under the bucket.
         image_uri: Inference image recorded in each model package (required for ``sagemaker``).
         aws_endpoint_url: Endpoint for every AWS service, e.g. a moto server on 127.0.0.1.
+        tracking: Track every local build as an MLflow run (``SLIPWAY_TRACKING=false`` turns
+            it off).
+        tracking_uri: A remote tracking store: ``http(s)://`` (an MLflow tracking server), a
+            SageMaker managed MLflow tracking server ARN
+            (``arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>``, through
+            the sagemaker-mlflow plugin), or a database URI (``sqlite:///``,
+            ``postgresql://``...). Unset: the embedded store in ``tracking_dir``.
+        tracking_dir: Folder of the embedded store (``mlflow.db`` and ``artifacts/``);
+            default: ``tracking`` beside the local registry folder (``.slipway/tracking``).
+        tracking_ui_url: The MLflow UI serving the store, for run links (default: the
+            tracking URI when it is ``http(s)://``; ``http://127.0.0.1:5000``, where
+            ``mlflow ui`` listens, for the embedded store; none for an ARN).
     """
 
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore")
@@ -39,6 +51,28 @@ class BuildSettings(BaseSettings):
     s3_prefix: str = "slipway/models"
     image_uri: str | None = None
     aws_endpoint_url: str | None = None
+    tracking: bool = True
+    tracking_uri: str | None = None
+    tracking_dir: Path | None = None
+    tracking_ui_url: str | None = None
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _known_store(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value.startswith("file:") or ("://" not in value and not value.startswith("arn:")):
+            raise ValueError(
+                "MLflow 3 refuses file stores; give sqlite:///<path>/mlflow.db, an "
+                "http(s):// tracking server or a SageMaker MLflow tracking server ARN"
+            )
+        if value.startswith("arn:") and ":mlflow-" not in value:
+            raise ValueError(
+                "an ARN must name a SageMaker MLflow tracking server "
+                "(arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>)"
+            )
+        return value
 
 
 def load_settings(**overrides: Any) -> BuildSettings:

@@ -207,6 +207,7 @@ def _pinned(name: str) -> str:
 
 
 def frame_rows(frame: pd.DataFrame, features: list[str]) -> list[list[Any]]:
+    """The ``features`` columns of ``frame`` as JSON rows (NaN and missing values as null)."""
     rows = []
     for values in frame[features].itertuples(index=False, name=None):
         rows.append([_plain(v) for v in values])

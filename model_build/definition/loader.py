@@ -8,6 +8,8 @@
 * ``train`` names exactly one of ``estimator`` and ``entrypoint``; the built-in estimator's
   hyperparameters are checked field by field;
 * ``evaluate.threshold`` is for binary models only;
+* ``bias.positive`` is required for multiclass, ``bias.label_threshold`` for regression (and
+  only there);
 * a ``model.yaml`` inside a model folder names the model after its folder.
 
 The error is one :class:`DefinitionError` listing every issue as ``file:line: field: message``.
@@ -173,7 +175,25 @@ def cross_checks(
                 yield ("evaluate", "metrics", index), problem
     if task is not None and task is not Task.BINARY and evaluate.get("threshold") is not None:
         yield ("evaluate", "threshold"), f"is for binary models only (task {task})"
+    yield from _bias_checks(_section(raw, "bias"), task=task)
     yield from _train_checks(_section(raw, "train"))
+
+
+def _bias_checks(
+    bias: dict[str, Any], *, task: Task | None
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if not bias or task is None:
+        return
+    if task is Task.REGRESSION:
+        if bias.get("label_threshold") is None:
+            yield ("bias", "label_threshold"), "is required for a regression model"
+        if bias.get("positive") is not None:
+            yield ("bias", "positive"), "is for classifiers; use label_threshold"
+        return
+    if bias.get("label_threshold") is not None:
+        yield ("bias", "label_threshold"), f"is for regression models only (task {task})"
+    if task is Task.MULTICLASS and bias.get("positive") is None:
+        yield ("bias", "positive"), "is required for a multiclass model (the positive labels)"
 
 
 def _train_checks(train: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str]]:

@@ -155,6 +155,75 @@ class GateSection(_Strict):
         return value
 
 
+Scalar = str | int | float | bool
+"""A label or attribute value as written in YAML."""
+
+
+class ExplainSection(_Strict):
+    """SHAP explanations of the candidate in the evaluation report.
+
+    Attributes:
+        enabled: Compute them (a tree model takes a second or two; the model-agnostic
+            fallback longer: see :mod:`model_bundle.explain`).
+        rows: Holdout rows explained (a seeded sample when the holdout is larger).
+        dependence_plots: Dependence plots drawn, for the most important features.
+    """
+
+    enabled: bool = True
+    rows: int = Field(default=500, ge=10, le=100_000)
+    dependence_plots: int = Field(default=3, ge=0, le=20)
+
+
+class BiasLimit(_Strict):
+    """Bounds a bias metric must stay within (either may be left out).
+
+    Attributes:
+        min: Lowest value allowed.
+        max: Highest value allowed.
+    """
+
+    min: float | None = None
+    max: float | None = None
+
+
+class BiasSection(_Strict):
+    """Bias metrics for a sensitive attribute, as SageMaker Clarify defines them.
+
+    Attributes:
+        attribute: A model input or a column of the entity source (carried into the training
+            set, not into the model).
+        facet: The attribute's values of the sensitive group (Clarify's facet *d*; every
+            other row is facet *a*).
+        positive: Label values counted as the positive outcome (default: the positive class of
+            a binary model; required for multiclass).
+        label_threshold: Regression only (required there): a label or prediction at or above
+            it is the positive outcome.
+        thresholds: Per bias metric (see :mod:`model_build.pipeline.steps.bias`), the bounds
+            the gate enforces.
+    """
+
+    attribute: str = Field(min_length=1)
+    facet: list[Scalar] = Field(min_length=1)
+    positive: list[Scalar] | None = Field(default=None, min_length=1)
+    label_threshold: float | None = None
+    thresholds: dict[str, BiasLimit] = Field(default_factory=dict)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known(cls, value: dict[str, BiasLimit]) -> dict[str, BiasLimit]:
+        from model_build.pipeline.steps.bias import BIAS_METRICS
+
+        unknown = sorted(set(value) - set(BIAS_METRICS))
+        if unknown:
+            raise ValueError(
+                f"unknown bias metric(s) {', '.join(unknown)}; known: {', '.join(BIAS_METRICS)}"
+            )
+        empty = sorted(k for k, v in value.items() if v.min is None and v.max is None)
+        if empty:
+            raise ValueError(f"give min or max for {', '.join(empty)}")
+        return value
+
+
 class SageMakerSection(_Strict):
     """Shape of the SageMaker Pipeline compiled from the same steps.
 
@@ -186,6 +255,8 @@ class ModelDefinition(_Strict):
         train: Estimator or entry point, hyperparameters and seed.
         evaluate: Threshold, report settings and the registered metrics.
         gate: Absolute thresholds and the tolerance against the serving version.
+        explain: SHAP explanations in the report.
+        bias: Bias metrics for a sensitive attribute (and their gate bounds), or None.
         sagemaker: SageMaker Pipeline settings.
     """
 
@@ -194,6 +265,8 @@ class ModelDefinition(_Strict):
     train: TrainSection
     evaluate: EvaluateSection = EvaluateSection()
     gate: GateSection = GateSection()
+    explain: ExplainSection = ExplainSection()
+    bias: BiasSection | None = None
     sagemaker: SageMakerSection
     _folder: Path | None = PrivateAttr(default=None)
 
@@ -237,8 +310,13 @@ class ModelDefinition(_Strict):
         return list(self.evaluate.metrics or metrics_for(self.task))
 
     def lineage(self) -> dict[str, Any]:
-        """The settings that shape the model (no SageMaker settings), as plain JSON values."""
-        return self.model_dump(mode="json", exclude={"sagemaker"})
+        """The settings that shape the model or its gate, as plain JSON values.
+
+        SageMaker and explanation settings are left out, and so is ``bias`` when it is not
+        declared, so adding them changes no digest.
+        """
+        exclude = {"sagemaker", "explain"} | ({"bias"} if self.bias is None else set())
+        return self.model_dump(mode="json", exclude=exclude)
 
     def digest(self) -> str:
         """``sha256:<hex>`` of :meth:`lineage` in canonical JSON."""

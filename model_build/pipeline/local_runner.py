@@ -1,17 +1,24 @@
 """Run the build pipeline of one model on this machine.
 
-validate -> training set -> label check -> train -> evaluate -> plots -> gate -> register.
+validate -> training set -> label check -> train -> evaluate -> plots -> explain -> bias ->
+gate -> track -> register (the model steps are in :mod:`model_build.pipeline.model_steps`).
 Each run writes a folder ``<run_dir>/<run_id>/``::
 
     validation.json      data gate verdict per source
     training_set.json    rows, label rate, time range, per-feature statistics, data hash
-    bundle/              the model bundle (bundle.json, model.joblib)
+    bundle/              the model bundle (an MLflow model folder: MLmodel, model.pkl, ...)
     evaluation.json      task, holdout metrics, per-class tables, calibration, importance,
-                         lineage, gate verdict
+                         explanations, bias, lineage, gate verdict
     plots/               per task (see model_build.pipeline.plots)
+    explanations/        SHAP report and plots (see model_build.pipeline.steps.explain)
+    bias.json            bias metrics of the declared sensitive attribute (when declared)
     gate.json            every gate check with its numbers
     run.json             summary: model, task, status, digests, metrics, registered version,
-                         step timings,
+                         tracking link, step timings
+
+Every run is tracked by ``tracker`` (an MLflow run with its artifacts and the bundle as its
+model; :data:`~model_build.tracking.record.NO_TRACKING` by default); a run that fails before
+its gate is tracked as ``failed`` with its error.
 
 Warnings:
 A blocked or failed run still writes ``run.json`` (status ``blocked`` or ``failed``) before the
@@ -21,7 +28,6 @@ a serving bundle that could not be re-scored) is a warning in the result and in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,67 +35,28 @@ from typing import TYPE_CHECKING
 from foundation.files import write_json_atomic
 from foundation.progress import SILENT, StepReporter
 from model_build.definition.loader import load_definition
-from model_build.errors import GateFailedError
-from model_build.pipeline.plots import write_plots
+from model_build.errors import GateFailedError, TrackingError
+from model_build.pipeline.model_steps import model_steps
+from model_build.pipeline.result import BuildResult
 from model_build.pipeline.run_record import RunRecord, Status, new_run_id
-from model_build.pipeline.serving import HoldoutScoring, ServingModel, serving_baseline
-from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
-from model_build.pipeline.steps.gate import NoServingModel, check_gate, enforce_gate
 from model_build.pipeline.steps.labels import check_label
-from model_build.pipeline.steps.register import git_sha, new_version, register_model
-from model_build.pipeline.steps.train import make_bundle, split_by_time, train_model
 from model_build.pipeline.steps.training_set import (
     build_training_set,
     describe_feature_service,
     read_label,
 )
 from model_build.pipeline.steps.validate import validate_data
-from model_bundle.bundle import save_bundle
+from model_build.tracking.record import NO_TRACKING, BuildRecord, Tracker, slipway_version
 
 if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
     from model_build.definition.schema import ModelDefinition
-    from model_build.pipeline.steps.gate import GateResult
-    from model_build.pipeline.steps.labels import LabelInfo
+    from model_build.pipeline.serving import ServingModel
+    from model_build.pipeline.steps.gate import NoServingModel
     from model_build.pipeline.steps.training_set import TrainingSet
-    from model_build.registry.protocol import ModelRegistry, ModelVersion
+    from model_build.registry.protocol import ModelRegistry
 
 __all__ = ["BuildResult", "Status", "new_run_id", "run_local", "run_training_set"]
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """What a local build produced.
-
-    Attributes:
-        model_name: The model built.
-        task: Its task (``binary``, ``multiclass``, ``regression``).
-        run_id: Run identifier (folder name).
-        run_dir: The run folder.
-        status: ``registered`` (or ``passed`` when registration was skipped).
-        metrics: Holdout metrics of the candidate.
-        artifact_digest: Bundle digest.
-        data_hash: Training data snapshot hash.
-        gate: The gate verdict.
-        version: The registered version, or None when registration was skipped.
-        timings: Seconds per step.
-        seconds: Total wall time.
-        warnings: Every fallback the build took, one line each (also in ``run.json``).
-    """
-
-    model_name: str
-    task: str
-    run_id: str
-    run_dir: Path
-    status: Status
-    metrics: dict[str, float]
-    artifact_digest: str
-    data_hash: str
-    gate: GateResult
-    version: ModelVersion | None
-    timings: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
 
 
 def run_local(
@@ -105,6 +72,7 @@ def run_local(
     rescore: bool = True,
     register: bool = True,
     progress: StepReporter = SILENT,
+    tracker: Tracker = NO_TRACKING,
 ) -> BuildResult:
     """Run every build step of one model locally and register the candidate if the gate passes.
 
@@ -117,7 +85,8 @@ def run_local(
     gate's freshness checks (the current time when None); ``git_commit`` defaults to
     ``git rev-parse HEAD``. With ``rescore`` the serving bundle is scored on this holdout (else
     its recorded metrics are used); with ``register`` a passing candidate is registered.
-    ``progress`` is told when each step starts and ends (draws nothing by default).
+    ``progress`` is told when each step starts and ends (draws nothing by default);
+    ``tracker`` records the run (nothing by default).
 
     Raises:
         DefinitionError: The model definition is invalid.
@@ -139,11 +108,13 @@ def run_local(
             git_commit=git_commit,
             rescore=rescore,
             register=register,
+            tracker=tracker,
         )
     except GateFailedError as exc:
         run.finish(status="blocked", error=str(exc))
         raise
     except Exception as exc:
+        _track_failure(run, tracker=tracker, error=exc)
         run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
 
@@ -159,6 +130,7 @@ def _build(
     git_commit: str | None,
     rescore: bool,
     register: bool,
+    tracker: Tracker,
 ) -> BuildResult:
     folder = run.folder
     definition = run.step(
@@ -200,7 +172,7 @@ def _build(
         "Build the point-in-time training set",
         lambda: build_training_set(repo=repo, data=definition.data, feature_service=service),
     )
-    return _model_steps(
+    return model_steps(
         run,
         definition=definition,
         source=source,
@@ -210,6 +182,7 @@ def _build(
         git_commit=git_commit,
         rescore=rescore,
         register=register,
+        tracker=tracker,
         checked=label,
     )
 
@@ -226,6 +199,7 @@ def run_training_set(
     rescore: bool = True,
     register: bool = True,
     progress: StepReporter = SILENT,
+    tracker: Tracker = NO_TRACKING,
 ) -> BuildResult:
     """Run the model steps (label check to register) on a training set built elsewhere.
 
@@ -244,7 +218,7 @@ def run_training_set(
         model_name=definition.name, task=str(definition.task), params_digest=definition.digest()
     )
     try:
-        return _model_steps(
+        return model_steps(
             run,
             definition=definition,
             source=source,
@@ -254,145 +228,42 @@ def run_training_set(
             git_commit=git_commit,
             rescore=rescore,
             register=register,
+            tracker=tracker,
         )
     except GateFailedError as exc:
         run.finish(status="blocked", error=str(exc))
         raise
     except Exception as exc:
+        _track_failure(run, tracker=tracker, error=exc)
         run.finish(status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
 
 
-def _model_steps(
-    run: RunRecord,
-    *,
-    definition: ModelDefinition,
-    source: str,
-    training_set: TrainingSet,
-    registry: ModelRegistry,
-    serving: ServingModel | NoServingModel,
-    git_commit: str | None,
-    rescore: bool,
-    register: bool,
-    checked: LabelInfo | None = None,
-) -> BuildResult:
-    folder = run.folder
-    task = definition.task
-    write_json_atomic(folder / "training_set.json", training_set.stats())
-    run.summary["data_hash"] = training_set.data_hash
-    label = checked or run.step(
-        "label",
-        f"Check the label ({definition.data.label}, {task})",
-        lambda: check_label(
-            training_set.frame[training_set.label],
-            task=task,
-            label=training_set.label,
-            source=source,
-            max_classes=definition.data.max_classes,
-        ),
+def _track_failure(run: RunRecord, *, tracker: Tracker, error: Exception) -> None:
+    """Track a run that failed before it was tracked; a tracking failure becomes a warning."""
+    name = run.summary.get("model_name")
+    if "tracking" in run.summary or not name or isinstance(error, TrackingError):
+        return
+    record = BuildRecord(
+        model_name=str(name),
+        run_name=run.run_id,
+        status="failed",
+        params={},
+        metrics={f"seconds.{k}": v for k, v in run.timings.items()},
+        tags={
+            "slipway.model_name": str(name),
+            "slipway.run_id": run.run_id,
+            "slipway.failed_step": str(run.summary.get("failed_step", "")),
+            "slipway.error": f"{type(error).__name__}: {error}"[:5000],
+            "slipway.slipway_version": slipway_version(),
+            "mlflow.source.name": "slipway build run",
+        },
+        run_folder=run.folder,
     )
-    model = run.step(
-        "train",
-        f"Train ({definition.train.estimator or definition.train.entrypoint})",
-        lambda: train_model(training_set=training_set, definition=definition, label=label),
-    )
-    bundle = make_bundle(model=model, training_set=training_set, definition=definition)
-    digest = run.step(
-        "save_bundle", "Save the bundle", lambda: save_bundle(bundle, directory=folder / "bundle")
-    )
-    run.summary["artifact_digest"] = digest
-    _, holdout, _ = split_by_time(
-        training_set,
-        holdout_fraction=definition.data.holdout_fraction,
-        task=task,
-        classes=label.classes,
-    )
-    evaluation = run.step(
-        "evaluate",
-        "Evaluate on the holdout",
-        lambda: evaluate_model(
-            estimator=model.estimator,
-            holdout=holdout,
-            features=model.features,
-            label=training_set.label,
-            split=model.split,
-            definition=definition,
-            classes=label.classes,
-        ),
-    )
-    run.summary["metrics"] = evaluation.metrics
-    run.step("plots", "Draw plots", lambda: write_plots(evaluation, out_dir=folder / "plots"))
-
-    def gate() -> GateResult:
-        scoring = HoldoutScoring(
-            holdout=holdout,
-            label=training_set.label,
-            threshold=definition.threshold,
-            bins=definition.evaluate.calibration_bins,
-            directory=folder / "serving_bundle",
-            task=task,
-            metrics=tuple(evaluation.metrics),
-        )
-        baseline, warnings = serving_baseline(
-            serving, registry=registry, scoring=scoring if rescore else None
-        )
-        run.warn(*warnings)
-        return check_gate(metrics=evaluation.metrics, gate=definition.gate, baseline=baseline)
-
-    against = (
-        f" against {serving.environment} {serving.version.ref}"
-        if isinstance(serving, ServingModel)
-        else ""
-    )
-    verdict = run.step("gate", f"Gate{against}", gate)
-    lineage = {
-        "model_name": definition.name,
-        "task": str(task),
-        "feature_service": training_set.info.name,
-        "features": training_set.features,
-        "data_hash": training_set.data_hash,
-        "artifact_digest": digest,
-        "params_digest": definition.digest(),
-    }
-    write_evaluation(
-        evaluation, out_dir=folder, extra={"lineage": lineage, "gate": verdict.to_dict()}
-    )
-    write_json_atomic(folder / "gate.json", verdict.to_dict())
-    run.summary["gate"] = verdict.summary()
-    enforce_gate(verdict, model_name=definition.name, warnings=run.warnings)
-    version: ModelVersion | None = None
-    if register:
-        record = new_version(
-            definition=definition,
-            artifact_digest=digest,
-            metrics=evaluation.metrics,
-            data_hash=training_set.data_hash,
-            features=training_set.features,
-            run_id=run.run_id,
-            git_commit=git_commit or git_sha(),
-            description=f"local build {run.run_id}",
-        )
-        run.summary["git_sha"] = record.git_sha
-        version = run.step(
-            "register",
-            f"Register {definition.name}",
-            lambda: register_model(registry=registry, new=record, bundle_dir=folder / "bundle"),
-        )
-        run.summary["version"] = {"ref": version.ref, "artifact_uri": version.artifact_uri}
-    status: Status = "registered" if version is not None else "passed"
-    seconds = run.finish(status=status)
-    return BuildResult(
-        model_name=definition.name,
-        task=str(task),
-        run_id=run.run_id,
-        run_dir=folder,
-        status=status,
-        metrics=dict(evaluation.metrics),
-        artifact_digest=digest,
-        data_hash=training_set.data_hash,
-        gate=verdict,
-        version=version,
-        timings=dict(run.timings),
-        seconds=seconds,
-        warnings=list(run.warnings),
-    )
+    try:
+        link = tracker.log_build(record)
+    except TrackingError as exc:
+        run.warn(f"the failed run was not tracked: {exc}")
+        return
+    if link is not None:
+        run.summary["tracking"] = link.model_dump()

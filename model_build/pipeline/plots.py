@@ -49,7 +49,7 @@ def write_plots(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
 def _classification(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     metrics, curves = evaluation.metrics, evaluation.curves
     paths: list[Path] = []
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for name, (fpr, tpr) in curves.get("roc", {}).items():
         ax.plot(fpr, tpr, label=_curve_label(evaluation, name, "AUC"))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
@@ -57,18 +57,18 @@ def _classification(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     if "roc_auc" in metrics:
         title += f", AUC {metrics['roc_auc']:.3f}"
     _finish(ax, title=title, x="False positive rate", y="True positive rate")
-    paths.append(_save(fig, out_dir / "roc.png"))
+    paths.append(save_png(fig, out_dir / "roc.png"))
 
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for name, (recall, precision) in curves.get("pr", {}).items():
         ax.plot(recall, precision, label=_curve_label(evaluation, name, "AP"))
     rate = evaluation.split.holdout_label_rate
     if evaluation.task is Task.BINARY and rate is not None:
         ax.axhline(rate, linestyle="--", color="grey", label="base rate")
     _finish(ax, title="Precision-recall curve", x="Recall", y="Precision")
-    paths.append(_save(fig, out_dir / "pr.png"))
+    paths.append(save_png(fig, out_dir / "pr.png"))
 
-    fig, ax = _figure()
+    fig, ax = new_figure()
     filled = [b for b in evaluation.calibration if b.count]
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     ece = f" (ECE {metrics['ece']:.3f})" if "ece" in metrics else ""
@@ -80,11 +80,11 @@ def _classification(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     )
     observed = "Observed positives" if evaluation.task is Task.BINARY else "Top label correct"
     _finish(ax, title="Reliability curve", x="Mean predicted probability", y=observed)
-    paths.append(_save(fig, out_dir / "calibration.png"))
+    paths.append(save_png(fig, out_dir / "calibration.png"))
 
     names = [str(c) for c in evaluation.classes or []]
     size = max(4.5, 0.5 * len(names) + 2.5)
-    fig, ax = _figure(height=size, width=size + 0.5)
+    fig, ax = new_figure(height=size, width=size + 0.5)
     matrix = evaluation.matrix or [[0]]
     image = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(image, ax=ax)
@@ -96,7 +96,7 @@ def _classification(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     ax.set_title("Confusion matrix (holdout)")
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Actual")
-    paths.append(_save(fig, out_dir / "confusion_matrix.png"))
+    paths.append(save_png(fig, out_dir / "confusion_matrix.png"))
     return paths
 
 
@@ -107,7 +107,7 @@ def _regression(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     predicted = np.asarray(evaluation.curves.get("predicted", []), dtype=np.float64)
     metrics = evaluation.metrics
     paths: list[Path] = []
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.scatter(actual, predicted, s=6, alpha=0.4, label="holdout rows")
     if actual.size:
         low, high = (
@@ -121,21 +121,21 @@ def _regression(evaluation: Evaluation, *, out_dir: Path) -> list[Path]:
     ax.set_ylabel("Predicted")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
-    paths.append(_save(fig, out_dir / "predicted_vs_actual.png"))
+    paths.append(save_png(fig, out_dir / "predicted_vs_actual.png"))
 
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.scatter(predicted, actual - predicted, s=6, alpha=0.4)
     ax.axhline(0.0, linestyle="--", color="grey")
     ax.set_title("Residuals (actual - predicted)")
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Residual")
     ax.grid(alpha=0.3)
-    paths.append(_save(fig, out_dir / "residuals.png"))
+    paths.append(save_png(fig, out_dir / "residuals.png"))
     return paths
 
 
 def _importance(evaluation: Evaluation, *, out_dir: Path) -> Path:
-    fig, ax = _figure(height=max(3.0, 0.35 * len(evaluation.importance) + 1.0))
+    fig, ax = new_figure(height=max(3.0, 0.35 * len(evaluation.importance) + 1.0))
     ranked = list(reversed(evaluation.importance))
     ax.barh(
         [i.feature for i in ranked],
@@ -145,7 +145,7 @@ def _importance(evaluation: Evaluation, *, out_dir: Path) -> Path:
     )
     ax.set_title("Permutation importance (holdout)")
     ax.set_xlabel(_IMPORTANCE_AXIS[evaluation.task])
-    return _save(fig, out_dir / "feature_importance.png")
+    return save_png(fig, out_dir / "feature_importance.png")
 
 
 def _curve_label(evaluation: Evaluation, name: str, what: str) -> str:
@@ -156,7 +156,8 @@ def _curve_label(evaluation: Evaluation, name: str, what: str) -> str:
     return f"class {name}"
 
 
-def _figure(height: float = 4.5, width: float = 6.0) -> tuple[Any, Any]:
+def new_figure(height: float = 4.5, width: float = 6.0) -> tuple[Any, Any]:
+    """A figure on the Agg canvas and its one axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -175,7 +176,8 @@ def _finish(ax: Any, *, title: str, x: str, y: str) -> None:
     ax.legend(loc="lower right", fontsize="small")
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_png(fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG without the time or software in its metadata; return ``path``."""
     fig.tight_layout()
     fig.savefig(path, format="png", metadata={"Software": None})
     return path

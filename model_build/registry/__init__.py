@@ -14,14 +14,18 @@ if TYPE_CHECKING:
     from model_build.registry.local import LocalRegistry, StatusChange
     from model_build.registry.protocol import (
         ApprovalStatus,
+        BiasRecord,
         ModelRegistry,
         ModelVersion,
         NewVersion,
+        TrackingLink,
     )
     from model_build.registry.sagemaker import SageMakerRegistry
 
 _HOMES = {
     "ApprovalStatus": "protocol",
+    "BiasRecord": "protocol",
+    "TrackingLink": "protocol",
     "LocalRegistry": "local",
     "ModelRegistry": "protocol",
     "ModelVersion": "protocol",
@@ -33,12 +37,14 @@ _HOMES = {
 
 __all__ = [
     "ApprovalStatus",
+    "BiasRecord",
     "LocalRegistry",
     "ModelRegistry",
     "ModelVersion",
     "NewVersion",
     "SageMakerRegistry",
     "StatusChange",
+    "TrackingLink",
     "open_registry",
 ]
 

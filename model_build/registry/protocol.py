@@ -20,6 +20,48 @@ class ApprovalStatus(StrEnum):
     REJECTED = "Rejected"
 
 
+class TrackingLink(BaseModel):
+    """Where a version's build run is in the experiment tracking store (MLflow).
+
+    Attributes:
+        tracking_uri: The tracking store (``sqlite:///...``, ``https://...`` or a SageMaker
+            managed MLflow tracking server ARN).
+        experiment_id: The run's experiment (one per model).
+        run_id: The MLflow run id.
+        model_uri: The logged model (``models:/m-<id>``), loadable with
+            ``mlflow.pyfunc.load_model``.
+        run_url: The run's page in the MLflow UI, when the store has a known UI address.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+    model_uri: str = ""
+    run_url: str = ""
+
+
+class BiasRecord(BaseModel):
+    """The bias metrics registered with a version (see ``model_build.pipeline.steps.bias``).
+
+    Attributes:
+        attribute: The sensitive attribute.
+        facet: Its values forming the sensitive group (Clarify's facet *d*).
+        metrics: Clarify's metrics by Slipway name; None when one cannot be computed.
+        limits: The gate bounds per metric (``{"min": x, "max": y}``), if any.
+        passed: Whether every bound held (None: no bound declared).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: str
+    facet: list[Any]
+    metrics: dict[str, float | None]
+    limits: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    passed: bool | None = None
+
+
 class NewVersion(BaseModel):
     """Everything recorded when a version is registered (lineage and evaluation).
 
@@ -35,8 +77,10 @@ class NewVersion(BaseModel):
         data_hash: Hash of the training data snapshot.
         feature_service: Feast feature service the model reads.
         features: Ordered feature list the model was trained on.
-        run_id: Build run identifier.
+        run_id: Build run identifier (Slipway's run folder name).
         description: Free text.
+        tracking: The build's MLflow run and logged model, when the build was tracked.
+        bias: Bias metrics of a declared sensitive attribute, when the model declares one.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -52,6 +96,8 @@ class NewVersion(BaseModel):
     features: list[str]
     run_id: str = ""
     description: str = ""
+    tracking: TrackingLink | None = None
+    bias: BiasRecord | None = None
 
 
 class ModelVersion(NewVersion):

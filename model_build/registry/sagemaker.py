@@ -124,6 +124,7 @@ class SageMakerRegistry:
             "artifact_digest": new.artifact_digest,
             "run_id": new.run_id,
             "metrics": new.metrics,
+            "bias": new.bias.model_dump(mode="json") if new.bias else None,
         }
         metrics_uri = self._aws.put_json(
             metrics_doc, bucket=self.s3_bucket, key=f"{base}/metrics.json"
@@ -355,6 +356,8 @@ class SageMakerRegistry:
             features=json.loads(fields.get("features", "[]")),
             run_id=fields.get("run_id", ""),
             description=fields.get("description", ""),
+            tracking=json.loads(fields["tracking"]) if fields.get("tracking") else None,
+            bias=json.loads(fields["bias"]) if fields.get("bias") else None,
             version=int(number),
             status=_FROM_SAGEMAKER[desc["ModelApprovalStatus"]],
             artifact_uri=str(containers[0].get("ModelDataUrl", "")),

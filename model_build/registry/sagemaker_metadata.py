@@ -31,9 +31,10 @@ FORMAT = "1"
 #: Fields that identify a version; always kept in the properties.
 CORE_FIELDS = (
     "model_name", "task", "artifact_digest", "git_sha", "data_hash", "feature_service", "run_id",
+    "tracking",
 )  # fmt: skip
 #: Fields that may move to a lineage document on S3 when the properties run out of room.
-BULK_FIELDS = ("features", "params", "description")
+BULK_FIELDS = ("features", "params", "description", "bias")
 METRICS_FIELD = "metrics"
 LINEAGE_URI_FIELD = "lineage_uri"
 _EXTRA_CHARS = frozenset("_.:/=+-@")
@@ -62,6 +63,8 @@ def version_fields(new: NewVersion) -> dict[str, str]:
         "features": json.dumps(new.features),
         "params": json.dumps(new.params, allow_nan=False),
         "description": new.description,
+        "tracking": new.tracking.model_dump_json() if new.tracking else "",
+        "bias": new.bias.model_dump_json() if new.bias else "",
         METRICS_FIELD: json.dumps(new.metrics, allow_nan=False),
     }
 

@@ -32,9 +32,9 @@ class GateCheck:
 
     Attributes:
         metric: Metric name.
-        kind: ``absolute`` (a threshold from model.yaml) or ``serving`` (against the serving
-            version).
-        candidate: The candidate's value.
+        kind: ``absolute`` (a threshold from model.yaml), ``serving`` (against the serving
+            version) or ``bias`` (a bound of ``bias.thresholds``).
+        candidate: The candidate's value (None: a bias metric that cannot be computed).
         limit: The value the candidate had to reach (minimum or maximum).
         passed: Whether it did.
         message: One line with the numbers.
@@ -43,8 +43,8 @@ class GateCheck:
     """
 
     metric: str
-    kind: Literal["absolute", "serving"]
-    candidate: float
+    kind: Literal["absolute", "serving", "bias"]
+    candidate: float | None
     limit: float
     passed: bool
     message: str
@@ -136,11 +136,16 @@ def recorded_baseline(version: ModelVersion, *, environment: str) -> Baseline:
 
 
 def check_gate(
-    *, metrics: dict[str, float], gate: GateSection, baseline: Baseline | NoServingModel
+    *,
+    metrics: dict[str, float],
+    gate: GateSection,
+    baseline: Baseline | NoServingModel,
+    extra: Sequence[GateCheck] = (),
 ) -> GateResult:
     """Compare the candidate's holdout ``metrics`` with the thresholds and the ``baseline``.
 
-    Thresholds are checked in the order ``gate.thresholds`` lists them.
+    Thresholds are checked in the order ``gate.thresholds`` lists them; ``extra`` checks (the
+    bias bounds, :func:`~model_build.pipeline.steps.bias.bias_checks`) follow them.
 
     Raises:
         PipelineError: A metric the gate needs is missing from ``metrics``, or has no
@@ -176,6 +181,7 @@ def check_gate(
                     where=f"{baseline.environment} {baseline.ref}",
                 )
             )
+    checks.extend(extra)
     return GateResult(passed=all(c.passed for c in checks), checks=checks, compared_with=baseline)
 
 
