@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from feature_store.errors import FeastOperationError
 from feature_store.spark.session import config_uses_spark, session_for
+from feature_store.store_errors import store_errors
 
 if TYPE_CHECKING:
     from feature_store.gate import SourceReport
@@ -102,8 +103,11 @@ def materialize(
                 store.materialize_incremental(end_date=end, feature_views=names)
             else:
                 store.materialize(start_date=start, end_date=end, feature_views=names)
-    except (ValueError, TypeError, RuntimeError, OSError, KeyError) as exc:
-        raise FeastOperationError(f"{repo.path}: materialization failed: {exc}") from exc
+    except store_errors() as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise FeastOperationError(
+            f"{repo.path}: materialization failed: {type(exc).__name__}: {detail}"
+        ) from exc
     return MaterializeResult(
         views=names,
         sources=sources,

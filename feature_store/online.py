@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from feature_store.errors import FeastOperationError
+from feature_store.store_errors import store_errors
 
 if TYPE_CHECKING:
     from feature_store.repo import FeatureRepo
@@ -46,29 +47,7 @@ def read_online(
         columns = list(entities.values())
         rows = [dict(zip(entities, values, strict=True)) for values in zip(*columns, strict=True)]
         result = store.get_online_features(features=refs, entity_rows=rows).to_dict()
-    except _read_errors() as exc:
+    except store_errors() as exc:
         raise FeastOperationError(f"online read failed: {type(exc).__name__}: {exc}") from exc
     n = lengths.pop()
     return [{name: values[i] for name, values in result.items()} for i in range(n)]
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    """What a failed read raises: Feast's errors, bad arguments, and the store client's errors.
-
-    A Redis (or Redis Cluster) node that is down or times out raises ``redis.RedisError``,
-    which is not an ``OSError``; it is a failed read like the others.
-    """
-    from feast.errors import FeastError as FeastLibraryError
-
-    errors: tuple[type[BaseException], ...] = (
-        FeastLibraryError,
-        ValueError,
-        KeyError,
-        TypeError,
-        OSError,
-    )
-    try:
-        from redis.exceptions import RedisError
-    except ImportError:  # no Redis client installed: no Redis store to fail either
-        return errors
-    return (*errors, RedisError)

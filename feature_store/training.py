@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from feature_store.errors import FeastOperationError
+from feature_store.store_errors import store_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,8 +52,6 @@ def get_training_frame(
         raise FeastOperationError("give either a feature service or a list of features")
     if "event_timestamp" not in entity_df.columns:
         raise FeastOperationError("the entity frame needs an 'event_timestamp' column")
-    from feast.errors import FeastError as FeastLibraryError
-
     store = repo.open_store()
     tagged = entity_df.reset_index(drop=True).assign(**{ROW_ID: range(len(entity_df))})
     try:
@@ -60,8 +59,11 @@ def get_training_frame(
         joined = store.get_historical_features(
             entity_df=tagged, features=refs, full_feature_names=full_feature_names
         ).to_df()
-    except (FeastLibraryError, ValueError, KeyError, TypeError) as exc:
-        raise FeastOperationError(f"historical retrieval failed: {exc}") from exc
+    except store_errors() as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise FeastOperationError(
+            f"historical retrieval failed: {type(exc).__name__}: {detail}"
+        ) from exc
     added = [c for c in joined.columns if c not in tagged.columns]
     result = tagged.merge(joined[[ROW_ID, *added]], on=ROW_ID, how="left", validate="one_to_one")
     return result.sort_values(ROW_ID).drop(columns=ROW_ID).reset_index(drop=True)
