@@ -33,7 +33,6 @@ from services.feature_server.stores.rows import Row
 from services.feature_server.timestamps import format_sqlite_ts
 
 _SQL_KEYS: Final = 10_000
-_MMAP_BYTES: Final = 1 << 30
 _KEY: Final = itemgetter(0)
 _NAME: Final = itemgetter(1)
 _VALUE: Final = itemgetter(2)
@@ -91,8 +90,7 @@ class SqliteReader:
                 check_same_thread=False,
                 cached_statements=512,
             )
-            # Pages through mmap: a cold read touches hundreds of pages, each a pread otherwise.
-            conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+            # No mmap: a database truncated under a mapping kills the process (SIGBUS).
             local.conn, local.ident = conn, (stat.st_dev, stat.st_ino)
             local.cache, local.version, local.cached = {}, None, 0
             local.pragma = conn.cursor()
