@@ -49,6 +49,16 @@ def promote_command(
             "record it.",
         ),
     ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="The model to promote: its manifest ENV/MODEL.yaml (default: the MODEL of "
+            "MODEL:N).",
+            show_default=False,
+        ),
+    ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
@@ -63,11 +73,14 @@ def promote_command(
     manifests_dir: cs.ManifestsOption = None,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Propose a model version for an environment by pull request (branch slipway/promote-ENV).
+    """Propose a model version for an environment by pull request.
 
-    Edits only the manifest's model block, commits it, and opens the pull request or updates
-    the open one (never a duplicate), with the deploy plan in its body. Re-running with the
-    same inputs changes nothing. A Rejected version is refused without --override-rejection.
+    One model at a time: its manifest model_deploy/environments/ENV/MODEL.yaml, on branch
+    slipway/promote-ENV/MODEL, so promoting one model never touches another's manifest. Name
+    the model with MODEL:N or --model (with --from). Edits only the manifest's model block,
+    commits it, and opens the pull request or updates the open one (never a duplicate), with
+    a link to the plan in its body. Re-running with the same inputs changes nothing. A
+    Rejected version is refused without --override-rejection.
     """
     from ci.actions import write_outputs
     from ci.context import ci_context
@@ -84,6 +97,7 @@ def promote_command(
         base=config.base_branch,
         manifests_dir=config.manifests_dir,
         registry=registry,
+        model=model,
     )
     result = promote(
         request, forge=context.forge, registries=context.registries, planner=context.planner()

@@ -12,11 +12,13 @@ import httpx
 
 from slipway.demo.loop import (
     ENVIRONMENTS,
-    MODEL,
+    MANIFESTS,
+    MODELS,
     LoopPaths,
+    build_checkout,
+    build_models,
     feature_server,
     init_gitops_repo,
-    latest_version,
     promote_and_deploy,
     slipway,
     stop_endpoints,
@@ -28,10 +30,16 @@ if TYPE_CHECKING:
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 DRIVER, CUSTOMER, DISTANCE = 1001, 201, 7.5
+#: Which online features each model reads, and the request values it needs.
+SERVICES = {"driver_ranking": "driver_ranking_v1", "trip_fare": "trip_fare_v1"}
 
 
 def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
-    """Build, register, approve, promote dev -> staging -> prod by PR, then serve a prediction.
+    """Build and register both models, promote each dev -> staging -> prod by PR, predict.
+
+    The driver ranking classifier and the trip fare regression model travel the same loop,
+    each through its own manifests (``<env>/<model>.yaml``), pull requests and endpoints; the
+    build runs in a git checkout so each version records its build commit.
 
     Args:
         run: The demo run (its repo is applied and materialized).
@@ -39,81 +47,95 @@ def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
         keep_running: Leave the endpoints running afterwards.
     """
     paths = LoopPaths(root=run.workdir, feature_repo=run.repo.path)
-    source = _manifests_source()
+    source = _deploy_source()
     stop_endpoints(paths)  # a previous run's endpoints, if any
     run.step("Create the local git forge", lambda: init_gitops_repo(paths=paths, source=source))
-    run.step(
-        "Build, evaluate and register (slipway build run)",
-        lambda: slipway(
-            paths,
-            "build",
-            "run",
-            "--repo",
-            str(paths.feature_repo),
-            "--run-dir",
-            str(paths.runs),
-            "--registry-path",
-            str(paths.registry),
-            "--now",
-            end.isoformat(),
-        ),
+    checkout = build_checkout(paths=paths, checkout=_checkout())
+    run.outputs["build_checkout"] = str(checkout)
+    versions = run.step(
+        "Build, evaluate and register every model (slipway build run)",
+        lambda: build_models(paths, checkout=checkout, now=end.isoformat()),
     )
-    version = latest_version(paths)
-    run.outputs["version"] = version
-    run.step(
-        f"Approve {MODEL}:{version} (slipway models approve)",
-        lambda: slipway(paths, "models", "approve", f"{MODEL}:{version}", "--reason", "demo"),
-    )
+    run.outputs["versions"] = versions
+    run.outputs["version"] = int(versions[MODELS[0]].split(":")[1])
+    for model in MODELS:
+        ref = versions[model]
+        run.step(
+            f"Approve {ref} (slipway models approve)",
+            functools.partial(slipway, paths, "models", "approve", ref, "--reason", "demo"),
+        )
+    predictions: dict[str, Any] = {}
     try:
         for env in ENVIRONMENTS:
-            facts = run.step(
-                f"Promote to {env}: PR, plan comment, approve, merge, deploy",
-                functools.partial(
-                    promote_and_deploy, paths, env, version=version if env == "dev" else None
-                ),
-            )
-            run.outputs.setdefault("promotions", []).append(facts)
-        prediction = run.step("Query features and the prod endpoint", lambda: _predict(paths))
-        run.outputs["prediction"] = prediction
+            for model in MODELS:
+                facts = run.step(
+                    f"Promote {model} to {env}: PR, plan comment, approve, merge, deploy",
+                    functools.partial(
+                        promote_and_deploy,
+                        paths,
+                        env,
+                        model=model,
+                        version=versions[model] if env == "dev" else None,
+                    ),
+                )
+                run.outputs.setdefault("promotions", []).append(facts)
+        predictions.update(
+            run.step("Query features and both prod endpoints", lambda: _predict_all(paths))
+        )
+        run.outputs["predictions"] = predictions
+        run.outputs["prediction"] = predictions[MODELS[0]]
     finally:
         if not keep_running:
             stop_endpoints(paths)
     run.outputs["links"] = {
-        "model": f"{MODEL}:{version} (registry {paths.registry})",
+        "models": ", ".join(f"{ref}" for ref in versions.values())
+        + f" (registry {paths.registry})",
+        "build checkout": str(checkout),
         "build runs": str(paths.runs),
         "gitops repo": f"{paths.git_repo} (slipway ci pr list)",
-        "prediction": json.dumps(prediction),
+        **{f"prediction {model}": json.dumps(p) for model, p in predictions.items()},
     }
 
 
-def _manifests_source() -> Path:
-    for candidate in (
-        Path.cwd() / "model_deploy" / "environments",
-        CHECKOUT / "model_deploy" / "environments",
-    ):
-        if (candidate / "prod.yaml").is_file():
+def _checkout() -> Path:
+    """The Slipway checkout the demo runs from (holding model_build/models)."""
+    for candidate in (Path.cwd(), CHECKOUT):
+        if (candidate / "model_build" / "models").is_dir():
             return candidate
-    raise DemoError("model_deploy/environments not found; run the demo from the Slipway checkout")
+    raise DemoError("model_build/models not found; run the demo from the Slipway checkout")
 
 
-def _predict(paths: LoopPaths) -> dict[str, Any]:
-    prod_port = _port(paths, "prod")
+def _deploy_source() -> Path:
+    for candidate in (Path.cwd() / "model_deploy", CHECKOUT / "model_deploy"):
+        if (candidate / "environments.yaml").is_file():
+            return candidate
+    raise DemoError("model_deploy/environments.yaml not found; run the demo from the checkout")
+
+
+def _predict_all(paths: LoopPaths) -> dict[str, Any]:
+    """A prediction from each model's prod endpoint, on features from one feature server."""
     with feature_server(paths) as url:
-        body = {
-            "feature_service": "driver_ranking_v1",
-            "entities": {
-                "driver_id": [DRIVER],
-                "customer_id": [CUSTOMER],
-                "trip_distance_km": [DISTANCE],
-            },
-        }
-        response = httpx.post(f"{url}/get-online-features", json=body, timeout=10)
-        if response.status_code != 200:
-            raise DemoError(f"feature server answered {response.status_code}: {response.text}")
-        doc = response.json()
+        return {model: _predict(paths, model, url=url) for model in MODELS}
+
+
+def _predict(paths: LoopPaths, model: str, *, url: str) -> dict[str, Any]:
+    """A prediction from ``model``'s prod endpoint, on features read from the feature server."""
+    prod_port = _port(paths, f"prod/{model}")
+    meta = httpx.get(f"http://127.0.0.1:{prod_port}/metadata", timeout=10).json()
+    body = {
+        "feature_service": SERVICES[model],
+        "entities": {
+            "driver_id": [DRIVER],
+            "customer_id": [CUSTOMER],
+            "trip_distance_km": [DISTANCE],
+        },
+    }
+    response = httpx.post(f"{url}/get-online-features", json=body, timeout=10)
+    if response.status_code != 200:
+        raise DemoError(f"feature server answered {response.status_code}: {response.text}")
+    doc = response.json()
     names = doc["metadata"]["feature_names"]
     row = {name: result["values"][0] for name, result in zip(names, doc["results"], strict=True)}
-    meta = httpx.get(f"http://127.0.0.1:{prod_port}/metadata", timeout=10).json()
     instance = {
         name: row.get(name, DISTANCE if name == "trip_distance_km" else None)
         for name in meta["features"]
@@ -122,7 +144,7 @@ def _predict(paths: LoopPaths) -> dict[str, Any]:
         f"http://127.0.0.1:{prod_port}/invocations", json={"instances": [instance]}, timeout=10
     )
     if answer.status_code != 200:
-        raise DemoError(f"prod endpoint answered {answer.status_code}: {answer.text}")
+        raise DemoError(f"prod {model} endpoint answered {answer.status_code}: {answer.text}")
     prediction = answer.json()["predictions"][0]
     return {
         "driver_id": DRIVER,
@@ -132,11 +154,11 @@ def _predict(paths: LoopPaths) -> dict[str, Any]:
     }
 
 
-def _port(paths: LoopPaths, env: str) -> int:
+def _port(paths: LoopPaths, key: str) -> int:
     from model_deploy.manifest.loader import load_manifest
 
-    loaded = load_manifest(path=paths.git_repo / "model_deploy" / "environments" / f"{env}.yaml")
+    loaded = load_manifest(path=paths.git_repo / MANIFESTS / f"{key}.yaml")
     port = getattr(loaded.manifest.target, "port", None)
     if port is None:
-        raise DemoError(f"{env}: the demo needs a local target with a port")
+        raise DemoError(f"{key}: the demo needs a local target with a port")
     return int(port)

@@ -2,7 +2,10 @@
 
 Each step runs the real ``slipway`` command a user or a workflow would run, as a subprocess
 with settings pointed at the demo's own folder: a local registry, a local git forge (a git
-repository holding the environment manifests) and local endpoints.
+repository holding the environments file and one manifest per environment and model) and
+local endpoints (one per environment and model). The build runs in a git checkout of the
+model definitions (the Slipway checkout when it is clean, else a build repository committed
+under the demo folder), so every version records the commit it was built from.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from foundation.settings import load_settings
 from slipway.errors import DemoError
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-MODEL = "driver_ranking"
+MODELS = ("driver_ranking", "trip_fare")
+MODEL = MODELS[0]
 MANIFESTS = Path("model_deploy") / "environments"
+ENVIRONMENTS_FILE = Path("model_deploy") / "environments.yaml"
+MODEL_FOLDERS = Path("model_build") / "models"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class LoopPaths:
         return self.root / "runs"
 
     @property
+    def build_repo(self) -> Path:
+        """The build repository made when the Slipway checkout is not a clean git work tree."""
+        return self.root / "build"
+
+    @property
     def deploy_state(self) -> Path:
         """Local deploy target state (pids, ports, history)."""
         return self.root / "deploy"
@@ -75,15 +86,15 @@ class LoopPaths:
         }
 
 
-def slipway(paths: LoopPaths, *args: str, timeout: float = 600) -> str:
-    """Run one ``slipway`` command of the loop and return its stdout.
+def slipway(paths: LoopPaths, *args: str, timeout: float = 600, cwd: Path | None = None) -> str:
+    """Run one ``slipway`` command of the loop (in the gitops repo) and return its stdout.
 
     Raises:
         DemoError: The command failed; the message carries its last error line.
     """
     result = subprocess.run(
         [sys.executable, "-m", "slipway", *args],
-        cwd=paths.git_repo,
+        cwd=cwd or paths.git_repo,
         env=paths.env(),
         capture_output=True,
         text=True,
@@ -98,30 +109,47 @@ def slipway(paths: LoopPaths, *args: str, timeout: float = 600) -> str:
 
 
 def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:
-    """Create the demo's git repository holding the environment manifests, nothing deployed.
+    """Create the demo's git repository: the environments file and every manifest.
+
+    Nothing is deployed (dev's versions become ``model: null`` too).
 
     Args:
         paths: Demo paths.
-        source: The checked-in ``model_deploy/environments`` folder.
+        source: The checked-in ``model_deploy`` folder (``environments.yaml``,
+            ``environments/<env>/<model>.yaml``).
     """
     repo = paths.git_repo
     if repo.exists():
         shutil.rmtree(repo)
-    target = repo / MANIFESTS
-    target.mkdir(parents=True)
-    for manifest in sorted(source.glob("*.yaml")):
+    for manifest in sorted((source / "environments").glob("*/*.yaml")):
         text = manifest.read_text()
-        if manifest.stem == "dev":
+        if manifest.parent.name == "dev":
             text = _without_block(text, "model", "model: null\n")
-        # The sample prod freeze window is real policy; the demo must run on any date.
-        text = _without_block(text, "freeze_windows", "freeze_windows: []\n")
-        (target / manifest.name).write_text(text)
-    schema = source.parent / "manifest.schema.json"
+        target = repo / MANIFESTS / manifest.parent.name / manifest.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    (repo / ENVIRONMENTS_FILE).write_text(_unfrozen(source / "environments.yaml"))
+    schema = source / "manifest.schema.json"
     if schema.is_file():
         shutil.copy(schema, repo / "model_deploy" / schema.name)
-    git = ["git", "-c", "user.name=Slipway Demo", "-c", "user.email=demo@slipway.invalid"]
-    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
-        subprocess.run([*git, *command], cwd=repo, check=True, capture_output=True)
+    _commit(repo, "init")
+
+
+def _unfrozen(path: Path) -> str:
+    """The environments file without freeze windows (real policy; the demo runs on any date)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    document = yaml.load(path.read_text())
+    for rules in (document.get("environments") or {}).values():
+        defaults = rules.get("defaults") if hasattr(rules, "get") else None
+        if defaults is not None and "freeze_windows" in defaults:
+            defaults["freeze_windows"] = []
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
 
 
 def _without_block(text: str, key: str, replacement: str) -> str:
@@ -143,6 +171,61 @@ def _without_block(text: str, key: str, replacement: str) -> str:
     return "".join(out)
 
 
+def _commit(repo: Path, message: str) -> None:
+    git = ["git", "-c", "user.name=Slipway Demo", "-c", "user.email=demo@slipway.invalid"]
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
+        subprocess.run([*git, *command], cwd=repo, check=True, capture_output=True)
+
+
+def build_checkout(*, paths: LoopPaths, checkout: Path) -> Path:
+    """The git work tree the build runs in, so a version records the commit it was built from.
+
+    The Slipway checkout itself when it is a clean git work tree; otherwise a build repository
+    under the demo folder holding the model definitions, committed (its commit is the one
+    recorded).
+    """
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True, check=False
+    )
+    if status.returncode == 0 and not status.stdout.strip() and (checkout / MODEL_FOLDERS).is_dir():
+        return checkout
+    repo = paths.build_repo
+    if repo.exists():
+        shutil.rmtree(repo)
+    shutil.copytree(
+        checkout / MODEL_FOLDERS,
+        repo / MODEL_FOLDERS,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    _commit(repo, "models")
+    return repo
+
+
+def build_models(paths: LoopPaths, *, checkout: Path, now: str) -> dict[str, str]:
+    """Build every model folder of ``checkout`` (in it) and return ``{model: MODEL:VERSION}``.
+
+    Raises:
+        DemoError: A model failed to build or registered no version.
+    """
+    out = slipway(
+        paths,
+        "build", "run",
+        "--models-dir", str(checkout / MODEL_FOLDERS),
+        "--repo", str(paths.feature_repo),
+        "--run-dir", str(paths.runs),
+        "--registry-path", str(paths.registry),
+        "--now", now,
+        "--format", "json",
+        cwd=checkout,
+    )  # fmt: skip
+    builds = json.loads(out).get("builds", [])
+    versions = {b["model"]: b["version"] for b in builds if b.get("version")}
+    missing = [name for name in MODELS if name not in versions]
+    if missing:
+        raise DemoError(f"the build registered no version of {', '.join(missing)}")
+    return versions
+
+
 def latest_version(paths: LoopPaths) -> int:
     """The newest registered version of the demo model."""
     listing = json.loads(slipway(paths, "models", "list", MODEL, "--format", "json"))
@@ -152,29 +235,36 @@ def latest_version(paths: LoopPaths) -> int:
     return max(int(v["version"]) for v in versions)
 
 
-def promote_and_deploy(paths: LoopPaths, env: str, *, version: int | None) -> dict[str, Any]:
-    """Open (or adopt) the promotion PR, comment the plan, approve, merge, apply.
+def promote_and_deploy(
+    paths: LoopPaths, env: str, *, model: str, version: str | None
+) -> dict[str, Any]:
+    """Promote ``model`` to ``env``: PR, plan comment, approval, merge, apply.
 
     Args:
         paths: Demo paths.
         env: Target environment.
-        version: Version to promote to ``dev``; later environments take the previous one's.
+        model: The model (its manifest ``<env>/<model>.yaml``; the other model's is untouched).
+        version: ``MODEL:VERSION`` to promote to ``dev``; later environments take the previous
+            one's.
 
     Returns:
-        Facts for the summary (PR number, plan excerpt).
+        Facts for the summary (PR number, what was deployed).
     """
-    source = ["--from", ENVIRONMENTS[ENVIRONMENTS.index(env) - 1]] if version is None else []
-    wanted = [f"{MODEL}:{version}"] if version is not None else []
-    out = slipway(paths, "promote", "--to", env, *wanted, *source, "--format", "json")
+    if version is None:
+        what = ["--from", ENVIRONMENTS[ENVIRONMENTS.index(env) - 1], "--model", model]
+    else:
+        what = [version]
+    out = slipway(paths, "promote", "--to", env, *what, "--format", "json")
     result = json.loads(out)
     pr = result.get("pr_number")
-    facts: dict[str, Any] = {"env": env, "pr": pr, "model": result.get("model")}
+    key = f"{env}/{model}"
+    facts: dict[str, Any] = {"env": key, "pr": pr, "model": result.get("model")}
     if pr is not None:
-        slipway(paths, "ci", "comment-plan", "--pr", str(pr), "--env", env)
+        slipway(paths, "ci", "comment-plan", "--pr", str(pr), "--env", key)
         slipway(paths, "ci", "pr", "approve", str(pr), "--by", "demo-reviewer")
         slipway(paths, "ci", "pr", "merge", str(pr))
     subprocess.run(["git", "checkout", "-q", "main"], cwd=paths.git_repo, check=True)
-    facts["apply"] = slipway(paths, "deploy", "apply", env).strip().splitlines()[-1:]
+    facts["apply"] = slipway(paths, "deploy", "apply", key).strip().splitlines()[-1:]
     return facts
 
 
@@ -233,7 +323,6 @@ def stop_endpoints(paths: LoopPaths) -> None:
         deploy_state_dir=paths.deploy_state,
     )
     deployer = Deployer(settings=settings)
-    for env in ENVIRONMENTS:
-        loaded = deployer.load(env)
-        manifest = loaded.manifest
-        deployer.target(manifest.target.kind).stop(env=env, manifest=manifest)
+    for key in deployer.deployments():
+        manifest = deployer.load(key).manifest
+        deployer.target(manifest.target.kind).stop(env=key, manifest=manifest)

@@ -30,19 +30,40 @@ def test_main_job_runs_the_whole_loop(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     for env_name in ("dev", "staging", "prod"):
-        assert f"Promote to {env_name}" in out
+        for model in ("driver_ranking", "trip_fare"):
+            assert f"Promote {model} to {env_name}" in out
     assert '"model": "driver_ranking:1"' in out
-    # Three promotion PRs were opened and merged in the local forge.
+    assert '"model": "trip_fare:1"' in out
+    assert '"prediction": ' in out  # the regression endpoint answers {prediction}
+    # Six promotion PRs (two models x three environments) were opened and merged.
     records = sorted((workdir / "gitops" / ".git" / "slipway" / "prs").glob("*.json"))
     prs = [json.loads(p.read_text()) for p in records]
-    assert len(prs) == 3
+    assert len(prs) == 6
     assert all(pr["state"] == "merged" for pr in prs)
-    # Every manifest on main names the promoted version.
+    # Every manifest on main names its model's promoted version; one file per model.
+    manifests = workdir / "gitops" / "model_deploy" / "environments"
     for env_name in ("dev", "staging", "prod"):
-        text = (
-            workdir / "gitops" / "model_deploy" / "environments" / f"{env_name}.yaml"
-        ).read_text()
-        assert "version: 1" in text
+        for model in ("driver_ranking", "trip_fare"):
+            text = (manifests / env_name / f"{model}.yaml").read_text()
+            assert f"name: {model}\n  version: 1" in text
+    # Lineage: each version records the commit of the checkout it was built in, never the
+    # gitops repository's.
+    gitops_head = _head(workdir / "gitops")
+    for model in ("driver_ranking", "trip_fare"):
+        (record,) = (workdir / "registry" / model).glob("*/version.json")
+        sha = json.loads(record.read_text())["git_sha"]
+        assert len(sha) == 40
+        assert sha != gitops_head
+        built_in = workdir / "build" if (workdir / "build").is_dir() else ROOT
+        assert sha == _head(built_in)
     # The endpoints were stopped afterwards (no --keep-running).
     lsof = subprocess.run(["ss", "-ltn"], capture_output=True, text=True, check=False).stdout
     assert ":8603 " not in lsof
+    assert ":8613 " not in lsof
+
+
+def _head(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
