@@ -122,7 +122,8 @@ def write_mlflow_files(
     if mlflow_version:
         doc["mlflow_version"] = mlflow_version
     if example is not None and len(example):
-        split = {"columns": list(features), "data": frame_rows(example, features)}
+        rows = frame_rows(example, features, categorical=categorical)
+        split = {"columns": list(features), "data": rows}
         (directory / EXAMPLE_FILE).write_text(json.dumps(split, allow_nan=False))
         (directory / SERVING_EXAMPLE_FILE).write_text(
             json.dumps({"dataframe_split": split}, indent=2, allow_nan=False)
@@ -206,11 +207,24 @@ def _pinned(name: str) -> str:
     return f"{name}=={version}" if version else name
 
 
-def frame_rows(frame: pd.DataFrame, features: list[str]) -> list[list[Any]]:
-    """The ``features`` columns of ``frame`` as JSON rows (NaN and missing values as null)."""
+def frame_rows(
+    frame: pd.DataFrame, features: list[str], *, categorical: list[str] | None = None
+) -> list[list[Any]]:
+    """The ``features`` columns of ``frame`` as JSON rows (NaN and missing values as null).
+
+    With ``categorical`` given, every other feature is written as a float (the signature's
+    ``double``), so the rows read back satisfy the signature.
+    """
+    numeric = None if categorical is None else [name not in categorical for name in features]
     rows = []
     for values in frame[features].itertuples(index=False, name=None):
-        rows.append([_plain(v) for v in values])
+        row = [_plain(v) for v in values]
+        if numeric is not None:
+            row = [
+                float(v) if is_number and isinstance(v, int | float) else v
+                for v, is_number in zip(row, numeric, strict=True)
+            ]
+        rows.append(row)
     return rows
 
 

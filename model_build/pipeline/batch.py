@@ -67,6 +67,9 @@ class ModelOutcome:
             "seconds": result.seconds,
             "warnings": list(result.warnings),
             "error": None,
+            "tracking": result.tracking.model_dump() if result.tracking else None,
+            "shap_plot": str(result.shap_plot) if result.shap_plot else None,
+            "bias": result.bias.to_dict() if result.bias else None,
         }
 
 

@@ -63,7 +63,7 @@ class MlflowTracker:
         """
         from mlflow.exceptions import MlflowException
 
-        with self._errors(f"experiment {name}"):
+        with self.errors(f"experiment {name}"):
             found = self.client.get_experiment_by_name(name)
             if found is not None:
                 return str(found.experiment_id)
@@ -87,7 +87,7 @@ class MlflowTracker:
         from mlflow.entities import LoggedModelOutput, Metric, Param, RunTag
 
         experiment = self.experiment_id(record.model_name)
-        with self._errors(f"run {record.run_name}"):
+        with self.errors(f"run {record.run_name}"):
             run = self.client.create_run(experiment, run_name=record.run_name, tags=record.tags)
             run_id = str(run.info.run_id)
             model_id = ""
@@ -137,11 +137,12 @@ class MlflowTracker:
         Raises:
             TrackingError: The store refused or failed.
         """
-        with self._errors(f"run {link.run_id}"):
+        with self.errors(f"run {link.run_id}"):
             for key, value in tags.items():
                 self.client.set_tag(link.run_id, key, value)
 
-    def _errors(self, what: str) -> Any:
+    def errors(self, what: str) -> Any:
+        """A context mapping store failures to :class:`TrackingError` naming ``what``."""
         return _MapErrors(uri=self.store.uri, what=what)
 
 

@@ -27,7 +27,9 @@ from slipway.cli.demo import demo_command
 from slipway.cli.deploy import deploy_app
 from slipway.cli.features import features_app
 from slipway.cli.models import models_app
+from slipway.cli.predict import predict_app
 from slipway.cli.promote import promote_command
+from slipway.cli.runs import runs_app
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -46,6 +48,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(build_app, name="build")
+app.add_typer(runs_app, name="runs")
+app.add_typer(predict_app, name="predict")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(ci_app, name="ci")
 app.command("promote")(promote_command)

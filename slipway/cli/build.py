@@ -142,6 +142,24 @@ def run(
             show_default=False,
         ),
     ] = None,
+    track: Annotated[
+        bool | None,
+        typer.Option(
+            "--track/--no-track",
+            help="Track the run in MLflow \\[default: $SLIPWAY_TRACKING, on].",
+            show_default=False,
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking store: sqlite:///..., http(s)://... or a SageMaker MLflow "
+            "tracking server ARN \\[default: $SLIPWAY_TRACKING_URI, else the embedded store "
+            "beside the registry].",
+            show_default=False,
+        ),
+    ] = None,
     bucket: BucketOption = None,
     role_arn: RoleOption = None,
     image_uri: ImageOption = None,
@@ -153,7 +171,9 @@ def run(
     Every model folder is built in turn (or the --model ones); a failing model does not stop
     the others, and the command fails naming each one that failed. Locally (the default)
     every step runs here with progress, and each run folder holds the training set
-    statistics, the bundle, evaluation.json, plots, gate.json and run.json. With --sagemaker
+    statistics, the bundle, evaluation.json, plots, SHAP explanations, gate.json and run.json,
+    and the run is an MLflow run (parameters, metrics, artifacts, the bundle as its model;
+    see docs/tracking.md). With --sagemaker
     the same steps are compiled to a SageMaker pipeline per model, which is upserted and
     started (code and feature repo are uploaded to the bucket first). --format json prints
     one document listing every build (model, task, status, version, metrics).
@@ -166,7 +186,7 @@ def run(
 
     paths = find_models(model, root=models_dir or MODELS_DIR)
     local = {"registry": "local", "registry_path": registry_path} if registry_path else {}
-    settings = load_settings(**local)
+    settings = load_settings(**local, tracking=track, tracking_uri=tracking_uri)
     registry = open_registry(settings)
     feature_store = feature_repo(repo, None)
     clock = time_param(now, option="--now")
@@ -206,7 +226,10 @@ def run(
         return
     from model_build.pipeline.local_runner import run_local
     from model_build.pipeline.steps.gate import NoServingModel
+    from model_build.tracking.store import open_tracker
     from slipway.views.progress import rich_steps
+
+    tracker = open_tracker(settings)
 
     def build_one(path: Path) -> BuildResult:
         definition = load_definition(path=path)
@@ -220,6 +243,7 @@ def run(
                 serving=serving,
                 now=clock,
                 progress=steps,
+                tracker=tracker,
             )
         shown = {serving.reason} if isinstance(serving, NoServingModel) else set()
         if fmt is OutputFormat.TEXT:
@@ -366,7 +390,19 @@ def _result_view(result: BuildResult, *, shown: set[str]) -> Any:
         if name in result.metrics:
             table.add_row(name, format_metric(name, result.metrics[name]))
     table.add_row("gate", Text(result.gate.summary()))
+    if result.bias is not None:
+        shown_bias = ", ".join(
+            f"{k} {v:.3f}" for k, v in result.bias.metrics.items() if v is not None
+        )
+        table.add_row(f"bias ({result.bias.attribute})", Text(shown_bias or "-"))
     table.add_row("run folder", Text(str(result.run_dir)))
+    if result.shap_plot is not None:
+        table.add_row("SHAP plot", Text(str(result.shap_plot)))
+    if result.tracking is not None:
+        link = result.tracking
+        table.add_row("MLflow run", Text(f"{link.run_id} ({link.tracking_uri})"))
+        if link.run_url:
+            table.add_row("run page", Text(link.run_url))
     table.add_row("seconds", f"{result.seconds:.1f}")
     return Group(table, *(_warning(line) for line in result.warnings if line not in shown))
 

@@ -332,6 +332,7 @@ def _show_view(result: VersionDetail) -> Any:
         ("data hash", found.data_hash or "-"),
         ("feature service", found.feature_service or "-"),
         ("run id", found.run_id or "-"),
+        *_tracking_rows(found),
         ("arn", found.arn or "-"),
         ("description", found.description or "-"),
         ("features", ", ".join(found.features)),
@@ -342,6 +343,16 @@ def _show_view(result: VersionDetail) -> Any:
     for key, metric in found.metrics.items():
         metrics.add_row(_literal(key), f"{metric:.6g}")
     parts: list[Any] = [facts, metrics]
+    if found.bias is not None:
+        bias = Table(
+            "bias metric", "value", "bounds",
+            title=f"bias ({found.bias.attribute} in {found.bias.facet})", title_justify="left",
+        )  # fmt: skip
+        for key, value in found.bias.metrics.items():
+            bounds = found.bias.limits.get(key) or {}
+            shown = " ".join(f"{k} {v:g}" for k, v in bounds.items() if v is not None)
+            bias.add_row(_literal(key), "-" if value is None else f"{value:.4g}", shown or "-")
+        parts.append(bias)
     if result.history:
         changes = Table(
             "when (UTC)", "status", "reason", title="status history", title_justify="left"
@@ -351,6 +362,19 @@ def _show_view(result: VersionDetail) -> Any:
             changes.add_row(_when(h.at), h.status.value + forced, _literal(h.reason))
         parts.append(changes)
     return Group(*parts)
+
+
+def _tracking_rows(found: ModelVersion) -> list[tuple[str, str]]:
+    """The build's MLflow run: id and store, its page, its logged model."""
+    link = found.tracking
+    if link is None:
+        return [("MLflow run", "- (not tracked)")]
+    rows = [("MLflow run", f"{link.run_id} ({link.tracking_uri})")]
+    if link.run_url:
+        rows.append(("run page", link.run_url))
+    if link.model_uri:
+        rows.append(("logged model", link.model_uri))
+    return rows
 
 
 def _change_view(result: StatusUpdate) -> Any:
