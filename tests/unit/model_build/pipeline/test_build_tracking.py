@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +62,8 @@ def tracker(migrated_db: Path, tmp_path: Path) -> MlflowTracker:
 
 
 @pytest.fixture
-def allow_pickles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def allow_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-    yield
 
 
 def _build(
@@ -93,10 +91,10 @@ def test_a_file_store_and_a_foreign_arn_are_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SLIPWAY_TRACKING_URI", "file:///tmp/mlruns")
-    with pytest.raises(SettingsError, match="SLIPWAY_TRACKING_URI: .*refuses file stores"):
+    with pytest.raises(SettingsError, match=r"SLIPWAY_TRACKING_URI: .*refuses file stores"):
         load_settings()
     monkeypatch.setenv("SLIPWAY_TRACKING_URI", "arn:aws:s3:::bucket")
-    with pytest.raises(SettingsError, match="SLIPWAY_TRACKING_URI: .*MLflow tracking server"):
+    with pytest.raises(SettingsError, match=r"SLIPWAY_TRACKING_URI: .*MLflow tracking server"):
         load_settings()
 
 
@@ -209,7 +207,8 @@ def test_runs_list_show_compare_and_models_show_link_the_run(
     registry = LocalRegistry(tmp_path / "registry")
     first = _build(tmp_path / "one", tracker, registry)
     second = _build(tmp_path / "two", tracker, registry, evaluate={"calibration_bins": 5})
-    assert first.tracking is not None and second.tracking is not None
+    assert first.tracking is not None
+    assert second.tracking is not None
     where = ["--registry-path", str(tmp_path / "registry")]
     assert slipway(["runs", "list", "toy_binary", *where, "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
