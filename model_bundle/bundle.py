@@ -109,7 +109,7 @@ def save_bundle(
     of ``bundle.background`` are, when there is one. The digest is ``sha256:<hex>`` (see
     :func:`bundle_digest`).
     """
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]
 
     if example is None and bundle.background is not None:
         example = bundle.background.head(5)

@@ -65,7 +65,8 @@ class Explanation:
 
     def totals(self) -> npt.NDArray[np.float64]:
         """``expected + values.sum(features)`` per row and output, shape ``(rows, outputs)``."""
-        return self.expected[np.newaxis, :] + self.values.sum(axis=1)
+        totals: npt.NDArray[np.float64] = self.expected[np.newaxis, :] + self.values.sum(axis=1)
+        return totals
 
     def importance(self) -> list[tuple[str, float]]:
         """Mean absolute SHAP value per feature (over rows and outputs), largest first."""
@@ -129,9 +130,12 @@ class Explainer:
         self.seed = seed
         self.permutations = max(2, permutations + permutations % 2)
         self.note = ""
-        self._tree = _TreePath.make(estimator, features=self.features)
-        if isinstance(self._tree, str):
-            self.note, self._tree = self._tree, None
+        made = _TreePath.make(estimator, features=self.features)
+        self._tree: _TreePath | None = None
+        if isinstance(made, str):
+            self.note = made
+        else:
+            self._tree = made
         self.method: Method = "tree" if self._tree is not None else "permutation"
         self._background: pd.DataFrame | None = None
         if self._tree is None:
@@ -158,9 +162,9 @@ class Explainer:
         """SHAP values of every row of ``frame`` (its ``features`` columns are used)."""
         data = frame[list(self.features)].reset_index(drop=True)
         if self._tree is not None:
-            values, expected, kind = self._tree.values(data, task=self.task)
+            values, expected, tree_kind = self._tree.values(data, task=self.task)
             return Explanation(
-                method="tree", kind=kind, features=self.features, outputs=self.outputs,
+                method="tree", kind=tree_kind, features=self.features, outputs=self.outputs,
                 values=values, expected=expected, data=data,
             )  # fmt: skip
         values, expected = self._permutation(data)
@@ -250,11 +254,11 @@ class _TreePath:
     def values(
         self, data: pd.DataFrame, *, task: Task
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Kind]:
-        import shap
+        import shap  # type: ignore[import-untyped]
 
         if self._explainer is None:
             self._explainer = shap.TreeExplainer(self.model)
-        matrix = data if self.preprocess is None else self.preprocess.transform(data)
+        matrix: Any = data if self.preprocess is None else self.preprocess.transform(data)
         if hasattr(matrix, "toarray"):
             matrix = matrix.toarray()
         matrix = np.asarray(matrix, dtype=np.float64)
@@ -268,7 +272,8 @@ class _TreePath:
         if task is Task.BINARY and raw.shape[2] == 2:  # both classes given: keep the positive
             raw, expected = raw[:, :, 1:2], expected[1:2]
         values = np.zeros((raw.shape[0], self.width, raw.shape[2]))
-        np.add.at(values, (slice(None), self.owners, slice(None)), raw)
+        for column, owner in enumerate(self.owners.tolist()):
+            values[:, owner, :] += raw[:, column, :]
         kind = _kind(self.model, task=task, matrix=matrix[:1], total=expected + raw[:1].sum(1))
         return values, expected, kind
 

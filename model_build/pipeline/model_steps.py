@@ -295,8 +295,11 @@ def predicted_labels(evaluation: Evaluation, *, classes: list[Any] | None) -> np
     labels = np.array(classes or [0, 1], dtype=object)
     if evaluation.task is Task.BINARY:
         threshold = 0.5 if evaluation.threshold is None else evaluation.threshold
-        return labels[(np.asarray(curves["p"]) >= threshold).astype(np.int64)]
-    return labels[np.argmax(np.asarray(curves["proba"]), axis=1)]
+        chosen = (np.asarray(curves["p"]) >= threshold).astype(np.int64)
+    else:
+        chosen = np.argmax(np.asarray(curves["proba"]), axis=1)
+    picked: np.ndarray[Any, Any] = labels[chosen]
+    return picked
 
 
 def _bias_record(

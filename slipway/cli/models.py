@@ -348,10 +348,11 @@ def _show_view(result: VersionDetail) -> Any:
             "bias metric", "value", "bounds",
             title=f"bias ({found.bias.attribute} in {found.bias.facet})", title_justify="left",
         )  # fmt: skip
-        for key, value in found.bias.metrics.items():
+        for key, measured in found.bias.metrics.items():
             bounds = found.bias.limits.get(key) or {}
             shown = " ".join(f"{k} {v:g}" for k, v in bounds.items() if v is not None)
-            bias.add_row(_literal(key), "-" if value is None else f"{value:.4g}", shown or "-")
+            text = "-" if measured is None else f"{measured:.4g}"
+            bias.add_row(_literal(key), text, shown or "-")
         parts.append(bias)
     if result.history:
         changes = Table(

@@ -164,8 +164,8 @@ def _show_view(result: RunDetail) -> Any:
     for key, value in rows:
         facts.add_row(key, Text(value))
     metrics = Table("metric", "value", title="metrics", title_justify="left")
-    for key, value in sorted(run.metrics.items()):
-        metrics.add_row(Text(key), f"{value:.6g}")
+    for key, number in sorted(run.metrics.items()):
+        metrics.add_row(Text(key), f"{number:.6g}")
     params = Table("param", "value", title="params", title_justify="left")
     for key, value in sorted(result.params.items()):
         params.add_row(Text(key), Text(value))
