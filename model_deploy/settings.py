@@ -39,7 +39,8 @@ class DeploySettings(BaseSettings):
         aws_endpoint_url: Endpoint for every AWS service (e.g. a moto server on 127.0.0.1).
     """
 
-    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore")
+    # An empty variable is unset (a workflow passes ``${{ vars.X }}`` even when X is not set).
+    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", env_ignore_empty=True)
 
     deploy_manifests_dir: Path = Field(default=Path("model_deploy/environments"))
     deploy_state_dir: Path = Field(default=Path(".slipway/deploy"))

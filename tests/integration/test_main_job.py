@@ -49,9 +49,20 @@ def test_main_job_runs_the_whole_loop(tmp_path: Path) -> None:
     # Lineage: each version records the commit of the checkout it was built in, never the
     # gitops repository's.
     gitops_head = _head(workdir / "gitops")
+    registry = workdir / "registry"
     for model in ("driver_ranking", "trip_fare"):
-        (record,) = (workdir / "registry" / model).glob("*/version.json")
-        sha = json.loads(record.read_text())["git_sha"]
+        listing = subprocess.run(
+            [sys.executable, "-m", "slipway", "models", "list", model, "--format", "json"],
+            cwd=ROOT,
+            env={**env, "SLIPWAY_REGISTRY": "local", "SLIPWAY_REGISTRY_PATH": str(registry)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        doc = json.loads(listing.stdout)
+        (version,) = doc.get("versions", doc) if isinstance(doc, dict) else doc
+        sha = version["git_sha"]
         assert len(sha) == 40
         assert sha != gitops_head
         built_in = workdir / "build" if (workdir / "build").is_dir() else ROOT
