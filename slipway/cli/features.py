@@ -136,8 +136,7 @@ def serve_command(
         Literal["local", "redis", "aws"] | None,
         typer.Option(
             "--env",
-            help="Store configuration: local (SQLite, default) or redis; aws (DynamoDB) is "
-            "not served.",
+            help="Store configuration: local (SQLite, default), redis or aws (DynamoDB).",
             show_default=False,
         ),
     ] = None,
@@ -159,16 +158,17 @@ def serve_command(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
 ) -> None:
-    """Serve online features over HTTP (Feast-compatible /get-online-features).
+    """Serve online features over HTTP, a drop-in for `feast serve` (see docs/feature-server.md).
 
-    Also serves /v1/feature-services, /healthz, /readyz, /metrics and /docs. Limits, timeouts
+    Feast's routes (/get-online-features, /push, /write-to-online-store, /materialize,
+    /materialize-incremental, /health; pushes and writes gated by the source's expectation
+    suite) plus /v1/feature-services, /healthz, /readyz, /metrics and /docs. Limits, timeouts
     and the row cache come from SLIPWAY_SERVER_* variables (services.feature_server.settings).
     """
     from foundation.settings import load_settings
     from services.feature_server.runner import serve
     from services.feature_server.settings import ServerSettings
 
-    settings = load_settings(ServerSettings)
     update: dict[str, object] = {}
     if repo is not None:
         update["feature_repo"] = repo
@@ -180,7 +180,7 @@ def serve_command(
         update["feature_env"] = os.environ["SLIPWAY_FEATURE_ENV"]
     if api_keys is not None:
         update["api_keys_file"] = api_keys
-    settings = ServerSettings.model_validate({**settings.model_dump(), **update})
+    settings = load_settings(ServerSettings, **update)
     serve(settings=settings, host=host, port=port, workers=workers, access_log=access_log)
 
 
