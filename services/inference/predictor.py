@@ -142,6 +142,8 @@ class Predictor:
             else None
         )
         self.digest = digest
+        self._bundle = bundle
+        self._explainer: Any = None
         self.ref = ref or _default_ref(bundle.metadata)
         self.metadata: dict[str, Any] = dict(bundle.metadata)
         features = self.schema.features
@@ -218,6 +220,54 @@ class Predictor:
         return Scores(
             task=self.task, positive=positive.tolist(), predicted=labels, classes=self.classes
         )
+
+    def explain(self, batch: Batch, *, top: int) -> dict[str, Any]:
+        """SHAP contributions of every row of a validated batch: the ``top`` largest each.
+
+        The explainer (:class:`model_bundle.explain.Explainer`: TreeExplainer for tree models,
+        the permutation method against the bundle's background rows otherwise) is built on
+        the first call and reused. Returns ``{"method", "kind", "top", "rows"}`` where
+        ``rows[i]`` lists, per explained output, ``{"output", "expected_value",
+        "contributions": [{"feature", "value", "shap"}, ...]}``.
+
+        Raises:
+            RequestError: 501 when this model cannot be explained here (``shap`` is not
+                installed, or no tree model and no background rows in the bundle).
+        """
+        import pandas as pd
+
+        explainer = self._explainer_or_error()
+        frame = pd.DataFrame(
+            {name: batch.columns[i] for i, name in enumerate(self.schema.features)}, copy=False
+        )
+        explanation = explainer.explain(frame)
+        rows = [explanation.top(i, k=top) for i in range(batch.rows)]
+        return {"method": explanation.method, "kind": explanation.kind, "top": top, "rows": rows}
+
+    def _explainer_or_error(self) -> Any:
+        if self._explainer is not None:
+            return self._explainer
+        from model_bundle.explain import Explainer
+        from services.inference.errors import RequestError
+
+        try:
+            self._explainer = Explainer(
+                estimator=self._estimator,
+                features=list(self.schema.features),
+                task=self.task,
+                classes=list(self.classes) if self.task.is_classification else None,
+                background=self._bundle.background,
+            )
+            if self._explainer.method == "tree":
+                import shap  # noqa: F401 - fail here (501), not inside a request later
+        except (ImportError, ValueError) as exc:
+            self._explainer = None
+            raise RequestError(
+                f"this model cannot be explained here: {exc}",
+                status=501,
+                code="explain_unavailable",
+            ) from exc
+        return self._explainer
 
     def describe(self) -> dict[str, Any]:
         """Return what ``GET /metadata`` shows: identity, task, classes, threshold, features.

@@ -11,6 +11,13 @@ Endpoints:
   :meth:`services.inference.predictor.Scores.records`); CSV answers one line per row
   (:meth:`~services.inference.predictor.Scores.csv_body`).
   Every answer carries ``X-Model-Ref`` and ``X-Model-Digest`` headers.
+  ``?explain=true`` (JSON answers only) adds ``"explanation"``: the SHAP contributions of each
+  row, the ``explain_top`` largest (default 5, at most 20) per explained output (see
+  :meth:`services.inference.predictor.Predictor.explain`). The cost is bounded: at most
+  ``MAX_EXPLAIN_ROWS`` (100) rows per request (a 422 above); tree models use TreeExplainer
+  (about a millisecond per row), other models the permutation method against at most 32
+  background rows with 8 feature orders (``8 * 32 * (features + 1)`` model evaluations per
+  row). Explained requests are always scored in a worker thread.
 * ``GET /metadata``: features (order and types), threshold, model ref and digest.
 * ``GET /healthz``: liveness. ``GET /execution-parameters``: SageMaker batch transform hints.
 
@@ -58,6 +65,12 @@ CSV: Final = "text/csv"
 CONTENT_TYPES: Final = (JSON, CSV)
 DEFAULT_MAX_BODY_BYTES: Final = 6 * 1024 * 1024
 """SageMaker real-time endpoints refuse payloads over 6 MB; the server does the same."""
+
+MAX_EXPLAIN_ROWS: Final = 100
+"""Most rows one ``/invocations?explain=true`` request may explain."""
+MAX_EXPLAIN_TOP: Final = 20
+"""Most contributions per row and output an explained answer lists."""
+DEFAULT_EXPLAIN_TOP: Final = 5
 
 _INLINE_BYTES: Final = 64 * 1024
 """Bodies up to this size are scored on the event loop; larger ones in a worker thread."""
@@ -136,13 +149,30 @@ def _build_app(
         "X-Model-Digest": predictor.digest,
     }
 
-    def score(body: bytes, content_type: str, answer_type: str) -> Response:
+    def score(
+        body: bytes, content_type: str, answer_type: str, explain_top: int | None = None
+    ) -> Response:
         parse = parse_json if content_type == JSON else parse_csv
-        scores = predictor.predict(parse(body, schema=predictor.schema))
+        batch = parse(body, schema=predictor.schema)
+        scores = predictor.predict(batch)
         if answer_type == CSV:
             return Response(scores.csv_body(), media_type=CSV, headers=model_headers)
         predictions = orjson.dumps(scores.records())
-        content = b'{"predictions":%s,"model":%s}' % (predictions, identity_json)
+        if explain_top is None:
+            content = b'{"predictions":%s,"model":%s}' % (predictions, identity_json)
+        else:
+            if batch.rows > MAX_EXPLAIN_ROWS:
+                raise RequestError(
+                    f"explain=true explains at most {MAX_EXPLAIN_ROWS} rows per request, got "
+                    f"{batch.rows}; send fewer rows",
+                    status=422,
+                    code="too_many_rows_to_explain",
+                    details={"max_rows": MAX_EXPLAIN_ROWS, "rows": batch.rows},
+                )
+            explained = orjson.dumps(predictor.explain(batch, top=explain_top))
+            content = b'{"predictions":%s,"explanation":%s,"model":%s}' % (
+                predictions, explained, identity_json,
+            )  # fmt: skip
         return Response(content, media_type=JSON, headers=model_headers)
 
     @app.get("/ping")
@@ -192,12 +222,15 @@ def _build_app(
                 details={"supported": list(CONTENT_TYPES)},
             )
         answer_type = _negotiate(request.headers.get("accept"), default=content_type)
+        explain_top = _explain_top(request.query_params, answer_type=answer_type)
         body = await _read_body(request, limit=max_body_bytes)
         try:
-            if len(body) <= _INLINE_BYTES:
+            if len(body) <= _INLINE_BYTES and explain_top is None:
                 answer = score(body, content_type, answer_type)
             else:
-                answer = await run_in_threadpool(score, body, content_type, answer_type)
+                answer = await run_in_threadpool(
+                    score, body, content_type, answer_type, explain_top
+                )
         except RequestError:
             raise
         except Exception:
@@ -285,6 +318,32 @@ def _negotiate(accept: str | None, *, default: str) -> str:
         code="not_acceptable",
         details={"supported": list(CONTENT_TYPES)},
     )
+
+
+def _explain_top(query: Mapping[str, str], *, answer_type: str) -> int | None:
+    """How many contributions ``?explain=true`` asks for (``explain_top``), or None."""
+    flag = (query.get("explain") or "").lower()
+    if flag in ("", "false", "0", "no"):
+        return None
+    if flag not in ("true", "1", "yes"):
+        raise RequestError(
+            f"explain must be true or false, got {flag[:20]!r}", status=400, code="bad_query"
+        )
+    if answer_type != JSON:
+        raise RequestError(
+            "explain=true answers JSON only; send Accept: application/json",
+            status=406,
+            code="not_acceptable",
+            details={"supported": [JSON]},
+        )
+    raw = query.get("explain_top") or str(DEFAULT_EXPLAIN_TOP)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXPLAIN_TOP:
+        raise RequestError(
+            f"explain_top must be a whole number from 1 to {MAX_EXPLAIN_TOP}, got {raw[:20]!r}",
+            status=400,
+            code="bad_query",
+        )
+    return int(raw)
 
 
 def _capture_state(capture: CaptureWriter | None) -> dict[str, Any]:

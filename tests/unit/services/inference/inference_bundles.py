@@ -90,6 +90,7 @@ def write_bundle(
     handle_unknown: str = "ignore",
     threshold: float = 0.5,
     metadata: dict[str, Any] | None = None,
+    background: pd.DataFrame | None = None,
 ) -> Path:
     save_bundle(
         ModelBundle(
@@ -97,6 +98,7 @@ def write_bundle(
             features=list(FEATURES),
             threshold=threshold,
             metadata=metadata or {"model_name": "driver_ranking", "version": 3},
+            background=background,
         ),
         directory=directory,
     )
