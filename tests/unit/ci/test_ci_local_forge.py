@@ -14,7 +14,7 @@ from ci.errors import GitError, MergeBlockedError
 from ci.forge.local import LocalForge
 from ci.forge.records import UNPROTECTED, CommitStatus
 
-PATH = "model_deploy/environments/dev.yaml"
+PATH = "model_deploy/environments/dev/driver_ranking.yaml"
 
 
 def open_pr(forge: LocalForge, content: str = "changed\n") -> int:

@@ -28,7 +28,7 @@ def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 
 def test_bumping_the_version_changes_one_value_and_keeps_its_aligned_comment() -> None:
-    text = (MANIFESTS / "dev.yaml").read_text()
+    text = (MANIFESTS / "dev" / "driver_ranking.yaml").read_text()
     after = set_model(text, V2, source="dev.yaml")
     removed, added = changed_lines(text, after)
     assert removed == [
@@ -42,7 +42,7 @@ def test_bumping_the_version_changes_one_value_and_keeps_its_aligned_comment() -
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_null_model_becomes_a_block_and_every_comment_stays(env: str) -> None:
-    text = (MANIFESTS / f"{env}.yaml").read_text()
+    text = (MANIFESTS / env / "driver_ranking.yaml").read_text()
     after = set_model(text, V2, source=f"{env}.yaml")
     removed, added = changed_lines(text, after)
     assert removed == ["model: null"]
@@ -60,24 +60,24 @@ def test_null_model_becomes_a_block_and_every_comment_stays(env: str) -> None:
 
 
 def test_back_to_null_keeps_the_comments_after_the_block() -> None:
-    text = (MANIFESTS / "dev.yaml").read_text()
+    text = (MANIFESTS / "dev" / "driver_ranking.yaml").read_text()
     after = set_model(text, None, source="dev.yaml")
     assert "model: null\n\n# Where it runs:" in after
     removed, added = changed_lines(text, after)
     assert added == ["model: null"]
     assert len(removed) == 5
-    assert parse_manifest(text=after, source="dev.yaml").manifest.model is None
+    assert parse_manifest(text=after, source="dev.yaml", expected_env="dev").manifest.model is None
 
 
 def test_round_trip_restores_the_original_bytes() -> None:
     for env in ("staging", "prod"):
-        text = (MANIFESTS / f"{env}.yaml").read_text()
+        text = (MANIFESTS / env / "driver_ranking.yaml").read_text()
         assert set_model(set_model(text, V2, source=env), None, source=env) == text
 
 
 def test_same_model_is_a_no_op() -> None:
-    text = (MANIFESTS / "dev.yaml").read_text()
-    current = parse_manifest(text=text, source="dev.yaml").manifest.model
+    text = (MANIFESTS / "dev" / "driver_ranking.yaml").read_text()
+    current = parse_manifest(text=text, source="dev.yaml", expected_env="dev").manifest.model
     assert set_model(text, current, source="dev.yaml") == text
 
 

@@ -24,9 +24,9 @@ from slipway.cli.ci import ci_app
 from slipway.cli.promote import promote_command
 
 
-def loaded(env: str):
-    text = (MANIFESTS / f"{env}.yaml").read_text()
-    return parse_manifest(text=text, source=f"{env}.yaml", expected_env=env)
+def loaded(env: str, model: str = "driver_ranking"):
+    text = (MANIFESTS / env / f"{model}.yaml").read_text()
+    return parse_manifest(text=text, source=f"{env}/{model}.yaml", expected_env=env)
 
 
 @pytest.mark.parametrize(
@@ -103,17 +103,26 @@ def test_body_metadata_gives_back_the_previous_model(registry: FakeRegistry) -> 
 
 def test_infer_envs_from_branch_labels_or_changed_manifests(repo: Path) -> None:
     forge = LocalForge(repo=repo)
-    path = f"{MANIFESTS_DIR}/prod.yaml"
-    text = forge.read_file(path=path, ref="main")
-    forge.push_file(
-        branch="tweak", base="main", path=path, content=text + "# note\n", message="m", reset=False
-    )
+    for path in (
+        f"{MANIFESTS_DIR}/prod/trip_fare.yaml",
+        f"{MANIFESTS_DIR}/dev/driver_ranking.yaml",
+    ):
+        text = forge.read_file(path=path, ref="main")
+        assert text is not None
+        forge.push_file(
+            branch="tweak", base="main", path=path, content=text + "# note\n", message="m",
+            reset=False,
+        )  # fmt: skip
     pr = forge.create_pr(head="tweak", base="main", title="t", body="", labels=())
-    assert infer_envs(forge, pr, manifests_dir=MANIFESTS_DIR) == ["prod"]
-    labelled = forge.update_pr(number=pr.number, edit=PrEdit(labels=("env:dev",)))
-    assert infer_envs(forge, labelled, manifests_dir=MANIFESTS_DIR) == ["dev"]
-    named = pr.__class__(**{**pr.__dict__, "head": "slipway/promote-staging"})
-    assert infer_envs(forge, named, manifests_dir=MANIFESTS_DIR) == ["staging"]
+    # every changed manifest, in promotion order; the untouched ones are not planned
+    assert infer_envs(forge, pr, manifests_dir=MANIFESTS_DIR) == [
+        "dev/driver_ranking",
+        "prod/trip_fare",
+    ]
+    labelled = forge.update_pr(number=pr.number, edit=PrEdit(labels=("env:dev/trip_fare",)))
+    assert infer_envs(forge, labelled, manifests_dir=MANIFESTS_DIR) == ["dev/trip_fare"]
+    named = pr.__class__(**{**pr.__dict__, "head": "slipway/promote-staging/trip_fare"})
+    assert infer_envs(forge, named, manifests_dir=MANIFESTS_DIR) == ["staging/trip_fare"]
 
 
 def test_a_broken_manifest_gets_a_plan_failure_comment_and_status(
@@ -121,21 +130,23 @@ def test_a_broken_manifest_gets_a_plan_failure_comment_and_status(
 ) -> None:
     forge = LocalForge(repo=repo)
     forge.push_file(
-        branch="slipway/promote-dev",
+        branch="slipway/promote-dev/driver_ranking",
         base="main",
-        path=f"{MANIFESTS_DIR}/dev.yaml",
+        path=f"{MANIFESTS_DIR}/dev/driver_ranking.yaml",
         content="environment: dev\nmodel: null\ntarget: {kind: nowhere}\n",
         message="break",
         reset=False,
     )
-    pr = forge.create_pr(head="slipway/promote-dev", base="main", title="t", body="", labels=())
+    pr = forge.create_pr(
+        head="slipway/promote-dev/driver_ranking", base="main", title="t", body="", labels=()
+    )
     result = comment_plan(
         forge=forge,
         number=pr.number,
         planner=planner(tmp_path, registry),
         manifests_dir=MANIFESTS_DIR,
     )
-    assert "target" in result.errors["dev"]
+    assert "target" in result.errors["dev/driver_ranking"]
     [comment] = forge.list_comments(number=pr.number)
     assert "The plan could not be computed" in comment.body
     assert "```diff" in comment.body
