@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,9 +53,8 @@ def _state(root: Path) -> dict[str, str]:
     registry, forge, deploy = root / "registry", root / "forge", root / "deploy"
     forge.mkdir()
     manifests = forge / "model_deploy" / "environments"
-    manifests.mkdir(parents=True)
-    for manifest in sorted((ROOT / "model_deploy" / "environments").glob("*.yaml")):
-        (manifests / manifest.name).write_text(manifest.read_text())
+    shutil.copytree(ROOT / "model_deploy" / "environments", manifests)
+    shutil.copy(ROOT / "model_deploy" / "environments.yaml", manifests.parent)
     _git(forge, "init", "-q", "-b", "main")
     _git(forge, "add", "-A")
     _git(forge, "commit", "-q", "-m", "init")

@@ -13,10 +13,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
-from rich.console import Console
-from rich.text import Text
+import typer.core
 
 from foundation.errors import SlipwayError
 from slipway import __version__
@@ -32,6 +30,9 @@ from slipway.cli.promote import promote_command
 from slipway.cli.runs import runs_app
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Help and usage errors in Click's plain format: typer's rich formatter imports ~250 ms of
+# markdown and syntax-highlighting modules on every `--help`, more than the whole CLI start.
+typer.core.HAS_RICH = False
 
 app = typer.Typer(
     name="slipway",
@@ -41,7 +42,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
@@ -87,8 +88,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except SlipwayError as exc:
         return _fail(exc, code=1)
-    except click.exceptions.Abort:
-        return 130
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line instead of a traceback
@@ -107,6 +106,9 @@ def _fail(exc: BaseException, *, code: int, unexpected: bool = False) -> int:
     message = f"{type(exc).__name__}: {exc}" if unexpected else str(exc)
     hint = " (run with --verbose for details)" if unexpected and not _state["verbose"] else ""
     error_line = " ".join((message + hint).split())  # one line, whatever the message holds
+    from rich.console import Console
+    from rich.text import Text
+
     Console(stderr=True, highlight=False).print(
         Text.assemble(("error: ", "bold red"), error_line), soft_wrap=True
     )

@@ -60,7 +60,7 @@ def generate(
     repo: RepoOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output folder \\[default: <repo>/data].", show_default=False),
+        typer.Option(help="Output folder [default: <repo>/data].", show_default=False),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
     drivers: Annotated[int, typer.Option(min=1, help="Number of drivers.")] = 50,
@@ -69,7 +69,7 @@ def generate(
     trips: Annotated[int, typer.Option(min=1, help="Number of labelled trips.")] = 20_000,
     end: Annotated[
         str | None,
-        typer.Option(help="End of the data window, ISO 8601 \\[default: now, to the hour]."),
+        typer.Option(help="End of the data window, ISO 8601 [default: now, to the hour]."),
     ] = None,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
@@ -161,14 +161,14 @@ def suggest(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Parquet file to sample \\[default: <repo>/data/<SOURCE>.parquet].",
+            help="Parquet file to sample [default: <repo>/data/<SOURCE>.parquet].",
             show_default=False,
         ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the suite \\[default: <repo>/expectations/<SOURCE>.json].",
+            help="Where to write the suite [default: <repo>/expectations/<SOURCE>.json].",
             show_default=False,
         ),
     ] = None,

@@ -17,7 +17,7 @@ RepoOption = Annotated[
     Path | None,
     typer.Option(
         "--repo",
-        help="Feast feature repo folder \\[default: $SLIPWAY_FEATURE_REPO or ./feature_repo].",
+        help="Feast feature repo folder [default: $SLIPWAY_FEATURE_REPO or ./feature_repo].",
         show_default=False,
     ),
 ]

@@ -67,7 +67,7 @@ def materialize_cmd(
         str | None,
         typer.Option(help="Window start, ISO 8601. Omit for an incremental run."),
     ] = None,
-    end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 \\[default: now].")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 [default: now].")] = None,
     views: Annotated[
         list[str] | None,
         typer.Option("--view", help="Feature view to materialize (repeatable; default: all)."),
