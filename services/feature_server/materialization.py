@@ -11,6 +11,7 @@ refused with 422 rather than run synchronously behind the client's back.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from services.feature_server.auth import check_role
 from services.feature_server.errors import NotFoundError, UnavailableError, ValidationError
 from services.feature_server.request import check_content_type, flag, load_json
 
+_VERSION: Final = re.compile(r"^(?:[vV]\d+|latest)$")
+_EARLIEST: Final = datetime(1678, 1, 1, tzinfo=UTC)
+_LATEST: Final = datetime(2262, 1, 1, tzinfo=UTC)
 MATERIALIZE_ROUTE: Final = "/materialize"
 INCREMENTAL_ROUTE: Final = "/materialize-incremental"
 
@@ -46,7 +50,10 @@ def _timestamp(data: dict[str, Any], name: str) -> datetime:
         moment = parser.parse(value)
     except (ValueError, OverflowError) as exc:
         raise ValidationError(f"{name!r} is not a timestamp: {value[:64]!r}") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not _EARLIEST <= moment <= _LATEST:
+        raise ValidationError(f"{name!r} is outside the years pandas timestamps hold (1678-2261)")
+    return moment
 
 
 def parse_materialize(body: bytes, *, incremental: bool) -> MaterializeRequest:
@@ -62,8 +69,11 @@ def parse_materialize(body: bytes, *, incremental: bool) -> MaterializeRequest:
     if views is not None and (type(views) is not list or any(type(v) is not str for v in views)):
         raise ValidationError("'feature_views' must be a list of feature view names")
     version = data.get("version")
-    if version is not None and type(version) is not str:
-        raise ValidationError("'version' must be a string such as 'v2'")
+    if version is not None:
+        if type(version) is not str or not _VERSION.match(version):
+            raise ValidationError("'version' must be a version such as 'v2'")
+        if views is None or len(views) != 1:
+            raise ValidationError("'version' needs 'feature_views' with exactly one view")
     disable = (
         False
         if incremental
@@ -134,6 +144,13 @@ async def handle_materialize(
     store = state.watcher.store
     if snapshot is None or store is None:
         raise UnavailableError("feature registry not loaded yet", code="registry_unavailable")
+    if request.version is not None and not getattr(
+        state.config.registry, "enable_online_feature_view_versioning", False
+    ):
+        raise ValidationError(
+            "'version' needs enable_online_feature_view_versioning in the repo config",
+            code="versioning_off",
+        )
     for name in request.views or []:
         if name not in snapshot.views:
             raise NotFoundError(
@@ -142,5 +159,10 @@ async def handle_materialize(
                 feast_class="FeatureViewNotFoundException",
             )
     async with state.write_lock:
-        await asyncio.to_thread(feast_materialize, store, request)
+        try:
+            await asyncio.to_thread(feast_materialize, store, request)
+        except ValueError as exc:  # Feast's refusal of the arguments (a client error)
+            raise ValidationError(
+                f"Feast refused the materialization: {type(exc).__name__}", code="feast_refused"
+            ) from exc
     return b"null"

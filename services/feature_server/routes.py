@@ -131,6 +131,23 @@ def _materialize_endpoint(
     return materialize
 
 
+def _materialize_schema(incremental: bool) -> dict[str, Any]:
+    stamp = {"type": "string", "format": "date-time"}
+    props: dict[str, Any] = {
+        "end_ts": stamp,
+        "feature_views": {"type": "array", "items": {"type": "string"}},
+        "full_feature_names": {"type": "boolean"},
+        "version": {"type": "string"},
+    }
+    required = ["end_ts"]
+    if not incremental:
+        props["start_ts"] = stamp
+        props["disable_event_timestamp"] = {"type": "boolean"}
+        required = ["start_ts", "end_ts"]
+    schema = {"type": "object", "properties": props, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def add_routes(app: FastAPI, state: ServerState) -> None:
     """Add Feast's health, write and materialization routes to the app."""
 
@@ -160,4 +177,5 @@ def add_routes(app: FastAPI, state: ServerState) -> None:
             tags=["writes"],
             responses=_WRITE_ERRORS,
             response_class=Response,
+            openapi_extra=_materialize_schema(incremental),
         )

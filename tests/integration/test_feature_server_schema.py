@@ -107,6 +107,8 @@ def test_api_conforms_to_its_schema(server_url: str, variant: str, mode: Generat
     for operation in operations:
         if mode == GenerationMode.NEGATIVE and operation.method.upper() != "POST":
             continue  # nothing to break in a GET without parameters
+        if mode == GenerationMode.POSITIVE and operation.path.startswith("/materialize"):
+            continue  # a valid case runs a real materialization (test_feature_server_sdk)
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
