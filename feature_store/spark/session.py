@@ -103,15 +103,21 @@ def with_spark_settings(
 
 
 def spark_conf(*, base: Mapping[str, str], settings: SparkSettings) -> dict[str, str]:
-    """The Spark settings: ``base`` (the YAML), then the environment, then the required ones."""
+    """The Spark settings: ``base`` (the YAML), then the environment, then the required ones.
+
+    The master is ``SLIPWAY_SPARK_MASTER`` when set, else the YAML's ``spark.master``, else
+    ``local[*]``.
+    """
     conf = dict(base)
-    conf["spark.master"] = settings.master
-    if settings.master.startswith("local"):
+    if "master" in settings.model_fields_set or "spark.master" not in conf:
+        conf["spark.master"] = settings.master
+    local = conf["spark.master"].startswith("local")
+    if local:
         for key, value in LOCAL_CONF.items():
             conf.setdefault(key, value)
     if settings.driver_memory:
         conf["spark.driver.memory"] = settings.driver_memory
-    local_python = sys.executable if settings.master.startswith("local") else None
+    local_python = sys.executable if local else None
     python = settings.python or os.environ.get("PYSPARK_PYTHON") or local_python
     if python:
         conf["spark.pyspark.python"] = python

@@ -81,6 +81,20 @@ def test_conf_layers_yaml_then_environment_then_required(
     assert "spark.pyspark.python" not in cluster  # the cluster's own interpreter
 
 
+def test_the_yaml_master_holds_unless_the_environment_sets_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLIPWAY_SPARK_MASTER", raising=False)
+    yaml_master = {"spark.master": "spark://head:7077"}
+    assert spark_conf(base=yaml_master, settings=load_settings(SparkSettings))["spark.master"] == (
+        "spark://head:7077"
+    )
+    assert spark_conf(base={}, settings=load_settings(SparkSettings))["spark.master"] == "local[*]"
+    monkeypatch.setenv("SLIPWAY_SPARK_MASTER", "local[2]")
+    conf = spark_conf(base=yaml_master, settings=load_settings(SparkSettings))
+    assert conf["spark.master"] == "local[2]"
+
+
 def test_with_spark_settings_fills_only_spark_sections(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLIPWAY_SPARK_MASTER", "local[2]")
     raw = {
