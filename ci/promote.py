@@ -156,9 +156,12 @@ def promote(
         raise PromotionError(f"{model!r} is not a model name")
     target = _manifest(forge, request, key)
     source = _manifest(forge, request, f"{envs[1]}/{model}") if request.source_env else None
+    version = request.version
+    if version is not None and parse_version(version)[0] is None:
+        version = f"{model}:{parse_version(version)[1]}"
     candidate = resolve_candidate(
         target=target[1],
-        version=request.version,
+        version=version,
         source=source[1] if source else None,
         others={},
         registries=registries,

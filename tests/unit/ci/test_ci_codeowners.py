@@ -15,7 +15,7 @@ RULES = """\
 *                                   @acme/maintainers
 *.md                                @acme/docs   # inline comment
 /model_deploy/                      @acme/ml
-/model_deploy/environments/prod.yaml @acme/release @carol
+/model_deploy/environments/prod/ @acme/release @carol
 /model_deploy/policies/             @acme/release
 docs/**/secret.txt
 apps/*/config.yaml                  owner@example.com
@@ -28,8 +28,8 @@ apps/*/config.yaml                  owner@example.com
         ("README.md", ("@acme/docs",)),
         ("deep/down/notes.md", ("@acme/docs",)),
         ("setup.py", ("@acme/maintainers",)),
-        ("model_deploy/environments/dev.yaml", ("@acme/ml",)),
-        ("model_deploy/environments/prod.yaml", ("@acme/release", "@carol")),
+        ("model_deploy/environments/dev/driver_ranking.yaml", ("@acme/ml",)),
+        ("model_deploy/environments/prod/driver_ranking.yaml", ("@acme/release", "@carol")),
         ("model_deploy/policies/freeze.py", ("@acme/release",)),
         ("docs/a/b/secret.txt", ()),
         ("apps/web/config.yaml", ("owner@example.com",)),

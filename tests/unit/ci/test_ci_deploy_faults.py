@@ -24,7 +24,7 @@ from ci.promote import PromotionRequest, promote
 from model_build.registry.protocol import ApprovalStatus
 from model_deploy.status import EnvStatus
 
-STAGING = f"{MANIFESTS_DIR}/staging.yaml"
+STAGING = f"{MANIFESTS_DIR}/staging/driver_ranking.yaml"
 V1, V2 = "driver_ranking:1", "driver_ranking:2"
 
 
@@ -38,7 +38,7 @@ class World:
 
     def merge_promotion(self, **request: object) -> tuple[int, str]:
         result = promote(
-            PromotionRequest(**{"env": "staging", **request}),  # type: ignore[arg-type]
+            PromotionRequest(**{"env": "staging", "model": "driver_ranking", **request}),  # type: ignore[arg-type]
             forge=self.forge,
             registries=self.registry.opener(),
             planner=self.planner,
@@ -50,7 +50,7 @@ class World:
                result: str | None = None) -> DeployReport:  # fmt: skip
         return report_deploy(
             forge=self.forge,
-            env="staging",
+            env="staging/driver_ranking",
             sha=sha,
             result=result,  # type: ignore[arg-type]
             outcome=outcome,
@@ -123,8 +123,8 @@ def test_fault1_report_deploy_never_rejects_a_version_serving_healthily_anywhere
 ) -> None:
     number, sha = world.merge_promotion(version="2")
     world.serving = [
-        EnvStatus(env="dev", serving_ref=V2, healthy=True, in_sync=True),
-        EnvStatus(env="staging", serving_ref=V1, healthy=True),
+        EnvStatus(env="dev/driver_ranking", serving_ref=V2, healthy=True, in_sync=True),
+        EnvStatus(env="staging/driver_ranking", serving_ref=V1, healthy=True),
     ]
     report = world.report(number=number, sha=sha, outcome=failed("model"))
     assert not report.rejected
@@ -134,8 +134,8 @@ def test_fault1_report_deploy_never_rejects_a_version_serving_healthily_anywhere
     assert "not rejected (driver_ranking:2 serves healthily in dev" in report.issue.body
 
     world.serving = [
-        EnvStatus(env="dev", error="cannot reach the dev endpoint"),
-        EnvStatus(env="staging", error="cannot reach the staging endpoint"),
+        EnvStatus(env="dev/driver_ranking", error="cannot reach the dev endpoint"),
+        EnvStatus(env="staging/driver_ranking", error="cannot reach the staging endpoint"),
     ]
     first_number, first_sha = world.first
     unknown = world.report(
@@ -159,7 +159,7 @@ def test_only_the_version_the_deployer_blames_is_rejected(world: World) -> None:
 
 def test_a_model_failure_serving_nowhere_rejects_it(world: World) -> None:
     number, sha = world.merge_promotion(version="2")
-    world.serving = [EnvStatus(env="staging", serving_ref=V1, healthy=True)]
+    world.serving = [EnvStatus(env="staging/driver_ranking", serving_ref=V1, healthy=True)]
     report = world.report(number=number, sha=sha, outcome=failed("model"))
     assert report.rejected
     assert world.status(2) == ApprovalStatus.REJECTED
@@ -194,9 +194,9 @@ def test_fault2_a_config_failure_reverts_every_field_of_the_merge_and_rejects_no
     assert world.forge.read_file(path=STAGING, ref=report.revert.branch) == before, (
         "the revert puts back every field: the model AND the smoke test"
     )
-    assert report.revert.pr.title == "Revert staging to driver_ranking:1"
+    assert report.revert.pr.title == "Revert staging/driver_ranking to driver_ranking:1"
     assert report.issue is not None
-    assert report.issue.title == "Deploy of driver_ranking:2 to staging failed"
+    assert report.issue.title == "Deploy of driver_ranking:2 to staging/driver_ranking failed"
 
     again = world.report(number=pr.number, sha=sha, outcome=failed("config"))
     assert again.revert is not None
@@ -235,7 +235,7 @@ def test_a_failed_rollback_pages(world: World) -> None:
     assert report.issue is not None
     assert PAGE_LABEL in report.issue.labels
     assert FAILED_LABEL in report.issue.labels
-    assert report.issue.title.startswith("🚨 Rollback of staging failed")
+    assert report.issue.title.startswith("🚨 Rollback of staging/driver_ranking failed")
     assert "needs a human" in report.issue.body
 
 

@@ -22,7 +22,7 @@ from ci.planning import Planner
 from ci.promote import PromotionRequest, promote
 from model_deploy.status import EnvStatus
 
-DEV = f"{MANIFESTS_DIR}/dev.yaml"
+DEV = f"{MANIFESTS_DIR}/dev/driver_ranking.yaml"
 FROZEN = (
     "\nfreeze_windows:\n  - start: 2000-01-01T00:00:00Z\n    end: 2999-01-01T00:00:00Z\n"
     "    reason: always frozen in this test\n"
@@ -46,7 +46,9 @@ def forge_with(tmp_path: Path, *, dev_extra: str = "", owners: str | None = OWNE
     return LocalForge(repo=make_git_repo(tmp_path / "repo", files), protection=UNPROTECTED)
 
 
-def open_pr(forge: LocalForge, text: str, *, labels: tuple[str, ...] = ("env:dev",)) -> int:
+def open_pr(
+    forge: LocalForge, text: str, *, labels: tuple[str, ...] = ("env:dev/driver_ranking",)
+) -> int:
     forge.push_file(branch="change", base="main", path=DEV, content=text, message="m", reset=False)
     return forge.create_pr(
         head="change", base="main", title="Change dev", body="", labels=labels
@@ -72,13 +74,13 @@ def test_fault3_a_pull_request_cannot_lift_the_freeze_that_blocks_it(
     result = plan(forge, number, planner(tmp_path, registry))
     state, description = statuses(result)["slipway/policy"]
     assert state == "failure", description
-    assert "dev: freeze-window (dev is frozen until 2999-01-01" in description
-    assert result.plans["dev"].blocked
+    assert "dev/driver_ranking: freeze-window (dev is frozen until 2999-01-01" in description
+    assert result.plans["dev/driver_ranking"].blocked
     [check] = result.governance.checks
     assert check.path == DEV
     assert check.why == ("policy change: freeze_windows",)
     assert check.owners == ("@acme/ml",)
-    comment = result.comments["dev"].comments[0].body
+    comment = result.comments["dev/driver_ranking"].comments[0].body
     assert "Policies read from:** the base branch" in comment
     assert "**Change:** model promotion + policy change" in comment
     assert "#### Policy fields that change (read from the base branch)" in comment
@@ -137,16 +139,20 @@ def test_fault4_an_emergency_passes_a_freeze_only_with_the_owners_approval(
     base = forge.read_file(path=DEV, ref="main")
     assert base is not None
     number = open_pr(
-        forge, base.replace("version: 1", "version: 2"), labels=("env:dev", "emergency")
+        forge,
+        base.replace("version: 1", "version: 2"),
+        labels=("env:dev/driver_ranking", "emergency"),
     )
     plans = planner(tmp_path, registry)
     waiting = plan(forge, number, plans)
-    assert not waiting.plans["dev"].blocked, "the freeze is waived for the emergency"
-    assert waiting.plans["dev"].emergency
+    assert not waiting.plans["dev/driver_ranking"].blocked, "the freeze is waived for the emergency"
+    assert waiting.plans["dev/driver_ranking"].emergency
     state, description = statuses(waiting)["slipway/policy"]
     assert state == "failure"
     assert "emergency change" in description
-    assert "Emergency:** label `emergency`" in waiting.comments["dev"].comments[0].body
+    assert (
+        "Emergency:** label `emergency`" in waiting.comments["dev/driver_ranking"].comments[0].body
+    )
     forge.set_team(team="acme/ml", members=["carol"])
     forge.approve_pr(number=number, reviewer="carol")
     approved = plan(forge, number, plans)
@@ -157,7 +163,7 @@ def test_fault4_an_emergency_passes_a_freeze_only_with_the_owners_approval(
     assert "approved the emergency" in statuses(approved)["slipway/policy"][1]
     sha = forge.merge_pr(number=number, message="merge")
     report = report_deploy(
-        forge=forge, env="dev", sha=sha, pr_number=number, log_url=None,
+        forge=forge, env="dev/driver_ranking", sha=sha, pr_number=number, log_url=None,
         registries=registry.opener(), planner=plans, manifests_dir=MANIFESTS_DIR, base="main",
         outcome=ApplyOutcome(outcome="applied", desired="driver_ranking:2"),
     )  # fmt: skip
@@ -173,7 +179,7 @@ def test_without_the_label_the_same_change_stays_frozen(
     assert base is not None
     number = open_pr(forge, base.replace("version: 1", "version: 2"))
     result = plan(forge, number, planner(tmp_path, registry))
-    assert result.plans["dev"].blocked
+    assert result.plans["dev/driver_ranking"].blocked
     assert statuses(result)["slipway/policy"][0] == "failure"
 
 
@@ -209,7 +215,7 @@ def test_fault10_the_body_links_the_sticky_plan_instead_of_a_second_plan(
     forge = forge_with(tmp_path, owners=None)
     plans = planner(tmp_path, registry)
     opened = promote(
-        PromotionRequest(env="staging", source_env="dev"), forge=forge,
+        PromotionRequest(env="staging", model="driver_ranking", source_env="dev"), forge=forge,
         registries=registry.opener(), planner=plans,
     )  # fmt: skip
     assert opened.pr is not None
@@ -221,8 +227,8 @@ def test_fault10_the_body_links_the_sticky_plan_instead_of_a_second_plan(
     )
     assert result.body_updated
     linked = forge.get_pr(number=opened.pr.number).body
-    url = result.comments["staging"].url
-    assert f"[`staging`]({url})" in linked
+    url = result.comments["staging/driver_ranking"].url
+    assert f"[`staging/driver_ranking`]({url})" in linked
     assert f"planned at `{opened.pr.head_sha[:12]}`" in linked
     again = comment_plan(
         forge=forge, number=opened.pr.number, planner=plans, manifests_dir=MANIFESTS_DIR
@@ -258,7 +264,7 @@ def test_fault10_the_comment_shows_the_change_kind_and_every_changed_field(
         return made.model_copy(update={"change_kind": kind, "manifest_changes": fields})
 
     result = plan(forge, number, fake)
-    comment = result.comments["dev"].comments[0].body
+    comment = result.comments["dev/driver_ranking"].comments[0].body
     words = {"config": "config change", "rollback": "rollback", "promotion": "model promotion"}
     assert f"**Change:** {words[kind]}" in comment
     assert "#### Manifest fields that change" in comment
@@ -272,7 +278,7 @@ def test_fault4_promote_emergency_labels_the_pull_request_and_the_plan_records_i
     forge = forge_with(tmp_path)
     plans = planner(tmp_path, registry)
     opened = promote(
-        PromotionRequest(env="staging", source_env="dev", emergency=True), forge=forge,
+        PromotionRequest(env="staging", model="driver_ranking", source_env="dev", emergency=True), forge=forge,
         registries=registry.opener(), planner=plans,
     )  # fmt: skip
     assert opened.pr is not None
@@ -280,8 +286,8 @@ def test_fault4_promote_emergency_labels_the_pull_request_and_the_plan_records_i
     assert "**Emergency.** Labelled `emergency`" in opened.pr.body
     assert "--emergency" in opened.pr.body
     result = plan(forge, opened.pr.number, plans)
-    assert result.plans["staging"].emergency == f"label `emergency` on #{opened.pr.number}: " + (
-        opened.pr.title
-    )
+    assert result.plans[
+        "staging/driver_ranking"
+    ].emergency == f"label `emergency` on #{opened.pr.number}: " + (opened.pr.title)
     assert result.governance.emergency is not None
     assert statuses(result)["slipway/policy"][0] == "failure", "the owners must approve it"

@@ -25,7 +25,7 @@ from ci.rollback import RollbackText, history_rollback, propose_rollback
 from model_deploy.errors import NoPreviousDeploymentError
 from slipway.cli.ci import ci_app
 
-STAGING = f"{MANIFESTS_DIR}/staging.yaml"
+STAGING = f"{MANIFESTS_DIR}/staging/driver_ranking.yaml"
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def forge(tmp_path: Path, registry: FakeRegistry) -> LocalForge:
     local = LocalForge(repo=make_git_repo(tmp_path / "repo"), protection=UNPROTECTED)
     for version in ("1", "2"):
         result = promote(
-            PromotionRequest(env="staging", version=version), forge=local,
+            PromotionRequest(env="staging", model="driver_ranking", version=version), forge=local,
             registries=registry.opener(), planner=planner(tmp_path, registry),
         )  # fmt: skip
         assert result.pr is not None
@@ -51,7 +51,7 @@ def test_fault8_nothing_to_roll_back_to_is_one_line(
 ) -> None:
     with pytest.raises(PromotionError, match="nothing to roll back to"):
         propose_rollback(
-            forge, env="staging", to_version=None, base="main", registries=registry.opener(),
+            forge, env="staging/driver_ranking", to_version=None, base="main", registries=registry.opener(),
             planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR,
             source=nothing_in_history, command="slipway ci rollback staging",
         )  # fmt: skip
@@ -81,20 +81,20 @@ def test_fault8_a_rollback_is_a_pull_request_from_the_history_not_an_endpoint_ch
         return RollbackText(earlier, "the manifest of its deployment in the history")
 
     result = propose_rollback(
-        forge, env="staging", to_version=1, base="main", registries=registry.opener(),
+        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR, source=from_history,
         command="slipway ci rollback staging --to 1",
     )  # fmt: skip
-    assert asked == [("staging", 1)]
+    assert asked == [("staging/driver_ranking", 1)]
     assert result.pr is not None
-    assert result.pr.head == "slipway/rollback-staging"
-    assert result.pr.title == "Roll staging back to driver_ranking:1"
-    assert set(result.pr.labels) == {"slipway:rollback", "env:staging"}
+    assert result.pr.head == "slipway/rollback-staging/driver_ranking"
+    assert result.pr.title == "Roll staging/driver_ranking back to driver_ranking:1"
+    assert set(result.pr.labels) == {"slipway:rollback", "env:staging/driver_ranking"}
     assert forge.read_file(path=STAGING, ref=result.branch) == earlier, "every field goes back"
     assert git(Path(forge.where), "rev-parse", "main") == main, "main is only changed by merging"
     assert restores(result.pr), "a failed deploy of it never rejects the version it restores"
     again = propose_rollback(
-        forge, env="staging", to_version=1, base="main", registries=registry.opener(),
+        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR, source=from_history,
         command="slipway ci rollback staging --to 1",
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_fault8_without_history_the_version_asked_for_is_set_in_the_model_block(
 ) -> None:
     monkeypatch.setenv("SLIPWAY_DEPLOY_STATE_DIR", str(tmp_path / "empty-state"))
     result = propose_rollback(
-        forge, env="staging", to_version=1, base="main", registries=registry.opener(),
+        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR,
         source=history_rollback(registries=registry.opener()),
         command="slipway ci rollback staging --to 1",
@@ -126,7 +126,7 @@ def test_fault8_the_cli_goes_back_two_versions_by_pull_request(
     monkeypatch.setenv("SLIPWAY_DEPLOY_STATE_DIR", str(tmp_path / "empty-state"))
     registry.add()  # 4: Approved
     latest = promote(
-        PromotionRequest(env="staging", version="4"), forge=forge, registries=registry.opener(),
+        PromotionRequest(env="staging", model="driver_ranking", version="4"), forge=forge, registries=registry.opener(),
         planner=planner(tmp_path, registry),
     )  # fmt: skip
     assert latest.pr is not None
@@ -135,10 +135,20 @@ def test_fault8_the_cli_goes_back_two_versions_by_pull_request(
     app.add_typer(ci_app, name="ci")
     done = CliRunner().invoke(
         app,
-        ["ci", "rollback", "staging", "--to", "1", "--repo-dir", forge.where, "-f", "json"],
+        [
+            "ci",
+            "rollback",
+            "staging/driver_ranking",
+            "--to",
+            "1",
+            "--repo-dir",
+            forge.where,
+            "-f",
+            "json",
+        ],
     )
     assert done.exit_code == 0, (done.output, done.exception)
     doc = json.loads(done.output)
-    assert doc["branch"] == "slipway/rollback-staging"
+    assert doc["branch"] == "slipway/rollback-staging/driver_ranking"
     assert doc["model"] == "driver_ranking:1", "from 4 back past 2 to 1"
-    assert forge.get_pr(number=doc["pr_number"]).head == "slipway/rollback-staging"
+    assert forge.get_pr(number=doc["pr_number"]).head == "slipway/rollback-staging/driver_ranking"
