@@ -42,8 +42,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the kits import as in the tes
 
 from kits.feast_oracle import by_name  # noqa: E402
 from kits.feature_repos import END, copy_repo  # noqa: E402
-from kits.feature_servers import ManagedProcess, feast_process, service_process  # noqa: E402
-from kits.feature_servers import redis_process  # noqa: E402
+from kits.feature_servers import (  # noqa: E402
+    ManagedProcess,
+    feast_process,
+    redis_process,
+    service_process,
+)
 
 from feature_store.demo_data import DemoSizes  # noqa: E402
 from feature_store.registry_sync import apply  # noqa: E402
@@ -70,7 +74,8 @@ request = function()
     d[i] = FIRST + math.random(0, N - 1)
     c[i] = FIRST + math.random(0, N - 1)
   end
-  local body = head .. table.concat(d, ",") .. '],"customer_id":[' .. table.concat(c, ",") .. ']}}}}'
+  local body = head .. table.concat(d, ",") .. '],"customer_id":['
+    .. table.concat(c, ",") .. ']}}}}'
   return wrk.format(nil, nil, nil, body)
 end
 done = function(summary, latency, requests)
@@ -101,7 +106,7 @@ def write_entities(repo_path: Path, env: str, entities: int) -> None:
 
     from feature_store.repo import FeatureRepo
 
-    repo = FeatureRepo(path=repo_path, env=env)  # type: ignore[arg-type]
+    repo = FeatureRepo(path=repo_path, env=env)
     apply(repo=repo)
     store = repo.open_store()
     rng = np.random.default_rng(7)
@@ -139,22 +144,36 @@ def write_entities(repo_path: Path, env: str, entities: int) -> None:
         store.write_to_online_store("customer_profile", customers)
 
 
-def run_wrk(url: str, *, rows: int, entities: int, seconds: int, connections: int,
-            lua: Path, seed: int) -> Result:  # fmt: skip
+def run_wrk(
+    url: str, *, rows: int, entities: int, seconds: int, connections: int, lua: Path, seed: int
+) -> Result:
     lua.write_text(
         LUA.format(
             seed=seed, entities=entities, rows=rows, first=FIRST_ID, features=json.dumps(FEATURES)
         )
     )
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua),
-           f"{url}/get-online-features"]  # fmt: skip
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(lua),
+        f"{url}/get-online-features",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     match = re.search(r"RESULT (\d+) ([\d.]+) (\d+) (\d+) (\d+) (\d+)", out)
     if match is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     requests, duration, p50, p95, p99, errors = match.groups()
-    return Result(int(requests) / float(duration), int(p50) / 1000, int(p95) / 1000,
-                  int(p99) / 1000, int(errors))  # fmt: skip
+    return Result(
+        int(requests) / float(duration),
+        int(p50) / 1000,
+        int(p95) / 1000,
+        int(p99) / 1000,
+        int(errors),
+    )
 
 
 def check_same(servers: dict[str, ManagedProcess], entities: int) -> None:
@@ -192,8 +211,9 @@ def median_run(runs: list[Result]) -> Result:
     return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
 
-def paired(runs: dict[tuple[str, str, str], list[Result]], a: tuple[str, str, str],
-           b: tuple[str, str, str]) -> float:  # fmt: skip
+def paired(
+    runs: dict[tuple[str, str, str], list[Result]], a: tuple[str, str, str], b: tuple[str, str, str]
+) -> float:
     ratios = sorted(x.rps / y.rps for x, y in zip(runs[a], runs[b], strict=True))
     return ratios[len(ratios) // 2]
 
@@ -226,22 +246,31 @@ def main() -> None:
             repo = base / store
             feast_env = "local" if store == "sqlite" else store
             print(f"{store}: writing {args.entities} entities through Feast...", flush=True)
-            copy_repo(repo, sizes=DemoSizes(drivers=4, customers=4, days=2, trips=10), seed=1,
-                      env=feast_env)  # type: ignore[arg-type]  # fmt: skip
+            copy_repo(
+                repo,
+                sizes=DemoSizes(drivers=4, customers=4, days=2, trips=10),
+                seed=1,
+                env=feast_env,
+            )
             if store == "redis":
                 for name in ("feature_store.yaml",):
                     shutil.copy(repo / "feature_store.redis.yaml", repo / name)
             write_entities(repo, feast_env, args.entities)
             servers: dict[str, ManagedProcess] = {}
             if "slipway" in names:
-                servers["slipway"] = service_process(repo=repo, env_name=feast_env,
-                                                     log=base / f"{store}-slipway.log")  # fmt: skip
+                servers["slipway"] = service_process(
+                    repo=repo, env_name=feast_env, log=base / f"{store}-slipway.log"
+                )
             if "slipway-2" in names:
-                servers["slipway-2"] = service_process(repo=repo, env_name=feast_env, workers=2,
-                                                       log=base / f"{store}-slipway2.log")  # fmt: skip
+                servers["slipway-2"] = service_process(
+                    repo=repo, env_name=feast_env, workers=2, log=base / f"{store}-slipway2.log"
+                )
             if "feast" in names:
-                servers["feast"] = feast_process(repo=repo, extra_args=["--max-requests", "1000000"],
-                                                 log=base / f"{store}-feast.log")  # fmt: skip
+                servers["feast"] = feast_process(
+                    repo=repo,
+                    extra_args=["--max-requests", "1000000"],
+                    log=base / f"{store}-feast.log",
+                )
             for name, server in servers.items():
                 stack.enter_context(server)
                 server.wait_http("/health", timeout=180)
@@ -256,25 +285,38 @@ def main() -> None:
                 for scenario in scenarios:
                     for name in names:
                         url = targets[(store, name)]
-                        common = {"rows": int(scenario), "entities": args.entities,
-                                  "connections": args.connections, "lua": lua}  # fmt: skip
+                        common = {
+                            "rows": int(scenario),
+                            "entities": args.entities,
+                            "connections": args.connections,
+                            "lua": lua,
+                        }
                         if args.warmup:
-                            run_wrk(url, seconds=args.warmup, seed=round_, **common)  # type: ignore[arg-type]
-                        r = run_wrk(url, seconds=args.duration, seed=round_ * 7, **common)  # type: ignore[arg-type]
+                            run_wrk(url, seconds=args.warmup, seed=round_, **common)
+                        r = run_wrk(url, seconds=args.duration, seed=round_ * 7, **common)
                         runs.setdefault((store, scenario, name), []).append(r)
-                        print(f"  {store:7} {SCENARIOS[scenario]:28} {name:10} {r.rps:8.0f} req/s"
-                              f"  p50 {r.p50_ms:6.2f}  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
-                              flush=True)  # fmt: skip
-        print_table(runs, stores, scenarios, names, args)
+                        print(
+                            f"  {store:7} {SCENARIOS[scenario]:28} {name:10} {r.rps:8.0f} req/s"
+                            f"  p50 {r.p50_ms:6.2f}  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
+                            flush=True,
+                        )
+        print_table(runs, stores, scenarios, args)
+        print_validation()
 
 
-def print_table(runs: dict[tuple[str, str, str], list[Result]], stores: list[str],
-                scenarios: list[str], names: list[str], args: argparse.Namespace) -> None:  # fmt: skip
+Runs = dict[tuple[str, str, str], list[Result]]
+
+
+def print_table(
+    runs: Runs, stores: list[str], scenarios: list[str], args: argparse.Namespace
+) -> None:
     load = os.getloadavg()
     print()
-    print(f"wrk -t1 -c{args.connections} -d{args.duration}s, random keys over {args.entities:,} "
-          f"entities, median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs, "
-          f"load average after the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")  # fmt: skip
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.duration}s, random keys over {args.entities:,} "
+        f"entities, median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs, "
+        f"load average after the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+    )
     print()
     print(
         "| store | scenario | Slipway req/s | feast serve req/s | ratio | Slipway p50 ms "
@@ -286,13 +328,47 @@ def print_table(runs: dict[tuple[str, str, str], list[Result]], stores: list[str
             ours = median_run(runs[(store, scenario, "slipway")])
             feast = runs.get((store, scenario, "feast"))
             two = runs.get((store, scenario, "slipway-2"))
-            ratio = (f"{paired(runs, (store, scenario, 'slipway'), (store, scenario, 'feast')):.1f}x"
-                     if feast else "-")  # fmt: skip
-            scale = (f"{paired(runs, (store, scenario, 'slipway-2'), (store, scenario, 'slipway')):.2f}x"
-                     if two else "-")  # fmt: skip
-            print(f"| {store} | {SCENARIOS[scenario]} | {ours.rps:,.0f} | "
-                  f"{median_run(feast).rps if feast else 0:,.0f} | {ratio} | {ours.p50_ms:.2f} | "
-                  f"{ours.p99_ms:.2f} | {median_run(two).rps if two else 0:,.0f} | {scale} |")  # fmt: skip
+            one = (store, scenario, "slipway")
+            ratio = f"{paired(runs, one, (store, scenario, 'feast')):.1f}x" if feast else "-"
+            scale = f"{paired(runs, (store, scenario, 'slipway-2'), one):.2f}x" if two else "-"
+            feast_rps = median_run(feast).rps if feast else 0
+            two_rps = median_run(two).rps if two else 0
+            print(
+                f"| {store} | {SCENARIOS[scenario]} | {ours.rps:,.0f} | {feast_rps:,.0f} | "
+                f"{ratio} | {ours.p50_ms:.2f} | {ours.p99_ms:.2f} | {two_rps:,.0f} | {scale} |"
+            )
+
+
+def print_validation() -> None:
+    """Time the gate of a 100-row push: the compiled suite of driver_hourly_stats."""
+    import statistics
+    import time
+
+    from services.feature_server.expectations import load_validator
+
+    validator = load_validator(ROOT / "feature_repo", "driver_hourly_stats")
+    assert validator is not None
+    stamp = END.isoformat()
+    columns: dict[str, list[object]] = {
+        "driver_id": list(range(1001, 1101)),
+        **{f: [0.5] * 100 for f in ("conv_rate", "acc_rate", "cancel_rate")},
+        "rating": [4.0] * 100,
+        "avg_daily_trips": [3] * 100,
+        "online_hours": [5] * 100,
+        "event_timestamp": [stamp] * 100,
+        "created": [stamp] * 100,
+    }
+    times = []
+    for _ in range(2000):
+        started = time.perf_counter()
+        assert not validator.validate(columns, 100)
+        times.append(time.perf_counter() - started)
+    print()
+    print(
+        f"gated write: validating a 100-row push against driver_hourly_stats "
+        f"({len(validator.checks)} row-level expectations): median "
+        f"{statistics.median(times) * 1e6:.0f} us, p99 {sorted(times)[1980] * 1e6:.0f} us"
+    )
 
 
 if __name__ == "__main__":

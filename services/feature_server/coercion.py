@@ -59,7 +59,8 @@ def describe(value: Any) -> str:
         return f"the integer {value}"
     if kind is str:
         return f"the string {value!r}"
-    return {list: "a list", dict: "an object"}.get(kind, kind.__name__)
+    named: dict[type, str] = {list: "a list", dict: "an object"}
+    return named.get(kind, kind.__name__)
 
 
 def _integer(value: Any, vtype: ValueType) -> int:

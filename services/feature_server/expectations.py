@@ -141,6 +141,9 @@ class _Check:
     rule: str
     severity: str
     passes: Callable[[Any], bool]
+    whole: Callable[[Sequence[Any]], bool] = field(default=lambda values: False)
+    """A column-at-once test that is True only when every value passes (C-level work); when
+    it says False, the values are checked one by one to name the failing rows."""
 
     def run(self, columns: Mapping[str, Sequence[Any]], rows: int) -> Failure | None:
         values = columns.get(self.column)
@@ -153,6 +156,8 @@ class _Check:
                 (_ABSENT,),
                 self.severity,
             )
+        if self.whole(values):
+            return None
         passes = self.passes
         bad = [i for i, v in enumerate(values) if not passes(v)]
         if not bad:
@@ -183,6 +188,39 @@ class RowValidator:
             if failure is not None:
                 failures.append(failure)
         return failures
+
+
+_NUMBERS: Final = frozenset({int, float})
+
+
+def _no_nan(values: Sequence[Any]) -> bool:
+    try:
+        return not any(map(math.isnan, values))
+    except TypeError:  # a value that is not a number
+        return False
+
+
+def _all_not_null(values: Sequence[Any]) -> bool:
+    return None not in values and (float not in set(map(type, values)) or _no_nan(values))
+
+
+def _whole_type(names: list[str]) -> Callable[[Sequence[Any]], bool]:
+    """The column-at-once test of a type expectation (see ``_Check.whole``)."""
+    if all(n in _INTEGERS for n in names):
+        return lambda values: set(map(type, values)) == {int}
+    if all(n in _FLOATS for n in names):
+        return lambda values: set(map(type, values)) <= {int, float, type(None)}
+    if all(n in _STRINGS for n in names):
+        return lambda values: set(map(type, values)) <= {str, type(None)}
+    if all(n in _STAMPS for n in names):
+
+        def stamps(values: Sequence[Any]) -> bool:
+            distinct = set(values)
+            distinct.discard(None)
+            return all(map(_is_stamp, distinct))
+
+        return stamps
+    return lambda values: False
 
 
 def _between(kwargs: Mapping[str, Any]) -> tuple[Callable[[Any], bool], str]:
@@ -219,7 +257,7 @@ def _check(exp: Mapping[str, Any]) -> _Check | None:
         return None
     passes: Callable[[Any], bool]
     if kind == "expect_column_values_to_not_be_null":
-        return _Check(kind, column, "not null", severity, lambda v: not is_null(v))
+        return _Check(kind, column, "not null", severity, lambda v: not is_null(v), _all_not_null)
     if kind in ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"):
         names = [kwargs["type_"]] if "type_" in kwargs else list(kwargs.get("type_list") or [])
         tests = [_type_test(str(n)) for n in names]
@@ -232,10 +270,21 @@ def _check(exp: Mapping[str, Any]) -> _Check | None:
                 return not any(null_fails for _, null_fails in known)
             return any(test(value) for test, _ in known)
 
-        return _Check(kind, column, f"of type {' or '.join(map(str, names))}", severity, passes)
+        rule = f"of type {' or '.join(map(str, names))}"
+        return _Check(kind, column, rule, severity, passes, _whole_type([str(n) for n in names]))
     if kind == "expect_column_values_to_be_between":
         passes, rule = _between(kwargs)
-        return _Check(kind, column, rule, severity, passes)
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        strict = bool(kwargs.get("strict_min")) or bool(kwargs.get("strict_max"))
+
+        def whole(values: Sequence[Any]) -> bool:
+            if strict or not values or not set(map(type, values)) <= _NUMBERS:
+                return False
+            if not _no_nan(values):
+                return False
+            return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+
+        return _Check(kind, column, rule, severity, passes, whole)
     if kind == "expect_column_values_to_be_in_set":
         allowed = list(kwargs.get("value_set") or [])
         members = {json.dumps(v) for v in allowed}
@@ -243,7 +292,15 @@ def _check(exp: Mapping[str, Any]) -> _Check | None:
         def passes(value: Any) -> bool:
             return is_null(value) or json.dumps(value) in members or value in allowed
 
-        return _Check(kind, column, f"in {allowed}", severity, passes)
+        hashable = {v for v in allowed if not isinstance(v, list | dict)}
+
+        def whole(values: Sequence[Any]) -> bool:
+            kinds = set(map(type, values))
+            if not kinds <= {str, int}:  # 1.0 == 1 and True == 1: checked one by one
+                return False
+            return set(values) <= hashable
+
+        return _Check(kind, column, f"in {allowed}", severity, passes, whole)
     return None
 
 

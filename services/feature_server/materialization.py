@@ -41,14 +41,12 @@ class MaterializeRequest:
 
 
 def _timestamp(data: dict[str, Any], name: str) -> datetime:
-    from dateutil import parser
-
     value = data.get(name)
     if type(value) is not str or not value:
         raise ValidationError(f"{name!r} must be a timestamp string (ISO 8601)")
     try:
-        moment = parser.parse(value)
-    except (ValueError, OverflowError) as exc:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
         raise ValidationError(f"{name!r} is not a timestamp: {value[:64]!r}") from exc
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     if not _EARLIEST <= moment <= _LATEST:

@@ -29,7 +29,9 @@ from services.feature_server.writes import PUSH_ROUTE, WRITE_ROUTE, handle_write
 
 logger = logging.getLogger(__name__)
 
-_WRITE_ERRORS = {k: ERROR_RESPONSES[k] for k in (400, 401, 403, 404, 413, 415, 422, 503)}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: ERROR_RESPONSES[k] for k in (400, 401, 403, 404, 413, 415, 422, 503)
+}
 
 
 def feast_error(exc: Exception) -> ApiError | None:

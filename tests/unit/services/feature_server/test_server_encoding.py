@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.feature_server.coercion import CoercionError, coerce_keys, coerce_request_value
 from services.feature_server.encoding import (
     KEY_ENCODERS,
     EntityValueError,
@@ -26,7 +27,6 @@ from services.feature_server.encoding import (
     serialization_order,
     to_json_values,
 )
-from services.feature_server.coercion import CoercionError, coerce_keys, coerce_request_value
 from services.feature_server.timestamps import format_redis_ts, format_sqlite_ts, format_timestamp
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -56,7 +56,10 @@ def test_flags_are_read_as_feast_reads_them(text: object, expected: bool) -> Non
 
 
 def test_nan_infinity_and_big_integers_are_read_exactly() -> None:
-    body = b'{"features": ["v:a"], "entities": {"k": [NaN, Infinity, -Infinity, 1180591620717411303424]}}'
+    body = (
+        b'{"features": ["v:a"], '
+        b'"entities": {"k": [NaN, Infinity, -Infinity, 1180591620717411303424]}}'
+    )
     values = parse_request(body, max_entities=10).entities["k"]
     assert math.isnan(values[0])
     assert values[1:3] == [math.inf, -math.inf]
