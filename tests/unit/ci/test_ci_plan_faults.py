@@ -37,6 +37,8 @@ OWNERS = (
     "/model_deploy/policies/              @acme/release\n"
 )
 
+DR = "driver_ranking"
+
 
 def forge_with(tmp_path: Path, *, dev_extra: str = "", owners: str | None = OWNERS) -> LocalForge:
     files = manifest_files()
@@ -215,7 +217,7 @@ def test_fault10_the_body_links_the_sticky_plan_instead_of_a_second_plan(
     forge = forge_with(tmp_path, owners=None)
     plans = planner(tmp_path, registry)
     opened = promote(
-        PromotionRequest(env="staging", model="driver_ranking", source_env="dev"), forge=forge,
+        PromotionRequest(env="staging", model=DR, source_env="dev"), forge=forge,
         registries=registry.opener(), planner=plans,
     )  # fmt: skip
     assert opened.pr is not None
@@ -278,7 +280,7 @@ def test_fault4_promote_emergency_labels_the_pull_request_and_the_plan_records_i
     forge = forge_with(tmp_path)
     plans = planner(tmp_path, registry)
     opened = promote(
-        PromotionRequest(env="staging", model="driver_ranking", source_env="dev", emergency=True), forge=forge,
+        PromotionRequest(env="staging", model=DR, source_env="dev", emergency=True), forge=forge,
         registries=registry.opener(), planner=plans,
     )  # fmt: skip
     assert opened.pr is not None

@@ -26,6 +26,7 @@ from model_deploy.errors import NoPreviousDeploymentError
 from slipway.cli.ci import ci_app
 
 STAGING = f"{MANIFESTS_DIR}/staging/driver_ranking.yaml"
+STAGING_KEY = "staging/driver_ranking"
 
 
 @pytest.fixture
@@ -34,12 +35,15 @@ def forge(tmp_path: Path, registry: FakeRegistry) -> LocalForge:
     local = LocalForge(repo=make_git_repo(tmp_path / "repo"), protection=UNPROTECTED)
     for version in ("1", "2"):
         result = promote(
-            PromotionRequest(env="staging", model="driver_ranking", version=version), forge=local,
+            PromotionRequest(env="staging", model=DR, version=version), forge=local,
             registries=registry.opener(), planner=planner(tmp_path, registry),
         )  # fmt: skip
         assert result.pr is not None
         local.merge_pr(number=result.pr.number, message=f"merge {version}")
     return local
+
+
+DR = "driver_ranking"
 
 
 def nothing_in_history(env: str, current: str, version: int | None) -> RollbackText:
@@ -51,7 +55,7 @@ def test_fault8_nothing_to_roll_back_to_is_one_line(
 ) -> None:
     with pytest.raises(PromotionError, match="nothing to roll back to"):
         propose_rollback(
-            forge, env="staging/driver_ranking", to_version=None, base="main", registries=registry.opener(),
+            forge, env=STAGING_KEY, to_version=None, base="main", registries=registry.opener(),
             planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR,
             source=nothing_in_history, command="slipway ci rollback staging",
         )  # fmt: skip
@@ -81,7 +85,7 @@ def test_fault8_a_rollback_is_a_pull_request_from_the_history_not_an_endpoint_ch
         return RollbackText(earlier, "the manifest of its deployment in the history")
 
     result = propose_rollback(
-        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
+        forge, env=STAGING_KEY, to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR, source=from_history,
         command="slipway ci rollback staging --to 1",
     )  # fmt: skip
@@ -94,7 +98,7 @@ def test_fault8_a_rollback_is_a_pull_request_from_the_history_not_an_endpoint_ch
     assert git(Path(forge.where), "rev-parse", "main") == main, "main is only changed by merging"
     assert restores(result.pr), "a failed deploy of it never rejects the version it restores"
     again = propose_rollback(
-        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
+        forge, env=STAGING_KEY, to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR, source=from_history,
         command="slipway ci rollback staging --to 1",
     )  # fmt: skip
@@ -107,7 +111,7 @@ def test_fault8_without_history_the_version_asked_for_is_set_in_the_model_block(
 ) -> None:
     monkeypatch.setenv("SLIPWAY_DEPLOY_STATE_DIR", str(tmp_path / "empty-state"))
     result = propose_rollback(
-        forge, env="staging/driver_ranking", to_version=1, base="main", registries=registry.opener(),
+        forge, env=STAGING_KEY, to_version=1, base="main", registries=registry.opener(),
         planner=planner(tmp_path, registry), manifests_dir=MANIFESTS_DIR,
         source=history_rollback(registries=registry.opener()),
         command="slipway ci rollback staging --to 1",
@@ -126,8 +130,8 @@ def test_fault8_the_cli_goes_back_two_versions_by_pull_request(
     monkeypatch.setenv("SLIPWAY_DEPLOY_STATE_DIR", str(tmp_path / "empty-state"))
     registry.add()  # 4: Approved
     latest = promote(
-        PromotionRequest(env="staging", model="driver_ranking", version="4"), forge=forge, registries=registry.opener(),
-        planner=planner(tmp_path, registry),
+        PromotionRequest(env="staging", model=DR, version="4"), forge=forge,
+        registries=registry.opener(), planner=planner(tmp_path, registry),
     )  # fmt: skip
     assert latest.pr is not None
     forge.merge_pr(number=latest.pr.number, message="merge 4")
