@@ -60,6 +60,9 @@ def read_features(
         raise BatchError(f"features: Feast {way} failed: {exc}") from exc
     if len(answer) != len(frame):
         raise BatchError(f"features: Feast answered {len(answer)} rows for {len(frame)}")
+    for name in info.request_fields:  # request values are inputs, not always in Feast's answer
+        if name not in answer.columns:
+            answer[name] = frame[name].to_numpy()
     inputs = info.inputs
     missing = [name for name in inputs if name not in answer.columns]
     if missing:

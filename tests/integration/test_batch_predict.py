@@ -1,0 +1,243 @@
+"""``slipway predict batch`` on a real Feast repo: point-in-time features, the server's answers,
+resuming after SIGKILL to the same bytes, online features, metadata, and Batch Transform on moto.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from kits.feature_repos import END, copy_repo, materialize_window
+from kits.servers import AWS_TEST_ENV, moto_server, reset_moto
+
+from feature_store.demo_data import DemoSizes
+from feature_store.registry_sync import apply
+from feature_store.repo import FeatureRepo
+from model_build.batch.job import prepare_batch, run_batch
+from model_build.batch.output import parts_dir, read_metadata
+from model_build.batch.transform import start_transform
+from model_build.definition.catalog import MODELS_DIR
+from model_build.errors import BatchError
+from model_build.pipeline.local_runner import run_local
+from model_build.pipeline.steps.gate import NoServingModel
+from model_build.registry.local import LocalRegistry
+from services.inference.server import create_inference_app
+from slipway.cli.app import run as slipway
+
+pytestmark = pytest.mark.integration
+
+SIZES = DemoSizes(drivers=30, customers=100, days=10, trips=6_000)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[FeatureRepo, LocalRegistry, Path]:
+    """An applied demo repo, driver_ranking:1 registered, and 3,000 entity rows."""
+    base = tmp_path_factory.mktemp("batch")
+    repo = copy_repo(base / "feature_repo", sizes=SIZES, seed=5)
+    apply(repo=repo)
+    registry = LocalRegistry(base / "registry")
+    run_local(
+        repo=repo, model_path=MODELS_DIR / "driver_ranking", registry=registry,
+        run_dir=base / "runs", serving=NoServingModel(reason="first"), now=END,
+        git_commit="0" * 40,
+    )  # fmt: skip
+    trips = pd.read_parquet(repo.path / "data" / "trips.parquet")
+    entities = trips[["trip_id", "driver_id", "customer_id", "event_timestamp", "trip_distance_km"]]
+    path = base / "entities.parquet"
+    entities.iloc[:3000].to_parquet(path)
+    return repo, registry, path
+
+
+def _cli(world: tuple[FeatureRepo, LocalRegistry, Path], out: Path, *extra: str) -> list[str]:
+    repo, registry, entities = world
+    return [
+        "predict", "batch", "--model", "driver_ranking:1", "--input", str(entities),
+        "--output", str(out), "--repo", str(repo.path), "--registry-path", str(registry.root),
+        *extra,
+    ]  # fmt: skip
+
+
+def test_missing_columns_and_another_jobs_chunks_are_errors(
+    world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
+) -> None:
+    repo, registry, entities = world
+    bad = tmp_path / "bad.parquet"
+    pd.read_parquet(entities).drop(columns=["customer_id"]).to_parquet(bad)
+    with pytest.raises(BatchError, match=r"missing column\(s\) customer_id"):
+        prepare_batch(
+            registry=registry, model_name="driver_ranking", version=1, repo=repo,
+            input_path=bad, output=tmp_path / "out.parquet",
+        )  # fmt: skip
+    out = tmp_path / "out.parquet"
+    prepare_batch(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=entities, output=out, chunk_rows=1000,
+    )  # fmt: skip
+    with pytest.raises(BatchError, match="differs in chunk_rows, chunks"):
+        prepare_batch(
+            registry=registry, model_name="driver_ranking", version=1, repo=repo,
+            input_path=entities, output=out, chunk_rows=500,
+        )  # fmt: skip
+    job = prepare_batch(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=entities, output=out, chunk_rows=500, fresh=True,
+    )  # fmt: skip
+    assert len(job.chunks) == 6
+
+
+def test_batch_scores_point_in_time_features_like_the_server(
+    world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
+) -> None:
+    repo, registry, entities = world
+    out = tmp_path / "scored.parquet"
+    job = prepare_batch(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=entities, output=out, chunk_rows=1200,
+    )  # fmt: skip
+    result = run_batch(job, repo=repo)
+    assert (result.rows, result.chunks, result.resumed) == (3000, 3, 0)
+    assert not parts_dir(out).exists()
+    scored = pd.read_parquet(out)
+    source = pd.read_parquet(entities)
+    pd.testing.assert_frame_equal(scored[source.columns], source)  # the input, in order
+    meta = read_metadata(out)
+    version = registry.get(model_name="driver_ranking", version=1)
+    assert meta["model"] == "driver_ranking:1"
+    assert meta["model_digest"] == version.artifact_digest
+    assert meta["feature_service"] == "driver_ranking_v1"
+    assert meta["feature_service_version"].startswith("sha256:")
+    assert meta["source"] == "offline"
+    # the same rows, features from Feast directly, answered by the inference server
+    store = repo.open_store()
+    sample = source.iloc[::97].reset_index(drop=True)
+    keys = sample[["driver_id", "customer_id", "event_timestamp", "trip_distance_km"]].copy()
+    keys["row"] = range(len(keys))
+    features = (
+        store.get_historical_features(
+            entity_df=keys, features=store.get_feature_service("driver_ranking_v1")
+        )
+        .to_df()
+        .sort_values("row")
+        .reset_index(drop=True)
+    )
+    client = TestClient(create_inference_app(bundle_dir=Path(version.artifact_uri)))
+    inputs = features[client.get("/metadata").json()["features"]]
+    records = [
+        {k: None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in inputs.to_dict(orient="records")
+    ]  # exact floats (to_json would round them to 10 digits)
+    answer = client.post("/invocations", json={"instances": records}).json()["predictions"]
+    mine = scored.iloc[::97].reset_index(drop=True)
+    np.testing.assert_allclose(
+        mine["probability"], [a["probability"] for a in answer], rtol=0, atol=1e-12
+    )
+    assert mine["label"].tolist() == [a["label"] for a in answer]
+
+
+def test_a_run_killed_halfway_resumes_to_the_same_file(
+    world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole.parquet"
+    assert slipway(_cli(world, whole, "--chunk-rows", "250", "--format", "json")) == 0
+    killed = tmp_path / "killed.parquet"
+    command = [sys.executable, "-m", "slipway", *_cli(world, killed, "--chunk-rows", "250")]
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        parts = parts_dir(killed)
+        deadline = time.monotonic() + 240
+        while len(list(parts.glob("part-*.parquet"))) < 3:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no chunk was written in time"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    finished = len(list(parts_dir(killed).glob("part-*.parquet")))
+    assert 3 <= finished < 12
+    assert not killed.exists()
+    repo, registry, entities = world
+    job = prepare_batch(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=entities, output=killed, chunk_rows=250,
+    )  # fmt: skip
+    assert job.done == set(range(finished)) or len(job.done) == finished
+    result = run_batch(job, repo=repo)
+    assert result.resumed == finished
+    assert killed.read_bytes() == whole.read_bytes()
+
+
+def test_online_features_and_a_csv_output(
+    world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
+) -> None:
+    repo, registry, entities = world
+    materialize_window(repo, days=3)
+    out = tmp_path / "online.csv"
+    assert slipway(_cli(world, out, "--online", "--format", "json")) == 0
+    scored = pd.read_csv(out)
+    assert len(scored) == 3000
+    assert scored["probability"].between(0, 1).all()
+    assert read_metadata(out)["source"] == "online"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+def test_sagemaker_batch_transform_is_created_on_moto(
+    world: tuple[FeatureRepo, LocalRegistry, Path],
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    reset_moto(moto_url)
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    s3.create_bucket(Bucket="batch-bucket")
+    repo, registry, entities = world
+    with pytest.raises(BatchError, match="needs --role-arn"):
+        start_transform(
+            registry=registry, model_name="driver_ranking", version=1, repo=repo,
+            input_path=entities, output_uri="", bucket="batch-bucket", prefix="slipway",
+            role_arn=None, image_uri="img", instance_type="ml.m5.large", region="us-east-1",
+            endpoint_url=moto_url,
+        )  # fmt: skip
+    started = start_transform(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=entities, output_uri="", bucket="batch-bucket", prefix="slipway",
+        role_arn="arn:aws:iam::123456789012:role/sagemaker",
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-inference:1",
+        instance_type="ml.m5.large", region="us-east-1", endpoint_url=moto_url,
+    )  # fmt: skip
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    job = sagemaker.describe_transform_job(TransformJobName=started.job_name)
+    assert job["TransformInput"]["SplitType"] == "Line"
+    assert job["TransformInput"]["ContentType"] == "text/csv"
+    assert job["DataProcessing"]["JoinSource"] == "Input"
+    assert job["DataProcessing"]["InputFilter"] == "$[4:]"
+    assert job["TransformOutput"]["S3OutputPath"] == started.output_uri
+    body = s3.get_object(Bucket="batch-bucket", Key=started.input_uri.split("/", 3)[3])["Body"]
+    lines = body.read().decode().splitlines()
+    assert len(lines) == started.rows == 3000
+    assert lines[0].split(",")[0] == "0"
+    model = sagemaker.describe_model(ModelName=started.job_name)
+    assert model["PrimaryContainer"]["ModelDataUrl"] == started.model_data
+    assert started.model_data.startswith("s3://batch-bucket/slipway/batch/")
