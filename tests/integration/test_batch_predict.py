@@ -184,7 +184,7 @@ def test_a_run_killed_halfway_resumes_to_the_same_file(
 def test_online_features_and_a_csv_output(
     world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
 ) -> None:
-    repo, registry, entities = world
+    repo = world[0]
     materialize_window(repo, days=3)
     out = tmp_path / "online.csv"
     assert slipway(_cli(world, out, "--online", "--format", "json")) == 0
