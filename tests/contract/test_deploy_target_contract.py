@@ -31,6 +31,7 @@ from kits.servers import moto_server
 from target_harness import (
     CANARY,
     ENV,
+    KEY,
     MODEL,
     Harness,
     LocalHarness,
@@ -91,17 +92,17 @@ def test_nothing_deployed_reads_as_absent_and_every_call_copes(harness: Harness)
     manifest = harness.manifest(1)
     actual = harness.describe()
     assert (actual.env, actual.target, actual.deployed, actual.healthy) == (
-        ENV, harness.kind, False, False,
+        KEY, harness.kind, False, False,
     )  # fmt: skip
     assert actual.model_ref is None
     assert actual.traffic == {}
     assert actual.endpoint == manifest.target.endpoint
     assert actual.notes == []
-    assert not harness.target.health(env=ENV, manifest=manifest)
+    assert not harness.target.health(env=KEY, manifest=manifest)
     with pytest.raises(TargetError):
-        harness.target.invoke(env=ENV, manifest=manifest, instances=[GOOD_ROW])
-    harness.target.stop(env=ENV, manifest=manifest)  # nothing to stop: a no-op
-    after = harness.target.rollback(env=ENV, manifest=manifest, previous=actual)
+        harness.target.invoke(env=KEY, manifest=manifest, instances=[GOOD_ROW])
+    harness.target.stop(env=KEY, manifest=manifest)  # nothing to stop: a no-op
+    after = harness.target.rollback(env=KEY, manifest=manifest, previous=actual)
     assert not after.deployed
     assert not harness.describe().deployed
 
@@ -109,7 +110,7 @@ def test_nothing_deployed_reads_as_absent_and_every_call_copes(harness: Harness)
 def test_describe_of_a_missing_deployment_writes_nothing(harness: Harness, tmp_path: Path) -> None:
     before = sorted(tmp_path.rglob("*"))
     harness.describe()
-    harness.target.health(env=ENV, manifest=harness.manifest(1))
+    harness.target.health(env=KEY, manifest=harness.manifest(1))
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -119,9 +120,9 @@ def test_a_failing_smoke_test_refuses_the_first_deploy(harness: Harness) -> None
         harness.deploy(version, failing=True, rows=rows, expect=expect)
     manifest = harness.manifest(version)
     after = harness.target.rollback(
-        env=ENV,
+        env=KEY,
         manifest=manifest,
-        previous=ActualState(env=ENV, target=harness.target.kind, deployed=False),
+        previous=ActualState(env=KEY, target=harness.target.kind, deployed=False),
     )
     assert not after.deployed  # nothing served before: the rollback removes the new endpoint
     assert not harness.describe().deployed
@@ -143,7 +144,7 @@ def test_a_failing_smoke_test_during_an_update_goes_back_to_the_old_version(
     else:
         # the SageMaker endpoint keeps the new config until rollback points it back
         assert midway.model_ref == f"{MODEL}:{version}"
-    after = harness.target.rollback(env=ENV, manifest=harness.manifest(version), previous=before)
+    after = harness.target.rollback(env=KEY, manifest=harness.manifest(version), previous=before)
     assert after.model_ref == before.model_ref == f"{MODEL}:1"
     assert after.healthy
     assert after.manifest_hash == before.manifest_hash
@@ -189,8 +190,8 @@ def test_deploy_new_then_describe_reads_it_back(harness: Harness) -> None:
     assert actual.data_capture_percentage == 100
     assert actual.strategy == "all at once"
     assert actual.notes == []
-    assert harness.target.health(env=ENV, manifest=request.manifest)
-    answer = harness.target.invoke(env=ENV, manifest=request.manifest, instances=[GOOD_ROW])
+    assert harness.target.health(env=KEY, manifest=request.manifest)
+    answer = harness.target.invoke(env=KEY, manifest=request.manifest, instances=[GOOD_ROW])
     assert len(answer["predictions"]) == 1
     assert 0.0 <= answer["predictions"][0]["probability"] <= 1.0
 
@@ -220,13 +221,13 @@ def test_canary_ends_with_all_traffic_on_the_new_version(harness: Harness) -> No
 def test_stop_tears_everything_down(harness: Harness) -> None:
     harness.deploy(1)
     manifest = harness.manifest(None)
-    harness.target.stop(env=ENV, manifest=manifest)
-    actual = harness.target.describe(env=ENV, manifest=manifest)
+    harness.target.stop(env=KEY, manifest=manifest)
+    actual = harness.target.describe(env=KEY, manifest=manifest)
     assert not actual.deployed
     assert actual.traffic == {}
-    assert not harness.target.health(env=ENV, manifest=manifest)
+    assert not harness.target.health(env=KEY, manifest=manifest)
     harness.assert_gone()
-    harness.target.stop(env=ENV, manifest=manifest)  # twice is fine
+    harness.target.stop(env=KEY, manifest=manifest)  # twice is fine
 
 
 # -- through the deployer: plan, apply, no-op, rollback, teardown ----------------------------
@@ -267,7 +268,7 @@ def test_a_failed_apply_is_rolled_back_and_recorded(harness: Harness) -> None:
     (status,) = status_all(harness.deployer)
     assert (status.serving_ref, status.healthy, status.in_sync) == (f"{MODEL}:1", True, False)
     assert not any("outside slipway" in note for note in actual.notes), actual.notes
-    history = read_history(state_dir=harness.deployer.state_dir, env=ENV)
+    history = read_history(state_dir=harness.deployer.state_dir, env=KEY)
     assert [r.outcome for r in history.records] == ["succeeded", "rolled_back"]
 
 
@@ -297,10 +298,10 @@ def test_model_null_tears_down_through_apply(harness: Harness) -> None:
 
 def test_reconcile_keeps_a_converged_deployment_and_copes_with_nothing(harness: Harness) -> None:
     manifest = harness.manifest(1)
-    assert not harness.target.reconcile(env=ENV, manifest=manifest).deployed
+    assert not harness.target.reconcile(env=KEY, manifest=manifest).deployed
     harness.deploy(1)
     before = harness.describe()
-    after = harness.target.reconcile(env=ENV, manifest=manifest)
+    after = harness.target.reconcile(env=KEY, manifest=manifest)
     assert after == before
     assert (after.model_ref, after.healthy, after.traffic) == (
         f"{MODEL}:1",

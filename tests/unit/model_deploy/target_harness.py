@@ -55,6 +55,8 @@ from model_deploy.targets.protocol import (
 from model_deploy.targets.sagemaker import SageMakerTarget
 
 ENV = "staging"
+#: The deployment the harness deploys: the model in ENV.
+KEY = f"{ENV}/driver_ranking"
 ENDPOINT = "slipway-contract"
 MODEL = "driver_ranking"
 OTHER_ROW = {**GOOD_ROW, "avg_daily_trips": 20}  # a new request body gets a new canned answer
@@ -144,7 +146,7 @@ smoke_tests:
         loaded = parse_manifest(text=self.text(version, **kwargs), source=f"{ENV}.yaml")
         record = self.registry.get(model_name=MODEL, version=version)
         return DeployRequest(
-            env=ENV,
+            env=KEY,
             manifest=loaded.manifest,
             manifest_hash=loaded.content_hash,
             version=record,
@@ -158,7 +160,7 @@ smoke_tests:
         return self.target.deploy(request=request, verify=smoke(request))
 
     def describe(self, version: int | None = 1) -> ActualState:
-        return self.target.describe(env=ENV, manifest=self.manifest(version))
+        return self.target.describe(env=KEY, manifest=self.manifest(version))
 
 
 def smoke(request: DeployRequest, results: list[SmokeResult] | None = None) -> Verifier:
@@ -188,7 +190,7 @@ class LocalHarness(Harness):
         self.deployer = make_deployer(tmp_path, self.registry)
         self.target = self.deployer.target("local")
         assert isinstance(self.target, LocalTarget)
-        self.files = EnvFiles(self.deployer.state_dir / ENV)
+        self.files = EnvFiles(self.deployer.state_dir / KEY)
 
     def target_yaml(self) -> str:
         capture = "data_capture: {sampling_percentage: 100}"
