@@ -48,9 +48,13 @@ def _outputs(path: Path) -> dict[str, str]:
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     envs = root / "model_deploy" / "environments"
-    envs.mkdir(parents=True)
     for name in ("prod", "dev", "staging", "qa"):
-        (envs / f"{name}.yaml").write_text(f"environment: {name}\n")
+        (envs / name).mkdir(parents=True)
+        (envs / name / "m.yaml").write_text("model: null\n")
+    (envs / "dev" / "fare.yaml").write_text("model: null\n")
+    (root / "model_deploy" / "environments.yaml").write_text(
+        "environments:\n  dev: {}\n  staging: {}\n  prod: {}\n  qa: {}\n"
+    )
     (root / "README.md").write_text("hi\n")
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
@@ -73,17 +77,23 @@ def test_changed_envs_lists_touched_manifests_in_promotion_order(
     repo: Path, tmp_path: Path
 ) -> None:
     base, head = _change(
-        repo, "model_deploy/environments/prod.yaml", "model_deploy/environments/dev.yaml"
+        repo, "model_deploy/environments/prod/m.yaml", "model_deploy/environments/dev/m.yaml"
     )
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert _outputs(out) == {
-        "envs": '["dev", "prod"]',
-        "env-args": "--env dev --env prod",
+    outputs = _outputs(out)
+    assert outputs == {
+        "envs": '["dev/m", "prod/m"]',
+        "deployments": outputs["deployments"],
+        "env-args": "--env dev/m --env prod/m",
         "any": "true",
         "policy": "false",
     }
+    assert json.loads(outputs["deployments"]) == [
+        {"key": "dev/m", "env": "dev", "model": "m"},
+        {"key": "prod/m", "env": "prod", "model": "m"},
+    ]
 
 
 def test_changed_envs_ignores_other_files(repo: Path, tmp_path: Path) -> None:
@@ -91,20 +101,26 @@ def test_changed_envs_ignores_other_files(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert _outputs(out) == {"envs": "[]", "env-args": "", "any": "false", "policy": "false"}
+    assert _outputs(out) == {
+        "envs": "[]",
+        "deployments": "[]",
+        "env-args": "",
+        "any": "false",
+        "policy": "false",
+    }
 
 
 def test_changed_envs_uses_the_merge_base(repo: Path, tmp_path: Path) -> None:
     """Main moving on after the branch point does not count as the pull request's change."""
     base = _git(repo, "rev-parse", "HEAD")
     _git(repo, "checkout", "-qb", "feature")
-    _, head = _change(repo, "model_deploy/environments/staging.yaml")
+    _, head = _change(repo, "model_deploy/environments/staging/m.yaml")
     _git(repo, "checkout", "-q", "main")
-    _, main_tip = _change(repo, "model_deploy/environments/prod.yaml")
+    _, main_tip = _change(repo, "model_deploy/environments/prod/m.yaml")
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", main_tip, "--head", head, cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert json.loads(_outputs(out)["envs"]) == ["staging"]
+    assert json.loads(_outputs(out)["envs"]) == ["staging/m"]
     assert base != main_tip
 
 
@@ -115,26 +131,33 @@ def test_changed_envs_unknown_base_selects_every_environment(
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
-    assert json.loads(_outputs(out)["envs"]) == ["dev", "staging", "prod", "qa"]
+    assert json.loads(_outputs(out)["envs"]) == [
+        "dev/fare", "dev/m", "staging/m", "prod/m", "qa/m",
+    ]  # fmt: skip
 
 
 def test_changed_envs_flags_a_change_to_the_rules(repo: Path, tmp_path: Path) -> None:
-    base, head = _change(repo, "model_deploy/policies/config.py")
+    base, head = _change(repo, "model_deploy/policies/freeze.py")
     output = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
     assert done.returncode == 0, done.stderr
     assert _outputs(output) == {
         "envs": "[]",
+        "deployments": "[]",
         "env-args": "",
         "any": "false",
         "policy": "true",
     }
-    base, head = _change(repo, ".github/CODEOWNERS", "model_deploy/environments/dev.yaml")
+    base, head = _change(repo, "model_deploy/environments.yaml")
+    output = tmp_path / "out-envs"
+    _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
+    assert _outputs(output)["policy"] == "true", "the environments file is policy"
+    base, head = _change(repo, ".github/CODEOWNERS", "model_deploy/environments/dev/m.yaml")
     output = tmp_path / "out2"
     _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
     assert _outputs(output)["policy"] == "true"
-    assert _outputs(output)["envs"] == '["dev"]'
-    base, head = _change(repo, "README.md", "model_deploy/environments/prod.yaml")
+    assert _outputs(output)["envs"] == '["dev/m"]'
+    base, head = _change(repo, "README.md", "model_deploy/environments/prod/m.yaml")
     output = tmp_path / "out3"
     _run("changed_envs.py", "--base", base, "--head", head, cwd=repo, output=output)
     assert _outputs(output)["policy"] == "false"
@@ -145,19 +168,24 @@ def test_changed_envs_only(repo: Path, tmp_path: Path) -> None:
     done = _run("changed_envs.py", "--only", "staging", cwd=repo, output=out)
     assert done.returncode == 0, done.stderr
     assert _outputs(out) == {
-        "envs": '["staging"]',
-        "env-args": "--env staging",
+        "envs": '["staging/m"]',
+        "deployments": '[{"key": "staging/m", "env": "staging", "model": "m"}]',
+        "env-args": "--env staging/m",
         "any": "true",
         "policy": "false",
     }
+    done = _run("changed_envs.py", "--only", "dev", cwd=repo, output=out)
+    assert json.loads(_outputs(out)["envs"]) == ["dev/fare", "dev/m"], "every model of dev"
+    done = _run("changed_envs.py", "--only", "dev/fare", cwd=repo, output=out)
+    assert json.loads(_outputs(out)["envs"]) == ["dev/fare"]
     missing = _run("changed_envs.py", "--only", "nope", cwd=repo, output=out)
     assert missing.returncode == 1
-    assert "nope.yaml" in missing.stderr
+    assert "nope[/MODEL].yaml" in missing.stderr
 
 
 def test_changed_envs_skips_deleted_manifests(repo: Path, tmp_path: Path) -> None:
     base = _git(repo, "rev-parse", "HEAD")
-    (repo / "model_deploy/environments/qa.yaml").unlink()
+    (repo / "model_deploy/environments/qa/m.yaml").unlink()
     _git(repo, "commit", "-qam", "drop qa")
     out = tmp_path / "out"
     done = _run("changed_envs.py", "--base", base, "--head", "HEAD", cwd=repo, output=out)
