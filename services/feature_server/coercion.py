@@ -119,7 +119,8 @@ def coerce_keys(values: list[Any], vtype: ValueType) -> list[Any]:
     if rule is None:
         return values
     native, coerce = rule
-    if all(type(v) is native for v in values):
+    kinds = set(map(type, values))
+    if len(kinds) == 1 and native in kinds:
         if native is str:
             return values
         low, high = _RANGES[vtype]

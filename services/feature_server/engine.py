@@ -234,16 +234,16 @@ async def read_online(
 def _view_columns(read: ViewRead, found: list[Row | None], rows: int, body: ResponseBody) -> None:
     """Append one column per shown feature of a view: values, statuses and timestamps.
 
-    Rows that already hold their values for this plan (cached rows) give them as one tuple
-    each, transposed into columns. Fresh rows are decoded column by column instead
-    (``decode_column``: one ``struct`` call for a column of floats). Statuses are only
-    computed cell by cell when some cell is missing.
+    Rows that already hold their values for this plan (cached rows), and any few rows, give
+    them as one tuple each, transposed into columns. Many fresh rows are decoded column by
+    column instead (``decode_column``: one ``struct`` call for a column of floats). Statuses
+    are only computed cell by cell when some cell is missing.
     """
     shown = read.shown
     if not shown:
         return
     first = next((row for row in found if row is not None), None)
-    if first is None or not first.holds(shown):
+    if first is None or (rows >= _BULK_ROWS and not first.holds(shown)):
         _fresh_columns(read, found, rows, body)
         return
     if None in found:
@@ -269,6 +269,9 @@ def _view_columns(read: ViewRead, found: list[Row | None], rows: int, body: Resp
 
 
 _NO_ROW: Final[dict[str, Any]] = {}
+_BULK_ROWS: Final = 8
+"""From this many rows, fresh rows are decoded column by column (below, row by row is less
+work: ``decode_value`` caches by bytes)."""
 
 
 def _fresh_columns(read: ViewRead, found: list[Row | None], rows: int, body: ResponseBody) -> None:
