@@ -1,7 +1,11 @@
 """Features for a chunk of entity rows, in the rows' order.
 
 * offline (the default): Feast's ``get_historical_features`` through the model's feature service:
-  for every row, the values that were current at the row's event time (point in time);
+  for every row, the values that were current at the row's event time (point in time). Feast's
+  file offline store keeps one entity row per (a view's join keys, event time): two rows of the
+  same driver at the same second but for different customers would lose one. So exact
+  duplicate rows are asked once, and rows that share a view's keys and time go to separate
+  calls (rounds); every row gets its own answer.
 * online: Feast's ``get_online_features``: the latest materialized values.
 
 The entity rows must carry the service's join keys and request fields (and, offline, the event
@@ -52,9 +56,14 @@ def read_features(
             answer = store.get_online_features(features=service, entity_rows=columns).to_df()
             answer = answer.reset_index(drop=True)
         else:
-            frame[ROW] = range(len(frame))
-            job = store.get_historical_features(entity_df=frame, features=service)
-            answer = job.to_df().sort_values(ROW, kind="mergesort").reset_index(drop=True)
+            answer = _point_in_time(
+                store,
+                service,
+                frame,
+                keys=keys,
+                timestamp=timestamp,
+                groups=_key_groups(store, service),
+            )
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
         way = "get_online_features" if online else "get_historical_features"
         raise BatchError(f"features: Feast {way} failed: {exc}") from exc
@@ -68,3 +77,52 @@ def read_features(
     if missing:
         raise BatchError(f"features: Feast's answer lacks {', '.join(missing)}")
     return answer[inputs]
+
+
+def _point_in_time(
+    store: FeatureStore,
+    service: object,
+    frame: pd.DataFrame,
+    *,
+    keys: list[str],
+    timestamp: str,
+    groups: list[list[str]],
+) -> pd.DataFrame:
+    """Feast's historical answer for every row of ``frame``, in order (see the module docs)."""
+    import numpy as np
+    import pandas as pd
+
+    frame = frame.copy()
+    frame[ROW] = np.arange(len(frame))
+    first = frame.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
+    unique = frame[frame[ROW].to_numpy() == first].reset_index(drop=True)
+    rounds = np.zeros(len(unique), dtype=np.int64)
+    for group in groups:
+        ranks = unique.groupby([*group, timestamp], sort=False, dropna=False).cumcount()
+        rounds = np.maximum(rounds, ranks.to_numpy())
+    answers = []
+    for number in sorted(set(rounds.tolist())):
+        part = unique[rounds == number]
+        got = store.get_historical_features(entity_df=part, features=service).to_df()  # type: ignore[arg-type]
+        if len(got) != len(part):
+            raise BatchError(f"features: Feast answered {len(got)} rows for {len(part)}")
+        answers.append(got)
+    joined = pd.concat(answers, ignore_index=True).set_index(ROW)
+    return joined.loc[first].reset_index(drop=True)
+
+
+def _key_groups(store: FeatureStore, service: object) -> list[list[str]]:
+    """The join keys of each feature view the service reads (on-demand views: their sources)."""
+    views = {view.name: view for view in store.list_feature_views()}
+    odfvs = {view.name: view for view in store.list_on_demand_feature_views()}
+    groups: list[list[str]] = []
+    for projection in service.feature_view_projections:  # type: ignore[attr-defined]
+        names = [projection.name]
+        if projection.name in odfvs:
+            names = list(odfvs[projection.name].source_feature_view_projections)
+        for name in names:
+            if name in views:
+                keys = sorted(column.name for column in views[name].entity_columns)
+                if keys and keys not in groups:
+                    groups.append(keys)
+    return groups

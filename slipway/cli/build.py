@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 build_app = typer.Typer(help="Build, evaluate and register models.", no_args_is_help=True)
 
-DEFAULT_PROD_MANIFEST = Path("model_deploy/environments/prod.yaml")
+DEFAULT_PROD_MANIFEST = Path("model_deploy/environments/prod")
+"""The prod environment's folder: each model's manifest is ``<folder>/<model>.yaml``."""
 
 ModelOption = Annotated[
     list[str] | None,
@@ -42,7 +43,7 @@ ModelOption = Annotated[
         "--model",
         "-m",
         help="Model to build: a folder name under --models-dir, or a path to a model folder or "
-        "its model.yaml; repeat for several \\[default: every model folder].",
+        "its model.yaml; repeat for several [default: every model folder].",
         show_default=False,
     ),
 ]
@@ -50,7 +51,7 @@ ModelsDirOption = Annotated[
     Path | None,
     typer.Option(
         "--models-dir",
-        help="Folder of model folders (<name>/model.yaml) \\[default: model_build/models].",
+        help="Folder of model folders (<name>/model.yaml) [default: model_build/models].",
         file_okay=False,
         show_default=False,
     ),
@@ -59,8 +60,7 @@ BucketOption = Annotated[
     str | None,
     typer.Option(
         "--bucket",
-        help="S3 bucket for code, the feature repo and step outputs "
-        "\\[default: $SLIPWAY_S3_BUCKET].",
+        help="S3 bucket for code, the feature repo and step outputs [default: $SLIPWAY_S3_BUCKET].",
         show_default=False,
     ),
 ]
@@ -69,7 +69,7 @@ RoleOption = Annotated[
     typer.Option(
         "--role-arn",
         envvar="SLIPWAY_SAGEMAKER_ROLE_ARN",
-        help="IAM role ARN the pipeline and its jobs run as \\[env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
+        help="IAM role ARN the pipeline and its jobs run as [env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
         show_default=False,
         show_envvar=False,
     ),
@@ -78,8 +78,7 @@ ImageOption = Annotated[
     str | None,
     typer.Option(
         "--image-uri",
-        help="Slipway image (ECR URI) the jobs and the model run in "
-        "\\[default: $SLIPWAY_IMAGE_URI].",
+        help="Slipway image (ECR URI) the jobs and the model run in [default: $SLIPWAY_IMAGE_URI].",
         show_default=False,
     ),
 ]
@@ -87,7 +86,7 @@ RegionOption = Annotated[
     str | None,
     typer.Option(
         "--region",
-        help="AWS region \\[default: $SLIPWAY_AWS_REGION or us-east-1].",
+        help="AWS region [default: $SLIPWAY_AWS_REGION or us-east-1].",
         show_default=False,
     ),
 ]
@@ -115,7 +114,7 @@ def run(
         Path | None,
         typer.Option(
             "--registry-path",
-            help="Use the local registry in this folder \\[default: the configured registry].",
+            help="Use the local registry in this folder [default: the configured registry].",
             show_default=False,
         ),
     ] = None,
@@ -123,8 +122,9 @@ def run(
         Path,
         typer.Option(
             "--prod-manifest",
-            help="Manifest of the environment whose serving version (model.version) the gate "
-            "compares with; absent = nothing to compare with (a warning).",
+            help="Manifest (or environment folder holding <model>.yaml) whose serving version "
+            "(model.version) the gate compares with; absent = nothing to compare with "
+            "(a warning).",
         ),
     ] = DEFAULT_PROD_MANIFEST,
     compare_prod: Annotated[
@@ -138,7 +138,7 @@ def run(
         str | None,
         typer.Option(
             "--now",
-            help="Clock of the data gate's freshness checks, ISO 8601 \\[default: now].",
+            help="Clock of the data gate's freshness checks, ISO 8601 [default: now].",
             show_default=False,
         ),
     ] = None,
@@ -146,7 +146,7 @@ def run(
         bool | None,
         typer.Option(
             "--track/--no-track",
-            help="Track the run in MLflow \\[default: $SLIPWAY_TRACKING, on].",
+            help="Track the run in MLflow [default: $SLIPWAY_TRACKING, on].",
             show_default=False,
         ),
     ] = None,
@@ -155,7 +155,7 @@ def run(
         typer.Option(
             "--tracking-uri",
             help="MLflow tracking store: sqlite:///..., http(s)://... or a SageMaker MLflow "
-            "tracking server ARN \\[default: $SLIPWAY_TRACKING_URI, else the embedded store "
+            "tracking server ARN [default: $SLIPWAY_TRACKING_URI, else the embedded store "
             "beside the registry].",
             show_default=False,
         ),
@@ -263,7 +263,7 @@ def compile_definition(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Write the definition JSON here \\[default: stdout].", dir_okay=False
+            "--out", help="Write the definition JSON here [default: stdout].", dir_okay=False
         ),
     ] = None,
     model: Annotated[
@@ -272,7 +272,7 @@ def compile_definition(
             "--model",
             "-m",
             help="Model to compile: a folder name under --models-dir, or a path to a model "
-            "folder or its model.yaml \\[default: the only model folder].",
+            "folder or its model.yaml [default: the only model folder].",
             show_default=False,
         ),
     ] = None,
@@ -318,8 +318,9 @@ def serving_from_manifest(
 ) -> ServingModel | NoServingModel:
     """The version of ``model_name`` serving in the environment ``manifest`` describes.
 
-    The manifest is read with ``model_deploy``'s loader, so it is validated like any deploy;
-    the environment is the one it names. No manifest, or one serving another model, is a
+    ``manifest`` is a manifest file or an environment folder holding ``<model_name>.yaml``.
+    It is read with ``model_deploy``'s loader, so it is validated like any deploy; the
+    environment is its folder. No manifest, or one serving another model, is a
     :class:`NoServingModel` with a warning (the gate then runs its absolute checks only);
     ``model: null`` (nothing deployed yet) and ``compare=False`` are one without.
 
@@ -332,6 +333,8 @@ def serving_from_manifest(
     from model_deploy.manifest.loader import load_manifest
 
     absolute = "the gate applies its absolute thresholds only"
+    if manifest.is_dir():
+        manifest = manifest / f"{model_name}.yaml"
     if not compare:
         return NoServingModel(reason=f"comparison with {manifest.stem} is off; {absolute}")
     if not manifest.is_file():

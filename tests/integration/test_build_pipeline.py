@@ -44,7 +44,8 @@ FEATURES = [
     "tenure_days", "pickup_score", "distance_per_daily_trip", "trip_distance_km",
 ]  # fmt: skip
 FEATURE_REPO = Path(__file__).resolve().parents[2] / "feature_repo"
-PROD_MANIFEST = Path(__file__).resolve().parents[2] / "model_deploy" / "environments" / "prod.yaml"
+ENVIRONMENTS = Path(__file__).resolve().parents[2] / "model_deploy" / "environments"
+PROD_MANIFEST = ENVIRONMENTS / "prod" / "driver_ranking.yaml"
 FIRST = NoServingModel(reason="first build: nothing serves yet")
 DEFAULT_PARAMS_PATH = MODELS_DIR / "driver_ranking"
 DEFINITION = DEFAULT_PARAMS_PATH / "model.yaml"
@@ -140,7 +141,8 @@ def test_same_data_params_and_seed_give_the_same_model(
     """A second build through the CLI, gated against version 1 serving in prod."""
     first, registry = first_build
     registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.APPROVED)
-    manifest = _prod_manifest(tmp_path / "prod.yaml", version=1)
+    (tmp_path / "prod").mkdir()
+    manifest = _prod_manifest(tmp_path / "prod" / "driver_ranking.yaml", version=1)
     args = ["run", "--repo", str(built_repo.path), "--registry-path", str(registry.root)]
     args += ["--run-dir", str(tmp_path / "runs"), "--prod-manifest", str(manifest)]
     args += ["--now", END.isoformat(), "--model", "driver_ranking"]

@@ -49,10 +49,11 @@ def _register(registry: LocalRegistry, tmp_path: Path, metrics: dict[str, float]
 
 
 def _manifest(tmp_path: Path, env: str, model: str | None) -> Path:
-    """The checked-in ``<env>.yaml`` with its ``model: null`` replaced by ``model``."""
-    text = (ENVIRONMENTS / f"{env}.yaml").read_text(encoding="utf-8")
+    """The checked-in ``<env>/driver_ranking.yaml`` with ``model: null`` replaced by ``model``."""
+    text = (ENVIRONMENTS / env / "driver_ranking.yaml").read_text(encoding="utf-8")
     assert "\nmodel: null\n" in text
-    path = tmp_path / f"{env}.yaml"
+    path = tmp_path / env / "driver_ranking.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.replace("\nmodel: null\n", f"\n{model or 'model: null'}\n"))
     return path
 
@@ -129,6 +130,10 @@ def test_the_manifest_names_the_version_and_the_environment(tmp_path: Path) -> N
             registry=registry, model_name="driver_ranking", manifest=manifest
         )
         assert found == ServingModel(version=second, environment=env, source=str(manifest))
+        by_folder = serving_from_manifest(
+            registry=registry, model_name="driver_ranking", manifest=manifest.parent
+        )
+        assert by_folder == found  # an environment folder: its <model>.yaml
 
 
 def test_find_serving_names_the_source_of_a_missing_version() -> None:
