@@ -76,7 +76,8 @@ def read_features(
     missing = [name for name in inputs if name not in answer.columns]
     if missing:
         raise BatchError(f"features: Feast's answer lacks {', '.join(missing)}")
-    return answer[inputs]
+    selected: pd.DataFrame = answer[inputs]
+    return selected
 
 
 def _point_in_time(
@@ -103,12 +104,13 @@ def _point_in_time(
     answers = []
     for number in sorted(set(rounds.tolist())):
         part = unique[rounds == number]
-        got = store.get_historical_features(entity_df=part, features=service).to_df()  # type: ignore[arg-type]
+        got = store.get_historical_features(entity_df=part, features=service).to_df()
         if len(got) != len(part):
             raise BatchError(f"features: Feast answered {len(got)} rows for {len(part)}")
         answers.append(got)
     joined = pd.concat(answers, ignore_index=True).set_index(ROW)
-    return joined.loc[first].reset_index(drop=True)
+    ordered: pd.DataFrame = joined.loc[first].reset_index(drop=True)
+    return ordered
 
 
 def _key_groups(store: FeatureStore, service: object) -> list[list[str]]:

@@ -259,7 +259,7 @@ class Predictor:
                 background=self._bundle.background,
             )
             if self._explainer.method == "tree":
-                import shap  # noqa: F401 - fail here (501), not inside a request later
+                import shap  # type: ignore[import-untyped]  # noqa: F401 - fail here (501), not later
         except (ImportError, ValueError) as exc:
             self._explainer = None
             raise RequestError(

@@ -231,8 +231,8 @@ class _BarContext:
         self._progress.__enter__()
         return _Bar(self._progress, self._task)
 
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self._progress.__exit__(kind, exc, tb)
 
 
 def _bar(*, total: int, rows: int, enabled: bool) -> _BarContext:

@@ -5,6 +5,7 @@ resuming after SIGKILL to the same bytes, online features, metadata, and Batch T
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -241,3 +242,64 @@ def test_sagemaker_batch_transform_is_created_on_moto(
     model = sagemaker.describe_model(ModelName=started.job_name)
     assert model["PrimaryContainer"]["ModelDataUrl"] == started.model_data
     assert started.model_data.startswith("s3://batch-bucket/slipway/batch/")
+
+
+def test_rows_sharing_a_driver_and_second_each_get_their_own_answer(
+    world: tuple[FeatureRepo, LocalRegistry, Path], tmp_path: Path
+) -> None:
+    """Feast's file store keeps one row per (view keys, time); every row is answered anyway."""
+    repo, registry, entities = world
+    base = pd.read_parquet(entities).iloc[:40].reset_index(drop=True)
+    twins = base.copy()
+    twins["customer_id"] = (twins["customer_id"] - 201 + 7) % SIZES.customers + 201
+    rows = pd.concat([base, twins, base.iloc[:5]], ignore_index=True)  # and exact duplicates
+    rows["trip_id"] = range(len(rows))
+    path = tmp_path / "twins.parquet"
+    rows.to_parquet(path)
+    out = tmp_path / "twins-scored.parquet"
+    job = prepare_batch(
+        registry=registry, model_name="driver_ranking", version=1, repo=repo,
+        input_path=path, output=out,
+    )  # fmt: skip
+    run_batch(job, repo=repo)
+    scored = pd.read_parquet(out)
+    assert len(scored) == len(rows)
+    one_by_one = []
+    for index in (0, 40, 80):  # a row, its twin (same driver and time), its exact duplicate
+        single = tmp_path / f"single-{index}.parquet"
+        rows.iloc[[index]].to_parquet(single)
+        done = tmp_path / f"single-{index}-scored.parquet"
+        run_batch(
+            prepare_batch(
+                registry=registry, model_name="driver_ranking", version=1, repo=repo,
+                input_path=single, output=done,
+            ),
+            repo=repo,
+        )  # fmt: skip
+        one_by_one.append(float(pd.read_parquet(done)["probability"].iloc[0]))
+    assert scored["probability"].iloc[[0, 40, 80]].tolist() == one_by_one
+
+
+def test_env_resolves_the_version_the_manifest_serves(
+    world: tuple[FeatureRepo, LocalRegistry, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifests = tmp_path / "environments"
+    (manifests / "prod").mkdir(parents=True)
+    shutil.copyfile(ROOT / "model_deploy" / "environments.yaml", tmp_path / "environments.yaml")
+    template = (ROOT / "model_deploy" / "environments" / "prod" / "driver_ranking.yaml").read_text()
+    served = "model:\n  name: driver_ranking\n  version: 1\n  feature_service: driver_ranking_v1\n"
+    (manifests / "prod" / "driver_ranking.yaml").write_text(
+        template.replace("\nmodel: null\n", f"\n{served}")
+    )
+    monkeypatch.setenv("SLIPWAY_DEPLOY_MANIFESTS_DIR", str(manifests))
+    out = tmp_path / "by-env.parquet"
+    args = _cli(world, out, "--format", "json")
+    args[args.index("driver_ranking:1")] = "driver_ranking"
+    assert slipway([*args, "--env", "prod"]) == 0, capsys.readouterr().err
+    assert read_metadata(out)["model"] == "driver_ranking:1"
+    assert slipway([*args, "--env", "dev"]) == 1
+    assert "dev serves no version of driver_ranking" in capsys.readouterr().err
+    assert slipway([*args]) == 2  # no version and no --env: a usage error
