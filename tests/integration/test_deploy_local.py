@@ -72,12 +72,12 @@ def test_data_capture_file_and_a_fast_noop(env: tuple[Deployer, int]) -> None:
     put(deployer, local_manifest("dev", version=1, port=port))
     apply_env(deployer, "dev")
     score(port)
-    pids = read_state(EnvFiles(deployer.state_dir / "dev"))[0]
+    pids = read_state(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))[0]
     started = time.monotonic()
     assert apply_env(deployer, "dev").outcome == "noop"
     assert time.monotonic() - started < 2.0
-    assert read_state(EnvFiles(deployer.state_dir / "dev"))[0] == pids
-    capture = EnvFiles(deployer.state_dir / "dev").capture
+    assert read_state(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))[0] == pids
+    capture = EnvFiles(deployer.state_dir / "dev" / "driver_ranking").capture
     assert capture.is_file()
     assert "predictions" in capture.read_text()  # 100 % data capture
 
@@ -90,7 +90,7 @@ def test_upgrade_switches_with_zero_failed_requests(
     v2 = registry.get(model_name="driver_ranking", version=2)
     put(deployer, local_manifest("dev", version=1, port=port))
     apply_env(deployer, "dev")
-    old = read_state(EnvFiles(deployer.state_dir / "dev"))[0].active
+    old = read_state(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))[0].active
     assert old is not None
     put(deployer, local_manifest("dev", version=2, port=port))
     with Poller(port) as poller:
@@ -145,7 +145,7 @@ def test_stale_pid_file_is_detected_and_recovered(env: tuple[Deployer, int]) -> 
     deployer, port = env
     put(deployer, local_manifest("dev", version=1, port=port))
     apply_env(deployer, "dev")
-    files = EnvFiles(deployer.state_dir / "dev")
+    files = EnvFiles(deployer.state_dir / "dev" / "driver_ranking")
     state = read_state(files)[0]
     assert state.router is not None
     assert state.active is not None
@@ -216,5 +216,5 @@ def test_cli_plan_in_a_fresh_process_is_under_two_seconds(
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["env"] == "dev"
+    assert json.loads(done.stdout)["env"] == "dev/driver_ranking"
     assert elapsed < 2.0, f"plan took {elapsed:.2f} s"
