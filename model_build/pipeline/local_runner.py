@@ -170,7 +170,12 @@ def _build(
     training_set = run.step(
         "training_set",
         "Build the point-in-time training set",
-        lambda: build_training_set(repo=repo, data=definition.data, feature_service=service),
+        lambda: build_training_set(
+            repo=repo,
+            data=definition.data,
+            feature_service=service,
+            extra=[definition.bias.attribute] if definition.bias else [],
+        ),
     )
     return model_steps(
         run,

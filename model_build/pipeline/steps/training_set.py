@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -179,13 +180,14 @@ def describe_feature_service(*, store: FeatureStore, name: str) -> FeatureServic
 
 
 def build_training_set(
-    *, repo: FeatureRepo, data: DataSection, feature_service: str
+    *, repo: FeatureRepo, data: DataSection, feature_service: str, extra: Sequence[str] = ()
 ) -> TrainingSet:
     """Join the labelled entity rows with point-in-time correct features.
 
     ``repo`` must be applied (its registry holds ``feature_service``); ``data`` names the entity
-    source, label and row id column. The result is sorted by (event time, row id) and carries its
-    data hash.
+    source, label and row id column; ``extra`` names further entity source columns to carry
+    along (a bias attribute that is not a model input; they enter the data hash). The result is
+    sorted by (event time, row id) and carries its data hash.
 
     Raises:
         PipelineError: The service or source is unknown, a column is missing, or Feast failed.
@@ -194,6 +196,7 @@ def build_training_set(
     info = describe_feature_service(store=store, name=feature_service)
     path, timestamp = entity_source(repo=repo, name=data.entity_source, store=store)
     columns = [data.id_column, *info.entity_keys, timestamp, *info.request_fields, data.label]
+    columns += [name for name in extra if name not in columns and name not in info.features]
     entities = pd.read_parquet(path)
     missing = [c for c in columns if c not in entities.columns]
     if missing:
