@@ -142,7 +142,7 @@ def test_deploys_are_protected_and_never_cancelled() -> None:
     apply = _load(ROOT / ".github/workflows/model-deploy.yml")["jobs"]["apply"]
     assert apply["environment"]["name"] == "${{ matrix.env }}"
     assert apply["concurrency"] == {
-        "group": "deploy-${{ matrix.env }}",
+        "group": "deploy-${{ matrix.key }}",  # one deploy per model and environment
         "cancel-in-progress": False,
     }
 
@@ -160,7 +160,7 @@ def _deploy_steps(job: str) -> dict[str, dict[str, Any]]:
 
 def test_fault1_the_deploy_reports_the_apply_outcome_not_its_exit_code() -> None:
     steps = _deploy_steps("apply")
-    apply = steps["Apply ${{ matrix.env }}"]
+    apply = steps["Apply ${{ matrix.key }}"]
     assert "--format json" in apply["run"]
     assert '> "$RUNNER_TEMP/apply.json"' in apply["run"]
     assert '${EMERGENCY:+--emergency "$EMERGENCY"}' in apply["run"], "the emergency is recorded"
