@@ -33,7 +33,7 @@ from model_build.registry.protocol import ApprovalStatus  # noqa: E402
 from model_deploy.status import EnvStatus  # noqa: E402
 
 pytestmark = pytest.mark.integration
-STAGING = f"{MANIFESTS_DIR}/staging.yaml"
+STAGING = f"{MANIFESTS_DIR}/staging/driver_ranking.yaml"
 
 
 class Env:
@@ -51,7 +51,9 @@ class Env:
         self.planner = planner(tmp_path, self.registry)
 
     def promote(self, **kwargs: object):
-        request = PromotionRequest(**{"env": "staging", **kwargs})  # type: ignore[arg-type]
+        request = PromotionRequest(
+            **{"env": "staging/driver_ranking", "model": "driver_ranking", **kwargs}
+        )  # type: ignore[arg-type]
         return promote(
             request, forge=self.forge, registries=self.registry.opener(), planner=self.planner
         )
@@ -68,7 +70,7 @@ class Env:
     ):
         return report_deploy(
             forge=self.forge,
-            env="staging",
+            env="staging/driver_ranking",
             sha=sha,
             result=result,  # type: ignore[arg-type]
             outcome=outcome,
@@ -95,15 +97,15 @@ def test_promote_twice_gives_one_pr_and_one_commit(env: Env) -> None:
     assert first.pr is not None
     assert first.pr_action == "created"
     assert first.commit.changed
-    assert first.pr.head == "slipway/promote-staging"
+    assert first.pr.head == "slipway/promote-staging/driver_ranking"
     assert first.pr.base == "main"
-    assert set(first.pr.labels) == {"slipway:promotion", "env:staging"}
+    assert set(first.pr.labels) == {"slipway:promotion", "env:staging/driver_ranking"}
     body = first.pr.body
     assert "<!-- slipway:promote:staging -->" in body
     assert "Deploy plan" in body
     assert "driver_ranking:1" in body
     assert "sha256:" in body
-    branch_text = env.forge.read_file(path=STAGING, ref="slipway/promote-staging")
+    branch_text = env.forge.read_file(path=STAGING, ref="slipway/promote-staging/driver_ranking")
     main_text = env.forge.read_file(path=STAGING, ref="main")
     assert branch_text != main_text
     assert main_text.replace("model: null\n", "") == branch_text.replace(
@@ -142,8 +144,8 @@ def test_comment_plan_twice_gives_one_comment_edited_in_place(env: Env, tmp_path
         step_summary=summary,
         run_url="https://ci.example/run/1",
     )
-    [comment] = first.comments["staging"].comments
-    assert comment.body.startswith("<!-- slipway:plan:staging -->")
+    [comment] = first.comments["staging/driver_ranking"].comments
+    assert comment.body.startswith("<!-- slipway:plan:staging/driver_ranking -->")
     assert "Policy checks" in comment.body
     assert "```diff" in comment.body
     assert "+  version: 1" in comment.body
@@ -167,7 +169,7 @@ def test_comment_plan_twice_gives_one_comment_edited_in_place(env: Env, tmp_path
     again = comment_plan(
         forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
     )
-    assert again.comments["staging"].edited == [comment.id]
+    assert again.comments["staging/driver_ranking"].edited == [comment.id]
     assert [c["id"] for c in env.repo.comments.values()] == [comment.id]
     assert "driver_ranking:2" in env.repo.comments[comment.id]["body"]
     assert {s["context"] for s in env.repo.statuses[new_head]} == {"slipway/plan", "slipway/policy"}
@@ -251,16 +253,18 @@ def test_long_plan_is_split_into_parts_and_shrinks_back(env: Env) -> None:
     big = comment_plan(
         forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR, gx=gx
     )
-    parts = big.comments["staging"].comments
+    parts = big.comments["staging/driver_ranking"].comments
     assert len(parts) >= 2
     assert all(len(c.body) <= 65_535 for c in parts)
-    assert parts[1].body.startswith("<!-- slipway:plan:staging:part:2 -->")
+    assert parts[1].body.startswith("<!-- slipway:plan:staging/driver_ranking:part:2 -->")
     assert env.calls("POST", "/comments$") == [201] * len(parts), "the server took every part"
     small = comment_plan(
         forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
     )
-    assert small.comments["staging"].edited == [parts[0].id]
-    assert sorted(small.comments["staging"].deleted) == sorted(c.id for c in parts[1:])
+    assert small.comments["staging/driver_ranking"].edited == [parts[0].id]
+    assert sorted(small.comments["staging/driver_ranking"].deleted) == sorted(
+        c.id for c in parts[1:]
+    )
     assert list(env.repo.comments) == [parts[0].id]
 
 
@@ -303,7 +307,7 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     assert record.status == ApprovalStatus.REJECTED
     assert merge_v2[:12] in record.status_reason
     revert = failed.revert.pr
-    assert revert.head == "slipway/revert-staging"
+    assert revert.head == "slipway/revert-staging/driver_ranking"
     assert revert.title == "Revert staging to driver_ranking:1"
     assert "version: 1" in env.forge.read_file(path=STAGING, ref=revert.head)
     assert failed.issue.title == "Deploy of driver_ranking:2 to staging failed"
@@ -400,11 +404,11 @@ def test_fault2_on_github_the_revert_is_one_commit_undoing_every_field(env: Env)
     report = env.report(sha=merge, outcome=config, pr_number=pr.number, log_url="https://l")
     assert not report.rejected
     assert report.revert is not None
-    revert_head = env.repo.refs["slipway/revert-staging"]
+    revert_head = env.repo.refs["slipway/revert-staging/driver_ranking"]
     commit = env.repo.commits[revert_head]
     assert commit.parents == [env.repo.refs["main"]], "one commit on top of main"
     assert f"This reverts merge commit {merge}" in commit.message
-    assert env.forge.read_file(path=STAGING, ref="slipway/revert-staging") == before
+    assert env.forge.read_file(path=STAGING, ref="slipway/revert-staging/driver_ranking") == before
     assert env.calls("POST", r"/git/trees$") == [201]
     assert env.calls("POST", r"/git/commits$") == [201]
     assert (
@@ -420,7 +424,7 @@ def test_fault3_on_github_the_base_branch_rules_and_team_owners_judge_the_pull_r
             "main", ".github/CODEOWNERS", b"/model_deploy/environments/ @acme/ml\n", "owners"
         )
         env.state.add_user("carol", token="carol-token")
-    dev = f"{MANIFESTS_DIR}/dev.yaml"
+    dev = f"{MANIFESTS_DIR}/dev/driver_ranking.yaml"
     base = env.forge.read_file(path=dev, ref="main")
     assert base is not None
     frozen = base + (
@@ -430,7 +434,7 @@ def test_fault3_on_github_the_base_branch_rules_and_team_owners_judge_the_pull_r
     env.forge.push_file(branch="freeze", base="main", path=dev, content=frozen, message="m",
                         reset=False)  # fmt: skip
     pr = env.forge.create_pr(
-        head="freeze", base="main", title="freeze", body="", labels=("env:dev",)
+        head="freeze", base="main", title="freeze", body="", labels=("env:dev/driver_ranking",)
     )
     waiting = comment_plan(
         forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
@@ -455,7 +459,7 @@ def test_fault10_on_github_the_body_links_the_sticky_plan(env: Env) -> None:
     result = comment_plan(
         forge=env.forge, number=pr.number, planner=env.planner, manifests_dir=MANIFESTS_DIR
     )
-    [comment] = result.comments["staging"].comments
+    [comment] = result.comments["staging/driver_ranking"].comments
     body = env.repo.issues[pr.number]["body"]
     assert f"[`staging`]({comment.url})" in body
     assert comment.url.startswith("https://github.test/acme/churn/issues/")

@@ -66,7 +66,10 @@ def test_cli_promote_and_comment_plan_on_github(
     app.add_typer(ci_app, name="ci")
     runner = CliRunner()
 
-    promoted = runner.invoke(app, ["promote", "--to", "staging", "--from", "dev", "-f", "json"])
+    promoted = runner.invoke(
+        app,
+        ["promote", "--to", "staging", "--from", "dev", "--model", "driver_ranking", "-f", "json"],
+    )
     assert promoted.exit_code == 0, promoted.output
     number = json.loads(promoted.output)["pr_number"]
     assert f"pr-number={number}\n" in outputs.read_text()
