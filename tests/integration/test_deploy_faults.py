@@ -158,7 +158,7 @@ def test_fault_05_a_killed_apply_at_each_step_is_reconciled_with_zero_failed_req
     _, registry_root = registry
     cli = Cli(tmp_path, registry_root)
     port = free_port()
-    files = EnvFiles(cli.state / "dev")
+    files = EnvFiles(cli.state / "dev" / "driver_ranking")
     measured: dict[str, Any] = {"kills": []}
 
     def put(version: int) -> None:
@@ -220,7 +220,8 @@ def test_fault_05_a_killed_apply_at_each_step_is_reconciled_with_zero_failed_req
         print("\nfault 5 measured:", json.dumps(measured))
         assert poller.failures == [], poller.failures[:5]
         assert measured["requests"] > 100
-        history = [json.loads(line) for line in (cli.state / "dev" / "history.jsonl").open()]
+        path = cli.state / "dev" / "driver_ranking" / "history.jsonl"
+        history = [json.loads(line) for line in path.open()]
         assert sum(1 for r in history if r.get("interrupted")) == 4
     finally:
         kill_marked(files)
@@ -238,7 +239,7 @@ def local_env(
         yield deployer, free_port()
     finally:
         kill_spawned()
-        kill_marked(EnvFiles(deployer.state_dir / "dev"))
+        kill_marked(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))
 
 
 def test_fault_06_a_hand_edited_target_json_is_drift_and_apply_is_not_a_noop(
@@ -250,7 +251,7 @@ def test_fault_06_a_hand_edited_target_json_is_drift_and_apply_is_not_a_noop(
     assert run_apply(deployer, "dev").outcome == "applied"
     write_manifest(manifests, "dev", local_manifest("dev", version=2, port=port))
     v2 = registry[0].get(model_name="driver_ranking", version=2)
-    files = EnvFiles(deployer.state_dir / "dev")
+    files = EnvFiles(deployer.state_dir / "dev" / "driver_ranking")
     state = read_state(files)[0]
     assert state.active is not None
     forged = state.active.model_copy(
@@ -326,7 +327,7 @@ def test_fault_12_a_canary_failing_requests_is_rolled_back_as_the_models_fault(
         assert [r.passed for r in outcome.smoke_tests] == [True, True]  # smoke tests passed
     finally:
         kill_spawned()
-        kill_marked(EnvFiles(deployer.state_dir / "dev"))
+        kill_marked(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))
 
 
 # -- fault 11: lock and history lived on one runner's disk --------------------------------------
@@ -374,10 +375,10 @@ def test_fault_11_two_runners_share_the_lock_and_the_history_through_s3(
         )
         assert run_apply(first, "dev").outcome == "applied"
     assert second.store.kind == "s3"
-    assert [r.version for r in second.store.read_history("dev").records] == [1, 2]
+    assert [r.version for r in second.store.read_history("dev/driver_ranking").records] == [1, 2]
     back = run_rollback(second, "dev")  # the history the first runner wrote
     assert (back.outcome, back.now_serving) == ("applied", "driver_ranking:1")
-    with holding_lock(second.store, "dev", operation="apply", ttl=60):
+    with holding_lock(second.store, "dev/driver_ranking", operation="apply", ttl=60):
         locked = run_apply(first, "dev")
     assert locked.outcome == "locked"
-    assert not (tmp_path / "runner-a" / "dev" / "history.jsonl").exists()
+    assert not (tmp_path / "runner-a" / "dev" / "driver_ranking" / "history.jsonl").exists()
