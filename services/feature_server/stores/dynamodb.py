@@ -70,6 +70,7 @@ class DynamoDBReader:
         self.consistent = consistent_reads
         self.timeout = timeout
         self._client: Any = None
+        self._get_client()  # boto3 takes long to build a client: not on a request's clock
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -94,8 +95,8 @@ class DynamoDBReader:
         import mmh3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        deadline = time.monotonic() + self.timeout
         client = self._get_client()
+        deadline = time.monotonic() + self.timeout
         out: list[list[Row | None]] = []
         try:
             for q in queries:
@@ -126,9 +127,7 @@ class DynamoDBReader:
                     "ExpressionAttributeNames": names,
                 }
             }
-            while pending:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("dynamodb: unprocessed keys past the timeout")
+            while True:
                 reply = client.batch_get_item(RequestItems=pending)
                 for item in reply.get("Responses", {}).get(table, []):
                     values = item.get("values", {}).get("M", {})
@@ -136,6 +135,10 @@ class DynamoDBReader:
                     stamp = format_dynamodb_ts(item.get("event_ts", {}).get("S"))
                     found[item["entity_id"]["S"]] = Row(stamp, raw)
                 pending = reply.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("dynamodb: unprocessed keys past the timeout")
         return found
 
     async def read(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:

@@ -5,14 +5,17 @@ round per command: for 200 ``HMGET`` of a 100-entity request that cost more than
 the request. Here one request's commands are one ``bytes`` write (the field part of each
 ``HMGET`` is prebuilt per view and feature list), replies are parsed by hiredis, and every
 concurrent request shares one connection: Redis answers in order, so each request waits for
-its own slice of replies (FIFO). A timeout or a broken connection fails every waiting request
-and closes the connection; the next request reconnects.
+its own slice of replies (FIFO). A request that times out leaves its slot in the queue (its
+replies are read and dropped when they come), so one late reply fails only its own request;
+when the oldest request has waited three timeouts, Redis is taken as hung and the connection
+is dropped. A broken connection fails every waiting request; the next request reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Final
@@ -49,6 +52,7 @@ class _Protocol(asyncio.Protocol):
         self.reader = hiredis.Reader()
         self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
         self.waiters: deque[tuple[asyncio.Future[list[Any]], int, list[Any]]] = deque()
+        self.sent: deque[float] = deque()  # when each waiter's commands were written
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,6 +70,7 @@ class _Protocol(asyncio.Protocol):
                     return
                 replies.append(reply)
             waiters.popleft()
+            self.sent.popleft()
             if not future.done():
                 future.set_result(replies)
 
@@ -74,6 +79,7 @@ class _Protocol(asyncio.Protocol):
 
     def fail(self, error: Exception) -> None:
         self.closed = True
+        self.sent.clear()
         while self.waiters:
             future, _, _ = self.waiters.popleft()
             if not future.done():
@@ -131,6 +137,7 @@ class RespClient:
 
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         proto.waiters.append((future, count, []))
+        proto.sent.append(time.monotonic())
         proto.transport.write(payload)
         replies = await future
         for reply in replies:
@@ -152,7 +159,10 @@ class RespClient:
                 proto = await self._connection()
                 return await self._send(proto, payload, count)
         except TimeoutError:
-            self._drop(TimeoutError("redis: no answer in time"))
+            current = self._proto
+            hung = current is not None and current.sent and time.monotonic() - current.sent[0]
+            if hung and hung > 3 * self.timeout:  # the oldest request waited too long
+                self._drop(TimeoutError("redis: no answer in time"))
             raise
 
     def _drop(self, error: Exception) -> None:
