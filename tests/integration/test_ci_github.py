@@ -18,6 +18,7 @@ from ci_support import (  # noqa: E402
     github_forge,
     manifest_files,
     planner,
+    seed_history,
 )
 from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 from github_api.server import RunningServer  # noqa: E402
@@ -48,6 +49,9 @@ class Env:
         self.registry = FakeRegistry()
         self.registry.add()  # 1: Approved (dev's manifest names it)
         self.registry.add()  # 2: Approved
+        # staging takes only versions deployed healthily in dev (environments.yaml)
+        for version in (1, 2, 3):
+            seed_history(tmp_path / "deploy-state", "dev", version)
         self.planner = planner(tmp_path, self.registry)
 
     def promote(self, **kwargs: object):
@@ -101,7 +105,7 @@ def test_promote_twice_gives_one_pr_and_one_commit(env: Env) -> None:
     assert first.pr.base == "main"
     assert set(first.pr.labels) == {"slipway:promotion", "env:staging/driver_ranking"}
     body = first.pr.body
-    assert "<!-- slipway:promote:staging -->" in body
+    assert "<!-- slipway:promote:staging/driver_ranking -->" in body
     assert "Deploy plan" in body
     assert "driver_ranking:1" in body
     assert "sha256:" in body
@@ -128,7 +132,7 @@ def test_promote_twice_gives_one_pr_and_one_commit(env: Env) -> None:
     third = env.promote(version="2")
     assert third.pr.number == first.pr.number
     assert third.pr_action == "updated"
-    assert third.pr.title == "Promote driver_ranking:2 to staging"
+    assert third.pr.title == "Promote driver_ranking:2 to staging/driver_ranking"
     assert len(env.repo.pulls) == 1
     assert env.repo.commits[third.commit.sha].parents == [first.commit.sha], "no force-push"
 
@@ -277,7 +281,7 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     assert [s.state for s in ok.added] == ["in_progress", "success"]
     [deployment] = env.repo.deployments.values()
     assert deployment["sha"] == merge_v1
-    assert deployment["environment"] == "staging"
+    assert deployment["environment"] == "staging/driver_ranking"
     assert [s["state"] for s in env.repo.deployment_statuses[deployment["id"]]] == [
         "success",
         "in_progress",
@@ -308,9 +312,9 @@ def test_deploy_reports_and_a_failure_rejects_reverts_and_opens_an_issue(env: En
     assert merge_v2[:12] in record.status_reason
     revert = failed.revert.pr
     assert revert.head == "slipway/revert-staging/driver_ranking"
-    assert revert.title == "Revert staging to driver_ranking:1"
+    assert revert.title == "Revert staging/driver_ranking to driver_ranking:1"
     assert "version: 1" in env.forge.read_file(path=STAGING, ref=revert.head)
-    assert failed.issue.title == "Deploy of driver_ranking:2 to staging failed"
+    assert failed.issue.title == "Deploy of driver_ranking:2 to staging/driver_ranking failed"
     assert f"#{revert.number}" in failed.issue.body
     comments = [c["body"] for c in env.repo.comments.values() if c["issue"] == second.number]
     assert len(comments) == 1
@@ -461,5 +465,5 @@ def test_fault10_on_github_the_body_links_the_sticky_plan(env: Env) -> None:
     )
     [comment] = result.comments["staging/driver_ranking"].comments
     body = env.repo.issues[pr.number]["body"]
-    assert f"[`staging`]({comment.url})" in body
+    assert f"[`staging/driver_ranking`]({comment.url})" in body
     assert comment.url.startswith("https://github.test/acme/churn/issues/")

@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "unit" / "ci"))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from ci_support import FakeRegistry, github_forge, manifest_files  # noqa: E402
+from ci_support import FakeRegistry, github_forge, manifest_files, seed_history  # noqa: E402
 from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 from github_api.server import RunningServer  # noqa: E402
 
@@ -45,6 +45,8 @@ def test_cli_promote_and_comment_plan_on_github(
     registry = FakeRegistry()
     registry.add()
     monkeypatch.setattr(ci.context, "registry_opener", registry.opener)
+    # staging takes only versions deployed healthily in dev (environments.yaml)
+    seed_history(tmp_path / "deploy-state", "dev", 1)
     outputs = tmp_path / "github-output"
     summary = tmp_path / "step-summary.md"
     for key, value in {
@@ -78,6 +80,7 @@ def test_cli_promote_and_comment_plan_on_github(
     planned = runner.invoke(app, ["ci", "comment-plan", "--pr", str(number)])
     assert planned.exit_code == 0, planned.output
     assert "status slipway/plan: success" in planned.output
+    assert "status slipway/policy: success" in planned.output
     assert "Deploy plan" in summary.read_text()
     status = server.state.repos["acme/churn"].statuses
     [head] = status
