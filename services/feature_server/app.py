@@ -1,12 +1,16 @@
-"""The FastAPI app: Feast-compatible online reads plus service endpoints.
+"""The FastAPI app: Feast's routes plus service endpoints (docs/feature-server.md).
 
 Routes:
 
 * ``POST /get-online-features``: Feast's request and response (served by the fast lane).
+* Feast's ``GET /health``, ``POST /push``, ``/write-to-online-store``, ``/materialize`` and
+  ``/materialize-incremental`` (``services.feature_server.routes``; writes gated by the
+  source's expectation suite).
 * ``GET /v1/feature-services``: services the caller's key may read, with their features,
   entity columns and request fields.
-* ``GET /healthz`` (liveness), ``GET /readyz`` (registry loaded and online store answering,
-  else 503), ``GET /metrics`` (Prometheus), ``/docs`` and ``/openapi.json``.
+* ``GET /healthz`` (liveness), ``GET /readyz`` (registry loaded and the table of every
+  servable view answering, else 503), ``GET /metrics`` (Prometheus), ``/docs`` and
+  ``/openapi.json``.
 """
 
 from __future__ import annotations
