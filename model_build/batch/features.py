@@ -14,7 +14,7 @@ time column); every other column is passed through to the output untouched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from model_build.errors import BatchError
 
@@ -97,10 +97,7 @@ def _point_in_time(
     frame[ROW] = np.arange(len(frame))
     first = frame.groupby(keys, sort=False, dropna=False)[ROW].transform("first").to_numpy()
     unique = frame[frame[ROW].to_numpy() == first].reset_index(drop=True)
-    rounds = np.zeros(len(unique), dtype=np.int64)
-    for group in groups:
-        ranks = unique.groupby([*group, timestamp], sort=False, dropna=False).cumcount()
-        rounds = np.maximum(rounds, ranks.to_numpy())
+    rounds = _rounds(unique, groups=[[*group, timestamp] for group in groups])
     answers = []
     for number in sorted(set(rounds.tolist())):
         part = unique[rounds == number]
@@ -111,6 +108,33 @@ def _point_in_time(
     joined = pd.concat(answers, ignore_index=True).set_index(ROW)
     ordered: pd.DataFrame = joined.loc[first].reset_index(drop=True)
     return ordered
+
+
+def _rounds(frame: pd.DataFrame, *, groups: list[list[str]]) -> Any:
+    """A call number per row such that no two rows of one call share a group's values.
+
+    Rows unique in every group go to call 0; the others (rows of one driver at one second...)
+    get, in order, the lowest call number none of their groups has used yet.
+    """
+    import numpy as np
+
+    rounds = np.zeros(len(frame), dtype=np.int64)
+    clashing = np.zeros(len(frame), dtype=bool)
+    for group in groups:
+        clashing |= frame.duplicated(group, keep=False).to_numpy()
+    if not clashing.any():
+        return rounds
+    taken: dict[tuple[int, tuple[Any, ...]], set[int]] = {}
+    rows = frame[clashing]
+    tuples = [list(rows[group].itertuples(index=False, name=None)) for group in groups]
+    for position, index in enumerate(np.flatnonzero(clashing).tolist()):
+        keys = [(g, tuples[g][position]) for g in range(len(groups))]
+        used = set().union(*(taken.get(key, set()) for key in keys))
+        number = next(n for n in range(len(used) + 1) if n not in used)
+        rounds[index] = number
+        for key in keys:
+            taken.setdefault(key, set()).add(number)
+    return rounds
 
 
 def _key_groups(store: FeatureStore, service: object) -> list[list[str]]:

@@ -27,7 +27,7 @@ TrackingUriOption = Annotated[
     str | None,
     typer.Option(
         "--tracking-uri",
-        help="MLflow tracking store \\[default: $SLIPWAY_TRACKING_URI, else the embedded "
+        help="MLflow tracking store [default: $SLIPWAY_TRACKING_URI, else the embedded "
         "store beside the registry].",
         show_default=False,
     ),

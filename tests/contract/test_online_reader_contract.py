@@ -31,11 +31,11 @@ from kits.feature_repos import DRIVER_FEATURES, driver_frame
 from kits.feature_servers import ManagedProcess, redis_process
 from kits.online_stores import (
     CITIES,
-    PausableProxy,
     CUSTOMERS,
     DRIVERS,
     SPECIAL,
     STAMP,
+    PausableProxy,
     Store,
     World,
     build_world,

@@ -43,7 +43,8 @@ FEATURES_WORKFLOW = ".github/workflows/feature-repo.yml"
 SHIMS = ROOT / "tests" / "act_shims"
 VENV = Path(sys.executable).parent.parent
 REPOSITORY = "acme/slipway"
-MANIFEST = "model_deploy/environments/dev.yaml"
+MANIFEST = "model_deploy/environments/dev/driver_ranking.yaml"
+ENVIRONMENTS_FILE = "model_deploy/environments.yaml"
 #: Upper bound of one act run (each takes 3-15 s here); the module stays under three minutes.
 ACT_TIMEOUT = 60
 
@@ -120,10 +121,12 @@ def _pull_request(
     _git(repo, "checkout", "-q", "--detach", "main")
     _git(repo, "merge", "-q", "--no-ff", "-m", f"Merge {branch} into main", branch)
 
+    manifests = repo / "model_deploy" / "environments"
     files = {
-        f"model_deploy/environments/{manifest.name}": manifest.read_text()
-        for manifest in sorted((repo / "model_deploy" / "environments").glob("*.yaml"))
+        f"model_deploy/environments/{p.parent.name}/{p.name}": p.read_text()
+        for p in sorted(manifests.glob("*/*.yaml"))
     }
+    files[ENVIRONMENTS_FILE] = (repo / ENVIRONMENTS_FILE).read_text()
     files[path] = before
     state = server.state
     with state.lock:
@@ -242,7 +245,7 @@ def _comments(server: RunningServer, number: int) -> list[dict[str, Any]]:
 
 def _bump_version(text: str, version: int) -> str:
     bumped, count = re.subn(r"(?m)^(  version: )\d+", rf"\g<1>{version}", text)
-    assert count == 1, "dev.yaml has no model.version line to bump"
+    assert count == 1, f"{MANIFEST} has no model.version line to bump"
     return bumped
 
 
@@ -301,13 +304,13 @@ def test_deploy_plan_job_posts_sticky_comment_and_statuses(
     first = plan()
     assert first.returncode == 0, _tail(first)
     log = first.stdout + first.stderr
-    assert "environments: dev" in log, "the changes job did not select dev"
+    assert "deployments: dev/driver_ranking" in log, "the changes job did not select dev"
     assert re.search(r"\[model-deploy/plan\s*\].*Job succeeded", log), _tail(first)
 
     comments = _comments(github_api, pr.number)
     assert len(comments) == 1, [c["body"][:200] for c in comments]
     body = comments[0]["body"]
-    assert body.startswith("<!-- slipway:plan:dev -->")
+    assert body.startswith("<!-- slipway:plan:dev/driver_ranking -->")
     assert "driver_ranking:2" in body
     assert "+  version: 2" in body  # the manifest diff
 
