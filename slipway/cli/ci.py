@@ -366,5 +366,68 @@ def drift_issue_command(
     )
 
 
+@ci_app.command("retrain")
+def retrain_command(
+    env: Annotated[
+        str, typer.Option("--env", help="Environment monitored (prod).", show_default=False)
+    ],
+    model: Annotated[str, typer.Option("--model", help="Model monitored.", show_default=False)],
+    result_file: Annotated[
+        Path,
+        typer.Option(
+            "--result",
+            help="The run's result: `slipway monitor run --format json` output or its "
+            "summary.json.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    report_url: Annotated[
+        str | None,
+        typer.Option(
+            "--report-url", help="Link to the run's report (an artifact).", show_default=False
+        ),
+    ] = None,
+    run_url: cs.RunUrlOption = None,
+    forge: cs.ForgeOption = None,
+    repo_dir: cs.RepoDirOption = None,
+    base: cs.BaseOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Retrain by pull request when a monitoring run of ENV/MODEL found violations.
+
+    On violations: open or update ONE issue per ENV/MODEL and ONE retrain pull request
+    (branch slipway/retrain-MODEL, changing model_build/models/MODEL/RETRAIN.json, so the
+    model-build workflow runs). A clean run closes the issue with a comment and leaves the
+    pull request open with one. A run that analysed nothing (status Failed) changes nothing.
+    """
+    from ci.actions import run_url as this_run
+    from ci.actions import write_outputs
+    from ci.context import ci_context
+    from ci.retrain import request_retrain
+    from ci.retrain_input import load_findings
+
+    findings = load_findings(result_file, env=env, model=model)
+    context = ci_context(forge=forge, repo_dir=repo_dir, base=base)
+    done = request_retrain(
+        forge=context.forge,
+        env=env,
+        model=model,
+        findings=findings,
+        now=datetime.now(UTC),
+        base=context.settings.base_branch,
+        report_url=report_url,
+        run_url=run_url or this_run(),
+    )
+    write_outputs({"action": done.action, "pr-number": done.pr.number if done.pr else None})
+    text = [f"retrain {env}/{model}: {done.action} ({len(findings.findings)} violations)"]
+    if done.pr is not None:
+        text.append(f"  pull request #{done.pr.number} {done.pr_action}: {done.pr.url}")
+    if done.issue is not None:
+        text.append(f"  issue #{done.issue.number} {done.issue_action or 'open'}: {done.issue.url}")
+    _emit(fmt, text, done.to_json())
+
+
 def _emit(fmt: OutputFormat, text: list[str], doc: dict[str, object]) -> None:
     emit(doc, fmt, text=lambda _: "\n".join(text))
