@@ -172,6 +172,7 @@ class _Job:
         open_pr = self.forge.find_open_pr(head=self.branch, base=self.base)
         handled = None if open_pr else self._handled(meta)
         commit: FileCommit | None = None
+        stamp = ""
         action: RetrainAction = "requested"
         pr_action: ThreadAction
         if handled is not None:
@@ -182,7 +183,9 @@ class _Job:
                 "issue to ask for one now)"
             )
         else:
-            commit, pr, pr_action = self._propose(open_pr, existing)
+            commit, stamp = self._commit_stamp(open_pr)
+            number = existing.number if existing else None
+            pr, pr_action = self._open_pr(open_pr, stamp, issue=number)
             retrain = f"#{pr.number} (merging it retrains `{self.model}`)"
         meta = {"pr": pr.number, "version": self.findings.version}
         body = issue_body(
@@ -196,6 +199,9 @@ class _Job:
             run_url=self.run_url,
         )
         issue, issue_action = self._upsert_issue(existing, body)
+        if commit is not None and existing is None:
+            # the issue is new: link it from the pull request (a rerun does it if this fails)
+            pr, _ = self._open_pr(pr, stamp, issue=issue.number)
         return RetrainResult(
             self.env, self.model, action, issue, issue_action, pr, pr_action, commit,
             self.findings.keys, self.branch,
@@ -212,9 +218,8 @@ class _Job:
             return None
         return earlier if earlier.state != "open" and earlier.head == self.branch else None
 
-    def _propose(
-        self, open_pr: PullRequest | None, existing: Issue | None
-    ) -> tuple[FileCommit, PullRequest, ThreadAction]:
+    def _commit_stamp(self, open_pr: PullRequest | None) -> tuple[FileCommit, str]:
+        """Record this run's reason in the stamp on the branch (fresh from the base if no PR)."""
         path = stamp_path(self.model, models_dir=self.models_dir)
         previous = self.forge.read_file(path=path, ref=self.branch) if open_pr else None
         content = stamp_text(
@@ -234,6 +239,13 @@ class _Job:
             + "\n".join(f"- {key}" for key in self.findings.keys),
             reset=open_pr is None,
         )
+        return commit, content
+
+    def _open_pr(
+        self, open_pr: PullRequest | None, content: str, *, issue: int | None
+    ) -> tuple[PullRequest, ThreadAction]:
+        """Open the retrain pull request, or bring the open one's body up to date."""
+        path = stamp_path(self.model, models_dir=self.models_dir)
         latest: dict[str, Any] = {}
         if open_pr is not None:
             earlier = (parse_meta(open_pr.body) or {}).get("latest")
@@ -242,7 +254,7 @@ class _Job:
         latest = {env: item for env, item in latest.items() if env in stamp["why"]}
         latest[self.env] = latest_entry(
             self.findings,
-            issue=existing.number if existing else None,
+            issue=issue,
             now=self.now,
             report_url=self.report_url,
             run_url=self.run_url,
@@ -256,7 +268,7 @@ class _Job:
             labels=(RETRAIN_LABEL, f"model:{self.model}"),
             existing=open_pr,
         )
-        return commit, pr, pr_action
+        return pr, pr_action
 
     def _upsert_issue(self, existing: Issue | None, body: str) -> tuple[Issue, ThreadAction]:
         title = issue_title(self.env, self.model, self.findings)

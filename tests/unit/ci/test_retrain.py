@@ -254,6 +254,8 @@ def test_two_runs_with_violations_make_one_pr_and_one_issue(forge: LocalForge) -
     assert first.pr.head == retrain_branch(MODEL)
     assert RETRAIN_LABEL in first.pr.labels
     assert first.issue.body.startswith(marker(issue_key("prod", MODEL)))
+    assert f"#{first.pr.number}" in first.issue.body
+    assert f"| #{first.issue.number} |" in forge.get_pr(number=first.pr.number).body
     assert set(first.issue.labels) >= {MONITOR_LABEL, "env:prod", f"model:{MODEL}"}
     # the stamp under model_build/ is what the model-build workflow's path filter picks up
     path = stamp_path(MODEL)
