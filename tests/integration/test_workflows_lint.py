@@ -60,6 +60,7 @@ def test_every_expected_workflow_exists() -> None:
         "model-deploy.yml",
         "feature-repo.yml",
         "drift.yml",
+        "monitor.yml",
     } <= names
 
 
