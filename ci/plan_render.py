@@ -3,7 +3,9 @@
 The deployer's plan already names the change kind (model promotion, config change, rollback,
 emergency), every manifest field and every policy field that changes, and what needs the
 owners' approval. The comment adds where the policies were read from (the base branch), the
-model's lineage (the build commit; ``git unknown`` and dirty trees are called out), the
+model's lineage (the build commit; ``git unknown`` and dirty trees are called out) with the
+MLflow run that built the candidate (a link to its page when the tracking store has a UI
+address: parameters, metrics, SHAP plots, bias report; an untracked build says so), the
 recorded emergency reason, and which paths need their owners' approval with who approved.
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 from ci.governance import Governance, OwnerCheck
 from foundation.markdown import code_span, escape_cell
+from model_deploy.evidence import Evidence
 from model_deploy.plan import Plan
+from model_deploy.render.markdown import run_link
 
 KIND_WORDS = {
     "promotion": "model promotion",
@@ -93,13 +97,25 @@ def _lineage(plan: Plan) -> list[str]:
         return []
     sha = candidate.git_sha.strip()
     if sha.lower() in UNKNOWN_GIT:
-        return [
+        lineage = (
             f"- **Lineage:** ⚠️ `{candidate.ref}` was built outside git (`git unknown`); "
             "staging and prod refuse it"
-        ]
-    dirty = "dirty" in sha.lower()
-    note = " ⚠️ from a dirty work tree; staging and prod refuse it" if dirty else ""
-    return [f"- **Lineage:** `{candidate.ref}` built from commit {code_span(sha)}{note}"]
+        )
+    else:
+        dirty = "dirty" in sha.lower()
+        note = " ⚠️ from a dirty work tree; staging and prod refuse it" if dirty else ""
+        lineage = f"- **Lineage:** `{candidate.ref}` built from commit {code_span(sha)}{note}"
+    return [lineage, _build_run(candidate)]
+
+
+def _build_run(candidate: Evidence) -> str:
+    link = run_link(candidate)
+    if link is None or candidate.tracking is None:
+        return f"- **Build run:** `{candidate.ref}` was built without experiment tracking"
+    what = "parameters, metrics, SHAP plots" + (", bias report" if candidate.bias else "")
+    model = candidate.tracking.model_uri
+    logged = f"; logged model {code_span(model)}" if model else ""
+    return f"- **Build run:** {link} ({what}){logged}"
 
 
 def _value(text: str | None) -> str:

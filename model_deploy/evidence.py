@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from model_build.registry.compare import compare_metrics
-from model_build.registry.protocol import ModelVersion
+from model_build.registry.protocol import BiasRecord, ModelVersion, TrackingLink
 from model_deploy.manifest.model import Manifest
 
 
@@ -52,6 +52,8 @@ class Evidence(BaseModel):
         feature_service: Feature service it reads.
         arn: Registry-native identifier, if any.
         created_at: Registration time.
+        tracking: The build's MLflow run (None: the build was not tracked).
+        bias: The bias metrics and the build gate's bounds (None: no sensitive attribute).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -65,6 +67,8 @@ class Evidence(BaseModel):
     feature_service: str
     arn: str | None
     created_at: datetime
+    tracking: TrackingLink | None = None
+    bias: BiasRecord | None = None
 
     @classmethod
     def of(cls, version: ModelVersion) -> Evidence:
@@ -79,6 +83,8 @@ class Evidence(BaseModel):
             feature_service=version.feature_service,
             arn=version.arn,
             created_at=version.created_at,
+            tracking=version.tracking,
+            bias=version.bias,
         )
 
 

@@ -1,8 +1,10 @@
 """The plan as GitHub markdown: what a reviewer reads in the promotion pull request.
 
 Summary first (one heading, one status line), then the change table, the candidate-vs-serving
-metrics with deltas, direction arrows and thresholds, the policy checklist, and the evidence
-(digest, git SHA, data hash) in a collapsed block. A hidden marker lets a bot update its comment.
+metrics with deltas, direction arrows and thresholds, the candidate's bias metrics against the
+build gate's bounds (when the model declares a sensitive attribute), the policy checklist, and
+the evidence (digest, git SHA, data hash, MLflow run) in a collapsed block. A hidden marker
+lets a bot update its comment.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def plan_markdown(plan: Plan) -> str:
         plan.policy_changes,
     )
     lines += _metrics(plan)
+    lines += _bias(plan)
     lines += _policies(plan.policies)
     lines += _evidence(plan)
     return "\n".join(lines).rstrip() + "\n"
@@ -157,6 +160,67 @@ def _metric_line(row: MetricRow) -> str:
     )
 
 
+def run_link(evidence: Evidence) -> str | None:
+    """The version's MLflow run as markdown: a link when its UI page is known (None: untracked)."""
+    link = evidence.tracking
+    if link is None:
+        return None
+    name = code_span(link.run_id)
+    if link.run_url.startswith(("http://", "https://")):
+        return f"[MLflow run {name}]({link.run_url})"
+    return f"MLflow run {name} in {code_span(link.tracking_uri)}"
+
+
+def _bias(plan: Plan) -> list[str]:
+    candidate = plan.candidate
+    if candidate is None or candidate.bias is None:
+        return []
+    record = candidate.bias
+    serving = plan.serving.bias if plan.serving and plan.serving.ref != candidate.ref else None
+    if serving is not None and serving.attribute != record.attribute:
+        serving = None
+    facet = ", ".join(code_span(str(value)) for value in record.facet)
+    if record.passed is None:
+        verdict = "no bounds declared"
+    else:
+        verdict = "✅ met every bound" if record.passed else "❌ missed a bound"
+    head = f"| Metric | Serving `{plan.serving.ref}` " if serving and plan.serving else "| Metric "
+    lines = [
+        f"#### Bias: {code_span(record.attribute)} in {facet} (SageMaker Clarify's definitions)",
+        "",
+        f"Candidate `{candidate.ref}` at build time: {verdict}.",
+        "",
+        head + f"| Candidate `{candidate.ref}` | Build gate bound |",
+        "|---|" + ("---:|" if serving else "") + "---:|---|",
+    ]
+    for name, value in record.metrics.items():
+        limit = record.limits.get(name, {})
+        bounds = []
+        if limit.get("min") is not None:
+            bounds.append(f"≥ {limit['min']:g}")
+        if limit.get("max") is not None:
+            bounds.append(f"≤ {limit['max']:g}")
+        bound = " and ".join(bounds) or "–"
+        if bounds:
+            bound += " ✅" if _within(value, limit) else " ❌"
+        old = ""
+        if serving is not None:
+            old = (_bias_value(serving.metrics[name]) if name in serving.metrics else "–") + " | "
+        lines.append(f"| `{escape_cell(name)}` | {old}{_bias_value(value)} | {bound} |")
+    return [*lines, ""]
+
+
+def _within(value: float | None, limit: dict[str, float | None]) -> bool:
+    low, high = limit.get("min"), limit.get("max")
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _bias_value(value: float | None) -> str:
+    return "cannot be computed" if value is None else f"{value:.4f}"
+
+
 def _policies(results: list[PolicyResult]) -> list[str]:
     if not results:
         return []
@@ -208,6 +272,8 @@ _EVIDENCE_ROWS: tuple[tuple[str, Callable[[Evidence], str]], ...] = (
     ("Feature service", lambda ev: ev.feature_service),
     ("Artifact URI", lambda ev: ev.artifact_uri),
     ("Registry ARN", lambda ev: ev.arn or "–"),
+    ("MLflow run", lambda ev: ev.tracking.run_id if ev.tracking else "-"),
+    ("Logged model", lambda ev: (ev.tracking.model_uri or "-") if ev.tracking else "-"),
     ("Registered", lambda ev: f"{ev.created_at:%Y-%m-%d %H:%M} UTC"),
 )
 

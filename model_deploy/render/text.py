@@ -50,6 +50,12 @@ def plan_text(plan: Plan) -> str:
             f"Evidence: {ev.ref} ({ev.status}) digest {ev.artifact_digest}, git {ev.git_sha}, "
             f"data {ev.data_hash}",
         ]
+        if ev.tracking is not None:
+            where = ev.tracking.run_url or ev.tracking.tracking_uri
+            lines.append(f"MLflow run: {ev.tracking.run_id} ({where})")
+        if ev.bias is not None:
+            passed = {None: "no bounds", True: "bounds met", False: "BOUND MISSED"}
+            lines.append(f"Bias ({ev.bias.attribute}): {passed[ev.bias.passed]}")
     lines += [f"Manifest: {plan.manifest_path} ({plan.manifest_hash})"]
     lines += [f"Note: {note}" for note in plan.actual.notes]
     lines += [f"Warning: {warning}" for warning in plan.warnings]
