@@ -421,7 +421,8 @@ def retrain_command(
         run_url=run_url or this_run(),
     )
     write_outputs({"action": done.action, "pr-number": done.pr.number if done.pr else None})
-    text = [f"retrain {env}/{model}: {done.action} ({len(findings.findings)} violations)"]
+    count = len(findings.findings)
+    text = [f"retrain {env}/{model}: {done.action} ({count} violation{'' if count == 1 else 's'})"]
     if done.pr is not None:
         text.append(f"  pull request #{done.pr.number} {done.pr_action}: {done.pr.url}")
     if done.issue is not None:
