@@ -24,6 +24,8 @@ from slipway.cli.data import data_app
 from slipway.cli.demo import demo_command
 from slipway.cli.deploy import deploy_app
 from slipway.cli.features import features_app
+from slipway.cli.init import init_command
+from slipway.cli.model import model_app
 from slipway.cli.models import models_app
 from slipway.cli.predict import predict_app
 from slipway.cli.promote import promote_command
@@ -47,6 +49,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.add_typer(model_app, name="model")
 app.add_typer(models_app, name="models")
 app.add_typer(build_app, name="build")
 app.add_typer(runs_app, name="runs")
@@ -55,6 +58,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(ci_app, name="ci")
 app.command("promote")(promote_command)
 app.command("demo")(demo_command)
+app.command("init")(init_command)
 
 _state = {"verbose": False}
 
