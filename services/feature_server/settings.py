@@ -17,7 +17,8 @@ class ServerSettings(BaseSettings):
 
     Attributes:
         feature_repo: The Feast feature repo folder (its registry and online store are served).
-        feature_env: Store configuration of the repo: ``local`` (SQLite), ``redis`` or ``aws``.
+        feature_env: Store configuration of the repo: ``local`` (SQLite), ``redis``,
+            ``redis_cluster``, ``spark`` (its online store) or ``aws``.
         api_keys_file: YAML or JSON file of hashed API keys. When unset, auth is off (and
             ``/readyz`` says so).
         max_entities: Most entity rows one request may carry (413 above).

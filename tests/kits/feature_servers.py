@@ -194,11 +194,15 @@ def redis_process(port: int | None = None) -> ManagedProcess:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One request of a load run: start time (monotonic), status (0: transport error), latency."""
+    """One request of a load run: start time (monotonic), status (0: transport error), latency.
+
+    ``body`` is the index of the request body in ``drive_load``'s ``bodies``.
+    """
 
     started: float
     status: int
     seconds: float
+    body: int = -1
 
 
 async def drive_load(
@@ -232,7 +236,8 @@ async def drive_load(
                     status = response.status_code
                 except httpx.HTTPError:
                     status = 0
-                samples.append(Sample(started, status, time.monotonic() - started))
+                elapsed = time.monotonic() - started
+                samples.append(Sample(started, status, elapsed, i % len(payloads)))
                 i += 1
 
         await asyncio.gather(*(worker(n) for n in range(connections)))

@@ -9,11 +9,14 @@ from services.errors import ServerConfigError
 from services.feature_server.stores.dynamodb import DynamoDBReader
 from services.feature_server.stores.protocol import OnlineStoreReader
 from services.feature_server.stores.redis import RedisReader
+from services.feature_server.stores.redis_cluster import RedisClusterReader
 from services.feature_server.stores.sqlite import SqliteReader
 
 
 def open_reader(config: Any, *, timeout: float, sqlite_cache_entries: int = 0) -> OnlineStoreReader:
-    """The reader of a validated Feast ``RepoConfig``'s online store (SQLite, Redis, DynamoDB).
+    """The reader of a validated Feast ``RepoConfig``'s online store.
+
+    SQLite, Redis (one node or ``redis_type: redis_cluster``) and DynamoDB are served.
 
     ``timeout`` is the store timeout in seconds; ``sqlite_cache_entries`` the SQLite reader's
     row cache size (0: off).
@@ -33,10 +36,14 @@ def open_reader(config: Any, *, timeout: float, sqlite_cache_entries: int = 0) -
         )
     if kind == "redis" or str(kind).endswith("RedisOnlineStore"):
         redis_type = getattr(store.redis_type, "value", store.redis_type)
+        if redis_type == "redis_cluster":
+            return RedisClusterReader(
+                connection_string=store.connection_string, project=config.project, timeout=timeout
+            )
         if redis_type != "redis":
             raise ServerConfigError(
                 f"online store redis_type {redis_type!r} is not served by the feature service "
-                "(only 'redis')"
+                "(redis, redis_cluster)"
             )
         return RedisReader(
             connection_string=store.connection_string, project=config.project, timeout=timeout
