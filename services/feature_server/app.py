@@ -112,10 +112,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
         gc.freeze()
         state.watcher.start()
         flusher = asyncio.create_task(_flush_metrics(state.metrics))
+        fresh = asyncio.create_task(
+            state.freshness.run(
+                state.watcher, state.reader, every=settings.freshness_refresh_seconds
+            )
+        )
         try:
             yield
         finally:
             flusher.cancel()
+            fresh.cancel()
             state.metrics.flush()
             state.watcher.stop()
             await state.reader.close()
@@ -129,6 +135,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         responses={500: ERROR_RESPONSES[500]},
     )
     app.state.slipway = state
+    state.metrics.add_collector(state.freshness)
     app.add_middleware(FastLane, state=state)
     _add_error_handlers(app)
     _add_routes(app, state)

@@ -6,6 +6,8 @@
 * ``slipway_feature_server_entity_rows`` (histogram of rows per read)
 * ``slipway_feature_server_errors_total{type}``
 * ``slipway_feature_server_registry_age_seconds`` (single process only)
+* ``slipway_feature_view_freshness_seconds{view,source}`` and ``slipway_feature_view_ttl_seconds``
+  (``services.feature_server.freshness``, per worker: every worker computes its own)
 
 ``feature_service`` is a registered service name, ``(features)`` for a raw feature list or
 ``(none)`` when the request failed before that was known, so cardinality stays bounded. With
@@ -188,6 +190,7 @@ class Metrics:
                 registry=self.registry,
             )
             age.set_function(registry_age)
+        self._extra: list[Any] = []
         self._requests: dict[tuple[str, str, int], _Tally] = {}
         self._reads: dict[str, _Tally] = {}
         self._rows = _Tally(self.rows)
@@ -223,6 +226,11 @@ class Metrics:
             tally.flush()
         self._rows.flush()
 
+    def add_collector(self, collector: Any) -> None:
+        """Export a collector of this worker's own gauges (also in multiprocess mode)."""
+        self._extra.append(collector)
+        self.registry.register(collector)
+
     def error(self, kind: str) -> None:
         """Count an error of a kind (an error code, ``store_unavailable``, ``internal``...)."""
         self.errors.labels(kind).inc()
@@ -235,5 +243,7 @@ class Metrics:
 
             registry = CollectorRegistry()
             registry.register(_Ours(multiprocess.MultiProcessCollector(None)))  # type: ignore[no-untyped-call]
+            for collector in self._extra:
+                registry.register(collector)
             return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))

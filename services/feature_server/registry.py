@@ -49,6 +49,8 @@ class ViewSpec:
         version: Current version number (0 when versioning is off).
         batch_source: Name of the view's batch source (its expectation suite's name).
         push_source: Name of the push source that feeds it, or None.
+        materialized_until: Epoch seconds of the end of its last materialization interval,
+            or None when it was never materialized (``services.feature_server.freshness``).
     """
 
     name: str
@@ -67,6 +69,7 @@ class ViewSpec:
     version: int
     batch_source: str = ""
     push_source: str | None = None
+    materialized_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,13 @@ def _view_spec(fv: Any, *, project: str, config: Any) -> ViewSpec:
         version=int(getattr(fv, "current_version_number", 0) or 0),
         batch_source=getattr(getattr(fv, "batch_source", None), "name", "") or "",
         push_source=_push_source(fv),
+        materialized_until=_materialized_until(fv),
     )
+
+
+def _materialized_until(fv: Any) -> float | None:
+    ends = [end for _, end in getattr(fv, "materialization_intervals", None) or ()]
+    return max(ends).timestamp() if ends else None
 
 
 def _push_source(fv: Any) -> str | None:

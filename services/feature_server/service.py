@@ -20,6 +20,7 @@ import orjson
 from services.feature_server.auth import ApiKeyStore, check_scope
 from services.feature_server.engine import TransformationError, read_online
 from services.feature_server.errors import ApiError, StoreUnavailableError, UnavailableError
+from services.feature_server.freshness import Freshness
 from services.feature_server.metrics import FEATURES, NONE, Metrics
 from services.feature_server.plan import plan_for
 from services.feature_server.registry import RegistryWatcher
@@ -49,6 +50,7 @@ class ServerState:
         metrics: Prometheus metrics.
         key_version: ``entity_key_serialization_version``.
         validators: Compiled expectation suites of the sources (gated writes).
+        freshness: Newest online value per view (``/metrics``), refreshed in the background.
         write_lock: Serializes this worker's writes and materializations.
         readiness: The last store probe of ``/readyz``: when, the problem (None: ready) and
             the registry digest it was made for.
@@ -63,6 +65,7 @@ class ServerState:
     metrics: Metrics
     key_version: int
     validators: Validators
+    freshness: Freshness = field(default_factory=Freshness)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     readiness: tuple[float, str | None, str] | None = None
     started: float = field(default_factory=time.monotonic)

@@ -29,6 +29,8 @@ class ServerSettings(BaseSettings):
         sqlite_cache_entries: Entity keys the SQLite reader keeps between two commits to the
             store (the database's change counter is checked on every read, so never stale); 0 turns
             the cache off. Roughly 1 KB per key and view per worker.
+        freshness_refresh_seconds: How often the newest value of every view is looked up for
+            ``slipway_feature_view_freshness_seconds`` (in the background).
         request_id_header: Header echoed back with the request id (taken from the request when
             present and well formed, generated otherwise).
     """
@@ -44,6 +46,7 @@ class ServerSettings(BaseSettings):
     registry_refresh_seconds: float = Field(default=30.0, gt=0)
     store_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     sqlite_cache_entries: int = Field(default=20_000, ge=0, le=10_000_000)
+    freshness_refresh_seconds: float = Field(default=15.0, ge=0.1)
     request_id_header: str = "x-request-id"
 
     def to_env(self) -> dict[str, str]:

@@ -64,6 +64,17 @@ def format_sqlite_ts(value: Any) -> str:
     return format_timestamp(int(moment.replace(microsecond=0).timestamp()), micros * 1000)
 
 
+def epoch_seconds(value: Any) -> float:
+    """Epoch seconds of an ``event_ts`` cell of Feast's SQLite table (see ``format_sqlite_ts``)."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def format_redis_ts(raw: bytes | None) -> str:
     """Format the ``_ts:<view>`` field of Feast's Redis hash the way Feast's reader rounds it.
 

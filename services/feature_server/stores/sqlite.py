@@ -30,7 +30,7 @@ from services.feature_server.errors import StoreUnavailableError
 from services.feature_server.registry import ViewSpec
 from services.feature_server.stores.protocol import ViewQuery, unavailable
 from services.feature_server.stores.rows import Row
-from services.feature_server.timestamps import format_sqlite_ts
+from services.feature_server.timestamps import epoch_seconds, format_sqlite_ts
 
 _SQL_KEYS: Final = 10_000
 _KEY: Final = itemgetter(0)
@@ -237,6 +237,35 @@ class SqliteReader:
         except sqlite3.Error as exc:
             self._reset()
             raise unavailable(self.kind, exc) from exc
+
+    async def newest_event(self, views: Sequence[ViewSpec]) -> dict[str, float]:
+        """Epoch seconds of the newest ``event_ts`` of each view's table (in a worker thread).
+
+        Views without a table or without rows are left out; used for the freshness gauge.
+
+        Raises:
+            StoreUnavailableError: The database cannot be read.
+        """
+        return await asyncio.to_thread(self._newest, views)
+
+    def _newest(self, views: Sequence[ViewSpec]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        try:
+            conn = self._conn(wait=True)
+            for view in views:
+                table = view.sqlite_table.replace('"', '""')
+                try:
+                    row = conn.execute(f'SELECT MAX(event_ts) FROM "{table}"').fetchone()  # noqa: S608
+                except sqlite3.OperationalError as exc:
+                    if "no such table" in str(exc):
+                        continue
+                    raise
+                if row is not None and row[0] is not None:
+                    out[view.name] = epoch_seconds(row[0])
+        except sqlite3.Error as exc:
+            self._reset()
+            raise unavailable(self.kind, exc) from exc
+        return out
 
     async def close(self) -> None:
         """Close this thread's connection."""
