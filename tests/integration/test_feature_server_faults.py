@@ -220,19 +220,26 @@ def test_fault_5_lock_waits_do_not_block_the_event_loop(repo: FeatureRepo, tmp_p
         log=tmp_path / "server.log",
     )
     order: list[str] = []
+    waits: list[float] = []
+    ops: dict[str, float] = {}
 
     async def scenario(url: str) -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
 
             async def read(i: int) -> int:
                 body = {"features": CONV, "entities": {"driver_id": [1001 + i]}}
+                started = time.monotonic()
                 status = (await http.post(URL, json=body)).status_code
+                waits.append(time.monotonic() - started)
                 order.append("read")
                 return status
 
             async def health() -> None:
                 await asyncio.sleep(0.05)
-                assert (await http.get("/healthz")).status_code == 200
+                for path in ("/healthz", "/metrics"):
+                    started = time.monotonic()
+                    assert (await http.get(path)).status_code == 200
+                    ops[path] = time.monotonic() - started
                 order.append("healthz")
 
             reads = [asyncio.create_task(read(i)) for i in range(8)]
@@ -250,6 +257,9 @@ def test_fault_5_lock_waits_do_not_block_the_event_loop(repo: FeatureRepo, tmp_p
             lock.close()
     assert statuses == [503] * 8
     assert order[0] == "healthz", order
+    assert max(ops.values()) < 0.05, ops  # /healthz and /metrics within 50 ms
+    # waited side by side, not one after another (0.5, 1.0, ... 4.0 s before)
+    assert max(waits) < 2.0, waits
 
 
 # --- 6 -------------------------------------------------------------------------------------
@@ -293,6 +303,57 @@ def test_fault_6_a_renamed_in_database_is_never_served_stale(tmp_path: Path) -> 
         after = by_name(c.post(URL, json=body).json())["conv_rate"]["values"][0]  # at once
     assert before != 0.125
     assert after == 0.125
+
+
+def test_key_roles_gate_writes_and_materialization(repo: FeatureRepo, tmp_path: Path) -> None:
+    """``read`` keys may only read, ``write`` keys also push and write, ``admin`` keys also
+    materialize; a refusal is 403 naming the key and the role it lacks, and writes nothing."""
+    keys = tmp_path / "keys.yaml"
+    entries = [
+        {"name": role, "sha256": hash_key(f"k-{role}"), "feature_services": ["*"], "roles": [role]}
+        for role in ("read", "write", "admin")
+    ]
+    keys.write_text(yaml.safe_dump({"keys": entries}))
+    stamp = (END - timedelta(minutes=1)).isoformat()
+    df = {
+        "driver_id": [9902],
+        **{f: [0.25] for f in ("conv_rate", "acc_rate", "cancel_rate")},
+        "rating": [4.0],
+        "avg_daily_trips": [3],
+        "online_hours": [2],
+        "event_timestamp": [stamp],
+        "created": [stamp],
+    }
+    calls = {
+        "/push": {"push_source_name": "driver_stats_push", "df": df},
+        "/write-to-online-store": {"feature_view_name": "driver_hourly_stats", "df": df},
+        "/materialize-incremental": {
+            "end_ts": END.isoformat(),
+            "feature_views": ["customer_profile"],
+        },
+    }
+    app = create_app(ServerSettings(feature_repo=repo.path, api_keys_file=keys))
+    with TestClient(app) as c:
+
+        def call(role: str, path: str) -> Any:
+            return c.post(path, json=calls[path], headers={"x-api-key": f"k-{role}"})
+
+        read = {"features": CONV, "entities": {"driver_id": [9902]}}
+        assert c.post(URL, json=read, headers={"x-api-key": "k-read"}).status_code == 200
+        for path in calls:
+            refused = call("read", path)
+            assert refused.status_code == 403, (path, refused.text)
+            assert "API key 'read'" in error_detail(refused)["message"]
+        got = c.post(URL, json=read, headers={"x-api-key": "k-read"}).json()
+        assert by_name(got)["conv_rate"]["values"] == [None]  # nothing was written
+        refused = call("write", "/materialize-incremental")
+        assert refused.status_code == 403
+        assert "'admin' role" in error_detail(refused)["message"]
+        assert call("write", "/push").status_code == 200
+        assert call("write", "/write-to-online-store").status_code == 200
+        assert call("admin", "/materialize-incremental").status_code == 200
+        assert call("admin", "/push").status_code == 200  # admin implies write
+        assert c.post(URL, json=calls["/push"]).status_code == 401  # no key at all
 
 
 def _keys_file(path: Path, names: list[str]) -> None:
@@ -340,7 +401,8 @@ def test_fault_6_metrics_of_several_workers_are_only_slipways(
         text = httpx.get(f"{server.url}/metrics").text
     families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
     assert families
-    assert all(name.startswith("slipway_feature_server") for name in families), families
+    ours = ("slipway_feature_server_", "slipway_feature_view_")
+    assert all(name.startswith(ours) for name in families), families
 
 
 # --- 7 -------------------------------------------------------------------------------------
