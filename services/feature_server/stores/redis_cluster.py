@@ -28,6 +28,17 @@ from services.feature_server.timestamps import format_redis_ts
 _PARAMS: Final = frozenset({"password", "username", "ssl"})
 
 
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a failed cluster call raises, redis imported on first use.
+
+    ``RedisClusterException`` is not a ``RedisError``: no reachable startup node, a slot not
+    covered.
+    """
+    from redis.exceptions import RedisClusterException, RedisError
+
+    return (RedisError, RedisClusterException, OSError, TimeoutError)
+
+
 def parse_cluster_nodes(connection_string: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
     """The startup nodes and parameters of Feast's ``host:port[,host:port...][,key=value...]``.
 
@@ -118,14 +129,12 @@ class RedisClusterReader:
 
     async def read(self, queries: Sequence[ViewQuery]) -> list[list[Row | None]]:
         """HMGET every key of every view: one pipeline per node holding a key, concurrently."""
-        from redis.exceptions import RedisError
-
         if not any(q.keys for q in queries):
             return [[] for _ in queries]
         try:
             async with asyncio.timeout(self.timeout):
                 replies = await self._pipeline(queries)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except _failures() as exc:
             raise unavailable(self.kind, exc) from exc
         out: list[list[Row | None]] = []
         offset = 0
@@ -141,13 +150,11 @@ class RedisClusterReader:
 
     async def ping(self) -> None:
         """PING every master within the timeout."""
-        from redis.exceptions import RedisError
-
         try:
             async with asyncio.timeout(self.timeout):
                 client = self._cluster()
                 await client.ping(target_nodes=client.PRIMARIES)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except _failures() as exc:
             raise unavailable(self.kind, exc) from exc
 
     async def probe(self, views: Sequence[ViewSpec]) -> None:
