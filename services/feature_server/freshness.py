@@ -86,6 +86,11 @@ class Freshness:
                     if not self._failing:
                         logger.warning("feature freshness not refreshed (values kept): %s", exc)
                     self._failing = True
+                # A bug here must not end the loop (the gauges would freeze unnoticed).
+                except Exception:
+                    if not self._failing:
+                        logger.exception("feature freshness refresh failed (values kept)")
+                    self._failing = True
             await asyncio.sleep(every)
 
     def describe(self) -> list[GaugeMetricFamily]:

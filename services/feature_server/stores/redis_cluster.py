@@ -149,16 +149,29 @@ class RedisClusterReader:
         return out
 
     async def ping(self) -> None:
-        """PING every master within the timeout."""
+        """PING every master within the timeout; unavailable only when none answers.
+
+        A partial outage fails only the requests with a key on the missing master, so the
+        server stays ready (taking every replica out of rotation would fail every request).
+        """
         try:
             async with asyncio.timeout(self.timeout):
                 client = self._cluster()
-                await client.ping(target_nodes=client.PRIMARIES)
+                await client.initialize()
+                masters = client.get_primaries()
+                answers = await asyncio.gather(
+                    *(client.execute_command("PING", target_nodes=m) for m in masters),
+                    return_exceptions=True,
+                )
         except _failures() as exc:
             raise unavailable(self.kind, exc) from exc
+        failures = [a for a in answers if isinstance(a, BaseException)]
+        if not masters or len(failures) == len(answers):
+            first = failures[0] if failures else ConnectionError("no master known")
+            raise unavailable(self.kind, first)
 
     async def probe(self, views: Sequence[ViewSpec]) -> None:
-        """PING every master: Feast's Redis layout has no per-view table to look for."""
+        """PING the masters (see ``ping``): Feast's Redis layout has no per-view table."""
         await self.ping()
 
     async def close(self) -> None:
