@@ -133,10 +133,11 @@ def serve_command(
         ),
     ] = None,
     env: Annotated[
-        Literal["local", "redis", "aws"] | None,
+        Literal["local", "redis", "redis_cluster", "spark", "aws"] | None,
         typer.Option(
             "--env",
-            help="Store configuration: local (SQLite, default), redis or aws (DynamoDB).",
+            help="Store configuration: local (SQLite, default), redis, redis_cluster, "
+            "spark (its online store is Redis) or aws (DynamoDB).",
             show_default=False,
         ),
     ] = None,
