@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from foundation.metrics import direction
 from model_monitor.capture import EVENT_VERSION
 from model_monitor.columns import EVENT_ID, INFERENCE_ID, PREDICTED_LABEL, PREDICTION, ROW, Task
 from model_monitor.errors import CaptureError
@@ -36,8 +37,6 @@ from model_monitor.reader import ReadReport
 if TYPE_CHECKING:
     import pandas as pd
 
-HIGHER_IS_BETTER: Final = frozenset({"roc_auc", "accuracy", "precision", "recall", "f1", "r2"})
-LOWER_IS_BETTER: Final = frozenset({"log_loss", "rmse", "mae", "mse"})
 LABEL: Final = "_label"
 QUALITY_VIOLATIONS_FILE: Final = "model_quality_violations.json"
 
@@ -288,14 +287,19 @@ def compare_metrics(
     tolerance: float = 0.05,
     per_metric: Mapping[str, float] | None = None,
 ) -> list[QualityViolation]:
-    """Metrics worse than the registered value by more than the (absolute) tolerance."""
+    """Metrics worse than the registered value by more than the (absolute) tolerance.
+
+    Which way is worse comes from the metric registry (:mod:`foundation.metrics`); a metric
+    without a direction there (``mse``, residual quantiles) is not compared.
+    """
     found: list[QualityViolation] = []
     for name in sorted(current.keys() & registered.keys()):
         allowed = (per_metric or {}).get(name, tolerance)
         now, then = float(current[name]), float(registered[name])
-        if name in HIGHER_IS_BETTER and now < then - allowed:
+        better = direction(name)
+        if better == "higher" and now < then - allowed:
             check, bound = "LessThanThreshold", then - allowed
-        elif name in LOWER_IS_BETTER and now > then + allowed:
+        elif better == "lower" and now > then + allowed:
             check, bound = "GreaterThanThreshold", then + allowed
         else:
             continue

@@ -111,13 +111,13 @@ def parse_definition(*, text: str, source: str, folder: Path | None = None) -> M
     Raises:
         DefinitionError: See :func:`load_definition`.
     """
-    from model_build.definition.yaml_lines import YamlLinesError, line_of, parse_yaml, plain
+    from foundation.yaml_lines import YamlLinesError, line_of, parse_yaml, plain
 
     try:
         document = parse_yaml(text)
     except YamlLinesError as exc:
         raise DefinitionError([DefinitionIssue(source, None, exc.line, exc.message)]) from exc
-    raw = plain(document)
+    raw = plain(document, iso_dates=True)
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "empty"
         issue = DefinitionIssue(source, None, 1, f"expected a mapping of sections, got {kind}")
@@ -146,7 +146,7 @@ def cross_checks(
 
     Yields ``(location, message)`` pairs.
     """
-    from model_build.metrics import check_metric
+    from foundation.metrics import check_metric
 
     model = _section(raw, "model")
     task = _task(model.get("task"))

@@ -305,7 +305,7 @@ class ModelDefinition(_Strict):
 
     def registered_metrics(self) -> list[str]:
         """The metrics recorded with a version: ``evaluate.metrics``, or every task metric."""
-        from model_build.metrics import metrics_for
+        from foundation.metrics import metrics_for
 
         return list(self.evaluate.metrics or metrics_for(self.task))
 

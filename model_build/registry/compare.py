@@ -1,6 +1,6 @@
 """Compare two registered versions: metric deltas and lineage changes.
 
-Which way a metric is better comes from the metric registry (:mod:`model_build.metrics`); a
+Which way a metric is better comes from the metric registry (:mod:`foundation.metrics`); a
 metric without a direction (residual quantiles, names the registry lacks) gets the verdict
 ``changed`` or ``same``.
 """
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from model_build.metrics import Direction, direction, is_better
+from foundation.metrics import Direction, direction, is_better
 from model_build.registry.protocol import ModelVersion
 
 #: Lineage fields shown when they differ between two versions.

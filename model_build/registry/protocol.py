@@ -71,7 +71,7 @@ class NewVersion(BaseModel):
             registered before tasks existed read as ``binary``.
         artifact_digest: Digest of the model bundle (``sha256:<hex>``).
         metrics: Evaluation metrics on the holdout (``roc_auc``, ``log_loss``, ``rmse``...;
-            directions in :mod:`model_build.metrics`).
+            directions in :mod:`foundation.metrics`).
         params: Training hyperparameters and seed.
         git_sha: Commit the model was built from.
         data_hash: Hash of the training data snapshot.

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from model_build.metrics import lower_is_better
+from foundation.metrics import lower_is_better
 from model_build.registry.sagemaker_metadata import FORMAT, FORMAT_KEY, PREFIX, group_name
 from model_build.sagemaker.layout import NEW_VERSION_FILE, PATHS
 

@@ -12,16 +12,15 @@ import difflib
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import CommentedMap
 
+from foundation.yaml_lines import YamlLinesError, locate, parse_yaml
+from foundation.yaml_lines import plain as plain_values
 from model_deploy.errors import ManifestError, ManifestIssue
 from model_deploy.manifest.model import Manifest
 
@@ -29,7 +28,6 @@ if typing.TYPE_CHECKING:
     from model_deploy.manifest.environments import EnvironmentRules
 
 _MAX_BYTES = 1_000_000
-_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -165,11 +163,11 @@ def parse_document(*, text: str, source: str) -> tuple[CommentedMap, dict[str, A
         raise ManifestError([ManifestIssue(source, None, None, "file is over 1 MB")])
     document = _parse_yaml(text=text, source=source)
     try:
-        plain = _plain(document)
+        values = plain_values(document)
     except RecursionError as exc:
         raise ManifestError([ManifestIssue(source, None, None, "nesting is too deep")]) from exc
-    assert isinstance(plain, dict)
-    return document, plain
+    assert isinstance(values, dict)
+    return document, values
 
 
 def validation_issues(
@@ -179,36 +177,11 @@ def validation_issues(
     return [_issue(item, root=root, source=source, model=model) for item in error.errors()]
 
 
-def _too_deep(text: str) -> bool:
-    """Whether brackets or indentation nest deeper than any manifest needs (parsing would crawl)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth = max(0, depth - 1)
-    indent = max((len(line) - len(line.lstrip(" ")) for line in text.splitlines()), default=0)
-    return deepest > _MAX_DEPTH or indent > 2 * _MAX_DEPTH
-
-
 def _parse_yaml(*, text: str, source: str) -> CommentedMap:
-    if _too_deep(text):
-        issue = ManifestIssue(source, None, None, f"nesting is deeper than {_MAX_DEPTH} levels")
-        raise ManifestError([issue])
-    yaml = YAML(typ="rt")
     try:
-        document = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ManifestError(
-            [ManifestIssue(source, None, line, f"YAML syntax error: {problem}")]
-        ) from exc
-    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ManifestError([ManifestIssue(source, None, None, f"YAML error: {detail}")]) from exc
+        document = parse_yaml(text)
+    except YamlLinesError as exc:
+        raise ManifestError([ManifestIssue(source, None, exc.line, exc.message)]) from exc
     if document is None:
         raise ManifestError(
             [ManifestIssue(source, None, None, "file is empty; expected a manifest mapping")]
@@ -219,42 +192,6 @@ def _parse_yaml(*, text: str, source: str) -> CommentedMap:
             [ManifestIssue(source, None, 1, f"top level is {kind}; expected a mapping of fields")]
         )
     return document
-
-
-def _plain(node: object) -> object:
-    """Turn ruamel round-trip nodes into plain Python values (no int-subclass booleans)."""
-    if isinstance(node, CommentedMap):
-        return {_plain_key(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, CommentedSeq | list | tuple):
-        return [_plain(item) for item in node]
-    if isinstance(node, TaggedScalar):
-        return node.value
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, datetime):
-        return datetime(
-            node.year, node.month, node.day, node.hour, node.minute, node.second,
-            node.microsecond, tzinfo=node.tzinfo,
-        )  # fmt: skip
-    if isinstance(node, date):
-        return date(node.year, node.month, node.day)
-    return str(node)
-
-
-def plain_yaml(node: object) -> object:
-    """A ruamel round-trip document as plain Python values (what the manifest model validates)."""
-    return _plain(node)
-
-
-def _plain_key(key: object) -> object:
-    value = _plain(key)
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def _issue(
@@ -268,58 +205,14 @@ def _issue(
     ctx = error.get("ctx") or {}
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, str(ctx.get("discriminator", "")).strip("'"))
-    path, line = _locate(root, loc, missing=error["type"] != "union_tag_invalid")
+    path, line = locate(root, loc, missing=error["type"] != "union_tag_invalid")
     field = _dotted(path) or None
     message = _message(error, loc=loc, model=model)
     return ManifestIssue(source, field, line, message)
 
 
-def _locate(
-    root: CommentedMap, loc: Sequence[str | int], *, missing: bool
-) -> tuple[list[str | int], int | None]:
-    """Follow a pydantic error location through the YAML tree.
-
-    Parts that are not keys of the YAML (discriminated-union tags) are skipped; a missing field's
-    name is kept and the line is its parent's.
-    """
-    node: object = root
-    path: list[str | int] = []
-    line: int | None = None
-    for position, part in enumerate(loc):
-        if isinstance(node, CommentedMap) and _has_key(node, part):
-            key = _find_key(node, part)
-            line = node.lc.key(key)[0] + 1
-            path.append(part)
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0] + 1
-            path.append(part)
-            node = node[part]
-        elif part == "[key]":
-            continue
-        elif missing and position == len(loc) - 1:
-            path.append(part)
-            if line is None and isinstance(node, CommentedMap):
-                line = node.lc.line + 1
-    return path, line
-
-
-def _has_key(node: CommentedMap, part: str | int) -> bool:
-    try:
-        return _find_key(node, part) is not None
-    except KeyError:
-        return False
-
-
-def _find_key(node: CommentedMap, part: str | int) -> object:
-    for key in node:
-        if key == part or str(_plain_key(key)) == str(part):
-            return key
-    raise KeyError(part)
-
-
 def _line_of(root: CommentedMap, loc: Sequence[str | int]) -> int | None:
-    return _locate(root, loc, missing=False)[1]
+    return locate(root, loc)[1]
 
 
 def _dotted(path: Iterable[str | int]) -> str:

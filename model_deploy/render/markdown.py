@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from foundation.markdown import code_span, escape_cell
-from model_build.metrics import describe_direction, format_metric
-from model_build.metrics import direction as metric_direction
+from foundation.metrics import describe_direction, format_metric
+from foundation.metrics import direction as metric_direction
 from model_deploy.evidence import Evidence, MetricRow
 from model_deploy.plan import FieldChange, Plan
 from model_deploy.policies.result import PolicyResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from model_build.metrics import describe_direction, format_metric
+from foundation.metrics import describe_direction, format_metric
 
 if TYPE_CHECKING:
     from model_deploy.apply import ApplyResult

@@ -247,7 +247,7 @@ def compare(
 ) -> None:
     """Compare metrics of two versions (delta = B - A) and show what changed in their lineage.
 
-    Which way is better comes from the metric registry (model_build.metrics): lower for log
+    Which way is better comes from the metric registry (foundation.metrics): lower for log
     loss, Brier, ECE, RMSE, MAE and MAPE, higher for ROC AUC, R2 and the rest; residual
     quantiles have no better direction (shown as changed).
     """

@@ -111,7 +111,7 @@ def _tracker(uri: str | None, registry_path: Path | None) -> MlflowTracker:
 
 
 def _headline(run: RunSummary, limit: int = 3) -> str:
-    from model_build.metrics import metrics_for
+    from foundation.metrics import metrics_for
     from model_bundle.task import Task
 
     names = metrics_for(Task(run.task)) if run.task in set(Task) else sorted(run.metrics)

@@ -2,7 +2,7 @@
 
 A pure step: it reads no file and asks no registry. Absolute checks come from ``model.yaml``
 (``gate.thresholds``: a minimum for a metric where higher is better, a maximum where lower is
-better, as :mod:`model_build.metrics` says). The serving check compares the candidate with
+better, as :mod:`foundation.metrics` says). The serving check compares the candidate with
 a :class:`Baseline`, the metrics of the version serving in an environment, which the caller
 found (the CLI reads the environment's manifest; :mod:`model_build.pipeline.serving` looks the
 version up and re-scores it on this build's holdout). When nothing is compared with, the caller
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from foundation.metrics import direction
 from model_build.errors import GateFailedError, PipelineError
-from model_build.metrics import direction
 
 if TYPE_CHECKING:
     from model_build.definition.schema import GateSection

@@ -71,14 +71,6 @@ class FakeRegistry(InMemoryRegistry):
         self.versions[(MODEL, number)] = version
         return version
 
-    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:  # pragma: no cover
-        raise NotImplementedError
-
-    def fetch_bundle(
-        self, *, model_name: str, version: int, directory: Path
-    ) -> Path:  # pragma: no cover
-        raise NotImplementedError
-
     def opener(self) -> Callable[[str], ModelRegistry]:
         def open_kind(kind: str) -> ModelRegistry:
             return self

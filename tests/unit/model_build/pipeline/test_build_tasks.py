@@ -16,9 +16,9 @@ import pytest
 from build_kits import definition_doc, training_set, write_model
 from registry_fakes import InMemoryRegistry
 
+from foundation.metrics import metrics_for
 from model_build.definition.loader import load_definition
 from model_build.definition.schema import ModelDefinition
-from model_build.metrics import metrics_for
 from model_build.pipeline.estimators import EstimatorError
 from model_build.pipeline.local_runner import BuildResult, run_training_set
 from model_build.pipeline.plots import plot_files

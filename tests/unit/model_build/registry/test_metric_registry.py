@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model_build.metrics import (
+from foundation.metrics import (
     METRICS,
     check_metric,
     describe_direction,
