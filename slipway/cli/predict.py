@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 predict_app = typer.Typer(help="Score entity rows in batch.", no_args_is_help=True)
 
 
+@predict_app.callback()
+def predict_group() -> None:
+    """Score entity rows in batch.
+
+    A callback keeps ``slipway predict`` a group even while it has one command (Typer would
+    otherwise collapse it into that command), so ``slipway predict batch`` is the command.
+    """
+
+
 @predict_app.command("batch")
 def batch(
     model: Annotated[

@@ -84,3 +84,12 @@ def test_every_read_command_offers_json() -> None:
         if "--format" not in options:
             missing.append(path)
     assert missing == []
+
+
+def test_a_one_command_group_stays_a_group() -> None:
+    from slipway.cli.predict import predict_app
+
+    group = typer.main.get_command(predict_app)
+    assert "batch" in getattr(group, "commands", {})
+    (batch,) = group.commands.values()  # type: ignore[attr-defined]
+    assert "--format" in {opt for param in batch.params for opt in getattr(param, "opts", [])}
