@@ -10,19 +10,25 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from slipway.demo.batch import BatchRun, finish_batch, start_batch
 from slipway.demo.loop import (
     ENVIRONMENTS,
     MANIFESTS,
     MODELS,
     LoopPaths,
+    Started,
     build_checkout,
     build_models,
+    deploy,
     feature_server,
+    finish,
     init_gitops_repo,
-    promote_and_deploy,
+    promote,
     slipway,
+    stop,
     stop_endpoints,
 )
+from slipway.demo.progress import console
 from slipway.errors import DemoError
 
 if TYPE_CHECKING:
@@ -34,17 +40,23 @@ DRIVER, CUSTOMER, DISTANCE = 1001, 201, 7.5
 SERVICES = {"driver_ranking": "driver_ranking_v1", "trip_fare": "trip_fare_v1"}
 
 
-def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
+def run_gitops(
+    *, run: DemoRun, end: datetime, keep_running: bool, tracking: Started | None = None
+) -> None:
     """Build and register both models, promote each dev -> staging -> prod by PR, predict.
 
     The driver ranking classifier and the trip fare regression model travel the same loop,
     each through its own manifests (``<env>/<model>.yaml``), pull requests and endpoints; the
-    build runs in a git checkout so each version records its build commit.
+    build runs in a git checkout so each version records its build commit. Independent work
+    runs side by side: the two builds, the two deploys of an environment, and a small batch
+    scoring while the promotions go on.
 
     Args:
         run: The demo run (its repo is applied and materialized).
         end: The demo data's end time (the build's "now").
         keep_running: Leave the endpoints running afterwards.
+        tracking: The started :func:`~slipway.demo.loop.init_tracking` (waited for before the
+            builds), if the caller started it early.
     """
     paths = LoopPaths(root=run.workdir, feature_repo=run.repo.path)
     source = _deploy_source()
@@ -52,12 +64,17 @@ def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
     run.step("Create the local git forge", lambda: init_gitops_repo(paths=paths, source=source))
     checkout = build_checkout(paths=paths, checkout=_checkout())
     run.outputs["build_checkout"] = str(checkout)
-    versions = run.step(
-        "Build, evaluate and register every model (slipway build run)",
+    if tracking is not None:
+        finish(tracking)
+    builds = run.step(
+        "Build, evaluate and register every model (slipway build run, one process per model)",
         lambda: build_models(paths, checkout=checkout, now=end.isoformat()),
     )
+    versions = {build["model"]: build["version"] for build in builds}
     run.outputs["versions"] = versions
     run.outputs["version"] = int(versions[MODELS[0]].split(":")[1])
+    _print_builds(builds, paths)
+    batch = start_batch(paths, model=versions[MODELS[0]], trips=run.repo.data_dir / "trips.parquet")
     for model in MODELS:
         ref = versions[model]
         run.step(
@@ -67,24 +84,33 @@ def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
     predictions: dict[str, Any] = {}
     try:
         for env in ENVIRONMENTS:
-            for model in MODELS:
-                facts = run.step(
-                    f"Promote {model} to {env}: PR, plan comment, approve, merge, deploy",
+            promoted = [
+                run.step(
+                    f"Promote {model} to {env}: PR, plan comment, approve, merge",
                     functools.partial(
-                        promote_and_deploy,
+                        promote,
                         paths,
                         env,
                         model=model,
                         version=versions[model] if env == "dev" else None,
                     ),
                 )
-                run.outputs.setdefault("promotions", []).append(facts)
+                for model in MODELS
+            ]
+            run.step(
+                f"Deploy {env}: {', '.join(MODELS)} side by side (slipway deploy apply)",
+                functools.partial(deploy, paths, promoted),
+            )
+            run.outputs.setdefault("promotions", []).extend(promoted)
         predictions.update(
             run.step("Query features and both prod endpoints", lambda: _predict_all(paths))
         )
         run.outputs["predictions"] = predictions
         run.outputs["prediction"] = predictions[MODELS[0]]
+        scored = finish_batch(batch)  # ran beside the promotions; one line, no step
+        _print_batch(batch, scored)
     finally:
+        stop(batch.started)  # still running only when a step above failed
         if not keep_running:
             stop_endpoints(paths)
     run.outputs["links"] = {
@@ -92,9 +118,29 @@ def run_gitops(*, run: DemoRun, end: datetime, keep_running: bool) -> None:
         + f" (registry {paths.registry})",
         "build checkout": str(checkout),
         "build runs": str(paths.runs),
+        "tracked runs": f"slipway runs list --registry-path {paths.registry}",
+        "batch scores": str(batch.output),
         "gitops repo": f"{paths.git_repo} (slipway ci pr list)",
         **{f"prediction {model}": json.dumps(p) for model, p in predictions.items()},
     }
+
+
+def _print_builds(builds: list[dict[str, Any]], paths: LoopPaths) -> None:
+    """One line for the tracked runs and one for the SHAP explanations."""
+    runs = ", ".join(
+        f"{b['version']} {(b.get('tracking') or {}).get('run_id', 'untracked')}" for b in builds
+    )
+    console.print(f"  MLflow runs: {runs} (slipway runs list --registry-path {paths.registry})")
+    plots = ", ".join(f"{b['model']} {b.get('shap_plot') or 'none'}" for b in builds)
+    console.print(f"  SHAP importance: {plots}")
+
+
+def _print_batch(batch: BatchRun, scored: dict[str, Any]) -> None:
+    """One line: rows scored, the version, where they went."""
+    console.print(
+        f"  Batch scoring: {scored.get('rows')} trips scored by {batch.model} "
+        f"in {float(scored.get('seconds') or 0):.1f}s -> {scored.get('output', batch.output)}"
+    )
 
 
 def _checkout() -> Path:

@@ -92,20 +92,76 @@ def slipway(paths: LoopPaths, *args: str, timeout: float = 600, cwd: Path | None
     Raises:
         DemoError: The command failed; the message carries its last error line.
     """
-    result = subprocess.run(
+    return finish(start(paths, *args, cwd=cwd), timeout=timeout)
+
+
+@dataclass
+class Started:
+    """A ``slipway`` command running in the background (see :func:`start`, :func:`finish`)."""
+
+    args: tuple[str, ...]
+    process: subprocess.Popen[str]
+
+
+def start(paths: LoopPaths, *args: str, cwd: Path | None = None) -> Started:
+    """Start one ``slipway`` command of the loop without waiting for it."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "slipway", *args],
         cwd=cwd or paths.git_repo,
         env=paths.env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
     )
-    if result.returncode != 0:
-        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {result.returncode}"
-        raise DemoError(f"`slipway {' '.join(args)}` failed: {last}")
-    return result.stdout
+    return Started(args=args, process=process)
+
+
+def finish(started: Started, *, timeout: float = 600) -> str:
+    """Wait for a started command and return its stdout.
+
+    Raises:
+        DemoError: The command failed or ran over ``timeout`` seconds (it is then killed); the
+            message carries its last error line.
+    """
+    name = f"`slipway {' '.join(started.args)}`"
+    try:
+        stdout, stderr = started.process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        started.process.kill()
+        started.process.communicate()
+        raise DemoError(f"{name} ran over {timeout:.0f} s") from exc
+    if started.process.returncode != 0:
+        lines = [line for line in (stderr or stdout).splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit code {started.process.returncode}"
+        raise DemoError(f"{name} failed: {last}")
+    return stdout
+
+
+def stop(started: Started) -> None:
+    """Kill a started command if it still runs (after a failure elsewhere) and reap it."""
+    if started.process.poll() is not None:
+        return
+    started.process.kill()
+    started.process.communicate()
+
+
+def finish_all(started: list[Started], *, timeout: float = 600) -> list[str]:
+    """Wait for every started command (all of them, even when one fails); their stdouts.
+
+    Raises:
+        DemoError: The first command that failed.
+    """
+    outputs: list[str] = []
+    failure: DemoError | None = None
+    for each in started:
+        try:
+            outputs.append(finish(each, timeout=timeout))
+        except DemoError as exc:
+            failure = failure or exc
+            outputs.append("")
+    if failure is not None:
+        raise failure
+    return outputs
 
 
 def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:
@@ -201,44 +257,52 @@ def build_checkout(*, paths: LoopPaths, checkout: Path) -> Path:
     return repo
 
 
-def build_models(paths: LoopPaths, *, checkout: Path, now: str) -> dict[str, str]:
-    """Build every model folder of ``checkout`` (in it) and return ``{model: MODEL:VERSION}``.
+def build_models(paths: LoopPaths, *, checkout: Path, now: str) -> list[dict[str, Any]]:
+    """Build every demo model in ``checkout``, one ``slipway build run --model`` process each.
+
+    The builds run side by side (each model has its own registry folder, run folder and
+    tracking experiment; :func:`init_tracking` made the shared tracking store first).
+
+    Returns:
+        Each model's build record (``--format json``), in :data:`MODELS` order.
 
     Raises:
         DemoError: A model failed to build or registered no version.
     """
-    out = slipway(
-        paths,
-        "build", "run",
+    common = (
         "--models-dir", str(checkout / MODEL_FOLDERS),
         "--repo", str(paths.feature_repo),
         "--run-dir", str(paths.runs),
         "--registry-path", str(paths.registry),
         "--now", now,
         "--format", "json",
-        cwd=checkout,
     )  # fmt: skip
-    builds = json.loads(out).get("builds", [])
-    versions = {b["model"]: b["version"] for b in builds if b.get("version")}
-    missing = [name for name in MODELS if name not in versions]
+    started = [
+        start(paths, "build", "run", "--model", name, *common, cwd=checkout) for name in MODELS
+    ]
+    builds = [build for out in finish_all(started) for build in json.loads(out).get("builds", [])]
+    found = {b["model"]: b for b in builds if b.get("version")}
+    missing = [name for name in MODELS if name not in found]
     if missing:
         raise DemoError(f"the build registered no version of {', '.join(missing)}")
-    return versions
+    return [found[name] for name in MODELS]
 
 
-def latest_version(paths: LoopPaths) -> int:
-    """The newest registered version of the demo model."""
-    listing = json.loads(slipway(paths, "models", "list", MODEL, "--format", "json"))
-    versions = listing.get("versions", listing) if isinstance(listing, dict) else listing
-    if not versions:
-        raise DemoError("the build registered no model version")
-    return max(int(v["version"]) for v in versions)
+def init_tracking(paths: LoopPaths) -> Started:
+    """Start ``slipway runs list``: it creates the embedded tracking store the builds share.
+
+    Run before the builds (which then only add runs), so two builds never create the store's
+    tables at once.
+    """
+    return start(
+        paths,
+        "runs", "list", "--registry-path", str(paths.registry), "--format", "json",
+        cwd=paths.root,
+    )  # fmt: skip
 
 
-def promote_and_deploy(
-    paths: LoopPaths, env: str, *, model: str, version: str | None
-) -> dict[str, Any]:
-    """Promote ``model`` to ``env``: PR, plan comment, approval, merge, apply.
+def promote(paths: LoopPaths, env: str, *, model: str, version: str | None) -> dict[str, Any]:
+    """Promote ``model`` to ``env`` by pull request: PR, plan comment, approval, merge.
 
     Args:
         paths: Demo paths.
@@ -248,7 +312,7 @@ def promote_and_deploy(
             one's.
 
     Returns:
-        Facts for the summary (PR number, what was deployed).
+        Facts for the summary (PR number, what was promoted); :func:`deploy` adds the apply.
     """
     if version is None:
         what = ["--from", ENVIRONMENTS[ENVIRONMENTS.index(env) - 1], "--model", model]
@@ -264,8 +328,21 @@ def promote_and_deploy(
         slipway(paths, "ci", "pr", "approve", str(pr), "--by", "demo-reviewer")
         slipway(paths, "ci", "pr", "merge", str(pr))
     subprocess.run(["git", "checkout", "-q", "main"], cwd=paths.git_repo, check=True)
-    facts["apply"] = slipway(paths, "deploy", "apply", key).strip().splitlines()[-1:]
     return facts
+
+
+def deploy(paths: LoopPaths, promoted: list[dict[str, Any]]) -> None:
+    """``slipway deploy apply`` every promoted deployment at once (main is checked out).
+
+    Each deployment has its own lock, state and endpoint, and no git command runs meanwhile,
+    so the applies run side by side; each fact gets its apply's last line.
+
+    Raises:
+        DemoError: An apply failed (after every apply finished).
+    """
+    started = [start(paths, "deploy", "apply", facts["env"]) for facts in promoted]
+    for facts, out in zip(promoted, finish_all(started), strict=True):
+        facts["apply"] = out.strip().splitlines()[-1:]
 
 
 @contextmanager

@@ -66,38 +66,45 @@ def run_demo(*, workdir: str | Path, keep_running: bool = False) -> DemoRun:
     source = load_settings(FeatureStoreSettings).feature_repo.resolve()
     run = DemoRun(workdir=root, repo=prepare_repo(source=source, workdir=root))
     repo = run.repo
+    from slipway.demo.loop import LoopPaths, init_tracking, stop
+
+    # The tracking store is created in the background while the data steps run.
+    tracking = init_tracking(LoopPaths(root=root, feature_repo=repo.path))
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     reports_dir = root / "reports" / "validation"
 
-    console.rule("[bold]Slipway demo[/bold] (embedded default: SQLite, local files)")
-    run.step(
-        "Generate demo data",
-        lambda: write_demo_data(out_dir=repo.data_dir, sizes=DemoSizes(), seed=42, end=end),
-    )
-    reports = run.step(
-        "Validate sources (Great Expectations)",
-        lambda: validate_sources(repo_path=repo.path, now=end),
-    )
-    run.step(
-        "Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir)
-    )
-    print_gate_summary(reports, console)
-    ensure_valid(reports)
-    run.step("Apply feature definitions", lambda: apply(repo=repo))
-    run.step("Materialize (gated)", lambda: materialize(repo=repo, end=end, now=end))
-    rows = run.step(
-        "Read online features",
-        lambda: read_online(
-            repo=repo,
-            entities={"driver_id": DEMO_DRIVERS},
-            feature_service="driver_activity_v1",
-        ),
-    )
-    run.outputs["online_rows"] = rows
-    _print_rows(rows)
-    from slipway.demo.gitops import run_gitops
+    try:
+        console.rule("[bold]Slipway demo[/bold] (embedded default: SQLite, local files)")
+        run.step(
+            "Generate demo data",
+            lambda: write_demo_data(out_dir=repo.data_dir, sizes=DemoSizes(), seed=42, end=end),
+        )
+        reports = run.step(
+            "Validate sources (Great Expectations)",
+            lambda: validate_sources(repo_path=repo.path, now=end),
+        )
+        run.step(
+            "Write validation reports", lambda: write_reports(reports=reports, out_dir=reports_dir)
+        )
+        print_gate_summary(reports, console)
+        ensure_valid(reports)
+        run.step("Apply feature definitions", lambda: apply(repo=repo))
+        run.step("Materialize (gated)", lambda: materialize(repo=repo, end=end, now=end))
+        rows = run.step(
+            "Read online features",
+            lambda: read_online(
+                repo=repo,
+                entities={"driver_id": DEMO_DRIVERS},
+                feature_service="driver_activity_v1",
+            ),
+        )
+        run.outputs["online_rows"] = rows
+        _print_rows(rows)
+        from slipway.demo.gitops import run_gitops
 
-    run_gitops(run=run, end=end, keep_running=keep_running)
+        run_gitops(run=run, end=end, keep_running=keep_running, tracking=tracking)
+    finally:
+        stop(tracking)  # still running only when a step above failed
     _print_summary(run, reports_dir)
     return run
 
