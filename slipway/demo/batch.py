@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from slipway.demo.loop import LoopPaths, Started, finish, start
+from slipway.demo.commands import LoopPaths, Started, finish, start
 
 ROWS: Final = 1000
 """Entity rows scored (the newest trips of the demo data)."""

@@ -11,21 +11,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from slipway.demo.batch import BatchRun, finish_batch, start_batch
+from slipway.demo.commands import MANIFESTS, LoopPaths, Started, finish, slipway, stop
 from slipway.demo.loop import (
     ENVIRONMENTS,
-    MANIFESTS,
     MODELS,
-    LoopPaths,
-    Started,
     build_checkout,
     build_models,
     deploy,
     feature_server,
-    finish,
     init_gitops_repo,
     promote,
-    slipway,
-    stop,
     stop_endpoints,
 )
 from slipway.demo.progress import console

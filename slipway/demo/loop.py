@@ -11,14 +11,12 @@ under the demo folder), so every version records the commit it was built from.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,142 +24,14 @@ import httpx
 
 from foundation.ports import free_port
 from foundation.settings import load_settings
+from slipway.demo.commands import MANIFESTS, LoopPaths, Started, finish_all, slipway, start
 from slipway.errors import DemoError
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 MODELS = ("driver_ranking", "trip_fare")
 MODEL = MODELS[0]
-MANIFESTS = Path("model_deploy") / "environments"
 ENVIRONMENTS_FILE = Path("model_deploy") / "environments.yaml"
 MODEL_FOLDERS = Path("model_build") / "models"
-
-
-@dataclass(frozen=True)
-class LoopPaths:
-    """Where the demo keeps each embedded component."""
-
-    root: Path
-    feature_repo: Path
-
-    @property
-    def git_repo(self) -> Path:
-        """The local forge's repository (holds the manifests)."""
-        return self.root / "gitops"
-
-    @property
-    def registry(self) -> Path:
-        """The local model registry."""
-        return self.root / "registry"
-
-    @property
-    def runs(self) -> Path:
-        """Build run folders."""
-        return self.root / "runs"
-
-    @property
-    def build_repo(self) -> Path:
-        """The build repository made when the Slipway checkout is not a clean git work tree."""
-        return self.root / "build"
-
-    @property
-    def deploy_state(self) -> Path:
-        """Local deploy target state (pids, ports, history)."""
-        return self.root / "deploy"
-
-    def env(self) -> dict[str, str]:
-        """Environment for every ``slipway`` subprocess of the loop."""
-        return {
-            **os.environ,
-            "GX_ANALYTICS_ENABLED": "false",
-            "SLIPWAY_FEATURE_REPO": str(self.feature_repo),
-            "SLIPWAY_FEATURE_ENV": "local",
-            "SLIPWAY_REGISTRY": "local",
-            "SLIPWAY_REGISTRY_PATH": str(self.registry),
-            "SLIPWAY_FORGE": "local",
-            "SLIPWAY_REPO_DIR": str(self.git_repo),
-            "SLIPWAY_BASE_BRANCH": "main",
-            "SLIPWAY_DEPLOY_MANIFESTS_DIR": str(self.git_repo / MANIFESTS),
-            "SLIPWAY_DEPLOY_STATE_DIR": str(self.deploy_state),
-            "COLUMNS": "120",
-        }
-
-
-def slipway(paths: LoopPaths, *args: str, timeout: float = 600, cwd: Path | None = None) -> str:
-    """Run one ``slipway`` command of the loop (in the gitops repo) and return its stdout.
-
-    Raises:
-        DemoError: The command failed; the message carries its last error line.
-    """
-    return finish(start(paths, *args, cwd=cwd), timeout=timeout)
-
-
-@dataclass
-class Started:
-    """A ``slipway`` command running in the background (see :func:`start`, :func:`finish`)."""
-
-    args: tuple[str, ...]
-    process: subprocess.Popen[str]
-
-
-def start(paths: LoopPaths, *args: str, cwd: Path | None = None) -> Started:
-    """Start one ``slipway`` command of the loop without waiting for it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "slipway", *args],
-        cwd=cwd or paths.git_repo,
-        env=paths.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return Started(args=args, process=process)
-
-
-def finish(started: Started, *, timeout: float = 600) -> str:
-    """Wait for a started command and return its stdout.
-
-    Raises:
-        DemoError: The command failed or ran over ``timeout`` seconds (it is then killed); the
-            message carries its last error line.
-    """
-    name = f"`slipway {' '.join(started.args)}`"
-    try:
-        stdout, stderr = started.process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        started.process.kill()
-        started.process.communicate()
-        raise DemoError(f"{name} ran over {timeout:.0f} s") from exc
-    if started.process.returncode != 0:
-        lines = [line for line in (stderr or stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {started.process.returncode}"
-        raise DemoError(f"{name} failed: {last}")
-    return stdout
-
-
-def stop(started: Started) -> None:
-    """Kill a started command if it still runs (after a failure elsewhere) and reap it."""
-    if started.process.poll() is not None:
-        return
-    started.process.kill()
-    started.process.communicate()
-
-
-def finish_all(started: list[Started], *, timeout: float = 600) -> list[str]:
-    """Wait for every started command (all of them, even when one fails); their stdouts.
-
-    Raises:
-        DemoError: The first command that failed.
-    """
-    outputs: list[str] = []
-    failure: DemoError | None = None
-    for each in started:
-        try:
-            outputs.append(finish(each, timeout=timeout))
-        except DemoError as exc:
-            failure = failure or exc
-            outputs.append("")
-    if failure is not None:
-        raise failure
-    return outputs
 
 
 def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:

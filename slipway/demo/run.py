@@ -66,7 +66,8 @@ def run_demo(*, workdir: str | Path, keep_running: bool = False) -> DemoRun:
     source = load_settings(FeatureStoreSettings).feature_repo.resolve()
     run = DemoRun(workdir=root, repo=prepare_repo(source=source, workdir=root))
     repo = run.repo
-    from slipway.demo.loop import LoopPaths, init_tracking, stop
+    from slipway.demo.commands import LoopPaths, stop
+    from slipway.demo.loop import init_tracking
 
     # The tracking store is created in the background while the data steps run.
     tracking = init_tracking(LoopPaths(root=root, feature_repo=repo.path))
