@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from foundation.files import write_text_atomic
+from foundation.files import replacing, write_text_atomic
 from model_build.errors import BatchError
 
 if TYPE_CHECKING:
@@ -81,9 +80,8 @@ def write_part(frame: pd.DataFrame, *, path: Path) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="snappy")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        pq.write_table(table, tmp, compression="snappy")
 
 
 def write_output(*, parts: Path, chunks: int, output: Path, metadata: dict[str, Any]) -> int:
@@ -101,18 +99,16 @@ def write_output(*, parts: Path, chunks: int, output: Path, metadata: dict[str, 
     tables = [pq.read_table(part_path(parts, i)) for i in range(chunks)]
     table = pa.concat_tables(tables) if tables else pa.table({})
     text = json.dumps(metadata, sort_keys=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        if output.suffix.lower() == ".csv":
-            table.to_pandas().to_csv(tmp, index=False)
-            write_text_atomic(output.with_name(output.name + ".metadata.json"), text + "\n")
-        else:
-            schema = table.schema.with_metadata(
-                {**(table.schema.metadata or {}), METADATA_KEY: text}
-            )
-            pq.write_table(table.cast(schema), tmp, compression="snappy")
-        os.replace(tmp, output)
+        with replacing(output) as tmp:
+            if output.suffix.lower() == ".csv":
+                table.to_pandas().to_csv(tmp, index=False)
+                write_text_atomic(output.with_name(output.name + ".metadata.json"), text + "\n")
+            else:
+                schema = table.schema.with_metadata(
+                    {**(table.schema.metadata or {}), METADATA_KEY: text}
+                )
+                pq.write_table(table.cast(schema), tmp, compression="snappy")
     except OSError as exc:
         raise BatchError(f"{output}: cannot write the output: {exc}") from exc
     return int(table.num_rows)
