@@ -91,7 +91,7 @@ def batch(
     bucket: Annotated[
         str | None,
         typer.Option(
-            "--bucket", help="S3 bucket \\[default: $SLIPWAY_S3_BUCKET].", show_default=False
+            "--bucket", help="S3 bucket [default: $SLIPWAY_S3_BUCKET].", show_default=False
         ),
     ] = None,
     role_arn: Annotated[
@@ -100,7 +100,7 @@ def batch(
             "--role-arn",
             envvar="SLIPWAY_SAGEMAKER_ROLE_ARN",
             show_envvar=False,
-            help="IAM role the job runs as \\[env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
+            help="IAM role the job runs as [env: SLIPWAY_SAGEMAKER_ROLE_ARN].",
             show_default=False,
         ),
     ] = None,
