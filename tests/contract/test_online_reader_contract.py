@@ -1,4 +1,5 @@
-"""One contract for every OnlineStoreReader: SQLite (row cache off and on), Redis, DynamoDB.
+"""One contract for every OnlineStoreReader: SQLite (row cache off and on), Redis, Redis
+Cluster, DynamoDB.
 
 Each reader reads data Feast itself wrote into its store (``apply``, ``materialize``, then
 ``write_to_online_store`` for special values and for the rows a test changes), and Feast's own
@@ -9,7 +10,10 @@ without its hash as found with nulls and keeps sub-second timestamps; SQLite kee
 seconds), Feast differs the same way, and the tests that pin a difference name it.
 
 Redis is a real ``redis-server`` on a free 127.0.0.1 port, started for the module only when a
-Redis case runs (skipped when it is not installed), and stopped after. DynamoDB is moto's
+Redis case runs (skipped when it is not installed), and stopped after. The Redis Cluster is
+three masters (``kits.redis_cluster``), started once per session (per xdist worker) when a
+cluster case runs; Feast's cluster writer spreads the keys over the nodes, and an outage freezes
+every node. DynamoDB is moto's
 server (``kits.servers.moto_server``) behind a proxy that an outage freezes; the repo's
 ``feature_store.aws.yaml`` points at it (registry on moto's S3).
 """
@@ -44,9 +48,11 @@ from kits.online_stores import (
     oracle,
     picks,
     query,
+    redis_cluster_parts,
     redis_parts,
     sqlite_parts,
 )
+from kits.redis_cluster import RedisClusterKit, redis_cluster
 from kits.servers import AWS_TEST_ENV, moto_server
 
 from services.feature_server.errors import StoreUnavailableError
@@ -56,6 +62,7 @@ from services.feature_server.stores import (
     Partial,
     SqliteReader,
     ViewQuery,
+    open_reader,
 )
 from services.feature_server.timestamps import EPOCH
 
@@ -85,6 +92,28 @@ def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worl
         yield build_world(tmp_path_factory.mktemp("redis") / "feature_repo", "redis"), redis
 
 
+@pytest.fixture(scope="session")
+def cluster_kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterKit]:
+    """One 3-master Redis Cluster for the session (starting one takes a few seconds)."""
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as kit:
+        yield kit
+
+
+@pytest.fixture(scope="module")
+def redis_cluster_world(
+    cluster_kit: RedisClusterKit, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, RedisClusterKit]]:
+    cluster_kit.flush()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("SLIPWAY_REDIS_CLUSTER_URL", cluster_kit.connection_string)
+        world = build_world(
+            tmp_path_factory.mktemp("redis-cluster") / "feature_repo", "redis_cluster"
+        )
+        assert open_reader(world.repo.config, timeout=TIMEOUT).kind == "redis_cluster"
+        assert all(keys > 0 for keys in cluster_kit.keys_per_node().values()), "keys on every node"
+        yield world, cluster_kit
+
+
 @pytest.fixture(scope="module")
 def dynamodb_world(
     tmp_path_factory: pytest.TempPathFactory,
@@ -108,12 +137,15 @@ def dynamodb_world(
             proxy.close()
 
 
-@pytest.fixture(params=["sqlite", "sqlite-cached", "redis", "dynamodb"])
+@pytest.fixture(params=["sqlite", "sqlite-cached", "redis", "redis-cluster", "dynamodb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     name = request.param
     if name == "redis":
         world, redis = request.getfixturevalue("redis_world")
         parts = redis_parts(world, redis)
+    elif name == "redis-cluster":
+        world, cluster = request.getfixturevalue("redis_cluster_world")
+        parts = redis_cluster_parts(world, cluster)
     elif name == "dynamodb":
         world, proxy = request.getfixturevalue("dynamodb_world")
         parts = dynamodb_parts(world, proxy)

@@ -36,6 +36,7 @@ from services.feature_server.stores import (
     MISSING,
     DynamoDBReader,
     OnlineStoreReader,
+    RedisClusterReader,
     RedisReader,
     Row,
     SqliteReader,
@@ -46,6 +47,7 @@ from services.feature_server.timestamps import EPOCH, format_timestamp
 
 from .feature_repos import END, copy_repo, driver_frame, load_repo
 from .feature_servers import ManagedProcess
+from .redis_cluster import RedisClusterKit
 
 _T = TypeVar("_T")
 SIZES = DemoSizes(drivers=8, customers=12, days=2, trips=40)
@@ -236,6 +238,35 @@ def redis_parts(world: World, redis: ManagedProcess) -> dict[str, Any]:
             timeout=UNREACHABLE_TIMEOUT,
         ),
         "outage": lambda: _paused(redis),
+        "drop_feature": drop,
+    }
+
+
+def redis_cluster_parts(world: World, cluster: RedisClusterKit) -> dict[str, Any]:
+    """``Store`` fields for a Redis Cluster: an outage freezes every node, data intact.
+
+    The layout is Redis's (a key without its hash is found with nulls), spread over the nodes.
+    """
+    import redis as redis_client
+
+    config = world.repo.config
+    project = config.project.encode()
+
+    def drop(view: str, key: bytes, feature: str) -> None:
+        port = cluster.port_for_key(key + project)
+        with redis_client.Redis(host=LOOPBACK, port=port) as client:
+            assert client.hdel(key + project, _mmh3(f"{view}:{feature}")) == 1
+
+    return {
+        "missing_is_row": True,
+        "keeps_fractions": True,
+        "new_reader": lambda timeout: open_reader(config, timeout=timeout),
+        "unreachable": lambda: RedisClusterReader(
+            connection_string=f"{LOOPBACK}:{free_port()}",
+            project=config.project,
+            timeout=UNREACHABLE_TIMEOUT,
+        ),
+        "outage": cluster.frozen,
         "drop_feature": drop,
     }
 

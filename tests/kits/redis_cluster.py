@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -177,6 +178,28 @@ class RedisClusterKit:
             yield
         finally:
             self.start_node(port)
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Freeze every node (SIGSTOP) for the ``with`` block, then thaw them (SIGCONT).
+
+        All nodes stop and resume together, so none sees another miss its pings for longer
+        than it was frozen itself; data and slots are intact afterwards.
+        """
+        running = [node.proc for node in self.nodes.values() if node.proc is not None]
+        for proc in running:
+            proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for proc in running:
+                proc.send_signal(signal.SIGCONT)
+
+    def flush(self) -> None:
+        """Delete every key on every running node (``FLUSHALL``)."""
+        for port, node in self.nodes.items():
+            if node.proc is not None:
+                self.redis_cli(port, "FLUSHALL")
 
     def wait_ok(self, *, timeout: float) -> None:
         """Wait until every running node reports ``cluster_state:ok`` and knows every master."""
