@@ -99,7 +99,12 @@ def _update_endpoint(self: Any) -> Any:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's server on a free port (with ``update_endpoint``); yields its URL."""
+    """moto's server on a free port (with ``update_endpoint``), empty; yields its URL.
+
+    moto keeps its resources in the process, not in the server: a bucket an earlier server of
+    the same test process created would still be there, so the new server starts by forgetting
+    them (``reset_moto``). Do not open a second one while another is in use in the process.
+    """
     from moto.sagemaker.responses import SageMakerResponse
     from moto.server import ThreadedMotoServer
 
@@ -110,7 +115,9 @@ def moto_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     try:
-        yield f"http://{LOOPBACK}:{port}"
+        url = f"http://{LOOPBACK}:{port}"
+        reset_moto(url)
+        yield url
     finally:
         server.stop()
         if original is None:
