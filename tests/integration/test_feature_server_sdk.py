@@ -63,9 +63,7 @@ def _client(repo: Path, url: str) -> FeatureStore:
             project="slipway",
             registry=str(repo / "data" / "registry.db"),
             provider="local",
-            # One retry, not Feast's default three with 0.5 s backoff (3 s per 500 answer):
-            # a 500 still ends in RetryError, a 4xx is never retried.
-            online_store={"type": "remote", "path": url, "connection_retries": 1},
+            online_store={"type": "remote", "path": url},
             offline_store={"type": "file"},
             entity_key_serialization_version=3,
         ),
