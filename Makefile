@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 # Two workers: this project's CI machines have two cores.
 WORKERS ?= 2
+# Each test module stays on one worker, so a module's fixtures (a Spark session, servers, trained
+# bundles) are built once, not once per worker.
+XDIST  = -n $(WORKERS) --dist loadscope
 
 .PHONY: install demo test unit integration check-fast lint type check clean
 
@@ -21,14 +24,14 @@ demo: $(STAMP) ## The main job: the whole loop on the embedded default
 	$(BIN)/slipway demo
 
 test: $(STAMP) ## The whole test suite (unit, contract, integration) with coverage
-	$(PYTEST) -n $(WORKERS) -m "not serial" --cov --cov-report= -q
+	$(PYTEST) $(XDIST) -m "not serial" --cov --cov-report= -q
 	$(PYTEST) -m serial --cov --cov-append --cov-report=term:skip-covered -q || [ $$? -eq 5 ]
 
 unit: $(STAMP) ## Unit tests only (no servers, no Feast repos on disk)
-	$(PYTEST) -n $(WORKERS) -q tests/unit
+	$(PYTEST) $(XDIST) -q tests/unit
 
 integration: $(STAMP) ## Contract and integration tests (real servers on 127.0.0.1)
-	$(PYTEST) -n $(WORKERS) -m "not serial" -q tests/contract tests/integration
+	$(PYTEST) $(XDIST) -m "not serial" -q tests/contract tests/integration
 	$(PYTEST) -m serial -q tests/contract tests/integration || [ $$? -eq 5 ]
 
 check-fast: lint type unit ## What every pull request runs first: lint, type, unit
