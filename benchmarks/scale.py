@@ -16,13 +16,19 @@ fresh process:
 Reported per run: the step's wall seconds (Feast and Great Expectations are imported and the
 Spark session is started before the clock starts; the session start is timed apart, as
 ``session``), and the peak resident memory of the whole process tree (Python, the
-JVM, Spark's Python workers) sampled every 100 ms. Prints Markdown for docs/scale.md, then the
-10M/1M growth of each step, and the load average before and after (other processes share the
-machine: compare runs made on a quiet machine only).
+JVM, Spark's Python workers) sampled every 100 ms, and the 1-minute load average when the step
+ended. A step that fails or runs past ``--step-timeout`` is reported as such (its error's last
+line) and the others still run, so one engine that cannot do a size does not hide the other's
+numbers. Prints Markdown for docs/scale.md: every run, one line per size and engine, then the
+growth from the smallest to the largest size with the straight line through those two points
+(fixed seconds plus seconds per million rows), and the load average before and after (other
+processes share the machine: compare runs made on a quiet machine only). SIGTERM (e.g. from
+``timeout``) stops the running step and the Redis server and removes the generated data.
 
 Usage::
 
     .venv/bin/python benchmarks/scale.py [--sizes 1000000,10000000] [--master local[2]]
+        [--step-timeout 1200]
 
 Needs ``redis-server``, pyspark and Java 17+. Nothing is timed in the test suite.
 """
@@ -33,6 +39,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,7 +69,7 @@ class PeakMemory:
     """Samples the resident memory of this process and all its descendants; keeps the peak."""
 
     def __init__(self, interval: float = 0.1) -> None:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
 
         self._root = psutil.Process()
         self._interval = interval
@@ -106,8 +113,7 @@ def child(args: argparse.Namespace) -> None:
     del feast
     with PeakMemory() as memory:
         session = 0.0
-        env = "spark" if args.engine == "spark" else "redis"
-        repo = FeatureRepo(path=Path(args.repo), env=env)
+        repo = FeatureRepo(path=Path(args.repo), env="spark" if args.engine == "spark" else "redis")
         if args.engine == "spark":
             from feature_store.spark.session import repo_spark_session, session_for
 
@@ -160,15 +166,35 @@ def _flush() -> None:
         client.flushall()
 
 
-def _measure(repo: Path, engine: str, step: str, env: dict[str, str]) -> dict[str, Any]:
+def _measure(
+    repo: Path, engine: str, step: str, env: dict[str, str], *, timeout: float
+) -> dict[str, Any]:
+    """Run one step in a fresh process; its result, or ``{"error": ...}`` if it did not finish.
+
+    The error is the child's last stderr line (e.g. ``MemoryError``, Java's
+    ``OutOfMemoryError``), its exit code, or the timeout; a gate that fails on generated data
+    ends the benchmark (the data or the suite is wrong, no number would mean anything).
+    """
     command = [sys.executable, __file__, "--child", "--repo", str(repo)]
     command += ["--engine", engine, "--step", step]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    began = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish in {timeout:.0f} s (killed)", "load": _load()}
     if done.returncode != 0:
-        raise SystemExit(f"{engine} {step} failed: {done.stderr.strip()[-1500:]}")
+        lines = done.stderr.strip().splitlines() or ["(no stderr)"]
+        elapsed = time.perf_counter() - began
+        return {
+            "error": f"exit code {done.returncode} after {elapsed:.0f} s: {lines[-1][:300]}",
+            "load": _load(),
+        }
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if not result["ok"]:
         raise SystemExit(f"{engine} {step}: the gate failed on generated data")
+    result["load"] = _load()
     return result
 
 
@@ -203,11 +229,19 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit, so the running step, Redis and the temp data are cleaned."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="driver rows, comma-separated")
     parser.add_argument("--master", default="local[2]", help="SLIPWAY_SPARK_MASTER")
     parser.add_argument("--driver-memory", default="4g", help="SLIPWAY_SPARK_DRIVER_MEMORY")
+    parser.add_argument(
+        "--step-timeout", type=float, default=1200.0, help="seconds per step process"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--repo", help=argparse.SUPPRESS)
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
@@ -221,6 +255,7 @@ def main() -> None:
     from feature_store.registry_sync import apply
     from feature_store.repo import FeatureRepo
 
+    signal.signal(signal.SIGTERM, _on_sigterm)
     print(f"load average before: {_load()}; {os.cpu_count()} cores", flush=True)
     results: dict[tuple[int, str, str], dict[str, Any]] = {}
     with _redis() as port, tempfile.TemporaryDirectory(prefix="slipway-scale-") as tmp:
@@ -247,42 +282,85 @@ def main() -> None:
                     subprocess.run(
                         ["redis-cli", "-p", str(port), "flushall"], check=True, capture_output=True
                     )
-                    result = _measure(repo, engine, step, env)
+                    result = _measure(repo, engine, step, env, timeout=args.step_timeout)
                     results[(size, engine, step)] = result
-                    peak = result["peak"] / 2**20
-                    cold, warm = result["seconds"]
-                    print(
-                        f"  {engine:5} {step:11} {cold:7.1f} s, again {warm:6.1f} s  "
-                        f"session {result['session']:5.1f} s  peak {peak:,.0f} MB",
-                        flush=True,
-                    )
+                    print(f"  {engine:5} {step:11} {_describe(result)}", flush=True)
             shutil.rmtree(repo)
     print(f"load average after: {_load()}\n")
+    _report(results)
+
+
+def _describe(result: dict[str, Any]) -> str:
+    """One line for the progress log."""
+    if "error" in result:
+        return f"FAILED: {result['error']}  load {result['load']}"
+    cold, warm = result["seconds"]
+    return (
+        f"{cold:7.1f} s, again {warm:6.1f} s  session {result['session']:5.1f} s  "
+        f"peak {result['peak'] / 2**20:,.0f} MB  load {result['load']}"
+    )
+
+
+def _report(results: dict[tuple[int, str, str], dict[str, Any]]) -> None:
+    """Print the Markdown tables for docs/scale.md."""
     print(
         "| rows | step | engine | first run (s) | second run (s) | Spark session start (s) "
-        "| peak memory (process tree) |"
+        "| peak memory (process tree) | load (1 min) after |"
     )
-    print("|---:|---|---|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
     for (size, engine, step), result in results.items():
+        if "error" in result:
+            print(f"| {size:,} | {step} | {engine} | failed: {result['error']} | | | | |")
+            continue
         session = f"{result['session']:.1f}" if engine == "spark" else "-"
         cold, warm = result["seconds"]
         print(
             f"| {size:,} | {step} | {engine} | {cold:.1f} | {warm:.1f} | {session} | "
-            f"{result['peak'] / 2**20:,.0f} MB |"
+            f"{result['peak'] / 2**20:,.0f} MB | {result['load'].split()[0]} |"
         )
     sizes_done = sorted({size for size, _, _ in results})
-    if len(sizes_done) >= 2:
-        small, large = sizes_done[0], sizes_done[-1]
-        print(f"\nGrowth from {small:,} to {large:,} rows:\n")
-        print("| step | engine | time x, first run | time x, second run | memory x |")
-        print("|---|---|---:|---:|---:|")
-        for step in STEPS:
-            for engine in ENGINES:
-                a, b = results[(small, engine, step)], results[(large, engine, step)]
-                print(
-                    f"| {step} | {engine} | {b['seconds'][0] / a['seconds'][0]:.1f} | "
-                    f"{b['seconds'][1] / a['seconds'][1]:.1f} | {b['peak'] / a['peak']:.1f} |"
-                )
+    print(
+        "\n| rows | engine | validate (s, first / second) | materialize (s, first / second) "
+        "| peak memory | load (1 min) after each step |"
+    )
+    print("|---:|---|---:|---:|---:|---|")
+    for size in sizes_done:
+        for engine in ENGINES:
+            cells, peaks, loads = [], [], []
+            for step in STEPS:
+                result = results.get((size, engine, step), {"error": "not run", "load": "-"})
+                loads.append(result["load"].split()[0])
+                if "error" in result:
+                    cells.append("failed")
+                    continue
+                cells.append(" / ".join(f"{s:.1f}" for s in result["seconds"]))
+                peaks.append(result["peak"])
+            peak = f"{max(peaks) / 2**30:.1f} GB" if peaks else "-"
+            print(
+                f"| {size:,} | {engine} | {cells[0]} | {cells[1]} | {peak} | {', '.join(loads)} |"
+            )
+    if len(sizes_done) < 2:
+        return
+    small, large = sizes_done[0], sizes_done[-1]
+    print(f"\nGrowth from {small:,} to {large:,} rows ({large / small:.0f}x the rows):\n")
+    print(
+        "| step | engine | time x, first run | time x, second run | memory x "
+        "| fixed (s, second run) | per 1M rows (s, second run) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for step in STEPS:
+        for engine in ENGINES:
+            a, b = results.get((small, engine, step)), results.get((large, engine, step))
+            if a is None or b is None or "error" in a or "error" in b:
+                print(f"| {step} | {engine} | failed | | | | |")
+                continue
+            per_row = (b["seconds"][1] - a["seconds"][1]) / (large - small)
+            fixed = a["seconds"][1] - per_row * small
+            print(
+                f"| {step} | {engine} | {b['seconds'][0] / a['seconds'][0]:.1f} | "
+                f"{b['seconds'][1] / a['seconds'][1]:.1f} | {b['peak'] / a['peak']:.1f} | "
+                f"{fixed:.1f} | {per_row * 1e6:.2f} |"
+            )
 
 
 if __name__ == "__main__":
