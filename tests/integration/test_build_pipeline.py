@@ -52,12 +52,16 @@ DEFINITION = DEFAULT_PARAMS_PATH / "model.yaml"
 FARE = MODELS_DIR / "trip_fare"
 
 
-def _prod_manifest(path: Path, *, version: int) -> Path:
-    """The checked-in prod manifest, serving ``driver_ranking:<version>``."""
+def _prod_manifest(root: Path, *, version: int) -> Path:
+    """``<root>/environments/prod/driver_ranking.yaml``: the checked-in prod manifest serving
+    ``driver_ranking:<version>``, with the checked-in ``<root>/environments.yaml`` beside."""
     text = PROD_MANIFEST.read_text(encoding="utf-8")
     model = f"model:\n  name: driver_ranking\n  version: {version}\n"
     model += "  feature_service: driver_ranking_v1\n"
+    path = root / "environments" / "prod" / "driver_ranking.yaml"
+    path.parent.mkdir(parents=True)
     path.write_text(text.replace("\nmodel: null\n", f"\n{model}"), encoding="utf-8")
+    shutil.copyfile(ENVIRONMENTS.parent / "environments.yaml", root / "environments.yaml")
     return path
 
 
@@ -141,12 +145,13 @@ def test_same_data_params_and_seed_give_the_same_model(
     """A second build through the CLI, gated against version 1 serving in prod."""
     first, registry = first_build
     registry.set_status(model_name="driver_ranking", version=1, status=ApprovalStatus.APPROVED)
-    (tmp_path / "prod").mkdir()
-    manifest = _prod_manifest(tmp_path / "prod" / "driver_ranking.yaml", version=1)
+    manifest = _prod_manifest(tmp_path / "model_deploy", version=1)
+    # No --prod-manifest: the deploy settings' folder, <SLIPWAY_DEPLOY_MANIFESTS_DIR>/prod.
+    manifests = {"SLIPWAY_DEPLOY_MANIFESTS_DIR": str(manifest.parent.parent)}
     args = ["run", "--repo", str(built_repo.path), "--registry-path", str(registry.root)]
-    args += ["--run-dir", str(tmp_path / "runs"), "--prod-manifest", str(manifest)]
+    args += ["--run-dir", str(tmp_path / "runs")]
     args += ["--now", END.isoformat(), "--model", "driver_ranking"]
-    outcome = CliRunner().invoke(build_app, args)
+    outcome = CliRunner().invoke(build_app, args, env=manifests)
     assert outcome.exit_code == 0, outcome.output
     said = " ".join(outcome.output.split())
     assert "Serving in prod: driver_ranking:1" in said

@@ -1,4 +1,4 @@
-"""The workflows' helper scripts (.github/scripts/): changed environments, built version."""
+"""The workflows' helper scripts (.github/scripts/): changed manifests and models, built version."""
 
 from __future__ import annotations
 
@@ -210,6 +210,7 @@ def test_build_version_reads_the_registered_version(tmp_path: Path) -> None:
     done = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
     assert done.returncode == 0, done.stderr
     assert _outputs(out) == {
+        "model": "driver_ranking",
         "version": "driver_ranking:7",
         "run-id": "20260101T000000Z-abc",
         "status": "registered",
@@ -261,6 +262,175 @@ def test_build_version_needs_exactly_one_run(tmp_path: Path) -> None:
     _write_run(runs, "b", {"status": "registered"})
     two = _run("build_version.py", str(runs), cwd=tmp_path, output=out)
     assert two.returncode == 1
+
+
+# -- model-build.yml: the changed models (its matrix) and the version of each build ------------
+
+
+@pytest.fixture
+def models_repo(tmp_path: Path) -> Path:
+    """Two model folders (b with its own code), the build code, the feature repo, a README."""
+    root = tmp_path / "models-repo"
+    files = {
+        "model_build/models/a/model.yaml": "model: {name: a}\n",
+        "model_build/models/b/model.yaml": "model: {name: b}\n",
+        "model_build/models/b/my_models/fare.py": "def train(): ...\n",
+        "model_build/models/NOTES.md": "notes\n",
+        "model_build/models/not_a_model/README.md": "no model.yaml here\n",
+        "model_build/pipeline/train.py": "# build code\n",
+        "feature_repo/features.py": "# features\n",
+        "model_deploy/environments/dev/a.yaml": "model: null\n",
+        "README.md": "hi\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    return root
+
+
+def _models(repo: Path, tmp_path: Path, *args: str) -> dict[str, str]:
+    out = tmp_path / f"out-{len(list(tmp_path.glob('out-*')))}"
+    done = _run("changed_models.py", *args, cwd=repo, output=out)
+    assert done.returncode == 0, done.stderr
+    return _outputs(out)
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["model_build/models/a/model.yaml"], ["a"]),
+        (["model_build/models/b/my_models/fare.py"], ["b"]),  # the model's own code
+        (["model_build/models/b/model.yaml", "model_build/models/a/model.yaml"], ["a", "b"]),
+        (["model_build/pipeline/train.py"], ["a", "b"]),  # the build code every model shares
+        (["feature_repo/features.py"], ["a", "b"]),  # the features every model reads
+        (["model_build/models/NOTES.md", "model_build/models/not_a_model/README.md"], []),
+        (["README.md", "model_deploy/environments/dev/a.yaml"], []),  # not the build's
+    ],
+)
+def test_changed_models_selects_the_folders_a_change_touches(
+    models_repo: Path, tmp_path: Path, paths: list[str], expected: list[str]
+) -> None:
+    base, head = _change(models_repo, *paths)
+    outputs = _models(models_repo, tmp_path, "--base", base, "--head", head)
+    assert json.loads(outputs["models"]) == expected
+    assert outputs["any"] == ("true" if expected else "false")
+    assert outputs["model-args"] == " ".join(f"--model {name}" for name in expected)
+
+
+def test_changed_models_uses_the_merge_base(models_repo: Path, tmp_path: Path) -> None:
+    """A pull request builds what it changes, not what main gained since it branched."""
+    _git(models_repo, "checkout", "-qb", "feature")
+    _change(models_repo, "model_build/models/a/model.yaml")
+    head = _git(models_repo, "rev-parse", "HEAD")
+    _git(models_repo, "checkout", "-q", "main")
+    _change(models_repo, "model_build/models/b/model.yaml")
+    main_tip = _git(models_repo, "rev-parse", "HEAD")
+    _git(models_repo, "checkout", "-q", "feature")
+    outputs = _models(models_repo, tmp_path, "--base", main_tip, "--head", head)
+    assert json.loads(outputs["models"]) == ["a"]
+
+
+def test_changed_models_unknown_base_or_dispatch_selects_every_model(
+    models_repo: Path, tmp_path: Path
+) -> None:
+    for base in ("", "0" * 40, "f" * 40):  # workflow_dispatch, a new branch, a shallow clone
+        outputs = _models(models_repo, tmp_path, "--base", base)
+        assert json.loads(outputs["models"]) == ["a", "b"], base
+        assert outputs["model-args"] == "--model a --model b"
+
+
+def test_changed_models_only_one_and_deleted_folders(models_repo: Path, tmp_path: Path) -> None:
+    assert json.loads(_models(models_repo, tmp_path, "--only", "b")["models"]) == ["b"]
+    missing = _run("changed_models.py", "--only", "nope", cwd=models_repo, output=tmp_path / "x")
+    assert missing.returncode == 1
+    assert "no model folder model_build/models/nope/model.yaml (a, b)" in missing.stderr
+    base = _git(models_repo, "rev-parse", "HEAD")
+    _git(models_repo, "rm", "-rq", "model_build/models/b")
+    _git(models_repo, "commit", "-qm", "drop b")
+    outputs = _models(models_repo, tmp_path, "--base", base, "--head", "HEAD")
+    assert outputs["any"] == "false"  # a deleted model is not built
+
+
+def _report(tmp_path: Path, builds: list[dict[str, object]]) -> Path:
+    path = tmp_path / "build.json"
+    failed = [b["model"] for b in builds if b["status"] != "registered"]
+    path.write_text(json.dumps({"builds": builds, "failed": failed}))
+    return path
+
+
+def test_build_version_reads_the_json_report_of_one_build(tmp_path: Path) -> None:
+    """`slipway build run --model M --format json`: the version, and the run's git SHA."""
+    build = "c" * 40
+    _write_run(
+        tmp_path / "runs", "r1",
+        {"model_name": "trip_fare", "status": "registered", "git_sha": build,
+         "version": {"model_name": "trip_fare", "version": 3, "ref": "trip_fare:3"}},
+    )  # fmt: skip
+    run_dir = str(tmp_path / "runs" / "r1")
+    report = _report(
+        tmp_path,
+        [{"model": "trip_fare", "status": "registered", "version": "trip_fare:3",
+          "run_id": "r1", "run_dir": run_dir}],
+    )  # fmt: skip
+    out = tmp_path / "out"
+    done = _run("build_version.py", str(report), "--expect-git", build, cwd=tmp_path, output=out)
+    assert done.returncode == 0, done.stderr
+    assert _outputs(out) == {
+        "model": "trip_fare",
+        "version": "trip_fare:3",
+        "run-id": "r1",
+        "status": "registered",
+        "git-sha": build,
+    }
+    other = "d" * 40
+    wrong = _run("build_version.py", str(report), "--expect-git", other, cwd=tmp_path, output=out)
+    assert wrong.returncode == 1
+    assert f"trip_fare:3 records git SHA {build}, not the build commit" in wrong.stderr
+
+
+def test_build_version_report_failures(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    failed = _report(tmp_path, [{"model": "m", "status": "failed", "error": "label"}])
+    done = _run("build_version.py", str(failed), "--expect-git", "a" * 40, cwd=tmp_path, output=out)
+    assert done.returncode == 0, done.stderr  # nothing registered: nothing to promote
+    assert (_outputs(out)["version"], _outputs(out)["status"]) == ("", "failed")
+    two = _report(
+        tmp_path,
+        [{"model": "a", "status": "failed"}, {"model": "b", "status": "failed"}],
+    )
+    several = _run("build_version.py", str(two), cwd=tmp_path, output=out)
+    assert several.returncode == 1
+    assert "expected one build" in several.stderr
+    assert "found a, b" in several.stderr
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = _run("build_version.py", str(tmp_path / "bad.json"), cwd=tmp_path, output=out)
+    assert bad.returncode == 1
+    assert "is not a `slipway build run --format json` report" in bad.stderr
+
+
+def test_model_build_workflow_builds_every_changed_model() -> None:
+    """The matrix is the changed models; each job builds its model and reads its report."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / "model-build.yml").read_text())
+    jobs = document["jobs"]
+    changes = " ".join(step.get("run", "") for step in jobs["changes"]["steps"])
+    assert ".github/scripts/changed_models.py" in changes
+    build = jobs["build"]
+    assert "changes" in build["needs"]
+    assert build["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.changes.outputs.models) }}"
+    assert build["strategy"]["fail-fast"] is False  # one model's failure never stops another
+    runs = [step.get("run", "") for step in build["steps"]]
+    (build_run,) = [run for run in runs if "slipway build run --model" in run]
+    assert "--format json" in build_run
+    assert "$RUNNER_TEMP/build.json" in build_run
+    assert any('build_version.py "$RUNNER_TEMP/build.json"' in run for run in runs)
+    assert any('--sagemaker --model "$MODEL"' in run for run in runs)
+    promote = " ".join(step.get("run", "") for step in jobs["promote"]["steps"])
+    assert 'for version in "${versions[@]}"' in promote
 
 
 def test_comment_features_posts_one_sticky_comment(
