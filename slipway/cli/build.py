@@ -2,9 +2,11 @@
 
 Each model is a folder ``model_build/models/<name>/model.yaml`` (see docs/models.md); ``--model``
 picks one by name or path (repeatable) and no ``--model`` means every model folder. The gate
-compares the candidate with the version serving in an environment, which that
-environment's manifest names: it is read here with ``model_deploy``'s loader
-(:func:`serving_from_manifest`), never by the build. Every fallback is printed as a warning.
+compares the candidate with the version serving in an environment (prod by default), which
+that environment's manifest of the model names: it is found and read here with
+``model_deploy.manifest.sources.serving_manifest`` (:func:`serving_from_manifest`), so the
+environment is its folder, its rules come from ``environments.yaml`` and the manifest may
+have any file name; the build never parses manifests. Every fallback is printed as a warning.
 Failures are ``SlipwayError`` subclasses (``GateFailedError`` when the gate blocks the
 candidate); the root command prints them as one line. Only typer and the standard library are
 imported at start-up; the build is imported inside the commands.
@@ -19,6 +21,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from slipway.cli.build_serving import (
+    console,
+    default_serving_folder,
+    say_serving,
+    say_warning,
+    serving_from_manifest,
+)
 from slipway.cli.feature_options import RepoOption, feature_repo
 from slipway.cli.output import FormatOption, OutputFormat, emit
 from slipway.cli.params import time_param
@@ -29,13 +38,9 @@ if TYPE_CHECKING:
     from model_build.pipeline.local_runner import BuildResult
     from model_build.pipeline.serving import ServingModel
     from model_build.pipeline.steps.gate import NoServingModel
-    from model_build.registry.protocol import ModelRegistry
     from model_build.sagemaker.launch import Launched, Target
 
 build_app = typer.Typer(help="Build, evaluate and register models.", no_args_is_help=True)
-
-DEFAULT_PROD_MANIFEST = Path("model_deploy/environments/prod")
-"""The prod environment's folder: each model's manifest is ``<folder>/<model>.yaml``."""
 
 ModelOption = Annotated[
     list[str] | None,
@@ -47,13 +52,20 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
+PROJECT_MODELS_DIR = Path("model_build") / "models"
+"""The project's model folders, relative to the current directory (the project root)."""
+
 ModelsDirOption = Annotated[
     Path | None,
     typer.Option(
         "--models-dir",
-        help="Folder of model folders (<name>/model.yaml) [default: model_build/models].",
+        envvar="SLIPWAY_MODELS_DIR",
+        help="Folder of model folders (<name>/model.yaml) [default: $SLIPWAY_MODELS_DIR, else "
+        "./model_build/models of the project in the current directory; never the examples "
+        "bundled with Slipway].",
         file_okay=False,
         show_default=False,
+        show_envvar=False,
     ),
 ]
 BucketOption = Annotated[
@@ -119,14 +131,17 @@ def run(
         ),
     ] = None,
     prod_manifest: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--prod-manifest",
-            help="Manifest (or environment folder holding <model>.yaml) whose serving version "
-            "(model.version) the gate compares with; absent = nothing to compare with "
-            "(a warning).",
+            help="Environment folder (or a manifest file in it) whose manifest of the model "
+            "names the serving version (model.version) the gate compares with; the folder "
+            "is the environment, environments.yaml beside its parent declares it; absent = "
+            "nothing to compare with (a warning) "
+            "[default: $SLIPWAY_DEPLOY_MANIFESTS_DIR/prod, model_deploy/environments/prod].",
+            show_default=False,
         ),
-    ] = DEFAULT_PROD_MANIFEST,
+    ] = None,
     compare_prod: Annotated[
         bool,
         typer.Option(
@@ -178,13 +193,12 @@ def run(
     started (code and feature repo are uploaded to the bucket first). --format json prints
     one document listing every build (model, task, status, version, metrics).
     """
-    from model_build.definition.catalog import MODELS_DIR, find_models
     from model_build.definition.loader import load_definition
     from model_build.pipeline.batch import build_each
     from model_build.registry.factory import open_registry
     from model_build.settings import load_settings
 
-    paths = find_models(model, root=models_dir or MODELS_DIR)
+    paths = _model_files(model, models_dir)
     local = {"registry": "local", "registry_path": registry_path} if registry_path else {}
     settings = load_settings(**local, tracking=track, tracking_uri=tracking_uri)
     registry = open_registry(settings)
@@ -195,10 +209,10 @@ def run(
         serving = serving_from_manifest(
             registry=registry,
             model_name=definition.name,
-            manifest=prod_manifest,
+            manifest=prod_manifest or default_serving_folder(),
             compare=compare_prod,
         )
-        _say_serving(serving)
+        say_serving(serving)
         return serving
 
     if sagemaker:
@@ -234,7 +248,7 @@ def run(
     def build_one(path: Path) -> BuildResult:
         definition = load_definition(path=path)
         serving = serving_for(definition)
-        with rich_steps(console=_console()) as steps:
+        with rich_steps(console=console()) as steps:
             result = run_local(
                 repo=feature_store,
                 model_path=path,
@@ -247,14 +261,17 @@ def run(
             )
         shown = {serving.reason} if isinstance(serving, NoServingModel) else set()
         if fmt is OutputFormat.TEXT:
-            _console().print(_result_view(result, shown=shown))
+            console().print(_result_view(result))
+            for line in result.warnings:
+                if line not in shown:
+                    say_warning(line)
         return result
 
     report = build_each(paths, build_one)
     if fmt is OutputFormat.JSON:
         emit(report, fmt)
     elif len(report.outcomes) > 1:
-        _console().print(_batch_view(report))
+        console().print(_batch_view(report))
     report.raise_for_failures()
 
 
@@ -289,13 +306,12 @@ def compile_definition(
     model folders, --model picks one.
     """
     from foundation.files import write_text_atomic
-    from model_build.definition.catalog import MODELS_DIR, find_models
     from model_build.definition.loader import load_definition
     from model_build.sagemaker.compile import compile_pipeline, definition_json, step_names
     from model_build.sagemaker.launch import resolve_target
     from model_build.settings import load_settings
 
-    paths = find_models([model] if model else None, root=models_dir or MODELS_DIR)
+    paths = _model_files([model] if model else None, models_dir)
     if len(paths) > 1:
         names = ", ".join(path.parent.name for path in paths)
         raise typer.BadParameter(f"several models ({names}): pick one", param_hint="--model")
@@ -310,77 +326,37 @@ def compile_definition(
         return
     write_text_atomic(out, text)
     steps = ", ".join(step_names(definition))
-    _console().print(f"Wrote {out} ({len(text)} bytes) for {loaded.name}: {steps}")
+    console().print(f"Wrote {out} ({len(text)} bytes) for {loaded.name}: {steps}")
 
 
-def serving_from_manifest(
-    *, registry: ModelRegistry, model_name: str, manifest: Path, compare: bool = True
-) -> ServingModel | NoServingModel:
-    """The version of ``model_name`` serving in the environment ``manifest`` describes.
+def _model_files(selectors: list[str] | None, models_dir: Path | None) -> list[Path]:
+    """The ``model.yaml`` files ``--model`` picks in ``--models-dir`` (see :data:`ModelsDirOption`).
 
-    ``manifest`` is a manifest file or an environment folder holding ``<model_name>.yaml``.
-    It is read with ``model_deploy``'s loader, so it is validated like any deploy; the
-    environment is its folder. No manifest, or one serving another model, is a
-    :class:`NoServingModel` with a warning (the gate then runs its absolute checks only);
-    ``model: null`` (nothing deployed yet) and ``compare=False`` are one without.
+    The default folder is the current project's ``./model_build/models``, so a project made
+    by ``slipway init`` builds its own models, never Slipway's bundled examples.
 
     Raises:
-        ManifestError: The manifest is invalid.
-        PipelineError: It names a version the registry lacks.
+        typer.BadParameter: No ``--model`` and no models folder here.
+        DefinitionError: A selector names no model, or the folder holds none.
     """
-    from model_build.pipeline.serving import find_serving
-    from model_build.pipeline.steps.gate import NoServingModel
-    from model_deploy.manifest.loader import load_manifest
+    from model_build.definition.catalog import find_models
 
-    absolute = "the gate applies its absolute thresholds only"
-    if manifest.is_dir():
-        manifest = manifest / f"{model_name}.yaml"
-    if not compare:
-        return NoServingModel(reason=f"comparison with {manifest.stem} is off; {absolute}")
-    if not manifest.is_file():
-        return NoServingModel(
-            reason=f"{manifest} not found: no {manifest.stem} version to compare with; {absolute}",
-            warning=True,
+    root = PROJECT_MODELS_DIR if models_dir is None else models_dir
+    if not selectors and not root.is_dir():
+        raise typer.BadParameter(
+            f"no folder {root} in {Path.cwd()}: run in a Slipway project (slipway init), or "
+            "give --models-dir or --model PATH",
+            param_hint="--models-dir",
         )
-    loaded = load_manifest(path=manifest)
-    serving = loaded.manifest.model
-    if serving is None:
-        return NoServingModel(reason=f"{loaded.env} serves no model yet ({manifest}); {absolute}")
-    if serving.name != model_name:
-        return NoServingModel(
-            reason=f"{manifest} serves model {serving.name!r}, not {model_name!r}; {absolute}",
-            warning=True,
-        )
-    return find_serving(
-        registry=registry,
-        model_name=model_name,
-        version=serving.version,
-        environment=loaded.env,
-        source=str(manifest),
-    )
+    return find_models(selectors, root=root)
 
 
-def _say_serving(serving: ServingModel | NoServingModel) -> None:
-    """One line on what the gate compares with (a warning when it is a fallback)."""
-    from rich.text import Text
-
-    from model_build.pipeline.serving import ServingModel
-
-    if isinstance(serving, ServingModel):
-        where = f"Serving in {serving.environment}: "
-        line = Text.assemble(where, (serving.version.ref, "bold"), f" (from {serving.source})")
-    else:
-        line = _warning(serving.reason) if serving.warning else Text(serving.reason, style="dim")
-    _console().print(line, highlight=False)
-
-
-def _result_view(result: BuildResult, *, shown: set[str]) -> Any:
-    """The result table, then every warning not already printed."""
-    from rich.console import Group
+def _result_view(result: BuildResult) -> Any:
+    """The result table (its warnings are printed after it, unwrapped)."""
     from rich.table import Table
     from rich.text import Text
 
-    from model_build.metrics import format_metric, metrics_for
+    from foundation.metrics import format_metric, metrics_for
 
     title = f"Build {result.run_id}: {result.model_name} ({result.task}) {result.status}"
     table = Table(title=title, show_header=False)
@@ -407,7 +383,7 @@ def _result_view(result: BuildResult, *, shown: set[str]) -> Any:
         if link.run_url:
             table.add_row("run page", Text(link.run_url))
     table.add_row("seconds", f"{result.seconds:.1f}")
-    return Group(table, *(_warning(line) for line in result.warnings if line not in shown))
+    return table
 
 
 def _batch_view(report: BatchReport) -> Any:
@@ -423,26 +399,13 @@ def _batch_view(report: BatchReport) -> Any:
     return table
 
 
-def _warning(line: str) -> Any:
-    from rich.text import Text
-
-    return Text.assemble(("warning: ", "bold yellow"), line)
-
-
 def _say_launched(launched: Launched, *, target: Target) -> None:
     """What was uploaded and started (stderr), and the ARNs as one JSON line (stdout)."""
-    started, console = launched.run, _console()
+    started, stderr = launched.run, console()
     verb = "Created" if started.created else "Updated"
-    console.print(f"Uploaded {len(launched.uploaded)} files to s3://{target.bucket}/")
-    console.print(f"{verb} pipeline {started.pipeline_arn}")
-    console.print(f"Started {started.execution_arn}: {started.status}")
+    stderr.print(f"Uploaded {len(launched.uploaded)} files to s3://{target.bucket}/")
+    stderr.print(f"{verb} pipeline {started.pipeline_arn}")
+    stderr.print(f"Started {started.execution_arn}: {started.status}")
     typer.echo(
         json.dumps({"pipeline_arn": started.pipeline_arn, "execution_arn": started.execution_arn})
     )
-
-
-def _console() -> Any:
-    """The console every progress and result line goes to: stderr (stdout stays for JSON)."""
-    from rich.console import Console
-
-    return Console(stderr=True)

@@ -257,6 +257,6 @@ def test_help_shows_the_defaults_it_names() -> None:
     assert shown.exit_code == 0, shown.output
     said = " ".join(shown.output.split())
     assert "[default: every model folder]" in said
-    assert "[default: model_build/models]" in said
+    assert "[default: $SLIPWAY_MODELS_DIR, else ./model_build/models of the project" in said
     assert "[default: $SLIPWAY_S3_BUCKET]" in said
     assert "[env: SLIPWAY_SAGEMAKER_ROLE_ARN]" in said

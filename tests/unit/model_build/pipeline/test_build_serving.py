@@ -24,7 +24,7 @@ from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import ModelVersion, NewVersion
 from model_bundle.bundle import ModelBundle, save_bundle
 from model_deploy.errors import ManifestError
-from slipway.cli.build import serving_from_manifest
+from slipway.cli.build_serving import serving_from_manifest
 
 ENVIRONMENTS = Path(__file__).resolve().parents[4] / "model_deploy" / "environments"
 MODEL_BLOCK = "model:\n  name: {name}\n  version: {version}\n  feature_service: driver_ranking_v1\n"
@@ -52,8 +52,10 @@ def _manifest(tmp_path: Path, env: str, model: str | None) -> Path:
     """The checked-in ``<env>/driver_ranking.yaml`` with ``model: null`` replaced by ``model``."""
     text = (ENVIRONMENTS / env / "driver_ranking.yaml").read_text(encoding="utf-8")
     assert "\nmodel: null\n" in text
-    path = tmp_path / env / "driver_ranking.yaml"
+    path = tmp_path / "environments" / env / "driver_ranking.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
+    declared = ENVIRONMENTS.parent / "environments.yaml"  # beside the manifests folder
+    (tmp_path / "environments.yaml").write_text(declared.read_text(encoding="utf-8"))
     path.write_text(text.replace("\nmodel: null\n", f"\n{model or 'model: null'}\n"))
     return path
 
@@ -134,6 +136,29 @@ def test_the_manifest_names_the_version_and_the_environment(tmp_path: Path) -> N
             registry=registry, model_name="driver_ranking", manifest=manifest.parent
         )
         assert by_folder == found  # an environment folder: its <model>.yaml
+
+
+def test_the_model_s_manifest_is_found_whatever_its_file_name(tmp_path: Path) -> None:
+    """The gate reads the prod manifest serving the model, not a file named after it."""
+    registry = LocalRegistry(tmp_path / "registry")
+    version = _register(registry, tmp_path, {"roc_auc": 0.8})
+    named = _manifest(tmp_path, "prod", MODEL_BLOCK.format(name="driver_ranking", version=1))
+    renamed = named.with_name("ranking-v2.yaml")
+    named.rename(renamed)
+    found = serving_from_manifest(
+        registry=registry, model_name="driver_ranking", manifest=renamed.parent
+    )
+    assert found == ServingModel(version=version, environment="prod", source=str(renamed))
+    missing = serving_from_manifest(
+        registry=registry, model_name="trip_fare", manifest=renamed.parent
+    )
+    assert isinstance(missing, NoServingModel)
+    assert missing.warning
+    assert "has no manifest of trip_fare" in missing.reason
+    undeclared = tmp_path / "environments" / "qa"
+    undeclared.mkdir()
+    with pytest.raises(ManifestError, match="'qa' is not an environment"):
+        serving_from_manifest(registry=registry, model_name="driver_ranking", manifest=undeclared)
 
 
 def test_find_serving_names_the_source_of_a_missing_version() -> None:
