@@ -244,7 +244,10 @@ def _curves(
     if task is Task.BINARY:
         fpr, tpr, _ = roc_curve(y, outputs["p"])
         precision, recall, _ = precision_recall_curve(y, outputs["p"])
-        return {"roc": {names[1]: (fpr, tpr)}, "pr": {names[1]: (recall, precision)}}
+        return dict(outputs) | {
+            "roc": {names[1]: (fpr, tpr)},
+            "pr": {names[1]: (recall, precision)},
+        }
     roc: dict[str, Any] = {}
     pr: dict[str, Any] = {}
     for code, name in enumerate(names):
@@ -253,4 +256,4 @@ def _curves(
             fpr, tpr, _ = roc_curve(truth, outputs["proba"][:, code])
             precision, recall, _ = precision_recall_curve(truth, outputs["proba"][:, code])
             roc[name], pr[name] = (fpr, tpr), (recall, precision)
-    return {"roc": roc, "pr": pr}
+    return dict(outputs) | {"roc": roc, "pr": pr}
