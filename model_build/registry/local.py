@@ -6,6 +6,7 @@ Layout::
     <root>/<model_name>/index.json          summary of every version (rebuilt on each change)
     <root>/<model_name>/<version>/bundle/   copy of the model bundle (an MLflow model folder)
     <root>/<model_name>/<version>/version.json   the ModelVersion plus its status history
+    <root>/<model_name>/<version>/baseline/ the monitoring baseline (when registered with one)
 
 Each ``version.json`` is the truth; ``index.json`` is a convenience rebuilt from them. A new
 version is prepared in a hidden temporary folder and renamed into place under the lock, and every
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from foundation.files import write_text_atomic
 from model_build.errors import RegistryError, VersionNotFoundError
+from model_build.registry.baselines import BASELINE_DIR, check_baseline_dir, copy_baseline
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
 from model_bundle.bundle import bundle_files
@@ -109,19 +111,26 @@ class LocalRegistry:
             if entry.is_dir() and _NAME.match(entry.name) and self._version_numbers(entry)
         )
 
-    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
+    def register(
+        self, *, new: NewVersion, bundle_dir: Path, baseline_dir: Path | None = None
+    ) -> ModelVersion:
         """Copy the bundle into the registry and record a new Pending version (1, 2, ... per model).
 
         ``bundle_dir`` is the model bundle folder; its digest must equal ``new.artifact_digest``.
+        ``baseline_dir`` (optional) is the monitoring baseline folder, copied into the version's
+        ``baseline/`` before the version is moved into place.
 
         Raises:
-            RegistryError: The bundle is missing, its digest differs, the metrics or params
-                cannot be stored exactly, or the disk write failed.
+            RegistryError: The bundle is missing, its digest differs, the baseline folder is
+                incomplete, the metrics or params cannot be stored exactly, or the disk write
+                failed.
         """
         validate_new_version(new)
         verify_bundle(
             bundle_dir=bundle_dir, expected=new.artifact_digest, what=f"register {new.model_name}"
         )
+        if baseline_dir is not None:
+            check_baseline_dir(baseline_dir, what=f"register {new.model_name}")
         model_dir = self._model_dir(new.model_name)
         try:
             model_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +139,8 @@ class LocalRegistry:
             raise RegistryError(f"local registry {self.root}: cannot write: {exc}") from exc
         try:
             _copy_bundle(src=bundle_dir, dst=tmp / BUNDLE_DIR)
+            if baseline_dir is not None:
+                copy_baseline(src=baseline_dir, dst=tmp / BASELINE_DIR)
             verify_bundle(
                 bundle_dir=tmp / BUNDLE_DIR,
                 expected=new.artifact_digest,
@@ -250,6 +261,25 @@ class LocalRegistry:
             raise RegistryError(f"{found.ref}: cannot copy the bundle: {exc}") from exc
         verify_bundle(bundle_dir=directory, expected=found.artifact_digest, what=found.ref)
         return directory
+
+    def fetch_baseline(self, *, model_name: str, version: int, directory: Path) -> Path | None:
+        """Copy the version's baseline files into ``directory`` and return ``directory``.
+
+        None when the version was registered without a baseline.
+
+        Raises:
+            VersionNotFoundError: No such model or version.
+            RegistryError: The stored baseline is incomplete or cannot be copied.
+        """
+        found = self.get(model_name=model_name, version=version)
+        source = self._model_dir(model_name) / str(version) / BASELINE_DIR
+        if not source.is_dir():
+            return None
+        check_baseline_dir(source, what=found.ref)
+        try:
+            return copy_baseline(src=source, dst=directory)
+        except OSError as exc:
+            raise RegistryError(f"{found.ref}: cannot copy the baseline: {exc}") from exc
 
     def status_history(self, *, model_name: str, version: int) -> list[StatusChange]:
         """Every status the version had, oldest first, with reasons and times.

@@ -137,8 +137,15 @@ class ModelRegistry(Protocol):
         """Names of the models that have at least one version, sorted."""
         ...
 
-    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
-        """Store the bundle and record a new Pending version."""
+    def register(
+        self, *, new: NewVersion, bundle_dir: Path, baseline_dir: Path | None = None
+    ) -> ModelVersion:
+        """Store the bundle (and the monitoring baseline, if given) as a new Pending version.
+
+        ``baseline_dir`` is a baseline folder (``statistics.json``, ``constraints.json``,
+        ``baseline.json``, ``reference.parquet``: see :mod:`model_build.registry.baselines`),
+        stored byte for byte with the version.
+        """
         ...
 
     def get(self, *, model_name: str, version: int) -> ModelVersion:
@@ -176,4 +183,12 @@ class ModelRegistry(Protocol):
 
     def fetch_bundle(self, *, model_name: str, version: int, directory: Path) -> Path:
         """Copy the version's bundle into ``directory`` and return the bundle folder."""
+        ...
+
+    def fetch_baseline(self, *, model_name: str, version: int, directory: Path) -> Path | None:
+        """Copy the version's baseline files into ``directory`` and return it.
+
+        None when the version has no baseline (registered before baselines existed, or
+        without one); ``VersionNotFoundError`` when there is no such version.
+        """
         ...

@@ -3,8 +3,11 @@
 A registration uploads the bundle as ``model.tar.gz`` and a metrics JSON to
 ``s3://<bucket>/<prefix>/<model>/<upload id>/`` and creates a model package whose
 ``InferenceSpecification`` points at the archive, whose ``ModelMetrics.ModelQuality.Statistics``
-points at the metrics, and whose ``CustomerMetadataProperties`` carry the lineage (see
-:mod:`model_build.registry.sagemaker_metadata`). The version number is the ARN's trailing integer.
+points at the metrics, whose ``DriftCheckBaselines.ModelDataQuality`` points at the monitoring
+baseline's ``statistics.json`` and ``constraints.json`` when there is one (see
+:mod:`model_build.registry.baselines`), and whose ``CustomerMetadataProperties`` carry the
+lineage (see :mod:`model_build.registry.sagemaker_metadata`). The version number is the ARN's
+trailing integer.
 
 SageMaker group names allow no ``_``: model ``driver_ranking`` lives in group ``driver-ranking``,
 whose description records the model name, so ``driver-ranking`` and ``driver_ranking`` cannot
@@ -24,6 +27,12 @@ from typing import Any
 from foundation.aws import AwsCalls, ClientFactory, boto3_clients
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry import sagemaker_metadata as meta
+from model_build.registry.baselines import (
+    baseline_uris,
+    check_baseline_dir,
+    download_baseline,
+    upload_baseline,
+)
 from model_build.registry.groups import ensure_group, find_group
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
@@ -98,18 +107,25 @@ class SageMakerRegistry:
                 names.append(name)
         return sorted(names)
 
-    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
-        """Upload the bundle and metrics and create a Pending model package.
+    def register(
+        self, *, new: NewVersion, bundle_dir: Path, baseline_dir: Path | None = None
+    ) -> ModelVersion:
+        """Upload the bundle and metrics (and the baseline) and create a Pending model package.
 
         ``bundle_dir`` is the model bundle folder; its digest must equal ``new.artifact_digest``.
+        ``baseline_dir`` (optional) is the monitoring baseline folder: its files are uploaded
+        and recorded as the package's ``DriftCheckBaselines``.
 
         Raises:
-            RegistryError: Digest mismatch, metadata beyond the API limits, or an AWS error.
+            RegistryError: Digest mismatch, an incomplete baseline folder, metadata beyond the
+                API limits, or an AWS error.
         """
         validate_new_version(new)
         verify_bundle(
             bundle_dir=bundle_dir, expected=new.artifact_digest, what=f"register {new.model_name}"
         )
+        if baseline_dir is not None:
+            check_baseline_dir(baseline_dir, what=f"register {new.model_name}")
         group = self._ensure_group(new.model_name)
         upload_id = str(uuid.uuid4())
         base = f"{self.s3_prefix}/{new.model_name}/{upload_id}".lstrip("/")
@@ -130,6 +146,11 @@ class SageMakerRegistry:
             metrics_doc, bucket=self.s3_bucket, key=f"{base}/metrics.json"
         )
         props = self._properties(new, lineage_key=f"{base}/lineage.json")
+        drift: dict[str, Any] = {}
+        if baseline_dir is not None:
+            drift["DriftCheckBaselines"] = upload_baseline(
+                self._aws, directory=baseline_dir, bucket=self.s3_bucket, prefix=base
+            )
         created = self._aws.call(
             "sagemaker",
             "create_model_package",
@@ -154,6 +175,7 @@ class SageMakerRegistry:
             },
             CustomerMetadataProperties=props,
             ClientToken=upload_id,
+            **drift,
         )
         return self._describe(new.model_name, arn=str(created["ModelPackageArn"]))
 
@@ -263,6 +285,23 @@ class SageMakerRegistry:
                 raise RegistryError(f"{found.ref}: {exc}") from exc
         verify_bundle(bundle_dir=directory, expected=found.artifact_digest, what=found.ref)
         return directory
+
+    def fetch_baseline(self, *, model_name: str, version: int, directory: Path) -> Path | None:
+        """Download the version's baseline files (its ``DriftCheckBaselines``) into ``directory``.
+
+        None when the package records no data quality baseline.
+
+        Raises:
+            VersionNotFoundError: No such model or version.
+            RegistryError: A baseline file is missing, or an AWS error.
+        """
+        desc = self._describe_raw(model_name, version)
+        uris = baseline_uris(desc)
+        if uris is None:
+            return None
+        return download_baseline(
+            self._aws, uris=uris, directory=directory, ref=f"{model_name}:{version}"
+        )
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -305,3 +305,96 @@ def test_unknown_model_or_version(
         registry.fetch_bundle(model_name="driver_ranking", version=9, directory=tmp_path / "x")
     with pytest.raises(VersionNotFoundError):
         registry.set_status(model_name="no_such_model", version=1, status=R, reason="r")
+
+
+# -- the monitoring baseline stored with a version ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baseline folder (four files) of a small frame, as the build writes it."""
+    import pandas as pd
+
+    from model_monitor.baseline import build_baseline
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(60, len(FEATURES))), columns=FEATURES)
+    score = rng.uniform(size=60)
+    built = build_baseline(
+        features=frame, prediction=score, predicted_label=(score >= 0.5).astype(int)
+    )
+    directory = tmp_path_factory.mktemp("baseline")
+    built.write(directory=directory)
+    return directory
+
+
+def test_the_baseline_round_trips_byte_for_byte(
+    registry: ModelRegistry, bundle: tuple[Path, str], baseline_dir: Path, tmp_path: Path
+) -> None:
+    from model_build.registry.baselines import BASELINE_FILES
+    from model_monitor.baseline import load_baseline
+
+    registry.register(new=_new(bundle[1]), bundle_dir=bundle[0], baseline_dir=baseline_dir)
+    registry.set_status(model_name="driver_ranking", version=1, status=A, reason="ok")
+    folder = registry.fetch_baseline(
+        model_name="driver_ranking", version=1, directory=tmp_path / "fetched"
+    )
+    assert folder == tmp_path / "fetched"
+    for name in BASELINE_FILES:
+        assert (folder / name).read_bytes() == (baseline_dir / name).read_bytes(), name
+    loaded = load_baseline(directory=folder)
+    assert list(loaded.schema.features) == FEATURES
+    assert loaded.rows == 60
+
+
+def test_a_version_without_a_baseline_has_none(
+    registry: ModelRegistry, bundle: tuple[Path, str], baseline_dir: Path, tmp_path: Path
+) -> None:
+    _register(registry, bundle, 1)
+    registry.register(new=_new(bundle[1]), bundle_dir=bundle[0], baseline_dir=baseline_dir)
+    got = registry.fetch_baseline(model_name="driver_ranking", version=1, directory=tmp_path / "a")
+    assert got is None
+    assert registry.fetch_baseline(
+        model_name="driver_ranking", version=2, directory=tmp_path / "b"
+    ) == (tmp_path / "b")
+    with pytest.raises(VersionNotFoundError):
+        registry.fetch_baseline(model_name="driver_ranking", version=3, directory=tmp_path / "c")
+    with pytest.raises(VersionNotFoundError):
+        registry.fetch_baseline(model_name="no_such_model", version=1, directory=tmp_path / "d")
+
+
+def test_an_incomplete_baseline_folder_is_refused(
+    registry: ModelRegistry, bundle: tuple[Path, str], baseline_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    partial = tmp_path / "partial"
+    shutil.copytree(baseline_dir, partial)
+    (partial / "reference.parquet").unlink()
+    with pytest.raises(RegistryError, match=r"not a baseline folder \(missing reference.parquet"):
+        registry.register(new=_new(bundle[1]), bundle_dir=bundle[0], baseline_dir=partial)
+    assert registry.list_versions(model_name="driver_ranking") == []
+
+
+@pytest.mark.integration
+def test_sagemaker_records_the_baseline_as_drift_check_baselines(
+    aws: str, bundle: tuple[Path, str], baseline_dir: Path
+) -> None:
+    registry = _sagemaker(aws)
+    version = registry.register(
+        new=_new(bundle[1]), bundle_dir=bundle[0], baseline_dir=baseline_dir
+    )
+    desc = _client("sagemaker", aws).describe_model_package(ModelPackageName=version.arn)
+    quality = desc["DriftCheckBaselines"]["ModelDataQuality"]
+    for name, kind in (("statistics.json", "Statistics"), ("constraints.json", "Constraints")):
+        assert quality[kind]["ContentType"] == "application/json"
+        uri = quality[kind]["S3Uri"]
+        assert uri.startswith(f"s3://{BUCKET}/slipway/models/driver_ranking/")
+        assert uri.endswith(f"/baseline/{name}")
+        key = uri.removeprefix(f"s3://{BUCKET}/")
+        body = _client("s3", aws).get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert body == (baseline_dir / name).read_bytes()
+    plain = registry.register(new=_new(bundle[1]), bundle_dir=bundle[0])
+    assert "DriftCheckBaselines" not in _client("sagemaker", aws).describe_model_package(
+        ModelPackageName=plain.arn
+    )

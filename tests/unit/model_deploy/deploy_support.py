@@ -69,7 +69,9 @@ class FakeRegistry(InMemoryRegistry):
         super().__init__()
         self.root = root
 
-    def register(self, *, new: NewVersion, bundle_dir: Path) -> ModelVersion:
+    def register(
+        self, *, new: NewVersion, bundle_dir: Path, baseline_dir: Path | None = None
+    ) -> ModelVersion:
         number = 1 + sum(1 for name, _ in self.versions if name == new.model_name)
         version = ModelVersion(
             **new.model_dump(),
