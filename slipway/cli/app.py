@@ -20,6 +20,7 @@ from foundation.errors import SlipwayError
 from slipway import __version__
 from slipway.cli.build import build_app
 from slipway.cli.ci import ci_app
+from slipway.cli.console import console_command
 from slipway.cli.data import data_app
 from slipway.cli.demo import demo_command
 from slipway.cli.deploy import deploy_app
@@ -27,6 +28,7 @@ from slipway.cli.features import features_app
 from slipway.cli.init import init_command
 from slipway.cli.model import model_app
 from slipway.cli.models import models_app
+from slipway.cli.monitor import monitor_app
 from slipway.cli.predict import predict_app
 from slipway.cli.promote import promote_command
 from slipway.cli.runs import runs_app
@@ -56,9 +58,11 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(predict_app, name="predict")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(ci_app, name="ci")
+app.add_typer(monitor_app, name="monitor")
 app.command("promote")(promote_command)
 app.command("demo")(demo_command)
 app.command("init")(init_command)
+app.command("console")(console_command)
 
 _state = {"verbose": False}
 
