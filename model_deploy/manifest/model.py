@@ -29,6 +29,7 @@ from model_deploy.manifest.checks import (
     at_least,
     no_repeats,
 )
+from model_deploy.manifest.monitoring import DEFAULT_MONITORING, Monitoring
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -239,6 +240,8 @@ class Manifest(BaseModel):
         policy: Per-environment policy parameters (metric thresholds, regression limits).
         promotion: Where versions come from (``promotion: {from: dev}``), if anywhere.
         freeze_windows: Periods when nothing may be applied.
+        monitoring: How ``slipway monitor`` checks the deployment (window, drift methods and
+            thresholds, tolerances); the monitoring library's defaults when left out.
     """
 
     model_config = ConfigDict(
@@ -261,6 +264,7 @@ class Manifest(BaseModel):
     policy: PolicySettings = PolicySettings()
     promotion: Promotion | None = None
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
+    monitoring: Monitoring = DEFAULT_MONITORING
 
     @field_validator("promotion")
     @classmethod
@@ -300,8 +304,8 @@ class Manifest(BaseModel):
         """``sha256:<hex>`` of the canonical JSON form (comments and formatting do not count).
 
         Sections added after the first release count only when set (``bake``, ``promotion``,
-        ``policy.max_regression``, a smoke test's ``labels`` and ``prediction``), so a manifest
-        that does not use them keeps its hash.
+        ``monitoring``, ``policy.max_regression``, a smoke test's ``labels`` and
+        ``prediction``), so a manifest that does not use them keeps its hash.
         """
         document = self.model_dump(mode="json")
         for case in document["smoke_tests"]:
@@ -315,6 +319,8 @@ class Manifest(BaseModel):
             document.pop("bake")
         if self.promotion is None:
             document.pop("promotion")
+        if self.monitoring == DEFAULT_MONITORING:
+            document.pop("monitoring")
         if not self.policy.max_regression:
             document["policy"].pop("max_regression")
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
@@ -333,6 +339,7 @@ __all__ = [
     "Manifest",
     "MetricThreshold",
     "ModelRef",
+    "Monitoring",
     "PolicySettings",
     "ProbabilityRange",
     "Promotion",
