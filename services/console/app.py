@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -153,6 +154,11 @@ def _install_errors(app: FastAPI) -> None:
             exc.status_code, "the request was refused"
         )
         return _secure(_error_page(request, exc.status_code, message))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({str(e.get("loc", ("", "?"))[-1]) for e in exc.errors()})
+        return _secure(_error_page(request, 400, f"invalid parameter: {', '.join(fields)}"))
 
     @app.exception_handler(PageNotFoundError)
     async def _missing(request: Request, exc: PageNotFoundError) -> Response:

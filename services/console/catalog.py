@@ -18,8 +18,20 @@ from model_build.registry.protocol import ModelVersion
 from services.console.errors import PageNotFoundError
 from services.console.readers import Readers
 
+#: A model name as the registry takes it (``NewVersion.model_name``).
+MODEL_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9_])*$")
 #: Names a plot or run id may have (nothing that walks out of the run folder).
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_model_name(model: str) -> None:
+    """Refuse a name no model can have (before any registry call).
+
+    Raises:
+        PageNotFoundError: ``model`` is not a valid model name.
+    """
+    if len(model) > 63 or not MODEL_NAME.match(model):
+        raise PageNotFoundError("no model has that name")
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ def model_versions(readers: Readers, model: str) -> list[VersionRow]:
     Raises:
         PageNotFoundError: The registry has no version of ``model``.
     """
+    check_model_name(model)
     versions = readers.versions(model)
     if not versions:
         raise PageNotFoundError(f"no model named {model!r} in the registry")
@@ -59,10 +72,13 @@ def find_version(readers: Readers, model: str, number: int) -> ModelVersion:
     Raises:
         PageNotFoundError: It does not exist.
     """
-    for version in readers.versions(model):
-        if version.version == number:
-            return version
-    raise PageNotFoundError(f"{model}:{number} is not in the registry")
+    from model_build.errors import VersionNotFoundError
+
+    check_model_name(model)
+    try:
+        return readers.registry.get(model_name=model, version=number)
+    except VersionNotFoundError as exc:
+        raise PageNotFoundError(f"{model}:{number} is not in the registry") from exc
 
 
 def compare(readers: Readers, model: str, a: int, b: int) -> Comparison:

@@ -46,6 +46,7 @@ class Cell:
     promotion: Promotion | None = None
     monitor: dict[str, Any] | None = None
     pending: int | None = None
+    read_at: datetime | None = None
 
     @property
     def version(self) -> str:
@@ -60,6 +61,11 @@ class Matrix:
     environments: list[str]
     models: list[str]
     cells: dict[tuple[str, str], Cell]
+
+    def oldest(self) -> datetime | None:
+        """When the oldest status shown was read."""
+        times = [c.read_at for c in self.cells.values() if c.read_at is not None]
+        return min(times) if times else None
 
     def counts(self) -> dict[str, int]:
         """How many cells are in each state."""
@@ -106,7 +112,11 @@ def _promotion(commit: ManifestCommit, prs: dict[int, Any]) -> Promotion:
 
 
 def cell_of(
-    status: EnvStatus, readers: Readers, promotion: Promotion | None, pending: int | None = None
+    status: EnvStatus,
+    readers: Readers,
+    promotion: Promotion | None,
+    pending: int | None = None,
+    read_at: datetime | None = None,
 ) -> Cell:
     """The cell of one deployment's status (``pending``: its open promotion pull request)."""
     env, model = split_key(status.env)
@@ -128,6 +138,7 @@ def cell_of(
         promotion=promotion,
         monitor=_monitor(monitor) if monitor else None,
         pending=pending,
+        read_at=read_at,
     )
 
 
@@ -161,8 +172,8 @@ def build_matrix(readers: Readers, *, env: str | None = None) -> Matrix:
     cells: dict[tuple[str, str], Cell] = {}
     models: list[str] = []
     keys = [k for k in readers.deployments if env is None or k.partition("/")[0] == env]
-    for key, status in readers.statuses_of(keys).items():
-        cell = cell_of(status, readers, promotions.get(key), pending.get(key))
+    for key, timed in readers.statuses_of(keys).items():
+        cell = cell_of(timed.status, readers, promotions.get(key), pending.get(key), timed.read_at)
         cells[(cell.model, cell.env)] = cell
         if cell.model not in models:
             models.append(cell.model)

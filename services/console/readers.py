@@ -27,13 +27,14 @@ from model_build.settings import BuildSettings
 from model_build.settings import load_settings as load_build_settings
 from model_deploy.service import Deployer
 from model_deploy.settings import DeploySettings
-from model_deploy.status import EnvStatus, env_status
+from model_deploy.status import env_status
 from model_deploy.store.records import DeployHistory
 from model_deploy.targets.protocol import DeployTarget
 from services.console.features import FeatureReader
 from services.console.gitlog import ManifestCommit, manifest_log
 from services.console.manifests import CachedManifests
 from services.console.settings import ConsoleSettings
+from services.console.status_cache import StatusCache, TimedStatus
 
 
 @dataclass
@@ -54,6 +55,10 @@ class ConsoleContext:
     forge: Callable[[], Forge] | None = field(default=None)
     feature_repo: FeatureRepo | None = None
     _features: FeatureReader | None = field(default=None, init=False, repr=False)
+    statuses: StatusCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.statuses = StatusCache(ttl=self.console.status_ttl)
 
     def features(self) -> FeatureReader:
         """The feature registry reader (one per app, so its cache lasts between requests)."""
@@ -88,7 +93,7 @@ class Readers:
         self._histories: dict[str, DeployHistory] = {}
         self._threads: dict[int, tuple[list[Review], list[Comment]]] = {}
         self._statuses: dict[str, list[CommitStatus]] = {}
-        self._status_cache: dict[str, EnvStatus] = {}
+        self._status_cache: dict[str, TimedStatus] = {}
 
     @cached_property
     def deployer(self) -> Deployer:
@@ -122,11 +127,17 @@ class Readers:
         """Every deployment key, in promotion order."""
         return self.deployer.deployments()
 
-    def statuses_of(self, keys: list[str]) -> dict[str, EnvStatus]:
-        """The status of each of ``keys`` (read only: an interrupted run is not recovered)."""
+    def statuses_of(self, keys: list[str]) -> dict[str, TimedStatus]:
+        """The status of each of ``keys``, from the app's :class:`StatusCache`.
+
+        Read only: an interrupted run is reported, never recovered.
+        """
         missing = [k for k in keys if k not in self._status_cache]
-        for key in missing:
-            self._status_cache[key] = env_status(self.deployer, key, recover=False)
+        if missing:
+            found = self.context.statuses.get(
+                missing, lambda key: env_status(self.deployer, key, recover=False)
+            )
+            self._status_cache.update(found)
         return {k: self._status_cache[k] for k in keys}
 
     @cached_property

@@ -32,7 +32,8 @@ def matrix_page(request: Request) -> HTMLResponse:
     """Environments x models: version, desired vs live, health, last promotion, monitoring."""
     readers = _readers(request)
     matrix = build_matrix(readers)
-    return render(request, "matrix.html", page="matrix", matrix=matrix)
+    ttl = readers.context.console.status_ttl
+    return render(request, "matrix.html", page="matrix", matrix=matrix, ttl=ttl)
 
 
 @router.get("/environments/{env}", response_class=HTMLResponse)
@@ -72,18 +73,18 @@ def promotion_page(request: Request, number: int) -> HTMLResponse:
 
 @router.get("/models", response_class=HTMLResponse)
 def models_page(request: Request) -> HTMLResponse:
-    """Every model: its latest version and what each environment's manifest names."""
+    """Every registered model and the version each environment's manifest names.
+
+    No version record is read here (a registry of thousands stays fast): the model's page
+    lists its versions.
+    """
     readers = _readers(request)
-    rows = []
-    for model in readers.registry.list_models():
-        versions = readers.versions(model)
-        deployed = {
-            key.partition("/")[0]: readers.desired_version(key)
-            for key in readers.deployments
-            if key.partition("/")[2] == model
-        }
-        rows.append({"model": model, "latest": versions[-1] if versions else None,
-                     "count": len(versions), "deployed": deployed})  # fmt: skip
+    named: dict[str, dict[str, int | None]] = {}
+    for key in readers.deployments:
+        env, _, model = key.partition("/")
+        named.setdefault(model, {})[env] = readers.desired_version(key)
+    models = sorted(set(readers.registry.list_models()) | set(named))
+    rows = [{"model": m, "deployed": named.get(m, {})} for m in models]
     return render(
         request, "models.html", page="models", rows=rows, environments=readers.environments
     )

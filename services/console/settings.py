@@ -29,6 +29,8 @@ class ConsoleSettings(BaseSettings):
         reports_dir: Folder of the data gate's validation reports (``<source>.json`` and
             ``data_docs/index.html``).
         monitor_dir: Folder of monitoring runs, ``<env>/<model>/summary.json`` each.
+        status_ttl: Seconds a deployment's status is served before it is read again (in the
+            background; 0 reads every status on every request).
     """
 
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_CONSOLE_", extra="ignore")
@@ -37,6 +39,7 @@ class ConsoleSettings(BaseSettings):
     run_dir: Path = Field(default=Path(".slipway/runs"))
     reports_dir: Path = Field(default=Path("reports/validation"))
     monitor_dir: Path = Field(default=Path(".slipway/monitor"))
+    status_ttl: float = Field(default=5.0, ge=0)
 
 
 def is_local(host: str) -> bool:

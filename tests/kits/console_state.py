@@ -78,7 +78,10 @@ def write_versions(state: ConsoleState, *, model: str, count: int, approved: boo
             "model_name": model,
             "task": "binary",
             "artifact_digest": f"sha256:{number:064x}",
-            "metrics": {"roc_auc": 0.7 + number / (count * 10), "log_loss": 0.5 - number / (count * 10)},
+            "metrics": {
+                "roc_auc": 0.7 + number / (count * 10),
+                "log_loss": 0.5 - number / (count * 10),
+            },
             "params": {"max_depth": 3 + number % 4, "seed": 42},
             "git_sha": f"{number:040x}",
             "data_hash": f"sha256:{number * 7:064x}",
@@ -138,7 +141,14 @@ def environments_text(envs: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def history_line(*, model: str, version: int, at: datetime, git_sha: str = "unknown") -> str:
+def history_line(
+    *,
+    model: str,
+    version: int,
+    at: datetime,
+    git_sha: str = "unknown",
+    manifest_hash: str | None = None,
+) -> str:
     """One succeeded apply record of ``model:version``, as ``LocalStateStore`` writes it."""
     record: dict[str, Any] = {
         "at": at.isoformat(),
@@ -147,7 +157,7 @@ def history_line(*, model: str, version: int, at: datetime, git_sha: str = "unkn
         "model_ref": f"{model}:{version}",
         "version": version,
         "artifact_digest": f"sha256:{version:064x}",
-        "manifest_hash": f"sha256:{version:064x}",
+        "manifest_hash": manifest_hash or f"sha256:{version:064x}",
         "manifest": {},
         "git_sha": git_sha,
         "message": f"deployed {model}:{version}",
@@ -198,3 +208,147 @@ def large_state(
     git(state.repo, "add", "-A")
     git(state.repo, "commit", "-q", "-m", "generated state")
     return state
+
+
+class FakeTarget:
+    """A local-kind target whose live state is a dict: ``{key: version}`` deployed and healthy.
+
+    A key missing from ``serving`` has nothing deployed; ``unhealthy`` keys answer unhealthy.
+    """
+
+    kind = "local"
+
+    def __init__(self, serving: dict[str, int], unhealthy: set[str] | None = None) -> None:
+        self.serving = dict(serving)
+        self.unhealthy = set(unhealthy or ())
+
+    def describe(self, *, env: str, manifest: Any) -> Any:
+        from model_deploy.targets.protocol import ActualState
+
+        version = self.serving.get(env)
+        if version is None:
+            return ActualState(env=env, target="local", deployed=False)
+        from model_deploy.targets.protocol import describe_strategy
+
+        model = env.partition("/")[2]
+        return ActualState(
+            env=env,
+            target="local",
+            deployed=True,
+            healthy=env not in self.unhealthy,
+            model_name=model,
+            version=version,
+            artifact_digest=f"sha256:{version:064x}",
+            manifest_hash=manifest.content_hash(),
+            endpoint=manifest.target.endpoint,
+            data_capture_percentage=manifest.data_capture.sampling_percentage,
+            strategy=describe_strategy(manifest),
+            settings={key: value for key, (_, value) in manifest.target.settings().items()},
+        )
+
+    def health(self, *, env: str, manifest: Any) -> bool:
+        return env in self.serving and env not in self.unhealthy
+
+    def __getattr__(self, name: str) -> Any:  # deploy, rollback, stop...: never called here
+        raise AssertionError(f"the console must not call {name} on a target")
+
+
+SMALL_ENVS = ["dev", "staging", "prod"]
+SMALL_MODELS = ["driver_ranking", "trip_fare"]
+
+
+def small_state(root: Path) -> ConsoleState:
+    """3 environments x 2 models, 3 approved versions each: dev wants 3, staging 2, prod 1.
+
+    Every deploy history ends with the wanted version (so :func:`synced_target` serving the
+    wanted versions is in sync), git holds the manifests on ``main``; nothing is deployed.
+    """
+    from model_deploy.manifest.sources import ManifestFolder
+
+    state = ConsoleState(root)
+    for model in SMALL_MODELS:
+        write_versions(state, model=model, count=3)
+    state.manifests.mkdir(parents=True, exist_ok=True)
+    (state.repo / "model_deploy" / "environments.yaml").write_text(environments_text(SMALL_ENVS))
+    port = 21000
+    for i, env in enumerate(SMALL_ENVS):
+        for model in SMALL_MODELS:
+            port += 1
+            wanted = 3 - i
+            path = state.manifests / env / f"{model}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(manifest_text(model=model, version=wanted, port=port))
+            digest = ManifestFolder(state.manifests).load(f"{env}/{model}").content_hash
+            folder = state.deploy_state / env / model
+            folder.mkdir(parents=True, exist_ok=True)
+            lines = [
+                history_line(
+                    model=model,
+                    version=v,
+                    at=BASE_TIME + timedelta(days=v),
+                    manifest_hash=digest if v == wanted else None,
+                )
+                for v in range(1, wanted + 1)
+            ]
+            (folder / "history.jsonl").write_text("\n".join(lines) + "\n")
+    git(state.repo, "init", "-q", "-b", "main")
+    git(state.repo, "config", "user.name", "Dev")
+    git(state.repo, "config", "user.email", "dev@slipway.invalid")
+    git(state.repo, "config", "commit.gpgsign", "false")
+    git(state.repo, "add", "-A")
+    git(state.repo, "commit", "-q", "-m", "initial manifests")
+    return state
+
+
+def wanted_versions(envs: list[str] = SMALL_ENVS) -> dict[str, int]:
+    """What :func:`small_state`'s manifests name, by deployment key."""
+    return {f"{env}/{model}": 3 - i for i, env in enumerate(envs) for model in SMALL_MODELS}
+
+
+def open_promotion(state: ConsoleState, *, key: str, version: int, plan: str) -> int:
+    """Open a promotion pull request of ``key`` to ``version`` on the local forge, with ``plan``.
+
+    The branch changes the manifest's version; the plan is posted as the deployment's sticky
+    comment (``<!-- slipway:plan:<key> -->`` first); ``slipway/plan`` is set on the head.
+    Returns the pull request's number.
+    """
+    from ci.forge.local import LocalForge
+    from ci.forge.records import CommitStatus
+
+    env, _, model = key.partition("/")
+    branch = f"slipway/promote-{env}/{model}"
+    path = MANIFESTS / env / f"{model}.yaml"
+    text = (state.repo / path).read_text()
+    current = text.split("version: ")[1].split("\n")[0]
+    git(state.repo, "checkout", "-q", "-b", branch)
+    (state.repo / path).write_text(text.replace(f"version: {current}", f"version: {version}"))
+    git(state.repo, "commit", "-q", "-am", f"Promote {model}:{version} to {env}")
+    head = git(state.repo, "rev-parse", "HEAD").strip()
+    git(state.repo, "checkout", "-q", "main")
+    forge = LocalForge(repo=state.repo)
+    pr = forge.create_pr(
+        head=branch,
+        base="main",
+        title=f"Promote {model}:{version} to {env}",
+        body="promotion",
+        labels=(),
+    )
+    forge.create_comment(number=pr.number, body=f"<!-- slipway:plan:{key} -->\n{plan}")
+    for context in ("slipway/plan", "slipway/policy"):
+        forge.set_status(
+            sha=head,
+            status=CommitStatus(context=context, state="success", description="checked"),
+        )
+    return pr.number
+
+
+def merge_promotion(state: ConsoleState, *, number: int, reviewer: str = "alice") -> str:
+    """Approve and merge pull request ``number`` as ``slipway ci pr merge`` does; the commit."""
+    from ci.forge.local import LocalForge
+
+    forge = LocalForge(repo=state.repo)
+    pr = forge.get_pr(number=number)
+    forge.approve_pr(number=number, reviewer=reviewer)
+    return forge.merge_pr(
+        number=number, message=f"Merge pull request #{number} from {pr.head}\n\n{pr.title}\n"
+    )

@@ -1,0 +1,132 @@
+"""The matrix and the readers: synced, drifted and deploying cells, promotions, history."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from kits.console_state import ConsoleState, merge_promotion, open_promotion
+
+from model_deploy.store.protocol import holding_lock
+from services.console.gitlog import branch_deployment, manifest_log
+from services.console.matrix import build_matrix
+from services.console.promotions import env_history, open_promotions
+from services.console.readers import ConsoleContext, Readers
+
+
+def _cell_html(html: str, key: str) -> str:
+    match = re.search(rf'<td data-key="{re.escape(key)}">(.*?)</td>', html, re.DOTALL)
+    assert match, f"no cell {key}"
+    return match.group(1)
+
+
+def test_matrix_states_synced_drifted_deploying(context: ConsoleContext) -> None:
+    readers = Readers(context)
+    with holding_lock(readers.deployer.store, "prod/trip_fare", operation="apply", ttl=60):
+        matrix = build_matrix(Readers(context))
+    states = {key: cell.state for key, cell in matrix.cells.items()}
+    assert states[("trip_fare", "dev")] == "drifted"
+    assert states[("trip_fare", "prod")] == "deploying"
+    assert states[("driver_ranking", "dev")] == "synced"
+    assert states[("driver_ranking", "prod")] == "synced"
+    assert matrix.counts() == {"synced": 4, "drifted": 1, "deploying": 1}
+    dev = matrix.cells[("trip_fare", "dev")]
+    assert dev.desired == "trip_fare:3"
+    assert dev.serving == "trip_fare:2"
+    assert any("trip_fare:2" in line for line in dev.drift)
+    assert matrix.environments == ["dev", "staging", "prod"]
+
+
+def test_matrix_page_shows_each_state(client: TestClient, context: ConsoleContext) -> None:
+    html = client.get("/").text
+    assert 'badge-drifted">drifted' in _cell_html(html, "dev/trip_fare")
+    assert "serving trip_fare:2" in _cell_html(html, "dev/trip_fare")
+    assert 'badge-synced">synced' in _cell_html(html, "prod/driver_ranking")
+    store = Readers(context).deployer.store
+    with holding_lock(store, "staging/trip_fare", operation="apply", ttl=60):
+        html = client.get("/").text
+    assert 'badge-deploying">deploying' in _cell_html(html, "staging/trip_fare")
+    env = client.get("/environments/dev").text
+    assert "Reconcile: <code>slipway deploy apply dev/trip_fare</code>" in env
+
+
+def test_unhealthy_is_shown(state: ConsoleState, target, client: TestClient) -> None:
+    target.unhealthy.add("prod/driver_ranking")
+    cell = _cell_html(client.get("/").text, "prod/driver_ranking")
+    assert "unhealthy" in cell
+
+
+def test_last_promotion_names_the_pr_commit_and_who_merged(
+    state: ConsoleState, context: ConsoleContext, target
+) -> None:
+    number = open_promotion(state, key="staging/trip_fare", version=3, plan="## plan")
+    pending = build_matrix(Readers(context)).cells[("trip_fare", "staging")]
+    assert pending.pending == number
+    sha = merge_promotion(state, number=number)
+    target.serving["staging/trip_fare"] = 3
+    cell = build_matrix(Readers(context)).cells[("trip_fare", "staging")]
+    assert cell.pending is None
+    assert cell.promotion is not None
+    assert cell.promotion.pr_number == number
+    assert cell.promotion.sha == sha
+    assert cell.promotion.author == "Dev"
+    assert cell.promotion.kind == "promote"
+    other = build_matrix(Readers(context)).cells[("trip_fare", "prod")]
+    assert other.promotion is not None
+    assert other.promotion.pr_number is None
+
+
+def test_open_promotions_read_plan_statuses_and_approvals(
+    state: ConsoleState, context: ConsoleContext
+) -> None:
+    number = open_promotion(
+        state, key="prod/driver_ranking", version=2, plan="| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    [found] = open_promotions(Readers(context))
+    assert (found.pr.number, found.kind, found.key) == (number, "promote", "prod/driver_ranking")
+    assert found.plan is not None
+    assert "<table>" in found.plan
+    assert {s.context for s in found.statuses} == {"slipway/plan", "slipway/policy"}
+    assert found.approvals == []
+    assert found.url is None, "a local forge's PR has no web address"
+
+
+def test_history_merges_git_and_deploy_records_with_a_way_back(
+    state: ConsoleState, context: ConsoleContext
+) -> None:
+    number = open_promotion(state, key="staging/trip_fare", version=3, plan="p")
+    merge_promotion(state, number=number)
+    history = env_history(Readers(context), "staging")
+    sources = {e.source for e in history.entries}
+    assert sources == {"git", "deploy"}
+    merged = [e for e in history.entries if e.pr_number == number]
+    assert merged
+    assert merged[0].key == "staging/trip_fare"
+    assert merged[0].who == "Dev"
+    reverts = [e.revert for e in history.entries if e.revert]
+    assert "slipway ci rollback staging/trip_fare --to 1" in reverts
+    times = [e.at for e in history.entries]
+    assert times == sorted(times, reverse=True)
+
+
+def test_manifest_log_of_a_folder_that_is_no_repository(tmp_path) -> None:
+    assert manifest_log(repo_dir=tmp_path, ref="main", manifests_dir="x") == []
+
+
+def test_branch_deployment() -> None:
+    assert branch_deployment("slipway/promote-prod/driver_ranking") == (
+        "promote",
+        "prod/driver_ranking",
+    )
+    assert branch_deployment("slipway/rollback-dev/m") == ("rollback", "dev/m")
+    assert branch_deployment("feature/x") is None
+
+
+def test_monitor_summary_is_shown(state: ConsoleState, client: TestClient, tmp_path) -> None:
+    folder = tmp_path / "monitor" / "prod" / "trip_fare"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(
+        '{"status": "violations", "violations": [{"feature": "x"}], "drift": {"drifted": true}}'
+    )
+    cell = _cell_html(client.get("/").text, "prod/trip_fare")
+    assert "monitor: violations, data drift, 1 violations" in cell
