@@ -1,7 +1,8 @@
 """The model steps of a build, after the data steps: label check to register, plus tracking.
 
-label -> train -> save bundle -> evaluate -> plots -> explain -> bias -> gate -> track ->
-register. The run is tracked (:mod:`model_build.tracking`) once the gate has judged it, so a
+label -> train -> save bundle -> evaluate -> plots -> monitoring baseline -> explain -> bias ->
+gate -> track -> register (the baseline is logged with the run and registered with the
+version). The run is tracked (:mod:`model_build.tracking`) once the gate has judged it, so a
 blocked candidate is tracked too (status ``blocked``); a registered version records the run's
 link, and the run gets the version's reference as a tag afterwards (a failure there is a
 warning, the version stands).
@@ -18,6 +19,7 @@ from foundation.files import write_json_atomic
 from model_build.pipeline.plots import write_plots
 from model_build.pipeline.result import BuildResult
 from model_build.pipeline.serving import HoldoutScoring, ServingModel, serving_baseline
+from model_build.pipeline.steps.baseline import baseline_step
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
 from model_build.pipeline.steps.gate import check_gate, enforce_gate
 from model_build.pipeline.steps.labels import check_label
@@ -111,6 +113,9 @@ def model_steps(
     )
     run.summary["metrics"] = evaluation.metrics
     run.step("plots", "Draw plots", lambda: write_plots(evaluation, out_dir=folder / "plots"))
+    monitoring = baseline_step(
+        run, bundle=bundle, training_set=training_set, seed=definition.train.seed
+    )
     explanations = _explain(run, definition=definition, bundle=bundle, holdout=holdout)
     bias = _bias(
         run,
@@ -195,7 +200,9 @@ def model_steps(
         version = run.step(
             "register",
             f"Register {definition.name}",
-            lambda: register_model(registry=registry, new=new, bundle_dir=folder / "bundle"),
+            lambda: register_model(
+                registry=registry, new=new, bundle_dir=folder / "bundle", baseline_dir=monitoring
+            ),
         )
         run.summary["version"] = {"ref": version.ref, "artifact_uri": version.artifact_uri}
         if link is not None:

@@ -1,7 +1,8 @@
 """Step 6, register: record the bundle and its lineage as a new Pending version.
 
 Lineage: artifact digest, task, holdout metrics, the model definition, git commit, data snapshot
-hash, feature service and the ordered feature list. Approval is a separate, human step.
+hash, feature service and the ordered feature list; the monitoring baseline is stored with the
+version. Approval is a separate, human step.
 """
 
 from __future__ import annotations
@@ -70,12 +71,21 @@ def new_version(
     )
 
 
-def register_model(*, registry: ModelRegistry, new: NewVersion, bundle_dir: Path) -> ModelVersion:
+def register_model(
+    *,
+    registry: ModelRegistry,
+    new: NewVersion,
+    bundle_dir: Path,
+    baseline_dir: Path | None = None,
+) -> ModelVersion:
     """Register the bundle in ``bundle_dir`` as a new Pending version (see :func:`new_version`).
 
-    The bundle's digest must equal ``new.artifact_digest``.
+    The bundle's digest must equal ``new.artifact_digest``. ``baseline_dir`` is the monitoring
+    baseline folder stored with the version (None: the version has no baseline).
 
     Raises:
         RegistryError: The registry refused (digest mismatch, storage failure...).
     """
-    return registry.register(new=new, bundle_dir=bundle_dir)
+    if baseline_dir is None:
+        return registry.register(new=new, bundle_dir=bundle_dir)
+    return registry.register(new=new, bundle_dir=bundle_dir, baseline_dir=baseline_dir)

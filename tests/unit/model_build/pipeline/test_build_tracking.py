@@ -178,6 +178,14 @@ def test_a_build_is_an_mlflow_run_with_everything_and_the_version_links_it(
     )
     explained = {a.path for a in client.list_artifacts(link.run_id, "explanations")}
     assert "explanations/shap_importance.png" in explained
+    assert "baseline" in artifacts  # the monitoring baseline, as registered with the version
+    baseline = {a.path for a in client.list_artifacts(link.run_id, "baseline")}
+    names = ("statistics.json", "constraints.json", "baseline.json", "reference.parquet")
+    assert baseline == {f"baseline/{name}" for name in names}
+    logged_stats = Path(client.download_artifacts(link.run_id, "baseline/statistics.json"))
+    kept = registry.fetch_baseline(model_name="toy_binary", version=1, directory=tmp_path / "b")
+    assert kept is not None
+    assert logged_stats.read_bytes() == (kept / "statistics.json").read_bytes()
     experiment = client.get_experiment(link.experiment_id)
     artifact_root = (tmp_path / "tracking" / "artifacts" / "toy_binary").resolve()
     assert experiment.artifact_location == artifact_root.as_uri()
