@@ -1,7 +1,8 @@
 """Run the build pipeline of one model on this machine.
 
-validate -> training set -> label check -> train -> evaluate -> plots -> explain -> bias ->
-gate -> track -> register (the model steps are in :mod:`model_build.pipeline.model_steps`).
+validate -> training set -> label check -> train -> evaluate -> plots -> monitoring baseline ->
+explain -> bias -> gate -> track -> register (the model steps are in
+:mod:`model_build.pipeline.model_steps`).
 Each run writes a folder ``<run_dir>/<run_id>/``::
 
     validation.json      data gate verdict per source
@@ -10,6 +11,9 @@ Each run writes a folder ``<run_dir>/<run_id>/``::
     evaluation.json      task, holdout metrics, per-class tables, calibration, importance,
                          explanations, bias, lineage, gate verdict
     plots/               per task (see model_build.pipeline.plots)
+    baseline/            the monitoring baseline: statistics.json, constraints.json (Model
+                         Monitor's formats), baseline.json, reference.parquet; registered with
+                         the version (see model_build.pipeline.steps.baseline)
     explanations/        SHAP report and plots (see model_build.pipeline.steps.explain)
     bias.json            bias metrics of the declared sensitive attribute (when declared)
     gate.json            every gate check with its numbers
