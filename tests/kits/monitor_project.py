@@ -1,0 +1,187 @@
+"""A small project for ``slipway monitor`` tests: manifests, a registered version, capture.
+
+:func:`make_project` writes an environments file and one ``dev/driver_ranking`` manifest (a
+local target, or a SageMaker one capturing to S3), registers ``driver_ranking:1`` in a local
+registry (a tiny bundle, the metrics given, a baseline of :mod:`model_monitor.simulate`'s
+driver data unless ``baseline=False``) and returns the ``SLIPWAY_*`` variables that point the
+CLI at it. :func:`router_lines` and :func:`sagemaker_records` write capture the way the local
+router and SageMaker (or the inference server) do.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model_build.registry.local import LocalRegistry
+from model_build.registry.protocol import NewVersion
+from model_bundle.bundle import ModelBundle, save_bundle
+from model_monitor.baseline import build_baseline
+from model_monitor.capture import CapturedPayload, CaptureRecord
+from model_monitor.simulate import driver_frame, driver_labels, driver_scores
+
+ROOT = Path(__file__).resolve().parents[2]
+ENDPOINT = "drivers-dev"
+DESTINATION = "s3://capture-bucket/datacapture"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where the test project's pieces are."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def router_file(self) -> Path:
+        return self.state_dir / "dev" / "driver_ranking" / "capture" / "invocations.jsonl"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.root / "monitor" / "ground-truth"
+
+
+def _manifest(target: str, *, model: bool) -> str:
+    model_block = (
+        "model:\n  registry: local\n  name: driver_ranking\n  version: 1\n"
+        "  feature_service: driver_ranking_v1\n"
+        if model
+        else "model: null\n"
+    )
+    if target == "sagemaker":
+        target_block = (
+            "target:\n  kind: sagemaker\n  endpoint_name: drivers-dev\n"
+            "  instance_type: ml.m5.large\n  instance_count: 1\n"
+            "  execution_role_arn: arn:aws:iam::123456789012:role/slipway\n"
+            f"data_capture:\n  sampling_percentage: 100\n  destination: {DESTINATION}\n"
+        )
+    else:
+        target_block = (
+            "target:\n  kind: local\n  port: 18601\ndata_capture:\n  sampling_percentage: 100\n"
+        )
+    return f"description: test\n{model_block}{target_block}"
+
+
+def make_project(
+    root: Path,
+    *,
+    target: str = "local",
+    baseline: bool = True,
+    model: bool = True,
+    metrics: Mapping[str, float] | None = None,
+) -> Project:
+    """Write the project under ``root`` (see the module's docstring)."""
+    manifests = root / "deploy" / "environments"
+    (manifests / "dev").mkdir(parents=True)
+    (root / "deploy" / "environments.yaml").write_text(
+        (ROOT / "model_deploy" / "environments.yaml").read_text()
+    )
+    (manifests / "dev" / "driver_ranking.yaml").write_text(_manifest(target, model=model))
+    registry = LocalRegistry(root / "registry")
+    with tempfile.TemporaryDirectory(prefix="slipway-monitor-kit-") as tmp:
+        from sklearn.dummy import DummyClassifier
+
+        estimator = DummyClassifier(strategy="prior").fit([[0.0], [1.0]], [0, 1])
+        bundle_dir = Path(tmp) / "bundle"
+        digest = save_bundle(ModelBundle(estimator=estimator, features=["x"]), directory=bundle_dir)
+        baseline_dir = None
+        if baseline:
+            baseline_dir = Path(tmp) / "baseline"
+            training = driver_frame(20_000, seed=1)
+            scores = driver_scores(training)
+            build_baseline(
+                features=training, prediction=scores, predicted_label=driver_labels(scores)
+            ).write(directory=baseline_dir)
+        new = NewVersion(
+            model_name="driver_ranking",
+            artifact_digest=digest,
+            metrics=dict(metrics or {"roc_auc": 0.8, "accuracy": 0.75}),
+            feature_service="driver_ranking_v1",
+            features=["x"],
+            run_id="kit",
+        )
+        registry.register(new=new, bundle_dir=bundle_dir, baseline_dir=baseline_dir)
+    env = {
+        "SLIPWAY_DEPLOY_MANIFESTS_DIR": str(manifests),
+        "SLIPWAY_DEPLOY_STATE_DIR": str(root / "state"),
+        "SLIPWAY_DEPLOY_STATE": "local",
+        "SLIPWAY_REGISTRY": "local",
+        "SLIPWAY_REGISTRY_PATH": str(root / "registry"),
+        "SLIPWAY_MONITOR_DIR": str(root / "monitor"),
+        "SLIPWAY_FEATURE_REPO": str(root / "no-feature-repo"),
+    }
+    return Project(root, env)
+
+
+def traffic(
+    rows: int, *, seed: int, shift: Mapping[str, float] | None = None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Driver rows, their scores and predicted labels."""
+    frame = driver_frame(rows, seed=seed, shift=shift)
+    scores = driver_scores(frame)
+    return frame, scores, driver_labels(scores)
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # type: ignore[return-value]
+
+
+def router_lines(
+    path: Path,
+    *,
+    rows: int,
+    seed: int,
+    start: datetime,
+    shift: Mapping[str, float] | None = None,
+    step: timedelta = timedelta(seconds=1),
+) -> None:
+    """Append ``rows`` one-row requests as the local router records them."""
+    frame, scores, labels = traffic(rows, seed=seed, shift=shift)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for i, row in enumerate(_rows(frame)):
+            answer = {"predictions": [{"probability": float(scores[i]), "label": int(labels[i])}]}
+            line = {
+                "at": (start + i * step).isoformat(),
+                "status": 200,
+                "request": json.dumps({"instances": [row]}),
+                "response": json.dumps(answer),
+            }
+            handle.write(json.dumps(line) + "\n")
+
+
+def sagemaker_records(
+    *, rows: int, seed: int, start: datetime, shift: Mapping[str, float] | None = None
+) -> tuple[list[CaptureRecord], np.ndarray]:
+    """``rows`` capture records with inference ids ``req-<i>``, and the scores."""
+    frame, scores, labels = traffic(rows, seed=seed, shift=shift)
+    records = []
+    for i, row in enumerate(_rows(frame)):
+        answer = {"predictions": [{"probability": float(scores[i]), "label": int(labels[i])}]}
+        records.append(
+            CaptureRecord(
+                event_id=f"evt-{seed}-{i}",
+                inference_time=start + timedelta(seconds=i),
+                endpoint_input=CapturedPayload.from_body(
+                    json.dumps({"instances": [row]}).encode(),
+                    content_type="application/json",
+                    mode="INPUT",
+                ),
+                endpoint_output=CapturedPayload.from_body(
+                    json.dumps(answer).encode(), content_type="application/json", mode="OUTPUT"
+                ),
+                inference_id=f"req-{i}",
+            )
+        )
+    return records, scores

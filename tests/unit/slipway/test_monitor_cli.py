@@ -1,0 +1,283 @@
+"""``slipway monitor``: the failure paths first, then labels and the JSON contract.
+
+Each test builds a small project (:mod:`kits.monitor_project`: manifests, a local registry
+with ``driver_ranking:1`` and its baseline) and runs the command line in process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kits.monitor_project import Project, make_project, router_lines
+
+from ci.retrain_input import findings_of
+from slipway.cli.app import run
+
+START = datetime(2026, 11, 30, 8, tzinfo=UTC)
+WINDOW = ["--since", "2026-11-30T08:00:00Z", "--until", "2026-11-30T09:00:00Z"]
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("monitor")
+
+
+@pytest.fixture(scope="module")
+def shared(project_dir: Path) -> Project:
+    return make_project(project_dir / "shared")
+
+
+@pytest.fixture
+def project(shared: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    for name, value in shared.env.items():
+        monkeypatch.setenv(name, value)
+    yield shared
+    shared.router_file.unlink(missing_ok=True)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _json(out: str) -> Any:
+    return json.loads(out)
+
+
+# -- failure paths ------------------------------------------------------------------------------
+
+
+def test_an_unknown_environment_is_one_line_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(capsys, "monitor", "run", "qa", *WINDOW)
+    assert code == 2
+    assert _lines(err) == [_lines(err)[0]]
+    assert _lines(err)[0].startswith("error: ")
+    assert "'qa' is not an environment" in err
+    assert out == ""
+
+
+def test_an_unknown_model_is_one_line_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _cli(capsys, "monitor", "run", "dev", "--model", "nope", *WINDOW)
+    assert code == 2
+    assert len(_lines(err)) == 1
+    assert "no manifest of 'nope'" in err
+
+
+def test_a_bad_since_is_a_usage_error(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(capsys, "monitor", "run", "dev", "--since", "yesterday")
+    assert code == 2
+    assert "not a duration (24h, 7d) nor an ISO 8601 time" in err
+
+
+def test_no_capture_at_all_is_failed_not_a_violation(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["monitor", "run", "dev", "--model", "driver_ranking", *WINDOW, "--out", str(tmp_path)]
+    code, out, err = _cli(capsys, *args, "--format", "json")
+    assert code == 0, err
+    doc = _json(out)
+    assert doc["status"] == "Failed"
+    assert doc["failure_reason"] == "the capture window holds no rows to analyse"
+    assert (doc["env"], doc["model"], doc["version"]) == (
+        "dev",
+        "driver_ranking",
+        "driver_ranking:1",
+    )
+    assert _lines(err) == [
+        "warning: dev/driver_ranking: nothing analysed (status Failed: the capture window "
+        "holds no rows to analyse)"
+    ]
+    assert (tmp_path / "constraint_violations.json").is_file()
+    findings = findings_of(doc, env="dev", model="driver_ranking")
+    assert not findings.conclusive
+    assert not findings.violated
+
+
+def test_malformed_capture_lines_are_counted_as_warnings(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    router_lines(project.router_file, rows=60, seed=3, start=START)
+    with project.router_file.open("a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+        handle.write('{"at": "2026-11-30T08:30:00Z", "status": 200}\n')
+        handle.write('{"at": "2026-11-30T08:31:00Z", "status": 500, "request": "{}", '
+                     '"response": "boom"}\n')  # fmt: skip
+    args = ["monitor", "run", "dev", "--model", "driver_ranking", *WINDOW, "--out", str(tmp_path)]
+    code, out, err = _cli(capsys, *args, "--format", "json")
+    assert code in (0, 1), err
+    doc = _json(out)
+    read = doc["window"]["read"]
+    assert (read["corrupt_lines"], doc["window"]["requests"]) == (2, 60)
+    joined = " ".join(doc["warnings"])
+    assert "invocations.jsonl:61: not JSON" in joined
+    assert "invocations.jsonl:62: no request text" in joined
+    assert "1 captured requests failed (HTTP 4xx/5xx): not analysed" in doc["warnings"]
+
+
+def test_a_version_without_baseline_names_model_and_version(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = make_project(project_dir / "no-baseline", baseline=False)
+    for name, value in bare.env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = _cli(capsys, "monitor", "run", "dev", "--model", "driver_ranking", *WINDOW)
+    assert code == 1
+    (line,) = _lines(err)
+    assert line.startswith("error: ")
+    assert "driver_ranking version 1 has no baseline in the local registry" in line
+    assert out == ""
+
+
+def test_nothing_deployed_is_failed_and_says_why(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = make_project(project_dir / "nothing", baseline=False, model=False)
+    for name, value in empty.env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = _cli(capsys, "monitor", "run", "dev", *WINDOW, "--format", "json")
+    assert code == 0
+    (result,) = _json(out)["results"]
+    assert result["status"] == "Failed"
+    assert result["version"] is None
+    assert "model: null" in result["failure_reason"]
+    assert "nothing is deployed" in err
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+
+def _gt_files(project: Project) -> list[Path]:
+    return sorted((project.ground_truth / "dev-driver_ranking").rglob("*.jsonl"))
+
+
+def test_labels_are_ingested_once_in_the_ground_truth_layout(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "labels.jsonl"
+    source.write_text(
+        '{"groundTruthData": {"data": "1", "encoding": "CSV"}, '
+        '"eventMetadata": {"eventId": "once-a"}, "eventVersion": "0"}\n'
+        '{"inference_id": "once-b", "label": 0}\n'
+    )
+    args = ["monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(source)]
+    code, out, _ = _cli(capsys, *args, "--format", "json")
+    assert code == 0
+    first = _json(out)
+    assert (first["records"], first["written"], first["duplicates"]) == (2, 2, 0)
+    written = Path(first["path"])
+    assert written.relative_to(project.ground_truth / "dev-driver_ranking").parts[0].isdigit()
+    assert len(written.relative_to(project.ground_truth).parts) == 6  # endpoint/yyyy/mm/dd/hh/f
+    records = [json.loads(line) for line in written.read_text().splitlines()]
+    assert records[1] == {
+        "groundTruthData": {"data": "0", "encoding": "CSV"},
+        "eventMetadata": {"eventId": "once-b"},
+        "eventVersion": "0",
+    }
+    before = _gt_files(project)
+    code, out, _ = _cli(capsys, *args, "--format", "json")
+    again = _json(out)
+    assert code == 0
+    assert (again["written"], again["duplicates"], again["path"]) == (0, 2, None)
+    assert _gt_files(project) == before
+
+
+def test_csv_labels_and_a_conflicting_label(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "labels.csv"
+    source.write_text("inference_id,label\ncsv-1,1\ncsv-2,0\n")
+    args = ["monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(source)]
+    assert _cli(capsys, *args)[0] == 0
+    source.write_text("inference_id,label\ncsv-1,0\ncsv-3,1\n")
+    code, out, _ = _cli(capsys, *args, "--format", "json")
+    doc = _json(out)
+    assert code == 0
+    assert (doc["written"], doc["conflicts"]) == (1, 1)
+    assert "kept the first" in doc["warnings"][0]
+
+
+def test_malformed_label_lines_are_named_and_nothing_is_written(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"id": "ok-1", "label": 1}\nnot json\n\n{"label": 1}\n{"id": "x"}\n')
+    before = _gt_files(project)
+    code, _, err = _cli(
+        capsys, "monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(source)
+    )
+    assert code == 1
+    (line,) = _lines(err)
+    assert "3 malformed line(s), nothing ingested" in line
+    assert "line 2: not JSON" in line
+    assert "line 4: no id" in line
+    assert "line 5: no label" in line
+    assert _gt_files(project) == before
+
+
+def test_labels_with_unknown_ids_are_a_warning_of_the_run(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    router_lines(project.router_file, rows=40, seed=4, start=START)
+    source = tmp_path / "unknown.jsonl"
+    source.write_text('{"id": "nobody-1", "label": 1}\n{"id": "nobody-2", "label": 0}\n')
+    labels = ["monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(source)]
+    assert _cli(capsys, *labels)[0] == 0
+    args = ["monitor", "run", "dev", "--model", "driver_ranking", "--out", str(tmp_path / "o")]
+    code, out, err = _cli(capsys, *args, "--since", "2026-11-30T08:00:00Z", "--format", "json")
+    assert code in (0, 1), err
+    doc = _json(out)
+    assert any("ground-truth records match no captured request" in w for w in doc["warnings"])
+    assert doc["model_quality"]["labelled_rows"] == 0
+
+
+# -- the JSON contract --------------------------------------------------------------------------
+
+
+def test_json_of_a_run_is_what_ci_retrain_reads(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    router_lines(project.router_file, rows=50, seed=6, start=START + timedelta(minutes=5))
+    args = ["monitor", "run", "dev", *WINDOW, "--out", str(tmp_path), "--format", "json"]
+    code, out, err = _cli(capsys, *args)
+    assert code in (0, 1), err
+    doc = _json(out)
+    (only,) = doc["results"]
+    assert only["report"] == str(tmp_path / "dev" / "driver_ranking" / "report.html")
+    findings = findings_of(doc, env="dev", model="driver_ranking")
+    assert findings.version == "driver_ranking:1"
+    assert findings.requests == 50
+    assert findings.report == only["report"]
+    assert findings.violated == (code == 1)
+    summary = json.loads((tmp_path / "dev" / "driver_ranking" / "summary.json").read_text())
+    assert summary["deployment"] == "dev/driver_ranking"
+    assert findings_of(summary, env="dev", model="driver_ranking").requests == 50
+
+
+def test_text_output_is_one_screen_with_verdict_and_report(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    router_lines(project.router_file, rows=50, seed=7, start=START)
+    code, out, _ = _cli(
+        capsys, "monitor", "run", "dev", "--model", "driver_ranking", *WINDOW,
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code in (0, 1)
+    assert "dev/driver_ranking" in out
+    assert "driver_ranking:1" in out
+    assert "verdict: " in out
+    assert f"report: {tmp_path / 'report.html'}" in out.replace("\n", "")
+    assert len(out.splitlines()) <= 40
