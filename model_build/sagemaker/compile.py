@@ -12,6 +12,11 @@ Slipway image. S3 layout::
     <prefix>/code/{prepare,train,evaluate}.py, model.yaml     uploaded by upload_code
     <prefix>/feature_repo/...                                  uploaded by upload_feature_repo
     <prefix>/runs/<execution id>/{training_set,model,evaluation}/   written by the jobs
+    <prefix>/runs/<execution id>/evaluation/baseline/          the monitoring baseline
+
+RegisterModel records the baseline's ``statistics.json`` and ``constraints.json`` as the
+package's ``DriftCheckBaselines.ModelDataQuality`` (what the SageMaker registry's
+``fetch_baseline`` reads).
 
 Rendering needs no credentials and no network: role validation is off
 (``SAGEMAKER_VALIDATE_ROLE=false``), telemetry is opted out, and the session's
@@ -119,6 +124,7 @@ def _compile(
     *, model: ModelDefinition, bucket: str, role_arn: str, image_uri: str, region: str
 ) -> dict[str, Any]:
     import boto3
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.shapes import (
@@ -293,6 +299,16 @@ def _compile(
                     content_type="application/json",
                     s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]),
                 )
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=MetricsSource(
+                    content_type="application/json",
+                    s3_uri=Join(on="/", values=[evaluation_uri, "baseline", "statistics.json"]),
+                ),
+                model_data_constraints=MetricsSource(
+                    content_type="application/json",
+                    s3_uri=Join(on="/", values=[evaluation_uri, "baseline", "constraints.json"]),
+                ),
             ),
             customer_metadata_properties=metadata,
         ),

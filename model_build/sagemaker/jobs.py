@@ -11,8 +11,9 @@ takes its folders as arguments, so tests run the three jobs back to back on temp
 * ``evaluate`` (ProcessingStep): unpack the bundle, evaluate on the holdout, run the gate
   against the serving metrics passed as a pipeline parameter (``{}``: no serving version,
   absolute checks only), write ``evaluation.json`` (read
-  by the ConditionStep through a PropertyFile), plots and ``lineage.json`` (the lineage of the
-  version the RegisterModel step creates, in the SageMaker registry's lineage format).
+  by the ConditionStep through a PropertyFile), plots, ``lineage.json`` (the lineage of the
+  version the RegisterModel step creates, in the SageMaker registry's lineage format) and the
+  monitoring baseline in ``baseline/`` (the package's ``DriftCheckBaselines``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from foundation.files import write_json_atomic
 from model_build.definition.loader import load_definition
 from model_build.errors import PipelineError
 from model_build.pipeline.plots import write_plots
+from model_build.pipeline.steps.baseline import BASELINE_DIR, build_monitoring_baseline
 from model_build.pipeline.steps.evaluate import evaluate_model, write_evaluation
 from model_build.pipeline.steps.gate import check_gate
 from model_build.pipeline.steps.labels import LabelInfo, check_label
@@ -116,13 +118,16 @@ def evaluate_job(
     """Evaluate the trained bundle, run the gate, write the reports; return ``evaluation.json``.
 
     ``model_path`` is a bundle folder, a folder holding ``model.tar.gz``, or the archive;
-    ``out_dir`` receives ``evaluation.json``, ``lineage.json`` and ``plots/``. ``serving`` is
+    ``out_dir`` receives ``evaluation.json``, ``lineage.json``, ``plots/`` and the monitoring
+    baseline ``baseline/`` (the training set scored by the bundle). ``serving`` is
     the ``ServingMetrics`` parameter (:func:`model_build.sagemaker.launch.serving_parameter`),
     ``{}`` for none; ``run_id`` (the pipeline execution id) and ``git_commit`` are recorded in
     the lineage.
 
     Raises:
         PipelineError: The model or the serving JSON is unusable.
+        BaselineError: The training set cannot be baselined (the package would name a
+            baseline it does not have).
     """
     definition = _definition(definition_path)
     training_set = load_training_set(directory=training_set_dir)
@@ -172,6 +177,12 @@ def evaluate_job(
     )
     write_json_atomic(out_dir / NEW_VERSION_FILE, {"format": 1, **version_fields(record)})
     write_plots(evaluation, out_dir=out_dir / "plots")
+    build_monitoring_baseline(
+        bundle=bundle,
+        training_set=training_set,
+        directory=out_dir / BASELINE_DIR,
+        seed=definition.train.seed,
+    )
     document: dict[str, Any] = json.loads(path.read_text())
     return document
 

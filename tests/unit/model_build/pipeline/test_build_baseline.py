@@ -141,3 +141,19 @@ def test_a_frame_that_cannot_be_baselined_registers_without_one(tmp_path: Path) 
     assert "prediction" in warning
     got = registry.fetch_baseline(model_name="toy_binary", version=1, directory=tmp_path / "x")
     assert got is None
+
+
+def test_the_sagemaker_evaluate_job_writes_the_same_baseline(tmp_path: Path) -> None:
+    """The pipeline's Evaluate job baselines what the local build baselines, byte for byte."""
+    from model_build.pipeline.steps.training_set import save_training_set
+    from model_build.sagemaker.jobs import evaluate_job
+
+    result = _build(tmp_path, "regression", InMemoryRegistry())
+    saved = save_training_set(training_set("regression", rows=600), directory=tmp_path / "ts")
+    evaluate_job(
+        model_path=result.run_dir / "bundle",
+        training_set_dir=saved,
+        definition_path=tmp_path / "models" / "toy_regression" / "model.yaml",
+        out_dir=tmp_path / "evaluation",
+    )
+    assert _files(tmp_path / "evaluation" / "baseline") == _files(result.run_dir / "baseline")
