@@ -202,3 +202,32 @@ def test_list_models_ignores_stray_folders(
     (tmp_path / "empty_model").mkdir()
     (tmp_path / ".hidden").mkdir()
     assert registry.list_models() == ["a-model", "b_model"]
+
+
+def _baseline_folder(tmp_path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    from model_monitor.baseline import build_baseline
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"conv_rate": rng.uniform(size=50), "segment": rng.choice(["a", "b"], 50)})
+    built = build_baseline(features=frame, prediction=rng.normal(size=50), task="regression")
+    built.write(directory=tmp_path / "baseline-src")
+    return tmp_path / "baseline-src"
+
+
+def test_the_baseline_sits_beside_the_bundle_and_a_damaged_one_is_an_error(
+    tmp_path: Path, bundle: tuple[Path, str], new_version: NewVersionFactory
+) -> None:
+    registry = LocalRegistry(tmp_path / "registry")
+    source = _baseline_folder(tmp_path)
+    registry.register(new=new_version(), bundle_dir=bundle[0], baseline_dir=source)
+    folder = tmp_path / "registry" / "driver_ranking" / "1"
+    assert sorted(p.name for p in folder.iterdir()) == ["baseline", "bundle", VERSION_FILE]
+    assert sorted(p.name for p in (folder / "baseline").iterdir()) == sorted(
+        p.name for p in source.iterdir()
+    )
+    (folder / "baseline" / "constraints.json").unlink()
+    with pytest.raises(RegistryError, match=r"driver_ranking:1: .* \(missing constraints.json\)"):
+        registry.fetch_baseline(model_name="driver_ranking", version=1, directory=tmp_path / "x")
