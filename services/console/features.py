@@ -201,8 +201,8 @@ class FeatureReader:
                     if table not in tables:
                         continue
                     row = db.execute(f'SELECT MAX(event_ts) FROM "{table}"').fetchone()  # noqa: S608
-                    if row and row[0]:
-                        found[name] = _utc(datetime.fromisoformat(str(row[0])))
+                    if row and row[0] is not None:
+                        found[name] = _moment(row[0])
         except (sqlite3.Error, ValueError) as exc:
             raise FeatureStoreError(f"cannot read the online store {path.name}: {exc}") from exc
         return found
@@ -229,6 +229,13 @@ class FeatureReader:
                 )
             )
         return found
+
+
+def _moment(value: object) -> datetime:
+    """An ``event_ts`` cell: epoch seconds (Feast's SQLite store) or an ISO text."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    return _utc(datetime.fromisoformat(str(value)))
 
 
 def _utc(moment: datetime) -> datetime:

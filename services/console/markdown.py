@@ -2,8 +2,10 @@
 
 Raw HTML in the markdown is never passed through: markdown-it escapes it. The few HTML forms
 the plan comment uses on purpose are mapped first: hidden markers (``<!-- slipway:... -->``)
-are dropped, ``<details>`` lines are dropped and a ``<summary>`` line becomes a bold line (its
-text still escaped). Links keep only ``http(s)``, relative and fragment targets.
+are dropped, ``<details>`` lines are dropped, a ``<summary>`` line becomes a bold line (its
+text still escaped) and a bare ``<sub>``/``</sub>`` (no attributes) is kept. Links keep only
+``http(s)``, relative and fragment targets. Column alignment becomes a class
+(``align-right``): the console's CSP allows no inline style.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _DETAILS = re.compile(r"^\s*</?details(\s+open)?\s*>\s*$", re.IGNORECASE)
 _SUMMARY = re.compile(r"^\s*(<details(\s+open)?>)?\s*<summary>(?P<text>.*?)</summary>\s*$", re.I)
 _SAFE_LINK = re.compile(r"^(https?://|/|#|\.)", re.IGNORECASE)
+#: Table alignment as markdown-it writes it (inline styles, which the page's CSP refuses).
+_ALIGN = re.compile(r' style="text-align:(left|right|center)"')
 
 
 @lru_cache(maxsize=1)
@@ -40,4 +44,6 @@ def plan_html(markdown: str) -> str:
             lines += [f"**{summary.group('text').strip()}**", ""]
         elif not _DETAILS.match(line):
             lines.append(line)
-    return str(_parser().render("\n".join(lines)))
+    html = str(_parser().render("\n".join(lines)))
+    html = html.replace("&lt;sub&gt;", "<sub>").replace("&lt;/sub&gt;", "</sub>")
+    return _ALIGN.sub(r' class="align-\1"', html)

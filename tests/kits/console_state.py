@@ -305,12 +305,13 @@ def wanted_versions(envs: list[str] = SMALL_ENVS) -> dict[str, int]:
     return {f"{env}/{model}": 3 - i for i, env in enumerate(envs) for model in SMALL_MODELS}
 
 
-def open_promotion(state: ConsoleState, *, key: str, version: int, plan: str) -> int:
+def open_promotion(state: ConsoleState, *, key: str, version: int, plan: str | None) -> int:
     """Open a promotion pull request of ``key`` to ``version`` on the local forge, with ``plan``.
 
     The branch changes the manifest's version; the plan is posted as the deployment's sticky
-    comment (``<!-- slipway:plan:<key> -->`` first); ``slipway/plan`` is set on the head.
-    Returns the pull request's number.
+    comment (``<!-- slipway:plan:<key> -->`` first) and ``slipway/plan`` and
+    ``slipway/policy`` are set on the head; ``plan=None`` leaves both to
+    ``slipway ci comment-plan``. Returns the pull request's number.
     """
     from ci.forge.local import LocalForge
     from ci.forge.records import CommitStatus
@@ -333,6 +334,8 @@ def open_promotion(state: ConsoleState, *, key: str, version: int, plan: str) ->
         body="promotion",
         labels=(),
     )
+    if plan is None:
+        return pr.number
     forge.create_comment(number=pr.number, body=f"<!-- slipway:plan:{key} -->\n{plan}")
     for context in ("slipway/plan", "slipway/policy"):
         forge.set_status(
