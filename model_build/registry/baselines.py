@@ -67,12 +67,17 @@ def copy_baseline(*, src: Path, dst: Path) -> Path:
     return dst
 
 
-def upload_baseline(aws: AwsCalls, *, directory: Path, bucket: str, prefix: str) -> dict[str, Any]:
-    """Upload the baseline files under ``s3://bucket/prefix/baseline/``.
+def upload_baseline(
+    aws: AwsCalls, *, directory: Path | None, bucket: str, prefix: str
+) -> dict[str, Any]:
+    """Upload the baseline files in ``directory`` under ``s3://bucket/prefix/baseline/``.
 
     Returns:
-        The ``DriftCheckBaselines`` argument of ``create_model_package``.
+        ``{"DriftCheckBaselines": ...}``, the keyword of ``create_model_package`` that records
+        them (empty when ``directory`` is None: no baseline).
     """
+    if directory is None:
+        return {}
     uris: dict[str, str] = {}
     for name in BASELINE_FILES:
         key = f"{prefix}/{BASELINE_DIR}/{name}"
@@ -85,12 +90,11 @@ def upload_baseline(aws: AwsCalls, *, directory: Path, bucket: str, prefix: str)
             ContentType=_CONTENT_TYPES[name],
         )
         uris[name] = f"s3://{bucket}/{key}"
-    return {
-        "ModelDataQuality": {
-            "Statistics": {"ContentType": "application/json", "S3Uri": uris[STATISTICS_FILE]},
-            "Constraints": {"ContentType": "application/json", "S3Uri": uris[CONSTRAINTS_FILE]},
-        }
+    quality = {
+        "Statistics": {"ContentType": "application/json", "S3Uri": uris[STATISTICS_FILE]},
+        "Constraints": {"ContentType": "application/json", "S3Uri": uris[CONSTRAINTS_FILE]},
     }
+    return {"DriftCheckBaselines": {"ModelDataQuality": quality}}
 
 
 def baseline_uris(description: dict[str, Any]) -> tuple[str, str] | None:
@@ -103,15 +107,22 @@ def baseline_uris(description: dict[str, Any]) -> tuple[str, str] | None:
     return str(statistics), str(constraints)
 
 
-def download_baseline(aws: AwsCalls, *, uris: tuple[str, str], directory: Path, ref: str) -> Path:
-    """Download a version's baseline files into ``directory`` (created) and return it.
+def download_baseline(
+    aws: AwsCalls, *, description: dict[str, Any], directory: Path, ref: str
+) -> Path | None:
+    """Download a package's baseline files into ``directory`` (created) and return it.
 
-    ``uris`` are the statistics and constraints URIs; the manifest and the reference sample
-    are read from the statistics file's folder.
+    ``description`` is the package's ``describe_model_package`` answer; its
+    ``DriftCheckBaselines`` name the statistics and constraints files, and the manifest and
+    the reference sample are read from the statistics file's folder. None when the package
+    records no data quality baseline.
 
     Raises:
         RegistryError: A file is missing or cannot be written.
     """
+    uris = baseline_uris(description)
+    if uris is None:
+        return None
     statistics, constraints = uris
     folder = statistics.rsplit("/", 1)[0]
     sources = {name: f"{folder}/{name}" for name in BASELINE_FILES}

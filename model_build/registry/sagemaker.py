@@ -27,12 +27,7 @@ from typing import Any
 from foundation.aws import AwsCalls, ClientFactory, boto3_clients
 from model_build.errors import RegistryError, VersionNotFoundError
 from model_build.registry import sagemaker_metadata as meta
-from model_build.registry.baselines import (
-    baseline_uris,
-    check_baseline_dir,
-    download_baseline,
-    upload_baseline,
-)
+from model_build.registry.baselines import check_baseline_dir, download_baseline, upload_baseline
 from model_build.registry.groups import ensure_group, find_group
 from model_build.registry.protocol import ApprovalStatus, ModelVersion, NewVersion
 from model_build.registry.rules import check_transition, validate_new_version, verify_bundle
@@ -146,11 +141,9 @@ class SageMakerRegistry:
             metrics_doc, bucket=self.s3_bucket, key=f"{base}/metrics.json"
         )
         props = self._properties(new, lineage_key=f"{base}/lineage.json")
-        drift: dict[str, Any] = {}
-        if baseline_dir is not None:
-            drift["DriftCheckBaselines"] = upload_baseline(
-                self._aws, directory=baseline_dir, bucket=self.s3_bucket, prefix=base
-            )
+        drift = upload_baseline(
+            self._aws, directory=baseline_dir, bucket=self.s3_bucket, prefix=base
+        )
         created = self._aws.call(
             "sagemaker",
             "create_model_package",
@@ -296,11 +289,8 @@ class SageMakerRegistry:
             RegistryError: A baseline file is missing, or an AWS error.
         """
         desc = self._describe_raw(model_name, version)
-        uris = baseline_uris(desc)
-        if uris is None:
-            return None
         return download_baseline(
-            self._aws, uris=uris, directory=directory, ref=f"{model_name}:{version}"
+            self._aws, description=desc, directory=directory, ref=f"{model_name}:{version}"
         )
 
     # -- internals -----------------------------------------------------------------------------

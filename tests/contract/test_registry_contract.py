@@ -378,7 +378,7 @@ def test_an_incomplete_baseline_folder_is_refused(
 
 @pytest.mark.integration
 def test_sagemaker_records_the_baseline_as_drift_check_baselines(
-    aws: str, bundle: tuple[Path, str], baseline_dir: Path
+    aws: str, bundle: tuple[Path, str], baseline_dir: Path, tmp_path: Path
 ) -> None:
     registry = _sagemaker(aws)
     version = registry.register(
@@ -398,3 +398,7 @@ def test_sagemaker_records_the_baseline_as_drift_check_baselines(
     assert "DriftCheckBaselines" not in _client("sagemaker", aws).describe_model_package(
         ModelPackageName=plain.arn
     )
+    reference = quality["Statistics"]["S3Uri"].rsplit("/", 1)[0] + "/reference.parquet"
+    _client("s3", aws).delete_object(Bucket=BUCKET, Key=reference.removeprefix(f"s3://{BUCKET}/"))
+    with pytest.raises(RegistryError, match=r"driver_ranking:1 baseline: .*reference.parquet"):
+        registry.fetch_baseline(model_name="driver_ranking", version=1, directory=tmp_path / "x")
