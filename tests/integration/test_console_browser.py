@@ -323,7 +323,8 @@ def test_slipway_console_serves_the_state(world: dict[str, Any], tmp_path: Path)
     env = {**os.environ, **world["env"], "SLIPWAY_CONSOLE_STATUS_TTL": "0"}
     log = (tmp_path / "console.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "slipway", "console", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "slipway", "console", "--host", "127.0.0.1", "--port", str(port),
+         "--format", "json"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -335,6 +336,9 @@ def test_slipway_console_serves_the_state(world: dict[str, Any], tmp_path: Path)
         assert page.count("badge-drifted") >= 6
         plan = httpx.get(f"http://127.0.0.1:{port}/promotions/2", timeout=30).text
         assert "Deploy plan" in plan
+        printed = (tmp_path / "console.log").read_text()
+        assert f'"url": "http://127.0.0.1:{port}"' in printed
+        assert '"token_required": false' in printed
     finally:
         process.terminate()
         try:
