@@ -10,6 +10,7 @@ most and never reads the same pull request, history or version twice.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,8 +58,23 @@ class ConsoleContext:
     _features: FeatureReader | None = field(default=None, init=False, repr=False)
     statuses: StatusCache = field(init=False, repr=False)
 
+    _models: tuple[float, list[str]] | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.statuses = StatusCache(ttl=self.console.status_ttl)
+
+    def registry_models(self, registry: ModelRegistry) -> list[str]:
+        """The registry's model names, re-listed when older than the status TTL.
+
+        Listing walks every version folder of a local registry (thousands of ``stat`` calls
+        at 20 models x 200 versions), and the set of models changes rarely.
+        """
+        now = time.monotonic()
+        if self._models is not None and now - self._models[0] < self.console.status_ttl:
+            return self._models[1]
+        names = registry.list_models()
+        self._models = (now, names)
+        return names
 
     def features(self) -> FeatureReader:
         """The feature registry reader (one per app, so its cache lasts between requests)."""

@@ -83,7 +83,7 @@ def models_page(request: Request) -> HTMLResponse:
     for key in readers.deployments:
         env, _, model = key.partition("/")
         named.setdefault(model, {})[env] = readers.desired_version(key)
-    models = sorted(set(readers.registry.list_models()) | set(named))
+    models = sorted(set(readers.context.registry_models(readers.registry)) | set(named))
     rows = [{"model": m, "deployed": named.get(m, {})} for m in models]
     return render(
         request, "models.html", page="models", rows=rows, environments=readers.environments
