@@ -87,26 +87,21 @@ def state_of(status: EnvStatus) -> State:
 def last_promotions(readers: Readers) -> dict[str, Promotion]:
     """The newest commit of the base branch that changed each deployment (merges preferred)."""
     found: dict[str, Promotion] = {}
-    prs = None
     for commit in readers.log:
         for key in commit.deployments:
-            if key in found:
-                continue
-            if prs is None and commit.pr_number is not None:
-                prs = readers.pull_requests
-            found[key] = _promotion(commit, prs or {})
+            if key not in found:
+                found[key] = _promotion(commit, readers)
     return found
 
 
-def _promotion(commit: ManifestCommit, prs: dict[int, Any]) -> Promotion:
-    pr = prs.get(commit.pr_number) if commit.pr_number is not None else None
-    url = pr.url if pr is not None and str(pr.url).startswith(("http://", "https://")) else None
+def _promotion(commit: ManifestCommit, readers: Readers) -> Promotion:
+    number = commit.pr_number
     return Promotion(
         sha=commit.sha,
         author=commit.author,
         at=commit.at,
-        pr_number=commit.pr_number,
-        pr_url=url,
+        pr_number=number,
+        pr_url=readers.pr_web_url(number) if number is not None else None,
         kind=commit.kind,
     )
 

@@ -125,14 +125,11 @@ def env_history(readers: Readers, env: str, *, limit: int = 200) -> EnvHistory:
     keys = [k for k in readers.deployments if k.partition("/")[0] == env]
     entries: list[HistoryEntry] = []
     warnings: list[str] = []
-    prs = None
     for commit in readers.log:
         for key in commit.deployments:
             if key not in keys:
                 continue
-            if commit.pr_number is not None and prs is None:
-                prs = readers.pull_requests
-            pr = (prs or {}).get(commit.pr_number) if commit.pr_number is not None else None
+            number = commit.pr_number
             entries.append(
                 HistoryEntry(
                     at=commit.at,
@@ -142,7 +139,7 @@ def env_history(readers: Readers, env: str, *, limit: int = 200) -> EnvHistory:
                     who=commit.author,
                     sha=commit.sha,
                     pr_number=commit.pr_number,
-                    pr_url=_web(pr.url) if pr is not None else None,
+                    pr_url=readers.pr_web_url(number) if number is not None else None,
                 )
             )
     for key in keys:

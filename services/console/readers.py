@@ -165,16 +165,23 @@ class Readers:
         )
 
     @cached_property
-    def pull_requests(self) -> dict[int, PullRequest]:
-        """Every pull request by number."""
-        return {pr.number: pr for pr in self.forge.list_prs(state=None)}
-
-    @cached_property
     def open_prs(self) -> list[PullRequest]:
-        """The open pull requests (from the full list when it was read already)."""
-        if "pull_requests" in self.__dict__:
-            return [pr for pr in self.pull_requests.values() if pr.state == "open"]
+        """The open pull requests."""
         return self.forge.list_prs(state="open")
+
+    def pr_web_url(self, number: int) -> str | None:
+        """The web address of pull request ``number`` (GitHub), None on the local forge.
+
+        Built from the settings, so a history of hundreds of merges lists no closed pull
+        request (on GitHub that would page through all of them).
+        """
+        ci = self.context.ci
+        if ci.forge != "github" or not ci.github_repository:
+            return None
+        api = ci.github_api_url.rstrip("/")
+        web = "https://github.com" if api == "https://api.github.com" else api
+        web = web.removesuffix("/api/v3")
+        return f"{web}/{ci.github_repository}/pull/{number}"
 
     def desired_version(self, key: str) -> int | None:
         """The version ``key``'s manifest names (None for ``model: null`` or an invalid one)."""
