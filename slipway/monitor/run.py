@@ -20,11 +20,10 @@ An empty window is ``Failed`` (nothing analysed), not a violation.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -271,45 +270,28 @@ def _baseline(
     return load_baseline(directory=folder)
 
 
-def _monitoring_module() -> Any | None:
-    """``model_deploy.manifest.monitoring`` when it exists (the manifest's ``monitoring:``)."""
-    try:
-        return importlib.import_module("model_deploy.manifest.monitoring")
-    except ModuleNotFoundError:
-        return None
-
-
 def _config(deployment: MonitoredDeployment) -> tuple[MonitorConfig, int | None]:
-    """The run's settings and reference size from the manifest (library defaults without)."""
-    from model_monitor.report import MonitorConfig
+    """The run's settings and reference size from the manifest's ``monitoring:`` block."""
+    from model_deploy.manifest.monitoring import monitor_config, reference_rows
 
-    module = _monitoring_module()
-    if module is None or getattr(deployment.manifest, "monitoring", None) is None:
-        return MonitorConfig(), None
-    config: MonitorConfig = module.monitor_config(deployment.manifest)
-    rows: int | None = module.reference_rows(deployment.manifest)
-    return config, rows
+    return monitor_config(deployment.manifest), reference_rows(deployment.manifest)
 
 
 def _limit(baseline: Baseline, rows: int) -> Baseline:
-    module = _monitoring_module()
-    if module is None:
-        return baseline
-    limited: Baseline = module.limit_reference(baseline, rows=rows)
-    return limited
+    from model_deploy.manifest.monitoring import limit_reference
+
+    return limit_reference(baseline, rows=rows)
 
 
-def default_window(deployment: MonitoredDeployment) -> Any | None:
-    """The manifest's ``monitoring.window`` (a timedelta), or None without one."""
-    module = _monitoring_module()
-    if module is None or getattr(deployment.manifest, "monitoring", None) is None:
-        return None
-    return module.monitoring_window(deployment.manifest)
+def default_window(deployment: MonitoredDeployment) -> timedelta:
+    """The manifest's ``monitoring.window`` (24 h unless it says otherwise)."""
+    from model_deploy.manifest.monitoring import monitoring_window
+
+    return monitoring_window(deployment.manifest)
 
 
 def _stale_is_violation(deployment: MonitoredDeployment) -> bool:
-    monitoring = getattr(deployment.manifest, "monitoring", None)
-    return getattr(monitoring, "stale_features", "warn") == "violation"
+    return deployment.manifest.monitoring.stale_features == "violation"
 
 
 def _empty() -> dict[str, Any]:

@@ -16,7 +16,7 @@ Each holds ``run_monitor``'s files; its ``summary.json`` is the deployment's who
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +30,6 @@ from slipway.monitor.settings import MonitorSettings
 if TYPE_CHECKING:
     from feature_store.freshness import FreshnessReport
     from model_deploy.service import Deployer
-
-DEFAULT_WINDOW = timedelta(hours=24)
 
 
 def window_of(
@@ -48,7 +46,7 @@ def window_of(
 
     end = until or now
     if since is None:
-        start = end - (default_window(deployment) or DEFAULT_WINDOW)
+        start = end - default_window(deployment)
     else:
         try:
             start = end - parse_duration(since, option="--since")

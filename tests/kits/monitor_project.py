@@ -52,7 +52,7 @@ class Project:
         return self.root / "monitor" / "ground-truth"
 
 
-def _manifest(target: str, *, model: bool) -> str:
+def _manifest(target: str, *, model: bool, monitoring: str) -> str:
     model_block = (
         "model:\n  registry: local\n  name: driver_ranking\n  version: 1\n"
         "  feature_service: driver_ranking_v1\n"
@@ -70,7 +70,7 @@ def _manifest(target: str, *, model: bool) -> str:
         target_block = (
             "target:\n  kind: local\n  port: 18601\ndata_capture:\n  sampling_percentage: 100\n"
         )
-    return f"description: test\n{model_block}{target_block}"
+    return f"description: test\n{model_block}{target_block}{monitoring}"
 
 
 def make_project(
@@ -80,14 +80,20 @@ def make_project(
     baseline: bool = True,
     model: bool = True,
     metrics: Mapping[str, float] | None = None,
+    monitoring: str = "",
 ) -> Project:
-    """Write the project under ``root`` (see the module's docstring)."""
+    """Write the project under ``root`` (see the module's docstring).
+
+    ``monitoring`` is the manifest's ``monitoring:`` block as YAML text (none by default).
+    """
     manifests = root / "deploy" / "environments"
     (manifests / "dev").mkdir(parents=True)
     (root / "deploy" / "environments.yaml").write_text(
         (ROOT / "model_deploy" / "environments.yaml").read_text()
     )
-    (manifests / "dev" / "driver_ranking.yaml").write_text(_manifest(target, model=model))
+    (manifests / "dev" / "driver_ranking.yaml").write_text(
+        _manifest(target, model=model, monitoring=monitoring)
+    )
     registry = LocalRegistry(root / "registry")
     with tempfile.TemporaryDirectory(prefix="slipway-monitor-kit-") as tmp:
         from sklearn.dummy import DummyClassifier

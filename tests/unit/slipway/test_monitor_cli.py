@@ -27,9 +27,12 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("monitor")
 
 
+FAST = "monitoring:\n  evidently_html: false\n"  # no drift.html: a few seconds less per run
+
+
 @pytest.fixture(scope="module")
 def shared(project_dir: Path) -> Project:
-    return make_project(project_dir / "shared")
+    return make_project(project_dir / "shared", monitoring=FAST)
 
 
 @pytest.fixture
@@ -281,3 +284,63 @@ def test_text_output_is_one_screen_with_verdict_and_report(
     assert "verdict: " in out
     assert f"report: {tmp_path / 'report.html'}" in out.replace("\n", "")
     assert len(out.splitlines()) <= 40
+
+
+# -- the manifest's monitoring block ------------------------------------------------------------
+
+
+def test_the_manifest_window_is_the_default(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_hours = make_project(
+        project_dir / "window", monitoring="monitoring:\n  window: 2h\n  evidently_html: false\n"
+    )
+    for name, value in two_hours.env.items():
+        monkeypatch.setenv(name, value)
+    router_lines(two_hours.router_file, rows=40, seed=8, start=START - timedelta(minutes=50))
+    args = ["monitor", "run", "dev/driver_ranking", "--until", "2026-11-30T09:00:00Z"]
+    code, out, err = _cli(capsys, *args, "--format", "json")
+    assert code in (0, 1), err
+    doc = _json(out)
+    assert doc["window_requested"] == {
+        "since": "2026-11-30T07:00:00+00:00",
+        "until": "2026-11-30T09:00:00+00:00",
+    }
+    assert doc["window"]["requests"] == 40
+    assert "drift_html" not in doc["files"]
+
+
+def _stale_result(violation: bool) -> Any:
+    from feature_store.freshness import ViewInfo, freshness_of
+    from model_deploy.service import Deployer
+    from slipway.monitor.deployments import select_deployments
+    from slipway.monitor.run import DeploymentResult
+
+    (deployment,) = select_deployments(Deployer(), "dev", model="driver_ranking")
+    report = freshness_of(
+        [ViewInfo("driver_hourly_stats", 3600), ViewInfo("customer_profile", 7200)],
+        newest={"driver_hourly_stats": START - timedelta(hours=2), "customer_profile": START},
+        now=START,
+    )
+    return DeploymentResult(
+        deployment, START, START, None, report, stale_violations=violation,
+        failure_reason="test",
+    )  # fmt: skip
+
+
+def test_stale_views_are_warnings_by_default(project: Project) -> None:
+    doc = _stale_result(violation=False).to_json()
+    assert doc["freshness"]["stale"] == ["driver_hourly_stats"]
+    assert "feature view driver_hourly_stats is stale (older than its TTL)" in doc["warnings"]
+    assert doc["violations"] == []
+
+
+def test_stale_views_are_violations_when_the_manifest_says_so(project: Project) -> None:
+    result = _stale_result(violation=True)
+    doc = result.to_json()
+    (violation,) = doc["violations"]
+    assert violation["feature_name"] == "driver_hourly_stats"
+    assert violation["constraint_check_type"] == "feature_freshness_check"
+    assert "7200 s old, above its TTL of 3600 s" in violation["description"]
+    findings = findings_of(doc, env="dev", model="driver_ranking")
+    assert findings.keys == ("feature_freshness_check: driver_hourly_stats",)
