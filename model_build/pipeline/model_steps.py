@@ -226,6 +226,7 @@ def model_steps(
         tracking=link,
         explanations=explanations,
         bias=bias,
+        monitoring_baseline=monitoring,
     )
 
 

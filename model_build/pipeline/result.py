@@ -36,6 +36,8 @@ class BuildResult:
         tracking: The MLflow run and logged model, when the build was tracked.
         explanations: The SHAP report (``explanations/`` of the run folder), when computed.
         bias: The bias metrics, when the model declares a sensitive attribute.
+        monitoring_baseline: The run folder's monitoring baseline (``baseline/``: registered
+            with the version), or None when the training frame could not be baselined.
     """
 
     model_name: str
@@ -54,6 +56,7 @@ class BuildResult:
     tracking: TrackingLink | None = None
     explanations: ExplanationReport | None = None
     bias: BiasReport | None = None
+    monitoring_baseline: Path | None = None
 
     @property
     def shap_plot(self) -> Path | None:

@@ -54,6 +54,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_a_build_writes_a_loadable_baseline_of_every_task(tmp_path: Path, task: str) -> None:
     result = _build(tmp_path, task, InMemoryRegistry())
     folder = result.run_dir / "baseline"
+    assert result.monitoring_baseline == folder
     baseline = load_baseline(directory=folder)
     inputs = INFO.inputs
     classifier = task != "regression"
@@ -136,6 +137,7 @@ def test_a_frame_that_cannot_be_baselined_registers_without_one(tmp_path: Path) 
     assert result.status == "registered"
     assert result.version is not None
     assert not (result.run_dir / "baseline").exists()
+    assert result.monitoring_baseline is None
     (warning,) = [w for w in result.warnings if "baseline" in w]
     assert "no monitoring baseline" in warning
     assert "prediction" in warning
