@@ -50,6 +50,11 @@ class LoopPaths:
         """Local deploy target state (pids, ports, history)."""
         return self.root / "deploy"
 
+    @property
+    def monitor(self) -> Path:
+        """Monitoring runs' files and ground truth (``SLIPWAY_MONITOR_DIR``)."""
+        return self.root / "monitor"
+
     def env(self) -> dict[str, str]:
         """Environment for every ``slipway`` subprocess of the loop."""
         return {
@@ -64,6 +69,7 @@ class LoopPaths:
             "SLIPWAY_BASE_BRANCH": "main",
             "SLIPWAY_DEPLOY_MANIFESTS_DIR": str(self.git_repo / MANIFESTS),
             "SLIPWAY_DEPLOY_STATE_DIR": str(self.deploy_state),
+            "SLIPWAY_MONITOR_DIR": str(self.monitor),
             "COLUMNS": "120",
         }
 
@@ -105,6 +111,20 @@ def finish(started: Started, *, timeout: float = 600) -> str:
         DemoError: The command failed or ran over ``timeout`` seconds (it is then killed); the
             message carries its last error line.
     """
+    return finish_code(started, timeout=timeout)[1]
+
+
+def finish_code(
+    started: Started, *, timeout: float = 600, ok: tuple[int, ...] = (0,)
+) -> tuple[int, str]:
+    """Wait for a started command; its exit code (one of ``ok``) and stdout.
+
+    For commands whose exit code is an answer (``slipway monitor run``: 1 = violations).
+
+    Raises:
+        DemoError: The command exited with a code not in ``ok`` or ran over ``timeout``
+            seconds (it is then killed); the message carries its last error line.
+    """
     name = f"`slipway {' '.join(started.args)}`"
     try:
         stdout, stderr = started.process.communicate(timeout=timeout)
@@ -112,11 +132,12 @@ def finish(started: Started, *, timeout: float = 600) -> str:
         started.process.kill()
         started.process.communicate()
         raise DemoError(f"{name} ran over {timeout:.0f} s") from exc
-    if started.process.returncode != 0:
+    code = started.process.returncode
+    if code not in ok:
         lines = [line for line in (stderr or stdout).splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {started.process.returncode}"
+        last = lines[-1] if lines else f"exit code {code}"
         raise DemoError(f"{name} failed: {last}")
-    return stdout
+    return code, stdout
 
 
 def stop(started: Started) -> None:

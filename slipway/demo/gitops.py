@@ -23,6 +23,7 @@ from slipway.demo.loop import (
     promote,
     stop_endpoints,
 )
+from slipway.demo.monitoring import MonitoringOutcome, run_monitoring
 from slipway.demo.progress import console
 from slipway.errors import DemoError
 
@@ -104,6 +105,7 @@ def run_gitops(
         run.outputs["prediction"] = predictions[MODELS[0]]
         scored = finish_batch(batch)  # ran beside the promotions; one line, no step
         _print_batch(batch, scored)
+        monitored = _monitor(run, paths, build=builds[0])
     finally:
         stop(batch.started)  # still running only when a step above failed
         if not keep_running:
@@ -117,7 +119,40 @@ def run_gitops(
         "batch scores": str(batch.output),
         "gitops repo": f"{paths.git_repo} (slipway ci pr list)",
         **{f"prediction {model}": json.dumps(p) for model, p in predictions.items()},
+        "monitor report": str(monitored.report),
+        "retrain": f"pull request #{monitored.pr}, issue #{monitored.issue} (slipway ci pr list)",
     }
+
+
+def _monitor(run: DemoRun, paths: LoopPaths, *, build: dict[str, Any]) -> MonitoringOutcome:
+    """The monitoring step on prod's first model; its lines under the step lines."""
+    model = str(build["model"])
+    run_dir = build.get("run_dir")
+    outcome = run_monitoring(
+        paths,
+        model=model,
+        version=str(build["version"]),
+        run_dir=Path(run_dir) if run_dir else None,
+        port=_port(paths, f"prod/{model}"),
+        step=run.step,
+    )
+    run.outputs["monitoring"] = outcome
+    for name, doc in (("training-like", outcome.clean), ("shifted", outcome.shifted)):
+        found = ", ".join(
+            f"{v.get('constraint_check_type')} {v.get('feature_name')}"
+            for v in doc.get("violations") or []
+        )
+        window = doc.get("window") or {}
+        console.print(
+            f"  {name} window: {window.get('requests')} captured requests, "
+            f"{window.get('rows')} rows: {doc.get('status')}"
+            + (f" ({found})" if found else " (no violation)")
+        )
+    console.print(
+        f"  Retrain: pull request #{outcome.pr} ({outcome.retrain.get('branch')}), "
+        f"issue #{outcome.issue}; report {outcome.report}"
+    )
+    return outcome
 
 
 def _print_builds(builds: list[dict[str, Any]], paths: LoopPaths) -> None:

@@ -51,6 +51,8 @@ def init_gitops_repo(*, paths: LoopPaths, source: Path) -> None:
         text = manifest.read_text()
         if manifest.parent.name == "dev":
             text = _without_block(text, "model", "model: null\n")
+        if manifest.parent.name == "prod":
+            text = _monitored(text)
         target = repo / MANIFESTS / manifest.parent.name / manifest.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -76,6 +78,26 @@ def _unfrozen(path: Path) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def _monitored(text: str) -> str:
+    """A prod manifest for the demo's monitoring step: every request captured, no drift.html.
+
+    The checked-in prod manifests capture 20% (SageMaker's default, for real traffic); the
+    demo sends a few dozen requests and wants each window whole. Evidently's own drift report
+    (``drift.html``, about 2.5 s of CPU per run) is left out; Slipway's ``report.html`` is
+    written. Both through the manifest, as a user would change them (line edits: the file's
+    comments and layout stay).
+    """
+    import re
+
+    text = _without_block(text, "data_capture", "data_capture:\n  sampling_percentage: 100\n")
+    block = re.search(r"^monitoring:[^\n]*\n", text, flags=re.MULTILINE)
+    if block is None:
+        return text.rstrip("\n") + "\n\nmonitoring:\n  evidently_html: false\n"
+    text = re.sub(r"^  evidently_html:.*\n", "", text, flags=re.MULTILINE)
+    at = block.end()
+    return text[:at] + "  evidently_html: false\n" + text[at:]
 
 
 def _without_block(text: str, key: str, replacement: str) -> str:

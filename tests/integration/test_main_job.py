@@ -35,11 +35,14 @@ def test_main_job_runs_the_whole_loop(tmp_path: Path) -> None:
     assert '"model": "driver_ranking:1"' in out
     assert '"model": "trip_fare:1"' in out
     assert '"prediction": ' in out  # the regression endpoint answers {prediction}
-    # Six promotion PRs (two models x three environments) were opened and merged.
+    # Six promotion PRs (two models x three environments) were opened and merged; the
+    # monitoring step's shifted window opened one retrain PR, left open.
     records = sorted((workdir / "gitops" / ".git" / "slipway" / "prs").glob("*.json"))
     prs = [json.loads(p.read_text()) for p in records]
-    assert len(prs) == 6
-    assert all(pr["state"] == "merged" for pr in prs)
+    assert len(prs) == 7
+    assert sorted(pr["state"] for pr in prs) == ["merged"] * 6 + ["open"]
+    assert "Monitor both windows (slipway monitor run prod --model driver_ranking)" in out
+    assert "monitor report:" in out
     # Every manifest on main names its model's promoted version; one file per model.
     manifests = workdir / "gitops" / "model_deploy" / "environments"
     for env_name in ("dev", "staging", "prod"):

@@ -1,0 +1,404 @@
+"""The main job's monitoring step: prod traffic, ``slipway monitor run``, retrain by pull request.
+
+Once prod is live, the step sends the prod endpoint of one model (the local target, over HTTP,
+as a client would) two batches of requests and monitors each window with the real
+``slipway monitor run prod --model M --format json``, as a subprocess with the demo's settings:
+
+1. rows drawn from the training distribution (the version's registered baseline sample): the
+   run must complete without a violation (exit 0);
+2. the same kind of rows with the model's most important numeric feature (the build's
+   permutation importance) moved by half a standard deviation: the run must report a
+   ``baseline_drift_check`` violation naming that feature (exit 1);
+3. ``slipway ci retrain`` on the shifted run's result, against the demo's local forge: exactly
+   one open retrain pull request and one open monitoring issue must exist afterwards.
+
+Rerunning the step on the same deployment converges: the retrain pull request and the issue
+are updated, never duplicated. The demo's prod manifests capture every request and skip
+Evidently's ``drift.html`` (:func:`slipway.demo.loop.init_gitops_repo`), so each window holds
+exactly the rows sent and a run writes Slipway's ``report.html`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+
+from slipway.demo.commands import LoopPaths, Started, finish_code, slipway, start, stop
+from slipway.errors import DemoError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ENV: Final = "prod"
+REQUESTS: Final = 20
+"""Requests per batch."""
+ROWS_PER_REQUEST: Final = 100
+"""Rows per request (``{"instances": [...]}``): 2,000 rows a batch, the acceptance tests' size."""
+SHIFT_SD: Final = 0.5
+"""How far the shifted batch moves the feature, in the training data's standard deviations."""
+SEED: Final = 14
+CLIENTS: Final = 4
+"""Requests in flight at once (the local router is threaded)."""
+DRIFT_CHECK: Final = "baseline_drift_check"
+WITH_VIOLATIONS: Final = "CompletedWithViolations"
+
+T = TypeVar("T")
+
+
+class Step(Protocol):
+    """Runs one stage of the step under a title (the demo's ``DemoRun.step``)."""
+
+    def __call__(self, title: str, action: Callable[[], T], /) -> T:
+        """Run ``action``; its value."""
+        ...
+
+
+def _direct(title: str, action: Callable[[], T]) -> T:
+    """Run a stage without showing it (tests; the demo passes its timed step)."""
+    return action()
+
+
+@dataclass(frozen=True)
+class Window:
+    """One batch of requests: the window it fills and what was sent."""
+
+    since: datetime
+    until: datetime
+    rows: int
+
+
+@dataclass(frozen=True)
+class MonitoringOutcome:
+    """What the step showed (for the summary and the tests).
+
+    Attributes:
+        deployment: ``prod/<model>``.
+        version: The version monitored (``model:version``).
+        feature: The feature shifted.
+        clean: The training-like window's ``slipway monitor run --format json`` result.
+        shifted: The shifted window's result.
+        retrain: ``slipway ci retrain --format json``'s result.
+        report: The shifted run's HTML report.
+        pr: The open retrain pull request's number.
+        issue: The open monitoring issue's number.
+        port: The prod endpoint's port.
+        run_dir: The build's run folder the feature ranking came from.
+    """
+
+    deployment: str
+    version: str
+    feature: str
+    clean: dict[str, Any]
+    shifted: dict[str, Any]
+    retrain: dict[str, Any]
+    report: str | None
+    pr: int
+    issue: int
+    port: int
+    run_dir: Path | None
+
+
+def run_monitoring(
+    paths: LoopPaths,
+    *,
+    model: str,
+    version: str,
+    run_dir: Path | None,
+    port: int,
+    step: Step = _direct,
+) -> MonitoringOutcome:
+    """Run the whole step on ``prod/<model>`` (serving ``version``) at ``port``.
+
+    Args:
+        paths: Demo paths (registry, forge, deploy state, monitor folder).
+        model: The model monitored.
+        version: ``model:version`` serving in prod (its baseline is the traffic's source).
+        run_dir: The build's run folder (its ``evaluation.json`` ranks the features), if known.
+        port: The prod endpoint's port on 127.0.0.1.
+        step: Runs each stage under a title (the demo's :meth:`DemoRun.step`: a timed line).
+
+    Raises:
+        DemoError: A run's verdict is not the expected one, a command failed, or the forge
+            does not hold exactly one retrain pull request and one issue afterwards.
+    """
+    reference, fractional = baseline_sample(paths, version=version)
+    feature = important_feature(fractional, run_dir=run_dir)
+    folder = paths.monitor / "demo"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    rows = REQUESTS * ROWS_PER_REQUEST
+
+    def traffic() -> tuple[Started, Started]:
+        # Each window's monitor run starts as soon as its batch is in; they overlap.
+        clean = send(port=port, rows=draw(reference, seed=SEED, shift=None))
+        first = start_monitor(paths, model=model, window=clean, out=folder / "clean")
+        try:
+            shifted = send(port=port, rows=draw(reference, seed=SEED + 1, shift=feature))
+        except BaseException:
+            stop(first)
+            raise
+        return first, start_monitor(paths, model=model, window=shifted, out=folder / "shifted")
+
+    started = step(
+        f"Send {ENV}/{model} {rows:,} rows like the training data, then {rows:,} with "
+        f"{feature} moved by {SHIFT_SD} sd",
+        traffic,
+    )
+
+    def monitor() -> tuple[dict[str, Any], dict[str, Any]]:
+        outputs = [finish_code(each, ok=(0, 1)) for each in started]
+        clean, shifted = (_result(code, out) for code, out in outputs)
+        check_clean(clean)
+        check_shifted(shifted, feature=feature)
+        return clean, shifted
+
+    try:
+        clean, shifted = step(
+            f"Monitor both windows (slipway monitor run {ENV} --model {model})", monitor
+        )
+    finally:
+        for each in started:
+            stop(each)  # still running only when the other one failed
+    result_file = folder / "shifted.json"
+    result_file.write_text(json.dumps(shifted), encoding="utf-8")
+    report = shifted.get("report")
+
+    def retrain() -> tuple[dict[str, Any], tuple[int, int]]:
+        done = retrain_by_pr(paths, model=model, result=result_file, report=report)
+        return done, check_forge(paths, model=model)
+
+    done, (pr, issue) = step("Retrain by pull request (slipway ci retrain)", retrain)
+    return MonitoringOutcome(
+        deployment=f"{ENV}/{model}",
+        version=version,
+        feature=feature,
+        clean=clean,
+        shifted=shifted,
+        retrain=done,
+        report=report,
+        pr=pr,
+        issue=issue,
+        port=port,
+        run_dir=run_dir,
+    )
+
+
+def baseline_sample(paths: LoopPaths, *, version: str) -> tuple[pd.DataFrame, list[str]]:
+    """The features of the version's registered baseline sample (rows of the training set).
+
+    Returns:
+        The sample's feature columns, and the names of the fractional ones.
+
+    Raises:
+        DemoError: The version was registered without a baseline.
+    """
+    from model_build.registry.local import LocalRegistry
+    from model_monitor.baseline import load_baseline
+    from model_monitor.columns import InferredType
+
+    name, number = version.split(":")
+    folder = LocalRegistry(paths.registry).fetch_baseline(
+        model_name=name, version=int(number), directory=paths.monitor / "baseline" / name
+    )
+    if folder is None:
+        raise DemoError(f"{version} was registered without a monitoring baseline")
+    baseline = load_baseline(directory=folder)
+    features = list(baseline.schema.features)
+    types = baseline.schema.types
+    fractional = [f for f in features if types[f] is InferredType.FRACTIONAL]
+    return baseline.reference[features].reset_index(drop=True), fractional
+
+
+def important_feature(fractional: list[str], *, run_dir: Path | None) -> str:
+    """The most important fractional feature (the build's permutation importance).
+
+    A fractional one, so moving it keeps every value of the type the baseline expects; the
+    first fractional feature when the build's evaluation is not at hand.
+
+    Raises:
+        DemoError: The model has no fractional feature.
+    """
+    if not fractional:
+        raise DemoError("the model has no fractional feature to shift")
+    ranked: list[str] = []
+    evaluation = run_dir / "evaluation.json" if run_dir is not None else None
+    if evaluation is not None and evaluation.is_file():
+        doc = json.loads(evaluation.read_text(encoding="utf-8"))
+        ranked = [str(item["feature"]) for item in doc.get("feature_importance") or []]
+    return next((name for name in ranked if name in fractional), fractional[0])
+
+
+def draw(reference: pd.DataFrame, *, seed: int, shift: str | None) -> pd.DataFrame:
+    """``REQUESTS * ROWS_PER_REQUEST`` rows drawn from the sample; ``shift`` moved by SHIFT_SD."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, len(reference), REQUESTS * ROWS_PER_REQUEST)
+    rows = reference.iloc[picked].reset_index(drop=True)
+    if shift is not None:
+        column = reference[shift].astype("float64")
+        rows[shift] = rows[shift].astype("float64") + SHIFT_SD * float(np.nanstd(column))
+    return rows
+
+
+def send(*, port: int, rows: pd.DataFrame) -> Window:
+    """POST ``rows`` to ``/invocations`` in requests of ROWS_PER_REQUEST; the window they fill.
+
+    The window is whole seconds (capture times are compared at whole seconds): it starts at
+    the second the first request is sent and ends after the second of the last answer, which
+    has passed when this returns, so the next batch falls in a later window.
+
+    Raises:
+        DemoError: The endpoint answered a request with an error.
+    """
+    import httpx
+
+    bodies = [
+        '{"instances": ' + rows.iloc[i : i + ROWS_PER_REQUEST].to_json(orient="records") + "}"
+        for i in range(0, len(rows), ROWS_PER_REQUEST)
+    ]
+    since = _second(datetime.now(UTC))
+    with (
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+        ThreadPoolExecutor(CLIENTS) as pool,
+    ):
+
+        def post(body: str) -> httpx.Response:
+            return client.post(
+                "/invocations", content=body, headers={"Content-Type": "application/json"}
+            )
+
+        for answer in pool.map(post, bodies):
+            if answer.status_code != 200:
+                raise DemoError(
+                    f"{ENV} endpoint on port {port} answered {answer.status_code}: "
+                    f"{answer.text[:200]}"
+                )
+    until = _second(datetime.now(UTC)) + timedelta(seconds=1)
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.05)
+    return Window(since=since, until=until, rows=len(rows))
+
+
+def start_monitor(paths: LoopPaths, *, model: str, window: Window, out: Path) -> Any:
+    """Start ``slipway monitor run prod --model M`` over ``window`` (JSON into stdout)."""
+    return start(
+        paths,
+        "monitor", "run", ENV,
+        "--model", model,
+        "--since", window.since.isoformat(),
+        "--until", window.until.isoformat(),
+        "--out", str(out),
+        "--format", "json",
+    )  # fmt: skip
+
+
+def check_clean(result: dict[str, Any]) -> None:
+    """The training-like window: analysed, and no violation.
+
+    Raises:
+        DemoError: Nothing was analysed, or a violation was reported.
+    """
+    _analysed(result, "the training-like window")
+    if result.get("violations"):
+        found = "; ".join(_describe(v) for v in result["violations"])
+        raise DemoError(f"the training-like window reported violations: {found}")
+
+
+def check_shifted(result: dict[str, Any], *, feature: str) -> None:
+    """The shifted window: a drift violation naming ``feature``.
+
+    Raises:
+        DemoError: Nothing was analysed, or no drift violation names the feature.
+    """
+    _analysed(result, "the shifted window")
+    drifted = [
+        v.get("feature_name")
+        for v in result.get("violations") or []
+        if v.get("constraint_check_type") == DRIFT_CHECK
+    ]
+    if feature not in drifted:
+        raise DemoError(
+            f"the window with {feature} shifted by {SHIFT_SD} sd reported no drift of it "
+            f"(drifted: {', '.join(map(str, drifted)) or 'none'})"
+        )
+
+
+def retrain_by_pr(
+    paths: LoopPaths, *, model: str, result: Path, report: str | None
+) -> dict[str, Any]:
+    """``slipway ci retrain`` on the shifted run, against the demo's local forge.
+
+    Raises:
+        DemoError: The command failed or did not request a retrain.
+    """
+    extra = ["--report-url", Path(report).resolve().as_uri()] if report else []
+    out = slipway(
+        paths, "ci", "retrain", "--env", ENV, "--model", model, "--result", str(result),
+        *extra, "--format", "json",
+    )  # fmt: skip
+    # The forge writes the retrain branch through git; main stays the work tree's branch.
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=paths.git_repo, check=True)
+    done: dict[str, Any] = json.loads(out)
+    if done.get("action") != "requested" or done.get("pr") is None:
+        raise DemoError(f"slipway ci retrain did not request a retrain: {done}")
+    return done
+
+
+def check_forge(paths: LoopPaths, *, model: str) -> tuple[int, int]:
+    """The forge holds exactly one open retrain pull request and one open issue of the model.
+
+    Returns:
+        Their numbers.
+
+    Raises:
+        DemoError: None or more than one of either.
+    """
+    from ci.forge.local import LocalForge
+    from ci.retrain import MONITOR_LABEL, retrain_branch
+
+    forge = LocalForge(repo=paths.git_repo)
+    prs = [p.number for p in forge.list_prs(state="open") if p.head == retrain_branch(model)]
+    issues = [
+        i.number
+        for i in forge.list_issues(state="open")
+        if MONITOR_LABEL in i.labels and f"model:{model}" in i.labels and f"env:{ENV}" in i.labels
+    ]
+    if len(prs) != 1 or len(issues) != 1:
+        raise DemoError(
+            f"expected one open retrain pull request and one issue for {ENV}/{model}, found "
+            f"pull requests {prs} and issues {issues}"
+        )
+    return prs[0], issues[0]
+
+
+def _result(code: int, stdout: str) -> dict[str, Any]:
+    """A ``slipway monitor run --format json`` result, checked against its exit code."""
+    try:
+        doc: dict[str, Any] = json.loads(stdout)
+    except ValueError as exc:
+        raise DemoError(f"slipway monitor run printed no JSON result: {stdout[:200]!r}") from exc
+    if (code == 1) != (doc.get("status") == WITH_VIOLATIONS):
+        raise DemoError(f"slipway monitor run exited {code} with status {doc.get('status')}")
+    return doc
+
+
+def _analysed(result: dict[str, Any], what: str) -> None:
+    if result.get("status") == "Failed":
+        raise DemoError(f"{what} was not analysed: {result.get('failure_reason')}")
+
+
+def _describe(violation: dict[str, Any]) -> str:
+    return f"{violation.get('constraint_check_type')} {violation.get('feature_name')}"
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
