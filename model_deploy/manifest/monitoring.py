@@ -28,12 +28,14 @@ a test keeps the lists here equal to them); ``null`` turns a criterion off (not 
 categorical lists leave out the numbers-only methods. A wrong name fails when the manifest
 loads, naming file, field and line. :func:`monitor_config` turns the block into the library's
 settings; :func:`monitoring_window`, :func:`reference_rows` and :func:`limit_reference` give
-the rest to the CLI.
+the rest to the CLI, and :func:`unknown_columns` says which ``per_feature`` names a baseline
+does not have (the manifest cannot know the model's columns when it loads).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
@@ -281,3 +283,14 @@ def limit_reference(baseline: Baseline, *, rows: int | None, seed: int = 0) -> B
     )
     sample = baseline.reference.iloc[picked].reset_index(drop=True)
     return dataclasses.replace(baseline, reference=sample)
+
+
+def unknown_columns(manifest: Manifest, *, columns: Iterable[str]) -> list[str]:
+    """The ``monitoring.drift.per_feature`` names that are not among ``columns``, sorted.
+
+    ``columns`` are the baseline's (``baseline.schema.columns`` names: features, then
+    ``prediction`` and ``predicted_label``); an override of a column the baseline does not have
+    never applies, so the caller should warn about each name returned.
+    """
+    known = set(columns)
+    return sorted(name for name in manifest.monitoring.drift.per_feature if name not in known)

@@ -36,6 +36,7 @@ from model_deploy.manifest.monitoring import (
     monitor_config,
     monitoring_window,
     reference_rows,
+    unknown_columns,
 )
 from model_monitor import drift_config
 from model_monitor.baseline import build_baseline
@@ -268,3 +269,11 @@ def test_a_monitoring_only_change_is_a_config_change(tmp_path: Path) -> None:
     assert "in place" in plan.summary
     assert "monitoring" in plan.summary
     assert not plan.policy_changes
+
+
+def test_per_feature_names_the_baseline_lacks_are_reported() -> None:
+    loaded = _load(FULL)
+    columns = ["conv_rate", "acc_rate", "prediction", "predicted_label"]
+    assert unknown_columns(loaded.manifest, columns=columns) == ["segment"]
+    assert unknown_columns(loaded.manifest, columns=[*columns, "segment"]) == []
+    assert unknown_columns(_load("").manifest, columns=[]) == []
