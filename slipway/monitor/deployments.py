@@ -2,8 +2,11 @@
 
 A deployment is one manifest ``model_deploy/environments/<env>/<name>.yaml`` (the folder is
 ``SLIPWAY_DEPLOY_MANIFESTS_DIR``), selected the way ``slipway deploy`` selects them
-(:meth:`model_deploy.service.Deployer.select`). The version monitored is the manifest's
-``model:`` (the desired state, which a converged deployment serves).
+(:meth:`model_deploy.service.Deployer.select`). The version monitored is the one that serves:
+the last successful deployment in the deploy history (``apply`` or ``rollback``, from the
+state store), else the manifest's ``model:`` (the desired state, which a converged deployment
+serves). When the two differ (a deployment in progress, a rollback not yet reverted in git)
+the run says so in a warning.
 
 Where the capture is:
 
@@ -19,7 +22,7 @@ the endpoint being the SageMaker endpoint name, or ``<env>-<name>`` for a local 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -69,6 +72,9 @@ class MonitoredDeployment:
         manifest: The validated manifest.
         capture: Where its capture is.
         endpoint: Its ground-truth folder name.
+        served: The version serving per the deploy history (None: the manifest's is used).
+        notes: What the run must say about the version (history unreadable, or it differs
+            from the manifest's).
     """
 
     key: str
@@ -77,11 +83,13 @@ class MonitoredDeployment:
     manifest: Manifest
     capture: CaptureSource
     endpoint: str
+    served: ModelRef | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def ref(self) -> ModelRef | None:
-        """The version monitored (None: ``model: null``, nothing deployed)."""
-        return self.manifest.model
+        """The version monitored (None: nothing deployed)."""
+        return self.served or self.manifest.model
 
     @property
     def version(self) -> str | None:
@@ -106,8 +114,39 @@ def select_deployments(
     found = []
     for key in keys:
         manifest = deployer.manifests.load(key).manifest
-        found.append(deployment_of(key, manifest, state_dir=deployer.state_dir))
+        plain = deployment_of(key, manifest, state_dir=deployer.state_dir)
+        served, notes = served_version(deployer, key, manifest.model)
+        found.append(replace(plain, served=served, notes=notes))
     return found
+
+
+def served_version(
+    deployer: Deployer, key: str, desired: ModelRef | None
+) -> tuple[ModelRef | None, tuple[str, ...]]:
+    """The version the deploy history says serves (None: use ``desired``), and notes.
+
+    A history that cannot be read is a note, not an error (the manifest's version is used).
+    """
+    from foundation.errors import SlipwayError
+
+    try:
+        history = deployer.store.read_history(key)
+    except SlipwayError as exc:
+        return None, (f"deploy history not read ({exc}): monitoring the manifest's version",)
+    last = next((r for r in reversed(history.records) if r.outcome == "succeeded"), None)
+    if last is None or desired is None:
+        return None, ()
+    if last.action == "teardown" or last.version is None:
+        return None, (f"the last deployment of {key} tore it down; monitoring {desired.ref}",)
+    name = (last.model_ref or desired.ref).partition(":")[0]
+    if (name, last.version) == (desired.name, desired.version):
+        return None, ()
+    served = desired.model_copy(update={"name": name, "version": last.version})
+    note = (
+        f"{served.ref} serves (last deployment {last.at:%Y-%m-%d %H:%M} UTC), the manifest "
+        f"names {desired.ref}: monitoring {served.ref}"
+    )
+    return served, (note,)
 
 
 def deployment_of(key: str, manifest: Manifest, *, state_dir: Path) -> MonitoredDeployment:

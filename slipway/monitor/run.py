@@ -2,8 +2,8 @@
 
 :func:`monitor_deployment` is ``slipway monitor run`` for one deployment:
 
-1. the version monitored is the manifest's ``model:`` (``model: null``: nothing deployed, a
-   ``Failed`` result saying so);
+1. the version monitored is the one serving (:mod:`slipway.monitor.deployments`: the deploy
+   history, else the manifest's ``model:``; nothing deployed is a ``Failed`` result saying so);
 2. its registry record gives the registered metrics; the registry gives its baseline
    (``fetch_baseline``; none is a :class:`~slipway.monitor.errors.NoBaselineError` naming
    model and version), unless a baseline folder is given;
@@ -202,7 +202,9 @@ def monitor_deployment(
     from model_monitor.report import run_monitor
 
     ref = deployment.ref
-    extra = [freshness_warning] if freshness_warning else []
+    extra = list(deployment.notes)
+    if freshness_warning:
+        extra.append(freshness_warning)
     if freshness is not None:
         extra += list(freshness.warnings)
     stale_violations = _stale_is_violation(deployment)

@@ -344,3 +344,32 @@ def test_stale_views_are_violations_when_the_manifest_says_so(project: Project) 
     assert "7200 s old, above its TTL of 3600 s" in violation["description"]
     findings = findings_of(doc, env="dev", model="driver_ranking")
     assert findings.keys == ("feature_freshness_check: driver_hourly_stats",)
+
+
+def test_the_version_serving_per_the_history_is_monitored(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model_deploy.service import Deployer
+    from model_deploy.store.records import DeploymentRecord
+
+    behind = make_project(project_dir / "behind", monitoring=FAST)
+    for name, value in behind.env.items():
+        monkeypatch.setenv(name, value)
+    manifest = behind.root / "deploy" / "environments" / "dev" / "driver_ranking.yaml"
+    manifest.write_text(manifest.read_text().replace("version: 1", "version: 2"))
+    record = DeploymentRecord(
+        at=START, action="apply", outcome="succeeded", model_ref="driver_ranking:1", version=1,
+        manifest_hash="sha256:0", manifest={},
+    )  # fmt: skip
+    Deployer().store.append_history("dev/driver_ranking", record)
+    router_lines(behind.router_file, rows=30, seed=9, start=START)
+    code, out, err = _cli(
+        capsys, "monitor", "run", "dev", "-m", "driver_ranking", *WINDOW, "-f", "json"
+    )
+    assert code in (0, 1), err
+    doc = _json(out)
+    assert doc["version"] == "driver_ranking:1"
+    assert any(
+        w.startswith("driver_ranking:1 serves (last deployment 2026-11-30 08:00 UTC), the "
+                     "manifest names driver_ranking:2") for w in doc["warnings"]
+    )  # fmt: skip
