@@ -8,6 +8,7 @@ environments file drops every manifest (their rules come from it).
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -16,6 +17,25 @@ from model_deploy.manifest.loader import LoadedManifest
 from model_deploy.manifest.sources import ManifestFolder, split_key
 
 _Signature = tuple[int, int]
+
+
+def _listing(folder: Path) -> tuple[str, ...]:
+    """``<env>/<file>.yaml`` of every manifest file under ``folder``, sorted."""
+    found = []
+    try:
+        with os.scandir(folder) as envs:
+            for env in envs:
+                if not env.is_dir():
+                    continue
+                with os.scandir(env.path) as files:
+                    found += [
+                        f"{env.name}/{f.name}"
+                        for f in files
+                        if f.name.endswith(".yaml") and f.is_file()
+                    ]
+    except OSError:
+        return ()
+    return tuple(sorted(found))
 
 
 def _signature(path: Path) -> _Signature | None:
@@ -34,6 +54,7 @@ class CachedManifests:
         self._lock = threading.Lock()
         self._environments: tuple[_Signature | None, ManifestFolder] | None = None
         self._loaded: dict[str, tuple[_Signature, LoadedManifest]] = {}
+        self._names: tuple[tuple[str, ...], list[str]] | None = None
 
     def _source(self) -> ManifestFolder:
         signature = _signature(environments_path(self.folder))
@@ -41,6 +62,7 @@ class CachedManifests:
             if self._environments is None or self._environments[0] != signature:
                 self._environments = (signature, ManifestFolder(self.folder))
                 self._loaded.clear()
+                self._names = None
             return self._environments[1]
 
     def environments(self) -> Environments:
@@ -48,8 +70,20 @@ class CachedManifests:
         return self._source().environments()
 
     def names(self) -> list[str]:
-        """Deployment keys in promotion order (the folder is listed on every call)."""
-        return self._source().names()
+        """Deployment keys in promotion order.
+
+        The folder is listed on every call (``scandir``); the ordering is redone only when the
+        listing or the environments file changed.
+        """
+        source = self._source()
+        listing = _listing(self.folder)
+        with self._lock:
+            if self._names is not None and self._names[0] == listing:
+                return list(self._names[1])
+        names = source.names()
+        with self._lock:
+            self._names = (listing, names)
+        return list(names)
 
     def load(self, key: str) -> LoadedManifest:
         """The validated manifest of ``key``; errors are not cached (see ``ManifestFolder``)."""

@@ -138,14 +138,17 @@ def cell_of(
 
 
 def _monitor(summary: dict[str, Any]) -> dict[str, Any]:
-    """Status, violation count and window end of a monitoring summary."""
+    """Status, violation count, drift and the newest inference of a monitoring summary."""
     violations = summary.get("violations")
     drift = summary.get("drift") if isinstance(summary.get("drift"), dict) else {}
     window = summary.get("window") if isinstance(summary.get("window"), dict) else {}
+    drifted = bool(summary.get("drifted_columns")) or bool(
+        (drift or {}).get("dataset_drift") or (drift or {}).get("drifted")
+    )
     return {
         "status": str(summary.get("status", "unknown")),
         "violations": len(violations) if isinstance(violations, list) else 0,
-        "drifted": bool((drift or {}).get("dataset_drift") or (drift or {}).get("drifted")),
+        "drifted": drifted,
         "last": (window or {}).get("last_inference_time"),
     }
 

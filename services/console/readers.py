@@ -10,11 +10,11 @@ most and never reads the same pull request, history or version twice.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from ci.forge import Forge, open_forge
@@ -234,11 +234,50 @@ class Readers:
                 parts.setdefault(found[1], comment.body)
         return "\n".join(parts[p] for p in sorted(parts)) if parts else None
 
+    @cached_property
+    def _monitored(self) -> dict[str, list[str]]:
+        """Deployment keys with monitoring files, each with its candidate summaries (newest first).
+
+        One directory walk per request, so a page of 200 deployments without monitoring makes
+        two ``scandir`` calls, not 400 failed opens.
+        """
+        root = os.fspath(self.context.console.monitor_dir)
+        found: dict[str, list[str]] = {}
+        for base, runs in ((os.path.join(root, "runs"), True), (root, False)):
+            for env in _subdirs(base):
+                for model in _subdirs(os.path.join(base, env)):
+                    if env == "runs" and not runs:
+                        continue
+                    folder = os.path.join(base, env, model)
+                    paths = (
+                        [os.path.join(folder, t, "summary.json") for t in _subdirs(folder)[::-1]]
+                        if runs
+                        else [os.path.join(folder, "summary.json")]
+                    )
+                    found.setdefault(f"{env}/{model}", []).extend(paths)
+        return found
+
     def monitor_summary(self, key: str) -> dict[str, Any] | None:
-        """``<monitor_dir>/<env>/<model>/summary.json`` of ``key``, if a monitoring run left one."""
-        path = Path(self.context.console.monitor_dir) / key / "summary.json"
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        """The newest monitoring summary of ``key``, if a monitoring run left one.
+
+        ``<monitor_dir>/runs/<env>/<model>/<UTC time>/summary.json`` (``slipway monitor``'s
+        layout; the newest time folder wins), else ``<monitor_dir>/<env>/<model>/summary.json``.
+        """
+        for path in self._monitored.get(key, []):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    doc = json.load(handle)
+            except (OSError, ValueError):
+                continue
+            if isinstance(doc, dict):
+                return doc
+        return None
+
+
+def _subdirs(path: str) -> list[str]:
+    """The sub-folder names of ``path``, sorted (none when it is missing)."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir())
+    except OSError:
+        return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.console.errors import ConsoleConfigError
@@ -28,17 +28,24 @@ class ConsoleSettings(BaseSettings):
         run_dir: Parent folder of build run folders (plots, validation and evaluation files).
         reports_dir: Folder of the data gate's validation reports (``<source>.json`` and
             ``data_docs/index.html``).
-        monitor_dir: Folder of monitoring runs, ``<env>/<model>/summary.json`` each.
+        monitor_dir: The monitoring root of ``slipway monitor`` (``SLIPWAY_MONITOR_DIR``, or
+            ``SLIPWAY_CONSOLE_MONITOR_DIR``): the newest ``runs/<env>/<model>/<time>/``
+            ``summary.json`` of each deployment is shown.
         status_ttl: Seconds a deployment's status is served before it is read again (in the
             background; 0 reads every status on every request).
     """
 
-    model_config = SettingsConfigDict(env_prefix="SLIPWAY_CONSOLE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SLIPWAY_CONSOLE_", extra="ignore", populate_by_name=True
+    )
 
     token: SecretStr | None = None
     run_dir: Path = Field(default=Path(".slipway/runs"))
     reports_dir: Path = Field(default=Path("reports/validation"))
-    monitor_dir: Path = Field(default=Path(".slipway/monitor"))
+    monitor_dir: Path = Field(
+        default=Path(".slipway/monitor"),
+        validation_alias=AliasChoices("SLIPWAY_CONSOLE_MONITOR_DIR", "SLIPWAY_MONITOR_DIR"),
+    )
     status_ttl: float = Field(default=5.0, ge=0)
 
 

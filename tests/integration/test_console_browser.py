@@ -112,7 +112,7 @@ def build_world(root: Path) -> tuple[ConsoleState, Path]:
     plots = state.runs / "run-trip_fare-3" / "plots"
     plots.mkdir(parents=True)
     _tiny_png(plots / "roc.png")
-    monitor = root / "monitor" / "prod" / "trip_fare"
+    monitor = root / "monitor" / "runs" / "prod" / "trip_fare" / "20261101T000000Z"
     monitor.mkdir(parents=True)
     (monitor / "summary.json").write_text(
         json.dumps({"status": "ok", "violations": [], "drift": {"drifted": False}})
@@ -137,14 +137,15 @@ def _tiny_png(path: Path) -> None:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("console")
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("SLIPWAY_CONSOLE_TOKEN", "GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+        for name in ("SLIPWAY_CONSOLE_TOKEN", "SLIPWAY_CONSOLE_MONITOR_DIR", "GITHUB_TOKEN",
+                     "GITHUB_REPOSITORY"):  # fmt: skip
             patch.delenv(name, raising=False)
         state, repo = build_world(root)
         env = {
             **state.env(),
             "SLIPWAY_FEATURE_REPO": str(repo),
             "SLIPWAY_CONSOLE_REPORTS_DIR": str(root / "reports"),
-            "SLIPWAY_CONSOLE_MONITOR_DIR": str(root / "monitor"),
+            "SLIPWAY_MONITOR_DIR": str(root / "monitor"),
         }
         for name, value in env.items():
             patch.setenv(name, value)

@@ -22,7 +22,12 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ConsoleState:
     monkeypatch.setenv("SLIPWAY_FEATURE_REPO", str(tmp_path / "no-feature-repo"))
     monkeypatch.setenv("SLIPWAY_CONSOLE_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("SLIPWAY_CONSOLE_MONITOR_DIR", str(tmp_path / "monitor"))
-    for name in ("SLIPWAY_CONSOLE_TOKEN", "GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+    for name in (
+        "SLIPWAY_CONSOLE_TOKEN",
+        "SLIPWAY_MONITOR_DIR",
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+    ):
         monkeypatch.delenv(name, raising=False)
     return made
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from fastapi.testclient import TestClient
@@ -122,11 +123,23 @@ def test_branch_deployment() -> None:
     assert branch_deployment("feature/x") is None
 
 
-def test_monitor_summary_is_shown(state: ConsoleState, client: TestClient, tmp_path) -> None:
-    folder = tmp_path / "monitor" / "prod" / "trip_fare"
-    folder.mkdir(parents=True)
-    (folder / "summary.json").write_text(
-        '{"status": "violations", "violations": [{"feature": "x"}], "drift": {"drifted": true}}'
-    )
+def test_the_newest_monitor_summary_is_shown(
+    state: ConsoleState, client: TestClient, tmp_path
+) -> None:
+    runs = tmp_path / "monitor" / "runs" / "prod" / "trip_fare"
+    for stamp, status in (("20261101T000000Z", "ok"), ("20261102T000000Z", "violations")):
+        (runs / stamp).mkdir(parents=True)
+        (runs / stamp / "summary.json").write_text(
+            json.dumps(
+                {
+                    "status": status,
+                    "violations": [{"feature_name": "conv_rate"}],
+                    "drifted_columns": ["conv_rate"],
+                    "window": {"last_inference_time": "2026-11-02T00:00:00+00:00"},
+                }
+            )
+        )
     cell = _cell_html(client.get("/").text, "prod/trip_fare")
     assert "monitor: violations, data drift, 1 violations" in cell
+    assert "last request 2026-11-02 00:00 UTC" in cell
+    assert "monitor:" not in _cell_html(client.get("/").text, "dev/trip_fare")
