@@ -82,6 +82,18 @@ def open_promotions(readers: Readers, *, plans: bool = True) -> list[OpenPromoti
     return found
 
 
+def other_slipway_prs(readers: Readers) -> list[PullRequest]:
+    """Open pull requests of other Slipway branches (``slipway/retrain-<model>``...)."""
+    return sorted(
+        (
+            pr
+            for pr in readers.open_prs
+            if pr.head.startswith("slipway/") and branch_deployment(pr.head) is None
+        ),
+        key=lambda p: p.number,
+    )
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One line of an environment's history.

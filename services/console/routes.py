@@ -17,7 +17,7 @@ from services.console.app import render
 from services.console.errors import PageNotFoundError
 from services.console.features import now_utc
 from services.console.matrix import build_matrix
-from services.console.promotions import env_history, open_promotions
+from services.console.promotions import env_history, open_promotions, other_slipway_prs
 from services.console.readers import Readers
 
 router = APIRouter()
@@ -57,6 +57,7 @@ def promotions_page(request: Request) -> HTMLResponse:
         "promotions.html",
         page="promotions",
         promotions=open_promotions(readers, plans=False),
+        others=other_slipway_prs(readers),
         environments=readers.environments,
     )
 

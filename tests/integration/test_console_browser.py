@@ -355,3 +355,84 @@ def test_slipway_console_serves_the_state(world: dict[str, Any], tmp_path: Path)
     )  # fmt: skip
     assert public.returncode == 1
     assert "SLIPWAY_CONSOLE_TOKEN" in public.stderr
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``slipway demo --keep-running`` in a temp folder; its endpoints stopped at the end."""
+    from slipway.demo.commands import LoopPaths
+    from slipway.demo.loop import stop_endpoints
+
+    workdir = tmp_path_factory.mktemp("main-job")
+    paths = LoopPaths(root=workdir, feature_repo=workdir / "feature_repo")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "slipway", "demo", "--workdir", str(workdir),
+             "--keep-running"],
+            cwd=ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "200"},
+            capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        yield paths
+    finally:
+        stop_endpoints(paths)
+
+
+def test_the_main_jobs_state_renders(main_job: Any, driver: Any, tmp_path: Path) -> None:
+    """The console on what ``slipway demo`` leaves: every deployment synced and healthy."""
+    if not AXE.is_file():
+        pytest.fail(f"no {AXE}: npm install --no-save --prefix .cache axe-core@4.14.1")
+    root = main_job.root
+    env = {
+        **main_job.env(),
+        "SLIPWAY_CONSOLE_RUN_DIR": str(main_job.runs),
+        "SLIPWAY_CONSOLE_REPORTS_DIR": str(root / "reports" / "validation"),
+        "SLIPWAY_CONSOLE_STATUS_TTL": "0",
+    }
+    env.pop("SLIPWAY_CONSOLE_TOKEN", None)
+    port = free_port()
+    log = (tmp_path / "console.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slipway", "console", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    server = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(server + "/healthz", timeout=60)
+        load(driver, server + "/", "Environments")
+        for env_name in ("dev", "staging", "prod"):
+            for model in ("driver_ranking", "trip_fare"):
+                text = cell(driver, f"{env_name}/{model}")
+                assert "v1" in text, text
+                assert "synced" in text, text
+                assert "unhealthy" not in text, text
+        assert not severe(driver)
+        assert not axe_critical(driver)
+        shot(driver, "main-job-matrix")
+        click(driver, "prod", "Environment prod")
+        assert "Merge pull request" in driver.find_element(By.TAG_NAME, "main").text
+        click(driver, "Models", "Models")
+        click(driver, "driver_ranking", "Model driver_ranking")
+        click(driver, "v1", "driver_ranking:1")
+        images = driver.find_elements(By.CSS_SELECTOR, ".plots img")
+        assert images, "the build run's plots"
+        assert all(driver.execute_script("return arguments[0].naturalWidth", i) > 0 for i in images)
+        assert driver.find_elements(By.LINK_TEXT, "Validation report (Data Docs)")
+        assert not severe(driver)
+        assert not axe_critical(driver)
+        shot(driver, "main-job-version")
+        click(driver, "Features", "Features")
+        main = driver.find_element(By.TAG_NAME, "main").text
+        assert "driver_hourly_stats" in main
+        assert "driver_ranking_v1" in main
+        assert driver.find_elements(By.CSS_SELECTOR, ".badge-fresh"), "materialized just now"
+        assert not severe(driver)
+        shot(driver, "main-job-features")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=WAIT)
+        log.close()

@@ -143,3 +143,22 @@ def test_the_newest_monitor_summary_is_shown(
     assert "monitor: violations, data drift, 1 violations" in cell
     assert "last request 2026-11-02 00:00 UTC" in cell
     assert "monitor:" not in _cell_html(client.get("/").text, "dev/trip_fare")
+
+
+def test_other_slipway_prs_are_listed_apart(state: ConsoleState, client: TestClient) -> None:
+    from kits.console_state import git
+
+    from ci.forge.local import LocalForge
+
+    git(state.repo, "checkout", "-q", "-b", "slipway/retrain-trip_fare")
+    (state.repo / "RETRAIN.md").write_text("why\n")
+    git(state.repo, "add", "RETRAIN.md")
+    git(state.repo, "commit", "-q", "-m", "retrain")
+    git(state.repo, "checkout", "-q", "main")
+    LocalForge(repo=state.repo).create_pr(
+        head="slipway/retrain-trip_fare", base="main", title="Retrain trip_fare", body="b",
+        labels=(),
+    )  # fmt: skip
+    html = client.get("/promotions").text
+    assert "No open promotion, rollback or revert pull request." in html
+    assert "#1 Retrain trip_fare (<code>slipway/retrain-trip_fare</code>)" in html
