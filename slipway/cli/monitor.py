@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -94,6 +94,7 @@ def run(
     from slipway.monitor.service import monitor_run
     from slipway.monitor.view import run_view
 
+    _quiet_third_party_deprecations()
     until_at = time_param(until, option="--until")
     _check_since(since)
     deployer = _deployer_for(env, model)
@@ -142,6 +143,32 @@ def labels(
     deployer = _deployer_for(env, model)
     result = labels_ingest(env=env, model=model, file=file, deployer=deployer)
     emit(result, fmt, text=ingest_view)
+
+
+def _quiet_third_party_deprecations() -> None:
+    """Third-party libraries' own deprecation notices (Evidently's imports) are not shown.
+
+    Libraries loaded during a run reset the warning filters (``simplefilter("once")``), so
+    the notices are dropped where they are shown: a ``DeprecationWarning`` raised inside
+    ``site-packages``. Every other warning is shown as usual.
+    """
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, DeprecationWarning) and "site-packages" in filename:
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def _check_since(value: str | None) -> None:

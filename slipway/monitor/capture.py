@@ -64,7 +64,7 @@ class LoadedCapture:
 def load_capture(
     *,
     source: CaptureSource,
-    schema: Schema,
+    schema: Schema | None,
     since: datetime,
     until: datetime,
     work_dir: Path,
@@ -100,7 +100,9 @@ def load_capture(
         files += _layout_files(root, since=since, until=until)
         if source.router_file is not None and source.router_file.is_file():
             converted = work_dir / _ROUTER_RECORDS
-            failed = convert_router_file(source.router_file, out=converted, report=report)
+            failed = convert_router_file(
+                source.router_file, out=converted, report=report, since=since, until=until
+            )
             files.append(converted)
     window = load_window(files=files, schema=schema, since=since, until=until, workers=workers)
     window.report.merge(report)
@@ -123,16 +125,26 @@ def _layout_files(root: Path, *, since: datetime, until: datetime) -> list[Path]
     return found
 
 
-def convert_router_file(path: Path, *, out: Path, report: ReadReport) -> int:
-    """Write the router file's records as SageMaker capture lines into ``out``.
+def convert_router_file(
+    path: Path,
+    *,
+    out: Path,
+    report: ReadReport,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Write the router file's records in ``[since, until)`` as SageMaker capture lines.
 
-    Malformed lines are counted in ``report`` (``files``/``lines`` are left to the reader of
-    ``out``); returns the number of failed requests left out.
+    Malformed lines and records outside the window (compared at whole seconds, like
+    ``load_window``) are counted in ``report``; the lines written are left to the reader of
+    ``out``. Returns the number of failed requests (status >= 400) in the window, left out.
     """
     from model_monitor.capture import CapturedPayload, CaptureRecord
 
     lines = path.read_bytes().split(b"\n")
     failed = 0
+    low = None if since is None else since.replace(microsecond=0)
+    high = None if until is None else until.replace(microsecond=0)
     with out.open("wb") as handle:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
@@ -151,12 +163,18 @@ def convert_router_file(path: Path, *, out: Path, report: ReadReport) -> int:
                 report.lines += 1
                 report.corrupt(path, number, problem, truncated=number == len(lines))
                 continue
+            moment = _aware(datetime.fromisoformat(doc["at"]))
+            second = moment.replace(microsecond=0)
+            if (low is not None and second < low) or (high is not None and second >= high):
+                report.lines += 1
+                report.outside_window += 1
+                continue
             if int(doc["status"]) >= 400:
                 failed += 1
                 continue
             record = CaptureRecord(
                 event_id=str(uuid.uuid5(_NAMESPACE, f"{path.name}:{number}:{doc['at']}")),
-                inference_time=_aware(datetime.fromisoformat(doc["at"])),
+                inference_time=moment,
                 endpoint_input=CapturedPayload.from_body(
                     doc["request"].encode(), content_type=_content_type(doc["request"]),
                     mode="INPUT",

@@ -373,3 +373,26 @@ def test_the_version_serving_per_the_history_is_monitored(
         w.startswith("driver_ranking:1 serves (last deployment 2026-11-30 08:00 UTC), the "
                      "manifest names driver_ranking:2") for w in doc["warnings"]
     )  # fmt: skip
+
+
+def test_router_lines_outside_the_window_are_counted(tmp_path: Path) -> None:
+    from slipway.monitor.capture import load_capture
+    from slipway.monitor.deployments import CaptureSource
+
+    router = tmp_path / "capture" / "invocations.jsonl"
+    router_lines(router, rows=10, seed=1, start=START, step=timedelta(minutes=1))
+    source = CaptureSource("local", str(router.parent), "e", "AllTraffic", router_file=router)
+    work = tmp_path / "work"
+    work.mkdir()
+    loaded = load_capture(
+        source=source, schema=None, since=START + timedelta(minutes=3),
+        until=START + timedelta(minutes=6), work_dir=work,
+    )  # fmt: skip
+    report = loaded.window.report
+    assert (loaded.window.requests, report.records, report.outside_window) == (3, 3, 7)
+    assert report.lines == 10
+    assert sorted(loaded.window.frame["_inference_time"]) == [
+        "2026-11-30T08:03:00Z",
+        "2026-11-30T08:04:00Z",
+        "2026-11-30T08:05:00Z",
+    ]
