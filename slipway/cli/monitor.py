@@ -5,7 +5,9 @@ its version's baseline (data quality, drift, model quality when labels exist, fe
 freshness); ``labels`` ingests ground truth. The work is in :mod:`slipway.monitor`; this
 module parses options and draws results. Exit codes of ``run``: 0 no violation (also a run
 with nothing to analyse: status Failed, with a warning line), 1 violations or an error (one
-line), 2 unknown environment or model or a bad option.
+line; with several deployments each failed one is a Failed result naming its error, the
+others still run, and one error line per failure), 2 unknown environment or model or a bad
+option.
 """
 
 from __future__ import annotations
@@ -103,11 +105,13 @@ def run(
         deployer=deployer,
     )  # fmt: skip
     for item in result.results:
-        if item.status == "Failed":
+        if item.status == "Failed" and item.error is None:
             reason = item.failure_reason or (item.result.failure_reason if item.result else None)
             _warn(f"{item.deployment.key}: nothing analysed (status Failed: {reason})")
     emit(result, fmt, text=run_view)
-    if result.has_violations:
+    for line in result.errors:
+        _error(line)
+    if result.has_violations or result.errors:
         raise typer.Exit(1)
 
 

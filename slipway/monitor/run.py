@@ -80,7 +80,9 @@ class DeploymentResult:
         freshness: The feature views' freshness (None when not checked).
         warnings: Warnings beyond the result's (capture, freshness, nothing deployed).
         stale_violations: Whether stale views are violations (the manifest says so).
-        failure_reason: Why there is no result (nothing deployed).
+        failure_reason: Why there is no result (nothing deployed, or the error).
+        error: The error that stopped this deployment's run (several deployments: the others
+            still run), one line.
     """
 
     deployment: MonitoredDeployment
@@ -91,6 +93,7 @@ class DeploymentResult:
     warnings: tuple[str, ...] = ()
     stale_violations: bool = False
     failure_reason: str | None = None
+    error: str | None = None
 
     @property
     def freshness_violations(self) -> list[dict[str, str]]:
@@ -155,6 +158,7 @@ class DeploymentResult:
             "model": d.model,
             "deployment": d.key,
             "version": d.version,
+            "error": self.error,
             "window_requested": {"since": self.since.isoformat(), "until": self.until.isoformat()},
             "capture": d.capture.describe(),
             "report": None if self.report is None else str(self.report),
@@ -174,6 +178,11 @@ class MonitorRun:
     def has_violations(self) -> bool:
         """Whether any deployment has a violation."""
         return any(r.has_violations for r in self.results)
+
+    @property
+    def errors(self) -> list[str]:
+        """``<deployment>: <error>`` of every deployment whose run failed."""
+        return [f"{r.deployment.key}: {r.error}" for r in self.results if r.error]
 
     def to_json(self) -> dict[str, Any]:
         """One result as itself (``--model``), else ``{"results": [...]}``."""

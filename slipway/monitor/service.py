@@ -20,11 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from foundation.errors import SlipwayError
 from foundation.files import write_json_atomic
 from foundation.settings import load_settings
 from slipway.monitor.deployments import MonitoredDeployment, select_deployments
 from slipway.monitor.labels import IngestResult, ingest_labels
-from slipway.monitor.run import MonitorRun, RunRequest, default_window, monitor_deployment
+from slipway.monitor.run import (
+    DeploymentResult,
+    MonitorRun,
+    RunRequest,
+    default_window,
+    monitor_deployment,
+)
 from slipway.monitor.settings import MonitorSettings
 
 if TYPE_CHECKING:
@@ -78,6 +85,10 @@ def monitor_run(
 ) -> MonitorRun:
     """Monitor every deployment of ``env`` (or ``model``'s); see the module's docstring.
 
+    With several deployments, one whose run fails (an error below) is a ``Failed`` result
+    naming the error (:attr:`DeploymentResult.error`) and the others still run; with one
+    (``model``, or ``ENV/MODEL``) the error is raised.
+
     Raises:
         ManifestError: Unknown environment or model, or an invalid manifest.
         RegistryLookupError: A version monitored is not registered.
@@ -115,9 +126,17 @@ def monitor_run(
         )  # fmt: skip
         service = deployment.ref.feature_service if deployment.ref else None
         mine = _views_of(freshness, service)
-        item = monitor_deployment(
-            deployer, deployment, request=request, freshness=mine, freshness_warning=problem
-        )
+        try:
+            item = monitor_deployment(
+                deployer, deployment, request=request, freshness=mine, freshness_warning=problem
+            )
+        except SlipwayError as exc:
+            if single:
+                raise
+            line = " ".join(str(exc).split())
+            item = DeploymentResult(
+                deployment, start, end, None, mine, failure_reason=f"error: {line}", error=line
+            )
         summary = item.result.files.get("summary") if item.result is not None else None
         if summary is not None:  # the library's summary, plus the deployment and freshness
             write_json_atomic(summary, item.to_json())

@@ -396,3 +396,29 @@ def test_router_lines_outside_the_window_are_counted(tmp_path: Path) -> None:
         "2026-11-30T08:04:00Z",
         "2026-11-30T08:05:00Z",
     ]
+
+
+def test_with_several_deployments_a_failing_one_does_not_stop_the_others(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = make_project(project_dir / "two", monitoring=FAST)
+    for name, value in two.env.items():
+        monkeypatch.setenv(name, value)
+    folder = two.root / "deploy" / "environments" / "dev"
+    text = (folder / "driver_ranking.yaml").read_text()
+    (folder / "trip_fare.yaml").write_text(
+        text.replace("name: driver_ranking", "name: trip_fare").replace("18601", "18602")
+    )
+    router_lines(two.router_file, rows=30, seed=10, start=START)
+    code, out, err = _cli(capsys, "monitor", "run", "dev", *WINDOW, "--format", "json")
+    assert code == 1
+    by_key = {r["deployment"]: r for r in _json(out)["results"]}
+    assert by_key["dev/driver_ranking"]["window"]["requests"] == 30
+    assert by_key["dev/driver_ranking"]["error"] is None
+    failed = by_key["dev/trip_fare"]
+    assert failed["status"] == "Failed"
+    assert "trip_fare:1" in failed["error"]
+    assert failed["failure_reason"] == f"error: {failed['error']}"
+    (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: dev/trip_fare: ")
+    assert not findings_of(failed, env="dev", model="trip_fare").conclusive
