@@ -8,5 +8,6 @@ Nothing here prints: the CLI renders the results (``view`` builds its rich table
 Modules: ``settings`` (``SLIPWAY_MONITOR_*``), ``errors``, ``deployments`` (ENV/--model to
 what is monitored), ``capture`` (the window's records: local router file, SageMaker layout on
 disk or in S3), ``labels`` (ground-truth ingestion and lookup), ``run`` (one run per
-deployment), ``view`` (the terminal table).
+deployment), ``service`` (``monitor run`` and ``monitor labels`` as calls: windows, output
+folders, freshness once per run), ``view`` (the terminal table).
 """
