@@ -23,7 +23,12 @@ from slipway.demo.loop import (
     promote,
     stop_endpoints,
 )
-from slipway.demo.monitoring import MonitoringOutcome, run_monitoring
+from slipway.demo.monitoring import (
+    MonitoringOutcome,
+    PendingMonitoring,
+    finish_monitoring,
+    start_monitoring,
+)
 from slipway.demo.progress import console
 from slipway.errors import DemoError
 
@@ -98,14 +103,20 @@ def run_gitops(
                 functools.partial(deploy, paths, promoted),
             )
             run.outputs.setdefault("promotions", []).extend(promoted)
-        predictions.update(
-            run.step("Query features and both prod endpoints", lambda: _predict_all(paths))
-        )
+        # Prod's traffic goes first; its monitor runs work while the predictions are made.
+        pending = _start_monitoring(run, paths, build=builds[0])
+        try:
+            predictions.update(
+                run.step("Query features and both prod endpoints", lambda: _predict_all(paths))
+            )
+        except BaseException:
+            pending.stop()
+            raise
         run.outputs["predictions"] = predictions
         run.outputs["prediction"] = predictions[MODELS[0]]
         scored = finish_batch(batch)  # ran beside the promotions; one line, no step
         _print_batch(batch, scored)
-        monitored = _monitor(run, paths, build=builds[0])
+        monitored = _finish_monitoring(run, paths, pending)
     finally:
         stop(batch.started)  # still running only when a step above failed
         if not keep_running:
@@ -124,11 +135,13 @@ def run_gitops(
     }
 
 
-def _monitor(run: DemoRun, paths: LoopPaths, *, build: dict[str, Any]) -> MonitoringOutcome:
-    """The monitoring step on prod's first model; its lines under the step lines."""
+def _start_monitoring(
+    run: DemoRun, paths: LoopPaths, *, build: dict[str, Any]
+) -> PendingMonitoring:
+    """Send prod's first model its two windows and start their monitor runs."""
     model = str(build["model"])
     run_dir = build.get("run_dir")
-    outcome = run_monitoring(
+    return start_monitoring(
         paths,
         model=model,
         version=str(build["version"]),
@@ -136,6 +149,13 @@ def _monitor(run: DemoRun, paths: LoopPaths, *, build: dict[str, Any]) -> Monito
         port=_port(paths, f"prod/{model}"),
         step=run.step,
     )
+
+
+def _finish_monitoring(
+    run: DemoRun, paths: LoopPaths, pending: PendingMonitoring
+) -> MonitoringOutcome:
+    """The monitor runs' verdicts and the retrain pull request; their lines."""
+    outcome = finish_monitoring(paths, pending, step=run.step)
     run.outputs["monitoring"] = outcome
     for name, doc in (("training-like", outcome.clean), ("shifted", outcome.shifted)):
         found = ", ".join(

@@ -106,6 +106,24 @@ class MonitoringOutcome:
     run_dir: Path | None
 
 
+@dataclass
+class PendingMonitoring:
+    """Both windows sent and their monitor runs started (see :func:`start_monitoring`)."""
+
+    model: str
+    version: str
+    feature: str
+    folder: Path
+    runs: tuple[Started, Started]
+    port: int
+    run_dir: Path | None
+
+    def stop(self) -> None:
+        """Kill the monitor runs that still run (after a failure elsewhere) and reap them."""
+        for each in self.runs:
+            stop(each)
+
+
 def run_monitoring(
     paths: LoopPaths,
     *,
@@ -116,6 +134,9 @@ def run_monitoring(
     step: Step = _direct,
 ) -> MonitoringOutcome:
     """Run the whole step on ``prod/<model>`` (serving ``version``) at ``port``.
+
+    :func:`start_monitoring` then :func:`finish_monitoring`; the demo runs its prod
+    predictions between the two, while the monitor runs work.
 
     Args:
         paths: Demo paths (registry, forge, deploy state, monitor folder).
@@ -129,6 +150,28 @@ def run_monitoring(
         DemoError: A run's verdict is not the expected one, a command failed, or the forge
             does not hold exactly one retrain pull request and one issue afterwards.
     """
+    pending = start_monitoring(
+        paths, model=model, version=version, run_dir=run_dir, port=port, step=step
+    )
+    return finish_monitoring(paths, pending, step=step)
+
+
+def start_monitoring(
+    paths: LoopPaths,
+    *,
+    model: str,
+    version: str,
+    run_dir: Path | None,
+    port: int,
+    step: Step = _direct,
+) -> PendingMonitoring:
+    """Send both batches and start each window's ``slipway monitor run`` once it is in.
+
+    The caller must :func:`finish_monitoring` it, or :meth:`PendingMonitoring.stop` it.
+
+    Raises:
+        DemoError: The version has no baseline, or the endpoint answered with an error.
+    """
     reference, fractional = baseline_sample(paths, version=version)
     feature = important_feature(fractional, run_dir=run_dir)
     folder = paths.monitor / "demo"
@@ -138,7 +181,6 @@ def run_monitoring(
     rows = REQUESTS * ROWS_PER_REQUEST
 
     def traffic() -> tuple[Started, Started]:
-        # Each window's monitor run starts as soon as its batch is in; they overlap.
         clean = send(port=port, rows=draw(reference, seed=SEED, shift=None))
         first = start_monitor(paths, model=model, window=clean, out=folder / "clean")
         try:
@@ -148,14 +190,27 @@ def run_monitoring(
             raise
         return first, start_monitor(paths, model=model, window=shifted, out=folder / "shifted")
 
-    started = step(
+    runs = step(
         f"Send {ENV}/{model} {rows:,} rows like the training data, then {rows:,} with "
         f"{feature} moved by {SHIFT_SD} sd",
         traffic,
     )
+    return PendingMonitoring(model, version, feature, folder, runs, port, run_dir)
+
+
+def finish_monitoring(
+    paths: LoopPaths, pending: PendingMonitoring, *, step: Step = _direct
+) -> MonitoringOutcome:
+    """Check both monitor runs' verdicts, then retrain by pull request on the shifted one.
+
+    Raises:
+        DemoError: A run's verdict is not the expected one, a command failed, or the forge
+            does not hold exactly one retrain pull request and one issue afterwards.
+    """
+    model, feature = pending.model, pending.feature
 
     def monitor() -> tuple[dict[str, Any], dict[str, Any]]:
-        outputs = [finish_code(each, ok=(0, 1)) for each in started]
+        outputs = [finish_code(each, ok=(0, 1)) for each in pending.runs]
         clean, shifted = (_result(code, out) for code, out in outputs)
         check_clean(clean)
         check_shifted(shifted, feature=feature)
@@ -166,9 +221,8 @@ def run_monitoring(
             f"Monitor both windows (slipway monitor run {ENV} --model {model})", monitor
         )
     finally:
-        for each in started:
-            stop(each)  # still running only when the other one failed
-    result_file = folder / "shifted.json"
+        pending.stop()  # still running only when the other one failed
+    result_file = pending.folder / "shifted.json"
     result_file.write_text(json.dumps(shifted), encoding="utf-8")
     report = shifted.get("report")
 
@@ -179,7 +233,7 @@ def run_monitoring(
     done, (pr, issue) = step("Retrain by pull request (slipway ci retrain)", retrain)
     return MonitoringOutcome(
         deployment=f"{ENV}/{model}",
-        version=version,
+        version=pending.version,
         feature=feature,
         clean=clean,
         shifted=shifted,
@@ -187,8 +241,8 @@ def run_monitoring(
         report=report,
         pr=pr,
         issue=issue,
-        port=port,
-        run_dir=run_dir,
+        port=pending.port,
+        run_dir=pending.run_dir,
     )
 
 
