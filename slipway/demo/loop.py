@@ -89,15 +89,16 @@ def _monitored(text: str) -> str:
     written. Both through the manifest, as a user would change them (line edits: the file's
     comments and layout stay).
     """
-    import re
-
     text = _without_block(text, "data_capture", "data_capture:\n  sampling_percentage: 100\n")
-    block = re.search(r"^monitoring:[^\n]*\n", text, flags=re.MULTILINE)
-    if block is None:
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("monitoring:")), None)
+    if start is None:
         return text.rstrip("\n") + "\n\nmonitoring:\n  evidently_html: false\n"
-    text = re.sub(r"^  evidently_html:.*\n", "", text, flags=re.MULTILINE)
-    at = block.end()
-    return text[:at] + "  evidently_html: false\n" + text[at:]
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+        end += 1
+    kept = [line for line in lines[start + 1 : end] if not line.startswith("  evidently_html:")]
+    return "".join([*lines[: start + 1], "  evidently_html: false\n", *kept, *lines[end:]])
 
 
 def _without_block(text: str, key: str, replacement: str) -> str:

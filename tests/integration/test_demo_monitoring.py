@@ -20,17 +20,22 @@ import pytest
 from ci.forge.local import LocalForge
 from ci.retrain import MONITOR_LABEL, retrain_branch, stamp_path
 from slipway.demo.commands import LoopPaths
-from slipway.demo.loop import stop_endpoints
+from slipway.demo.loop import _monitored, stop_endpoints
 from slipway.demo.monitoring import (
     DRIFT_CHECK,
     REQUESTS,
     ROWS_PER_REQUEST,
     MonitoringOutcome,
+    _result,
+    check_clean,
+    check_shifted,
+    important_feature,
     run_monitoring,
 )
 from slipway.demo.progress import DemoRun
+from slipway.errors import DemoError
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 MODEL = "driver_ranking"
 PROMOTIONS = 6  # two models x three environments, each merged
@@ -64,6 +69,7 @@ def _drifted(result: dict[str, Any]) -> set[str]:
     }
 
 
+@pytest.mark.slow
 def test_the_step_reports_clean_then_drift_and_opens_one_pr_and_one_issue(
     demo: tuple[DemoRun, LoopPaths],
 ) -> None:
@@ -108,6 +114,7 @@ def test_the_step_reports_clean_then_drift_and_opens_one_pr_and_one_issue(
     assert head[1:] == []
 
 
+@pytest.mark.slow
 def test_rerunning_the_step_updates_the_pr_and_issue_and_opens_nothing_new(
     demo: tuple[DemoRun, LoopPaths],
 ) -> None:
@@ -126,3 +133,78 @@ def test_rerunning_the_step_updates_the_pr_and_issue_and_opens_nothing_new(
     forge = LocalForge(repo=paths.git_repo)
     assert len(forge.list_prs()) == PROMOTIONS + 1
     assert len([i for i in forge.list_issues() if MONITOR_LABEL in i.labels]) == 1
+
+
+# --- the step's verdicts and the demo's prod manifest (no demo run) -------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _doc(status: str, *violations: tuple[str, str]) -> dict[str, Any]:
+    listed = [
+        {"feature_name": f, "constraint_check_type": c, "description": "x"} for f, c in violations
+    ]
+    return {"status": status, "violations": listed, "failure_reason": "no rows"}
+
+
+def test_a_false_alarm_an_empty_window_or_a_missed_shift_fail_the_step() -> None:
+    check_clean(_doc("Completed"))
+    with pytest.raises(DemoError, match="training-like window reported violations: "
+                       "baseline_drift_check rating"):  # fmt: skip
+        check_clean(_doc("CompletedWithViolations", ("rating", DRIFT_CHECK)))
+    with pytest.raises(DemoError, match="was not analysed: no rows"):
+        check_clean(_doc("Failed"))
+    check_shifted(
+        _doc("CompletedWithViolations", ("pickup_score", DRIFT_CHECK)), feature="pickup_score"
+    )
+    with pytest.raises(DemoError, match=r"reported no drift of it \(drifted: rating\)"):
+        check_shifted(
+            _doc("CompletedWithViolations", ("rating", DRIFT_CHECK)), feature="pickup_score"
+        )
+    with pytest.raises(DemoError, match="drifted: none"):
+        check_shifted(
+            _doc("CompletedWithViolations", ("pickup_score", "completeness_check")),
+            feature="pickup_score",
+        )
+
+
+def test_the_exit_code_must_agree_with_the_status() -> None:
+    assert _result(0, json.dumps(_doc("Completed")))["status"] == "Completed"
+    assert _result(1, json.dumps(_doc("CompletedWithViolations", ("a", DRIFT_CHECK))))
+    with pytest.raises(DemoError, match="exited 1 with status Completed"):
+        _result(1, json.dumps(_doc("Completed")))
+    with pytest.raises(DemoError, match="exited 0 with status CompletedWithViolations"):
+        _result(0, json.dumps(_doc("CompletedWithViolations")))
+    with pytest.raises(DemoError, match="printed no JSON result"):
+        _result(1, "boom")
+
+
+def test_the_shifted_feature_is_the_most_important_fractional_one(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "evaluation.json").write_text(
+        json.dumps({"feature_importance": [{"feature": "avg_daily_trips"}, {"feature": "rating"}]})
+    )
+    assert important_feature(["conv_rate", "rating"], run_dir=run_dir) == "rating"
+    assert important_feature(["conv_rate", "rating"], run_dir=None) == "conv_rate"
+    with pytest.raises(DemoError, match="no fractional feature"):
+        important_feature([], run_dir=run_dir)
+
+
+def test_the_demo_prod_manifest_captures_everything_and_skips_drift_html(tmp_path: Path) -> None:
+    from model_deploy.manifest.loader import load_manifest
+
+    source = (ROOT / "model_deploy" / "environments" / "prod" / f"{MODEL}.yaml").read_text()
+    text = _monitored(source)
+    # Only those two settings change: comments and layout stay.
+    removed = [line for line in source.splitlines() if line not in text.splitlines()]
+    assert removed == ["  sampling_percentage: 20"]
+    path = tmp_path / "prod" / f"{MODEL}.yaml"
+    path.parent.mkdir()
+    path.write_text(text)
+    manifest = load_manifest(path=path).manifest
+    assert manifest.data_capture.sampling_percentage == 100
+    assert manifest.monitoring.evidently_html is False
+    # A manifest that already has a monitoring block keeps its other settings.
+    again = _monitored("a: 1\nmonitoring:\n  window: 1h\n  evidently_html: true\n")
+    assert again.endswith("monitoring:\n  evidently_html: false\n  window: 1h\n")
