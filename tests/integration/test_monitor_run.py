@@ -59,6 +59,26 @@ def _run(project: Project, out: Path) -> tuple[int, dict[str, Any], str]:
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
+def _retrain(project: Project, result: Path, *, repo: Path) -> dict[str, Any]:
+    """``slipway ci retrain`` on the run's JSON, against a local forge in a fresh git repo."""
+    repo.mkdir()
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "dev@example.com"],
+        ["config", "user.name", "Dev"],
+        ["config", "commit.gpgsign", "false"],
+        ["commit", "-q", "--allow-empty", "-m", "initial"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    done = _slipway(
+        project, "ci", "retrain", "--env", "dev", "--model", "driver_ranking",
+        "--result", str(result), "--forge", "local", "--repo-dir", str(repo), "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
 def test_an_in_distribution_window_exits_0(project: Project, tmp_path: Path) -> None:
     project.router_file.unlink(missing_ok=True)
     router_lines(project.router_file, rows=2000, seed=11, start=START)
@@ -93,6 +113,9 @@ def test_a_shifted_window_exits_1_naming_the_feature(project: Project, tmp_path:
     findings = load_findings(tmp_path / "monitor.json", env="dev", model="driver_ranking")
     assert findings.violated
     assert f"baseline_drift_check: {IMPORTANT}" in findings.keys
+    retrain = _retrain(project, tmp_path / "monitor.json", repo=tmp_path / "repo")
+    assert retrain["action"] == "requested"
+    assert f"baseline_drift_check: {IMPORTANT}" in retrain["violations"]
     text = _slipway(
         project, "monitor", "run", "dev", "--model", "driver_ranking", *WINDOW,
         "--out", str(tmp_path / "text"),
