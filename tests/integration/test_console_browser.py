@@ -378,6 +378,7 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         stop_endpoints(paths)
 
 
+@pytest.mark.timeout(1500)  # the main job itself takes minutes (test_main_job allows 600 s)
 def test_the_main_jobs_state_renders(main_job: Any, driver: Any, tmp_path: Path) -> None:
     """The console on what ``slipway demo`` leaves: every deployment synced and healthy."""
     if not AXE.is_file():
