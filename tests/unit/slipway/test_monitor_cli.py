@@ -422,3 +422,18 @@ def test_with_several_deployments_a_failing_one_does_not_stop_the_others(
     (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
     assert line.startswith("error: dev/trip_fare: ")
     assert not findings_of(failed, env="dev", model="trip_fare").conclusive
+
+
+def test_labels_for_an_unknown_model_is_one_line_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "labels.jsonl"
+    source.write_text('{"id": "a", "label": 1}\n')
+    code, out, err = _cli(
+        capsys, "monitor", "labels", "dev", "--model", "nope", "--file", str(source)
+    )
+    assert code == 2
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "error: dev: dev has no manifest of 'nope' (has: driver_ranking)"
+    ]
+    assert out == ""
