@@ -34,6 +34,9 @@ from kits.console_state import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ci"))  # ci_support
+
+from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -437,3 +440,48 @@ def test_the_main_jobs_state_renders(main_job: Any, driver: Any, tmp_path: Path)
             process.kill()
             process.wait(timeout=WAIT)
         log.close()
+
+
+def test_console_reads_promotions_from_github(
+    github_api: Any,  # noqa: F811
+    world: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """On GitHubForge (the fake GitHub API) the same pages: the pending PR, its plan, its link."""
+    from ci_support import FakeRegistry, github_forge, manifest_files, planner, seed_history
+    from fastapi.testclient import TestClient
+
+    from ci.comment import comment_plan
+    from ci.promote import PromotionRequest, promote
+    from ci.settings import CiSettings
+    from services.console.app import create_app
+    from services.console.readers import ConsoleContext
+    from services.console.settings import ConsoleSettings
+
+    github_api.state.add_repo("acme/churn", files=manifest_files())
+    forge = github_forge(github_api.url)
+    registry = FakeRegistry()
+    registry.add()
+    for version in (1, 2):
+        seed_history(tmp_path / "deploy-state", "dev", version)
+    plans = planner(tmp_path, registry)
+    request = PromotionRequest(env="staging/driver_ranking", model="driver_ranking",
+                               source_env="dev")  # fmt: skip
+    opened = promote(request, forge=forge, registries=registry.opener(), planner=plans)
+    assert opened.pr is not None
+    number = opened.pr.number
+    comment_plan(forge=forge, number=number, planner=plans,
+                 manifests_dir="model_deploy/environments")  # fmt: skip
+    context = ConsoleContext.from_environment(ConsoleSettings(status_ttl=0))
+    context.ci = CiSettings(forge="github", github_repository="acme/churn",
+                            github_api_url=github_api.url)  # fmt: skip
+    context.forge = lambda: forge
+    with TestClient(create_app(context, require_token=False)) as client:
+        listing = client.get("/promotions").text
+        assert f'href="/promotions/{number}"' in listing
+        assert "staging/driver_ranking" in listing
+        page = client.get(f"/promotions/{number}").text
+    assert "Deploy plan" in page
+    assert "slipway/plan: success" in page
+    assert "test-token" not in page, "the GitHub token is never rendered"
+    assert opened.pr.url in page, "the pull request's web address"
