@@ -83,6 +83,7 @@ class BatchResult:
         seconds: Wall time of this run.
         timings: Seconds spent reading features, predicting and writing (this run).
         metadata: What the output records (model, digest, feature service and its version).
+        threads: The estimator's OpenMP/BLAS threads.
     """
 
     output: Path
@@ -92,6 +93,7 @@ class BatchResult:
     seconds: float
     timings: dict[str, float]
     metadata: dict[str, Any]
+    threads: int = 1
 
     @property
     def predict_rows_per_second(self) -> float:
@@ -186,15 +188,15 @@ def run_batch(
 ) -> BatchResult:
     """Score every chunk not done yet, then write the output and remove the chunk folder.
 
-    ``threads`` limits the estimator's OpenMP/BLAS threads (0: every core). ``progress`` is
-    told when each chunk (``chunk-<n>``) starts and ends; a chunk done before is reported as
-    finished at once.
+    ``threads`` limits the estimator's OpenMP/BLAS threads (0: :func:`model_threads`, the cores
+    the machine's load leaves free; the answers are the same bits whatever the count).
+    ``progress`` is told when each chunk (``chunk-<n>``) starts and ends; a chunk done before
+    is reported as finished at once.
 
     Raises:
         BatchError: Feast or the model failed on a chunk (the message names it), or the output
             cannot be written. Finished chunks stay for the next run.
     """
-    import os
     import shutil
 
     import pandas as pd
@@ -207,7 +209,8 @@ def run_batch(
     timings = {"features": 0.0, "predict": 0.0, "write": 0.0}
     store = repo.open_store()
     total = len(job.chunks)
-    with threadpool_limits(limits=threads or os.cpu_count() or 1):
+    threads = threads or model_threads()
+    with threadpool_limits(limits=threads):
         for index, (start, stop) in enumerate(job.chunks):
             name, label = f"chunk-{index}", f"Chunk {index + 1}/{total} (rows {start}-{stop - 1})"
             progress.started(name, label)
@@ -251,7 +254,22 @@ def run_batch(
         seconds=time.perf_counter() - started,
         timings={k: round(v, 3) for k, v in timings.items()},
         metadata=dict(job.metadata),
+        threads=threads,
     )
+
+
+def model_threads() -> int:
+    """The cores the load average leaves free (at least 1, at most every core).
+
+    OpenMP threads spin while they wait: on a shared 2-core machine at load ~10, predicting
+    with 2 threads took 2.6x as long as with 1 (docs/benchmarks.md, batch scoring), while on
+    an idle machine every core helps.
+    """
+    import os
+
+    cores = os.cpu_count() or 1
+    free = cores - os.getloadavg()[0]
+    return max(1, min(cores, int(free + 0.5)))
 
 
 def read_entities(path: Path) -> pd.DataFrame:

@@ -75,7 +75,10 @@ def batch(
         str, typer.Option("--timestamp-column", help="Event time column (offline features).")
     ] = "event_timestamp",
     threads: Annotated[
-        int, typer.Option("--threads", min=0, help="Model threads (0: every core).")
+        int,
+        typer.Option(
+            "--threads", min=0, help="Model threads (0: the cores the load average leaves free)."
+        ),
     ] = 0,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard chunks an interrupted run left.")

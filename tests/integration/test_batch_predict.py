@@ -187,6 +187,7 @@ def test_a_run_killed_halfway_resumes_to_the_same_file(
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert (result["rows"], result["chunks"], result["resumed"]) == (3000, 12, len(finished))
+    assert result["threads"] >= 1
     assert killed.read_bytes() == whole.read_bytes()
     assert read_metadata(killed) == read_metadata(whole)
 
@@ -312,3 +313,16 @@ def test_env_resolves_the_version_the_manifest_serves(
     assert slipway([*args, "--env", "dev"]) == 1
     assert "dev serves no version of driver_ranking" in capsys.readouterr().err
     assert slipway([*args]) == 2  # no version and no --env: a usage error
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "threads"), [(2, 0.1, 2), (2, 0.8, 1), (2, 11.0, 1), (8, 3.2, 5), (1, 0, 1)]
+)
+def test_the_default_model_threads_are_the_cores_the_load_leaves_free(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, threads: int
+) -> None:
+    from model_build.batch.job import model_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert model_threads() == threads
