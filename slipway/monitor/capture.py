@@ -4,10 +4,11 @@ Three places, all read into one window (:func:`load_capture`):
 
 * the local router's file (``.../capture/invocations.jsonl``): one JSON object per request,
   ``{"at", "status", "request", "response"}``; each is turned into a SageMaker capture record
-  (JSON bodies, ``eventId`` derived from the file and line so reruns agree, ``inferenceId``
-  from an ``inference_id`` field when the router records one). Lines that already are
-  SageMaker records are taken as they are. Requests that failed (HTTP status 400 and above)
-  are not analysed, and a warning counts them;
+  (``eventId`` derived from the file and line so reruns agree; ``inferenceId`` from an
+  ``inference_id`` field and the content types from ``request_type`` / ``response_type``
+  when the router records them, else JSON for a body that looks like JSON, CSV otherwise).
+  Lines that already are SageMaker records are taken as they are. Requests that failed (HTTP
+  status 400 and above) are not analysed, and a warning counts them;
 * SageMaker-layout files on disk (``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/``);
 * the same layout in S3: the window's hour folders are listed and downloaded (boto3 through
   ``foundation.aws``) into a work folder first.
@@ -176,11 +177,13 @@ def convert_router_file(
                 event_id=str(uuid.uuid5(_NAMESPACE, f"{path.name}:{number}:{doc['at']}")),
                 inference_time=moment,
                 endpoint_input=CapturedPayload.from_body(
-                    doc["request"].encode(), content_type=_content_type(doc["request"]),
+                    doc["request"].encode(),
+                    content_type=_text(doc.get("request_type")) or _content_type(doc["request"]),
                     mode="INPUT",
                 ),
                 endpoint_output=CapturedPayload.from_body(
-                    doc["response"].encode(), content_type=_content_type(doc["response"]),
+                    doc["response"].encode(),
+                    content_type=_text(doc.get("response_type")) or _content_type(doc["response"]),
                     mode="OUTPUT",
                 ),
                 inference_id=_text(doc.get("inference_id")),

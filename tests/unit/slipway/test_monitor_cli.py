@@ -437,3 +437,25 @@ def test_labels_for_an_unknown_model_is_one_line_exit_2(
         "error: dev: dev has no manifest of 'nope' (has: driver_ranking)"
     ]
     assert out == ""
+
+
+def test_router_lines_with_an_inference_id_and_csv_bodies(tmp_path: Path) -> None:
+    from slipway.monitor.capture import load_capture
+    from slipway.monitor.deployments import CaptureSource
+
+    router = tmp_path / "capture" / "invocations.jsonl"
+    router.parent.mkdir(parents=True)
+    line = {
+        "at": "2026-11-30T08:00:01.250000+00:00", "status": 200, "inference_id": "req-7",
+        "request": "0.5,0.9", "response": "0.25", "request_type": "text/csv",
+    }  # fmt: skip
+    router.write_text(json.dumps(line) + "\n")
+    source = CaptureSource("local", str(router.parent), "e", "AllTraffic", router_file=router)
+    loaded = load_capture(
+        source=source, schema=None, since=START, until=START + timedelta(hours=1),
+        work_dir=tmp_path,
+    )  # fmt: skip
+    frame = loaded.window.frame
+    assert list(frame["_inference_id"]) == ["req-7"]
+    assert list(frame["prediction"]) == [0.25]
+    assert list(frame["_inference_time"]) == ["2026-11-30T08:00:01Z"]
