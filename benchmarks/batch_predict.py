@@ -1,4 +1,4 @@
-"""Benchmark of ``slipway predict batch`` (numbers for docs/models.md, "Batch scoring").
+"""Benchmark of ``slipway predict batch`` (numbers in docs/benchmarks.md, "Batch scoring").
 
 Sets up the demo Feast repo (seeded demo data, applied), builds driver_ranking once (local
 registry, no tracking), writes ``--rows`` distinct entity rows (default 1,000,000: demo drivers
