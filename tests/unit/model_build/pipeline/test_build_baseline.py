@@ -28,6 +28,8 @@ from model_bundle.bundle import load_bundle
 from model_bundle.scoring import predict_columns
 from model_monitor.baseline import load_baseline
 
+pytestmark = pytest.mark.slow  # every test trains a model (the end-to-end one also serves it)
+
 NONE = NoServingModel(reason="first build")
 TASKS = ("binary", "multiclass", "regression")
 
