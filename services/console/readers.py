@@ -183,6 +183,16 @@ class Readers:
         web = web.removesuffix("/api/v3")
         return f"{web}/{ci.github_repository}/pull/{number}"
 
+    def upstream(self, env: str) -> str | None:
+        """The environment ``env`` takes versions from (``promote_from``), if it names one."""
+        from model_deploy.errors import DeployError
+
+        try:
+            rules = self.context.manifests.environments().environments.get(env)
+        except DeployError:
+            return None
+        return rules.promote_from if rules is not None else None
+
     def desired_version(self, key: str) -> int | None:
         """The version ``key``'s manifest names (None for ``model: null`` or an invalid one)."""
         from model_deploy.errors import DeployError

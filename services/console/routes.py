@@ -45,7 +45,17 @@ def environment_page(request: Request, env: str) -> HTMLResponse:
     matrix = build_matrix(readers, env=env)
     cells = [matrix.cells[(m, env)] for m in matrix.models if (m, env) in matrix.cells]
     history = env_history(readers, env)
-    return render(request, "environment.html", page="matrix", env=env, cells=cells, history=history)
+    upstream = readers.upstream(env)
+    ahead = {}
+    if upstream is not None:
+        for cell in cells:
+            theirs = readers.desired_version(f"{upstream}/{cell.model}")
+            if theirs is not None and theirs != readers.desired_version(cell.key):
+                ahead[cell.model] = theirs
+    return render(
+        request, "environment.html", page="matrix", env=env, cells=cells, history=history,
+        upstream=upstream, ahead=ahead,
+    )  # fmt: skip
 
 
 @router.get("/promotions", response_class=HTMLResponse)

@@ -281,6 +281,13 @@ def test_pages_navigation_console_log_and_accessibility(server: str, driver: Any
     assert "slipway ci rollback dev/trip_fare --to 2" in body
     check("environment")
 
+    load(driver, server + "/environments/staging", "Environment staging")
+    assert "slipway promote --to staging --from dev --model driver_ranking" in (
+        driver.find_element(By.TAG_NAME, "main").text
+    )
+    assert not severe(driver)
+    assert not axe_critical(driver)
+
     click(driver, "Promotions", "Promotions")
     assert "staging/trip_fare" in driver.find_element(By.TAG_NAME, "main").text
     check("promotions")

@@ -49,6 +49,11 @@ def test_matrix_page_shows_each_state(client: TestClient, context: ConsoleContex
     assert 'badge-deploying">deploying' in _cell_html(html, "staging/trip_fare")
     env = client.get("/environments/dev").text
     assert "Reconcile: <code>slipway deploy apply dev/trip_fare</code>" in env
+    assert "Takes versions from" not in env, "dev is the first environment"
+    staging = client.get("/environments/staging").text
+    assert "dev names v3: <code>slipway promote --to staging --from dev --model trip_fare" in (
+        staging
+    )
 
 
 def test_unhealthy_is_shown(state: ConsoleState, target, client: TestClient) -> None:
