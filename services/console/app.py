@@ -35,6 +35,10 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
+#: Great Expectations' Data Docs load Bootstrap and Vega from CDNs and run inline scripts: they
+#: are served sandboxed (an opaque origin: their scripts cannot read the console's cookie or
+#: pages) instead of under the console's policy.
+DOCS_CSP = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox"
 HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",
@@ -106,6 +110,8 @@ def _install_auth(app: FastAPI, context: ConsoleContext) -> None:
                 return _secure(RedirectResponse("/login", status_code=303))
             return _secure(_error_page(request, 401, "a valid token is required"))
         response = await call_next(request)
+        if request.url.path.startswith("/data-docs/"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
         return _secure(response)
 
     @app.get("/login", response_class=HTMLResponse)

@@ -83,3 +83,14 @@ def test_pr_links_on_github_come_from_the_settings(context: ConsoleContext) -> N
         forge="github", github_repository="acme/gitops", github_api_url="https://ghe.acme/api/v3"
     )
     assert Readers(context).pr_web_url(4) == "https://ghe.acme/acme/gitops/pull/4"
+
+
+def test_data_docs_are_served_sandboxed(client: TestClient, tmp_path: Path) -> None:
+    docs = tmp_path / "reports" / "data_docs"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html><script src='https://cdn.test/x.js'></script></html>")
+    answer = client.get("/data-docs/index.html")
+    assert answer.status_code == 200
+    assert answer.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+    assert client.get("/data-docs/../../etc/passwd").status_code == 404
