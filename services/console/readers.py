@@ -40,10 +40,13 @@ from services.console.status_cache import StatusCache, TimedStatus
 
 @dataclass
 class ConsoleContext:
-    """The app-wide part: settings and the manifest cache.
+    """The app-wide part: settings and what is kept between requests.
 
-    ``targets`` and ``registries`` replace the deployer's (tests); by default they are built
-    from the settings like the CLI's.
+    Kept: the parsed manifests, the deployment statuses (:class:`StatusCache`), the feature
+    registry and the model names.
+
+    ``targets``, ``registries`` and ``forge`` replace the ones built from the settings (tests);
+    by default they are built like the CLI's.
     """
 
     console: ConsoleSettings
@@ -55,9 +58,8 @@ class ConsoleContext:
     registries: Callable[[str], ModelRegistry] | None = None
     forge: Callable[[], Forge] | None = field(default=None)
     feature_repo: FeatureRepo | None = None
-    _features: FeatureReader | None = field(default=None, init=False, repr=False)
     statuses: StatusCache = field(init=False, repr=False)
-
+    _features: FeatureReader | None = field(default=None, init=False, repr=False)
     _models: tuple[float, list[str]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
