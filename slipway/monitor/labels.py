@@ -50,6 +50,7 @@ class IngestResult:
         duplicates: Labels already present, identical (skipped).
         conflicts: Ids already labelled differently (skipped; the first label stays).
         path: The file written (None when nothing was new).
+        uploaded: Its ``s3://`` URI, when ground truth is kept in S3.
     """
 
     file: Path
@@ -59,6 +60,7 @@ class IngestResult:
     duplicates: int
     conflicts: int
     path: Path | None
+    uploaded: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -80,6 +82,7 @@ class IngestResult:
             "duplicates": self.duplicates,
             "conflicts": self.conflicts,
             "path": None if self.path is None else str(self.path),
+            "uploaded": self.uploaded,
             "warnings": self.warnings,
         }
 

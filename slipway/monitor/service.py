@@ -15,6 +15,7 @@ Each holds ``run_monitor``'s files; its ``summary.json`` is the deployment's who
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from foundation.errors import SlipwayError
 from foundation.files import write_json_atomic
 from foundation.settings import load_settings
 from slipway.monitor.deployments import MonitoredDeployment, select_deployments
+from slipway.monitor.ground_truth_s3 import download_labels, upload_labels
 from slipway.monitor.labels import IngestResult, ingest_labels
 from slipway.monitor.run import (
     DeploymentResult,
@@ -106,7 +108,8 @@ def monitor_run(
     single = model is not None or "/" in env
     stamp = f"{moment:%Y%m%dT%H%M%SZ}"
     clients = None
-    if any(d.capture.kind == "s3" for d in deployments):
+    labels_s3 = settings.monitor_ground_truth_s3
+    if labels_s3 or any(d.capture.kind == "s3" for d in deployments):
         from foundation.aws import boto3_clients
 
         clients = boto3_clients(
@@ -120,16 +123,25 @@ def monitor_run(
             folder = out if single else out / deployment.env / deployment.model
         else:
             folder = settings.runs_dir / deployment.env / deployment.model / stamp
-        request = RunRequest(
-            since=start, until=end, out_dir=folder, labels_root=settings.ground_truth_dir,
-            baseline_dir=baseline_dir, clients=clients, workers=settings.monitor_workers,
-        )  # fmt: skip
         service = deployment.ref.feature_service if deployment.ref else None
         mine = _views_of(freshness, service)
         try:
-            item = monitor_deployment(
-                deployer, deployment, request=request, freshness=mine, freshness_warning=problem
-            )
+            with tempfile.TemporaryDirectory(prefix="slipway-labels-") as tmp:
+                labels_root = settings.ground_truth_dir
+                if labels_s3 and clients is not None:
+                    labels_root = Path(tmp)
+                    download_labels(
+                        prefix=labels_s3, endpoint=deployment.endpoint, root=labels_root,
+                        clients=clients, since=start,
+                    )  # fmt: skip
+                request = RunRequest(
+                    since=start, until=end, out_dir=folder, labels_root=labels_root,
+                    baseline_dir=baseline_dir, clients=clients, workers=settings.monitor_workers,
+                )  # fmt: skip
+                item = monitor_deployment(
+                    deployer, deployment, request=request, freshness=mine,
+                    freshness_warning=problem,
+                )  # fmt: skip
         except SlipwayError as exc:
             if single:
                 raise
@@ -175,9 +187,13 @@ def labels_ingest(
 ) -> IngestResult:
     """Ingest a label file for one deployment (``env`` with ``model``).
 
+    With ``SLIPWAY_MONITOR_GROUND_TRUTH_S3`` the endpoint's labels are read from S3 (for
+    idempotence) and the new file is uploaded there (``uploaded``; ``path`` is then relative).
+
     Raises:
         ManifestError: Unknown environment or model.
         LabelFileError: The file is unreadable or has malformed lines (nothing written).
+        MonitorRunError: The S3 prefix cannot be read or written.
     """
     from model_deploy.service import Deployer
 
@@ -190,9 +206,22 @@ def labels_ingest(
         keys = ", ".join(d.key for d in found)
         raise MonitorRunError(f"{env} --model {model} means several deployments ({keys})")
     deployment = found[0]
-    return ingest_labels(
-        file=file,
-        root=settings.ground_truth_dir,
-        endpoint=deployment.endpoint,
-        now=now or datetime.now(UTC),
+    moment = now or datetime.now(UTC)
+    prefix = settings.monitor_ground_truth_s3
+    if prefix is None:
+        return ingest_labels(
+            file=file, root=settings.ground_truth_dir, endpoint=deployment.endpoint, now=moment
+        )
+    from foundation.aws import boto3_clients
+
+    clients = boto3_clients(
+        region=deployer.settings.aws_region, endpoint_url=deployer.settings.aws_endpoint_url
     )
+    with tempfile.TemporaryDirectory(prefix="slipway-labels-") as tmp:
+        root = Path(tmp)
+        download_labels(prefix=prefix, endpoint=deployment.endpoint, root=root, clients=clients)
+        result = ingest_labels(file=file, root=root, endpoint=deployment.endpoint, now=moment)
+        if result.path is None:
+            return result
+        uri = upload_labels(path=result.path, root=root, prefix=prefix, clients=clients)
+        return replace(result, path=Path(result.path.relative_to(root)), uploaded=uri)

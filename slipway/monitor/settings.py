@@ -16,6 +16,8 @@ class MonitorSettings(BaseSettings):
             when ``--out`` is not given) and of the default ground-truth folder.
         monitor_ground_truth_dir: Ground-truth root (``<root>/<endpoint>/yyyy/mm/dd/hh/``,
             SageMaker's layout); default ``<monitor_dir>/ground-truth``.
+        monitor_ground_truth_s3: Keep ground truth in S3 instead (an ``s3://`` prefix, same
+            layout): ``labels`` uploads there, ``run`` reads from there.
         monitor_workers: Processes that parse capture files (``load_window``'s ``workers``).
     """
 
@@ -23,6 +25,9 @@ class MonitorSettings(BaseSettings):
 
     monitor_dir: Path = Field(default=Path(".slipway/monitor"))
     monitor_ground_truth_dir: Path | None = None
+    monitor_ground_truth_s3: str | None = Field(
+        default=None, pattern=r"^s3://[a-z0-9.\-]{3,63}(/\S*)?$"
+    )
     monitor_workers: int = Field(default=1, ge=1, le=32)
 
     @property

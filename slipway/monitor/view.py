@@ -131,7 +131,7 @@ def ingest_view(result: IngestResult) -> str:
     lines = [
         f"{result.file}: {result.records} labels, {result.written} new, "
         f"{result.duplicates} already ingested, {result.conflicts} conflicting",
-        f"written: {result.path}" if result.path else "nothing new to write",
+        f"written: {result.uploaded or result.path}" if result.path else "nothing new to write",
     ]
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"

@@ -36,19 +36,22 @@ def moto_url() -> Iterator[str]:
         yield url
 
 
-def _slipway(project: Project, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def _slipway(
+    project: Project, url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    variables = {
         **os.environ,
         **AWS_TEST_ENV,
         **project.env,
         "SLIPWAY_AWS_ENDPOINT_URL": url,
         "SLIPWAY_AWS_REGION": "us-east-1",
         "GX_ANALYTICS_ENABLED": "false",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "slipway", *args],
         cwd=project.root,
-        env=env,
+        env=variables,
         capture_output=True,
         text=True,
         timeout=300,
@@ -103,3 +106,36 @@ def test_a_missing_bucket_is_one_error_line(
     assert done.returncode == 1, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines == ["error: s3://missing-bucket: no such bucket (capture destination)"]
+
+
+def test_ground_truth_kept_in_s3(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    project = make_project(tmp_path_factory.mktemp("monitor-s3-labels"), target="sagemaker")
+    s3 = boto3_clients(region="us-east-1", endpoint_url=moto_url)("s3")
+    s3.create_bucket(Bucket="labels-bucket")
+    s3.create_bucket(Bucket=BUCKET)  # the first test's bucket may be there: emptied
+    for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents") or []:
+        s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    _upload(moto_url, hour=START, rows=200, seed=24)
+    prefix = "s3://labels-bucket/groundtruth"
+    labels = project.root / "labels.csv"
+    labels.write_text("inference_id,label\n" + "".join(f"req-{i},{i % 2}\n" for i in range(120)))
+    extra = {"SLIPWAY_MONITOR_GROUND_TRUTH_S3": prefix}
+    ingest = ["monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(labels)]
+    first = _slipway(project, moto_url, *ingest, "--format", "json", env=extra)
+    assert first.returncode == 0, first.stderr
+    done = json.loads(first.stdout)
+    assert done["written"] == 120
+    assert done["uploaded"].startswith(f"{prefix}/{ENDPOINT}/")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="labels-bucket")["Contents"]]
+    assert len(keys) == 1
+    assert len(keys[0].split("/")) == 7  # groundtruth/endpoint/yyyy/mm/dd/hh/file
+    again = json.loads(_slipway(project, moto_url, *ingest, "-f", "json", env=extra).stdout)
+    assert (again["written"], again["duplicates"], again["uploaded"]) == (0, 120, None)
+    assert not (project.ground_truth).exists()  # nothing kept on this machine
+    run = _slipway(
+        project, moto_url, "monitor", "run", "dev", "--model", "driver_ranking",
+        "--since", "2026-11-30T08:00:00Z", "--until", "2026-11-30T09:00:00Z",
+        "--out", str(project.root / "run"), "--format", "json", env=extra,
+    )  # fmt: skip
+    doc = json.loads(run.stdout)
+    assert doc["model_quality"]["labelled_rows"] == 120, doc["warnings"]
