@@ -258,10 +258,15 @@ def test_pages_navigation_console_log_and_accessibility(server: str, driver: Any
     if not AXE.is_file():
         pytest.fail(f"no {AXE}: npm install --no-save --prefix .cache axe-core@4.14.1")
     problems: dict[str, list[str]] = {}
+    loads: dict[str, int] = {}
 
     def check(name: str) -> None:
         errors = severe(driver)
         assert not errors, f"{name}: browser console errors {errors}"
+        loads[name] = driver.execute_script(
+            "const n = performance.getEntriesByType('navigation')[0];"
+            "return Math.round(n.loadEventEnd - n.startTime);"
+        )
         problems[name] = axe_critical(driver)
         shot(driver, name)
 
@@ -326,6 +331,7 @@ def test_pages_navigation_console_log_and_accessibility(server: str, driver: Any
     assert [e for e in severe(driver) if "404" not in e] == []
     critical = {name: found for name, found in problems.items() if found}
     assert not critical, f"axe-core critical violations: {critical}"
+    print("page loads in the browser (ms, navigation start to load end):", loads)
 
 
 def test_slipway_console_serves_the_state(world: dict[str, Any], tmp_path: Path) -> None:
