@@ -120,6 +120,8 @@ def _install_auth(app: FastAPI, context: ConsoleContext) -> None:
 
     @app.post("/login", response_class=HTMLResponse)
     async def _login(request: Request) -> Response:
+        if not app.state.require_token:
+            return RedirectResponse("/", status_code=303)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0]
         if not auth.token_matches(token, expected):

@@ -146,3 +146,10 @@ def test_500_and_502_pages_leak_nothing(
     assert "SlipwayError" in answer.text
     assert "AKIA" not in answer.text
     assert "s3://" not in answer.text
+
+
+def test_local_console_needs_no_login(client: TestClient) -> None:
+    assert "no token is needed" in client.get("/login").text
+    answer = client.post("/login", content="token=x", follow_redirects=False)
+    assert answer.status_code == 303
+    assert "set-cookie" not in answer.headers
