@@ -14,7 +14,9 @@ CSV columns) and kept as text, so they surface as extra columns.
 
 Response bodies (``endpointOutput``): JSON ``{"predictions": [...]}`` or a bare list, whose
 items are numbers (the score) or objects with a score key (:data:`SCORE_KEYS`) and a label key
-(:data:`LABEL_KEYS`); or CSV lines ``score[,label]``.
+(:data:`LABEL_KEYS`), or a multiclass object ``{"probabilities": {class: p}, "label": l}``; or
+CSV lines ``score[,label]`` or, with more than two fields, a multiclass ``label,p_1,...,p_K``. A
+multiclass answer's score is its top-class probability (what its baseline records).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import base64
 import binascii
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, Final
 
 import orjson
@@ -194,6 +196,8 @@ def _json_prediction(item: Any) -> Prediction:
             if key in item:
                 label = item[key]
                 break
+        if score is None and type(item.get("probabilities")) is dict:
+            score = _top_probability(item["probabilities"].values())
         if score is None and label is None:
             raise PayloadError("a captured prediction has no score or label key")
         return score, label
@@ -205,8 +209,14 @@ def _json_prediction(item: Any) -> Prediction:
 def _csv_prediction(line: str) -> Prediction:
     """One CSV prediction line: ``score`` or ``score,label``."""
     fields = [f.strip() for f in line.split(",")]
-    if len(fields) > 2:
-        raise PayloadError("a captured CSV prediction has more fields than score,label")
+    if len(fields) > 2:  # a multiclass answer: label,p_1,...,p_K
+        try:
+            probabilities = [float(f) for f in fields[1:]]
+        except ValueError:
+            raise PayloadError(
+                "a captured CSV prediction with more than two fields is not label,p_1,...,p_K"
+            ) from None
+        return _top_probability(probabilities), _label(fields[0]) if fields[0] else None
     try:
         score: Any = float(fields[0]) if fields[0] else None
     except ValueError:
@@ -215,6 +225,18 @@ def _csv_prediction(line: str) -> Prediction:
     if len(fields) > 1 and fields[1]:
         label = _label(fields[1])
     return score, label
+
+
+def _top_probability(values: Iterable[Any]) -> float:
+    """A multiclass answer's score: the probability of its most probable class.
+
+    The baseline of a multiclass model records the same (the top-class probability), so the
+    prediction's drift is compared like for like.
+    """
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not numbers:
+        raise PayloadError("a captured multiclass prediction has no numeric probability")
+    return float(max(numbers))
 
 
 def _label(text: str) -> Any:

@@ -8,7 +8,7 @@ The checks (thresholds from the constraints' ``monitoring_config``):
 
 * ``missing_column_check``: a constrained column is absent from the window.
 * ``extra_column_check``: the window has a column the constraints do not know (metadata
-  columns excepted).
+  columns excepted, and the empty ``predicted_label`` of a regressor's window).
 * ``data_type_check``: the share of present values of the wrong type is above
   ``datatype_check_threshold``. Integral wants whole numbers, Fractional any number, String
   text. A column the baseline found non-negative (``is_non_negative``) whose share of
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from foundation.files import write_json_atomic
-from model_monitor.columns import META_COLUMNS, InferredType
+from model_monitor.columns import META_COLUMNS, PREDICTED_LABEL, InferredType
 from model_monitor.constraints import Constraints, FeatureConstraint
 from model_monitor.drift import DriftResult
 from model_monitor.statistics import numbers
@@ -110,14 +110,17 @@ def check_constraints(
                 )
             )
         for name in frame.columns:
-            if name not in known and name not in META_COLUMNS:
-                found.append(
-                    Violation(
-                        str(name),
-                        EXTRA_COLUMN,
-                        f"Column {name} is in the current data but not in the baseline constraints",
-                    )
+            if name in known or name in META_COLUMNS:
+                continue
+            if name == PREDICTED_LABEL and frame[name].isna().all():
+                continue  # a regressor answers no label: the window's empty label column
+            found.append(
+                Violation(
+                    str(name),
+                    EXTRA_COLUMN,
+                    f"Column {name} is in the current data but not in the baseline constraints",
                 )
+            )
     if drift is not None and config.perform_comparison:
         found.extend(
             Violation(column.column, BASELINE_DRIFT, column.describe()) for column in drift.drifted

@@ -231,8 +231,16 @@ def test_parallel_loading_gives_the_same_frame(tmp_path: Path) -> None:
     assert serial.frame[EVENT_ID].tolist() == [f"e-{i}" for i in range(400)]
 
 
-def test_csv_answers_with_more_than_score_and_label_are_not_misread() -> None:
+def test_a_multiclass_csv_answer_is_read_as_label_then_probabilities() -> None:
     record = _record("0.5,2,plus", Encoding.CSV, "text/csv", out="2,0.1,0.2,0.7")  # multiclass
+    result = frame_from_records([record], schema=SCHEMA)
+    assert result.bad_outputs == 0
+    assert result.frame[PREDICTION].tolist() == [0.7]  # the top-class probability
+    assert result.frame[PREDICTED_LABEL].tolist() == [2]
+
+
+def test_csv_answers_with_more_fields_that_are_not_probabilities_are_not_misread() -> None:
+    record = _record("0.5,2,plus", Encoding.CSV, "text/csv", out="0.5,1,extra")
     result = frame_from_records([record], schema=SCHEMA)
     assert result.bad_outputs == 1
     assert result.frame[PREDICTION].isna().all()

@@ -163,26 +163,7 @@ def test_the_sagemaker_evaluate_job_writes_the_same_baseline(tmp_path: Path) -> 
     assert _files(tmp_path / "evaluation" / "baseline") == _files(result.run_dir / "baseline")
 
 
-_LIBRARY_GAPS = {
-    "multiclass": "model_monitor.payloads reads no score from the server's multiclass answer "
-    "({probabilities: {...}, label}): prediction is empty, a completeness violation",
-    "regression": "the capture frame always has a predicted_label column; a regression "
-    "baseline has none: an extra_column_check violation",
-}
-
-
-@pytest.mark.parametrize(
-    "task",
-    [
-        "binary",
-        pytest.param(
-            "multiclass", marks=pytest.mark.xfail(strict=True, reason=_LIBRARY_GAPS["multiclass"])
-        ),
-        pytest.param(
-            "regression", marks=pytest.mark.xfail(strict=True, reason=_LIBRARY_GAPS["regression"])
-        ),
-    ],
-)
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_traffic_like_the_training_set_has_no_violations_against_the_registered_baseline(
     tmp_path: Path, task: str
 ) -> None:
