@@ -29,7 +29,6 @@ from slipway.cli.init import init_command
 from slipway.cli.model import model_app
 from slipway.cli.models import models_app
 from slipway.cli.monitor import monitor_app
-from slipway.cli.monitor import monitor_app
 from slipway.cli.predict import predict_app
 from slipway.cli.promote import promote_command
 from slipway.cli.runs import runs_app
@@ -59,7 +58,6 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(predict_app, name="predict")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(ci_app, name="ci")
-app.add_typer(monitor_app, name="monitor")
 app.add_typer(monitor_app, name="monitor")
 app.command("promote")(promote_command)
 app.command("demo")(demo_command)
