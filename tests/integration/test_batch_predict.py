@@ -326,3 +326,17 @@ def test_the_default_model_threads_are_the_cores_the_load_leaves_free(
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert model_threads() == threads
+
+
+def test_the_text_mode_draws_a_progress_bar_of_chunks(
+    world: tuple[FeatureRepo, LocalRegistry, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "bar.parquet"
+    assert slipway(_cli(world, out, "--chunk-rows", "1000")) == 0
+    captured = capsys.readouterr()
+    assert "Chunk 3/3 (rows 2000-2999)" in captured.err  # the bar, on stderr
+    assert "3/3" in captured.err
+    assert "Scored 3000 rows" in captured.out
+    assert "driver_ranking:1" in captured.out
