@@ -340,3 +340,31 @@ def test_the_text_mode_draws_a_progress_bar_of_chunks(
     assert "3/3" in captured.err
     assert "Scored 3000 rows" in captured.out
     assert "driver_ranking:1" in captured.out
+
+
+def test_the_same_command_with_sagemaker_creates_a_batch_transform_job_on_moto(
+    world: tuple[FeatureRepo, LocalRegistry, Path],
+    moto_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("SLIPWAY_AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("SLIPWAY_AWS_REGION", "us-east-1")
+    monkeypatch.setenv("SLIPWAY_IMAGE_URI", "123456789012.dkr.ecr.us-east-1.amazonaws.com/inf:1")
+    reset_moto(moto_url)
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    s3.create_bucket(Bucket="cli-bucket")
+    args = _cli(world, tmp_path / "unused", "--format", "json")
+    args[args.index("--output") + 1] = "s3://cli-bucket/scores/"
+    role = ["--role-arn", "arn:aws:iam::123456789012:role/sagemaker"]
+    assert slipway([*args, "--sagemaker", "--bucket", "cli-bucket", *role]) == 0
+    started = json.loads(capsys.readouterr().out)
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    job = sagemaker.describe_transform_job(TransformJobName=started["job_name"])
+    assert job["TransformOutput"]["S3OutputPath"] == "s3://cli-bucket/scores/"
+    assert (started["model"], started["rows"]) == ("driver_ranking:1", 3000)
+    assert job["ModelName"] == started["job_name"]
