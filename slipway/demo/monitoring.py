@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,24 +30,41 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-from slipway.demo.commands import LoopPaths, Started, finish_code, slipway, start, stop
+from slipway.demo.commands import LoopPaths, Started, finish_code, start, stop
+from slipway.demo.verdicts import (
+    DRIFT_CHECK,
+    ENV,
+    SHIFT_SD,
+    check_clean,
+    check_forge,
+    check_shifted,
+    parse_result,
+    retrain_by_pr,
+)
 from slipway.errors import DemoError
+
+__all__ = [
+    "DRIFT_CHECK",
+    "MonitoringOutcome",
+    "PendingMonitoring",
+    "check_clean",
+    "check_shifted",
+    "finish_monitoring",
+    "parse_result",
+    "run_monitoring",
+    "start_monitoring",
+]
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ENV: Final = "prod"
 REQUESTS: Final = 20
 """Requests per batch."""
 ROWS_PER_REQUEST: Final = 100
 """Rows per request (``{"instances": [...]}``): 2,000 rows a batch, the acceptance tests' size."""
-SHIFT_SD: Final = 0.5
-"""How far the shifted batch moves the feature, in the training data's standard deviations."""
 SEED: Final = 14
 CLIENTS: Final = 4
 """Requests in flight at once (the local router is threaded)."""
-DRIFT_CHECK: Final = "baseline_drift_check"
-WITH_VIOLATIONS: Final = "CompletedWithViolations"
 
 T = TypeVar("T")
 
@@ -211,7 +227,7 @@ def finish_monitoring(
 
     def monitor() -> tuple[dict[str, Any], dict[str, Any]]:
         outputs = [finish_code(each, ok=(0, 1)) for each in pending.runs]
-        clean, shifted = (_result(code, out) for code, out in outputs)
+        clean, shifted = (parse_result(code, out) for code, out in outputs)
         check_clean(clean)
         check_shifted(shifted, feature=feature)
         return clean, shifted
@@ -353,105 +369,6 @@ def start_monitor(paths: LoopPaths, *, model: str, window: Window, out: Path) ->
         "--out", str(out),
         "--format", "json",
     )  # fmt: skip
-
-
-def check_clean(result: dict[str, Any]) -> None:
-    """The training-like window: analysed, and no violation.
-
-    Raises:
-        DemoError: Nothing was analysed, or a violation was reported.
-    """
-    _analysed(result, "the training-like window")
-    if result.get("violations"):
-        found = "; ".join(_describe(v) for v in result["violations"])
-        raise DemoError(f"the training-like window reported violations: {found}")
-
-
-def check_shifted(result: dict[str, Any], *, feature: str) -> None:
-    """The shifted window: a drift violation naming ``feature``.
-
-    Raises:
-        DemoError: Nothing was analysed, or no drift violation names the feature.
-    """
-    _analysed(result, "the shifted window")
-    drifted = [
-        v.get("feature_name")
-        for v in result.get("violations") or []
-        if v.get("constraint_check_type") == DRIFT_CHECK
-    ]
-    if feature not in drifted:
-        raise DemoError(
-            f"the window with {feature} shifted by {SHIFT_SD} sd reported no drift of it "
-            f"(drifted: {', '.join(map(str, drifted)) or 'none'})"
-        )
-
-
-def retrain_by_pr(
-    paths: LoopPaths, *, model: str, result: Path, report: str | None
-) -> dict[str, Any]:
-    """``slipway ci retrain`` on the shifted run, against the demo's local forge.
-
-    Raises:
-        DemoError: The command failed or did not request a retrain.
-    """
-    extra = ["--report-url", Path(report).resolve().as_uri()] if report else []
-    out = slipway(
-        paths, "ci", "retrain", "--env", ENV, "--model", model, "--result", str(result),
-        *extra, "--format", "json",
-    )  # fmt: skip
-    # The forge writes the retrain branch through git; main stays the work tree's branch.
-    subprocess.run(["git", "checkout", "-q", "main"], cwd=paths.git_repo, check=True)
-    done: dict[str, Any] = json.loads(out)
-    if done.get("action") != "requested" or done.get("pr") is None:
-        raise DemoError(f"slipway ci retrain did not request a retrain: {done}")
-    return done
-
-
-def check_forge(paths: LoopPaths, *, model: str) -> tuple[int, int]:
-    """The forge holds exactly one open retrain pull request and one open issue of the model.
-
-    Returns:
-        Their numbers.
-
-    Raises:
-        DemoError: None or more than one of either.
-    """
-    from ci.forge.local import LocalForge
-    from ci.retrain import MONITOR_LABEL, retrain_branch
-
-    forge = LocalForge(repo=paths.git_repo)
-    prs = [p.number for p in forge.list_prs(state="open") if p.head == retrain_branch(model)]
-    issues = [
-        i.number
-        for i in forge.list_issues(state="open")
-        if MONITOR_LABEL in i.labels and f"model:{model}" in i.labels and f"env:{ENV}" in i.labels
-    ]
-    if len(prs) != 1 or len(issues) != 1:
-        raise DemoError(
-            f"expected one open retrain pull request and one issue for {ENV}/{model}, found "
-            f"pull requests {prs} and issues {issues}"
-        )
-    return prs[0], issues[0]
-
-
-def _result(code: int, stdout: str) -> dict[str, Any]:
-    """A ``slipway monitor run --format json`` result, checked against its exit code."""
-    try:
-        doc: dict[str, Any] = json.loads(stdout)
-    except ValueError as exc:
-        raise DemoError(f"slipway monitor run printed no JSON result: {stdout[:200]!r}") from exc
-    if (code == 1) != (doc.get("status") == WITH_VIOLATIONS):
-        raise DemoError(f"slipway monitor run exited {code} with status {doc.get('status')}")
-    return doc
-
-
-def _analysed(result: dict[str, Any], what: str) -> None:
-    if result.get("status") == "Failed":
-        raise DemoError(f"{what} was not analysed: {result.get('failure_reason')}")
-
-
-def _describe(violation: dict[str, Any]) -> str:
-    return f"{violation.get('constraint_check_type')} {violation.get('feature_name')}"
 
 
 def _second(moment: datetime) -> datetime:

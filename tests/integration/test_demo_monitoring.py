@@ -26,10 +26,10 @@ from slipway.demo.monitoring import (
     REQUESTS,
     ROWS_PER_REQUEST,
     MonitoringOutcome,
-    _result,
     check_clean,
     check_shifted,
     important_feature,
+    parse_result,
     run_monitoring,
 )
 from slipway.demo.progress import DemoRun
@@ -169,14 +169,14 @@ def test_a_false_alarm_an_empty_window_or_a_missed_shift_fail_the_step() -> None
 
 
 def test_the_exit_code_must_agree_with_the_status() -> None:
-    assert _result(0, json.dumps(_doc("Completed")))["status"] == "Completed"
-    assert _result(1, json.dumps(_doc("CompletedWithViolations", ("a", DRIFT_CHECK))))
+    assert parse_result(0, json.dumps(_doc("Completed")))["status"] == "Completed"
+    assert parse_result(1, json.dumps(_doc("CompletedWithViolations", ("a", DRIFT_CHECK))))
     with pytest.raises(DemoError, match="exited 1 with status Completed"):
-        _result(1, json.dumps(_doc("Completed")))
+        parse_result(1, json.dumps(_doc("Completed")))
     with pytest.raises(DemoError, match="exited 0 with status CompletedWithViolations"):
-        _result(0, json.dumps(_doc("CompletedWithViolations")))
+        parse_result(0, json.dumps(_doc("CompletedWithViolations")))
     with pytest.raises(DemoError, match="printed no JSON result"):
-        _result(1, "boom")
+        parse_result(1, "boom")
 
 
 def test_the_shifted_feature_is_the_most_important_fractional_one(tmp_path: Path) -> None:
