@@ -11,7 +11,7 @@ from monitor_kit import window
 
 from model_monitor.baseline import Baseline
 from model_monitor.columns import PREDICTED_LABEL, PREDICTION
-from model_monitor.drift import detect_drift
+from model_monitor.drift import category_text, category_texts, detect_drift
 from model_monitor.drift_config import DriftConfig
 from model_monitor.errors import MonitorConfigError
 from model_monitor.evidently_report import drift_report_html
@@ -36,6 +36,26 @@ REQUESTS = 2000
 def test_bad_configs_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(MonitorConfigError, match=message):
         DriftConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["a", None, "b"], index=[5, 3, 1]),
+        pd.Series([1, 2, 3]),
+        pd.Series([True, False]),
+        pd.Series(pd.array([1, None, 3], dtype="Int64")),
+        pd.Series(pd.array(["a", None], dtype="string")),
+        pd.Series([1.0, -0.0, 0.5, 1e-7, float("nan"), float("inf"), 1e20, 2.0**53, 0.1 + 0.2]),
+        pd.Series([0.1, 1.5, 2.0], dtype="float32"),
+        pd.Series([1, "a", 2.0, None, True]),
+    ],
+    ids=["text", "int", "bool", "Int64", "string", "float64", "float32", "mixed"],
+)
+def test_vectorized_category_texts_are_category_text(values: pd.Series) -> None:
+    fast = category_texts(values)
+    assert list(fast) == [category_text(v) for v in values.dropna()]
+    assert list(fast.index) == list(range(len(fast)))
 
 
 def test_unknown_column_and_both_criteria_off_are_errors(baseline: Baseline) -> None:
