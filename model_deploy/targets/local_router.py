@@ -7,14 +7,21 @@ generation it uses, the weights it really uses, the requests in flight per backe
 backend (requests, failures, a latency histogram: what canary bakes check), so the deployer stops
 an old backend only once the router has switched and the old backend has no request left: zero
 failed requests during a blue/green switch. A connection refused or reset before any answer is
-retried on a freshly picked backend (scoring is idempotent). Sampled requests and answers are
-appended to the capture file when data capture is on. Standard library only.
+retried on a freshly picked backend (scoring is idempotent).
+
+Data capture (the routes' ``capture.percentage`` above 0): a sampled ``POST /invocations`` that
+a backend answered (any status: requests the router refused itself are not captured) becomes
+one SageMaker capture record in ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``
+(:mod:`model_deploy.targets.local_capture`). The request thread only samples and does a
+non-blocking ``put`` on a bounded queue; one daemon thread writes the records in batches. A full
+queue drops the record and a failed write loses it: both are counted in the status
+(``capture``) and logged once; neither ever fails a request. Standard library only (the router
+is its own small process).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -29,6 +36,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
+
+from model_deploy.targets.local_capture import (
+    CAPTURE_VARIANT,
+    INFERENCE_ID_HEADER,
+    MAX_INFERENCE_ID,
+    CaptureSink,
+    CaptureTarget,
+)
 
 STATUS_PATH = "/_router/status"
 _HOP_HEADERS = frozenset(
@@ -79,7 +94,7 @@ class Routes:
         self.generation = -1
         self.backends: list[tuple[str, float]] = []
         self.capture_percentage = 0.0
-        self.capture_path: Path | None = None
+        self.capture: CaptureTarget | None = None
         self.inflight: dict[str, int] = {}
         self.counters: dict[str, BackendCounters] = {}
         self._signature: tuple[int, int, int] | None = None
@@ -105,8 +120,7 @@ class Routes:
             self.generation = generation
             self.backends = [(url, weight) for url, weight in backends if weight > 0]
             self.capture_percentage = float(capture.get("percentage", 0))
-            path = capture.get("path")
-            self.capture_path = Path(path) if path else None
+            self.capture = _capture_target(capture, self.capture_percentage)
 
     def acquire(self, *, avoid: str | None = None) -> str | None:
         """Pick a backend by weight and count the request as in flight on it."""
@@ -133,7 +147,7 @@ class Routes:
             self.counters.setdefault(url, BackendCounters()).record(failed=failed, seconds=seconds)
 
     def status(self) -> dict[str, Any]:
-        """Generation, backends and in-flight counts."""
+        """Generation, backends, in-flight counts, counters and the capture percentage."""
         self.reload()
         with self.lock:
             return {
@@ -146,8 +160,21 @@ class Routes:
             }
 
 
+def _capture_target(capture: dict[str, Any], percentage: float) -> CaptureTarget | None:
+    """The routes' capture settings (None: capture off or no destination)."""
+    destination = capture.get("destination")
+    if percentage <= 0 or not destination:
+        return None
+    endpoint = str(capture.get("endpoint") or "local")
+    variant = str(capture.get("variant") or CAPTURE_VARIANT)
+    return CaptureTarget(percentage, Path(str(destination)), endpoint, variant)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body leave in two writes: with Nagle on, a keep-alive client's delayed ACK
+    # held the body back ~40 ms per request
+    disable_nagle_algorithm = True
     server: _RouterServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -156,7 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Forward a GET (or answer the router status)."""
         if self.path == STATUS_PATH:
-            self._answer(200, json.dumps(self.server.routes.status()).encode(), "application/json")
+            status = self.server.routes.status()
+            status["capture"].update(self.server.sink.status())
+            self._answer(200, json.dumps(status).encode(), "application/json")
             return
         self._forward()
 
@@ -165,6 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._forward()
 
     def _forward(self) -> None:
+        arrived = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -185,7 +215,14 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             routes.release(url, failed=status >= 500, seconds=time.monotonic() - started)
             self._answer(status, data, reply_headers.get("content-type"), extra=reply_headers)
-            self.server.capture(self.path, body, status, data)
+            if self.command == "POST" and self.path.partition("?")[0] == "/invocations":
+                inference_id = self.headers.get(INFERENCE_ID_HEADER)
+                self.server.sink.offer(
+                    routes.capture, at=arrived, request=body,
+                    request_type=self.headers.get("Content-Type") or "", response=data,
+                    response_type=reply_headers.get("content-type") or "",
+                    inference_id=inference_id[:MAX_INFERENCE_ID] if inference_id else None,
+                )  # fmt: skip
             return
         message = b'{"error": "no_backend", "message": "no healthy backend behind the router"}'
         self._answer(503 if failed is None else 502, message, "application/json")
@@ -230,30 +267,13 @@ class _RouterServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, routes: Routes) -> None:
+    def __init__(self, port: int, routes: Routes, *, sink: CaptureSink | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.routes = routes
-        self._capture_lock = threading.Lock()
+        self.sink = sink or CaptureSink(log=self.log)
 
     def log(self, message: str) -> None:
         print(f"{datetime.now(UTC).isoformat()} {message}", file=sys.stderr, flush=True)
-
-    def capture(self, path: str, body: bytes, status: int, data: bytes) -> None:
-        routes = self.routes
-        if path != "/invocations" or routes.capture_path is None:
-            return
-        if random.uniform(0, 100) >= routes.capture_percentage:
-            return
-        record = {
-            "at": datetime.now(UTC).isoformat(),
-            "status": status,
-            "request": body.decode("utf-8", "replace"),
-            "response": data.decode("utf-8", "replace"),
-        }
-        with self._capture_lock, contextlib.suppress(OSError):
-            routes.capture_path.parent.mkdir(parents=True, exist_ok=True)
-            with routes.capture_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     server.log(f"router listening on 127.0.0.1:{args.port}, routes {args.routes}")
     server.serve_forever(poll_interval=0.2)
     server.server_close()
+    server.sink.flush(timeout=5.0)
     server.log("router stopped")
     return 0
 

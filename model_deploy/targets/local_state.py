@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from foundation.files import write_text_atomic
+from model_deploy.targets.local_capture import CAPTURE_VARIANT
 from model_deploy.targets.processes import request_json
 from model_deploy.targets.waiting import poll_until
 
@@ -136,8 +137,19 @@ class EnvFiles:
 
     @property
     def capture(self) -> Path:
-        """Data capture file (JSON lines)."""
-        return self.root / "capture" / "invocations.jsonl"
+        """Data capture root (SageMaker's destination), ``<root>/capture``.
+
+        The router writes ``<capture>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/*.jsonl``.
+        """
+        return self.root / "capture"
+
+    @property
+    def capture_endpoint(self) -> str:
+        """The endpoint folder under :attr:`capture`: ``<env>-<name>``.
+
+        For a root ``<state>/<env>/<name>``: what ``slipway monitor`` names a local endpoint.
+        """
+        return f"{self.root.parent.name}-{self.root.name}"
 
 
 def read_state(files: EnvFiles) -> tuple[LocalState, list[str]]:
@@ -169,7 +181,9 @@ def write_routes(
     """Replace ``routes.json`` atomically (the router picks it up on its next request).
 
     ``generation`` increases with every version of the routes; ``weights`` maps a backend
-    port to its weight (0 to 100).
+    port to its weight (0 to 100); the router captures ``capture_percentage`` of the requests
+    into :attr:`EnvFiles.capture` (endpoint :attr:`EnvFiles.capture_endpoint`, variant
+    ``AllTraffic``).
     """
     routes = {
         "generation": generation,
@@ -177,7 +191,12 @@ def write_routes(
             {"url": f"http://127.0.0.1:{port}", "weight": weight}
             for port, weight in weights.items()
         ],
-        "capture": {"percentage": capture_percentage, "path": str(files.capture)},
+        "capture": {
+            "percentage": capture_percentage,
+            "destination": str(files.capture),
+            "endpoint": files.capture_endpoint,
+            "variant": CAPTURE_VARIANT,
+        },
     }
     write_text_atomic(files.routes, json.dumps(routes, indent=2) + "\n")
 

@@ -10,9 +10,9 @@ the run says so in a warning.
 
 Where the capture is:
 
-* a **local** target: the router of the deployment appends requests and answers to
-  ``<SLIPWAY_DEPLOY_STATE_DIR>/<env>/<name>/capture/invocations.jsonl``; SageMaker-layout files
-  under ``.../capture/<endpoint>/<variant>/yyyy/mm/dd/hh/`` are read too;
+* a **local** target: the router of the deployment writes SageMaker's layout under
+  ``<SLIPWAY_DEPLOY_STATE_DIR>/<env>/<name>/capture/`` (endpoint ``<env>-<name>``, variant
+  ``AllTraffic``); every ``<endpoint>/<variant>/yyyy/mm/dd/hh/`` folder there is read;
 * a **SageMaker** target: ``data_capture.destination`` (an ``s3://`` prefix), in SageMaker's
   layout ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``.
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from model_deploy.service import Deployer
 
 CAPTURE_FOLDER = "capture"
-ROUTER_CAPTURE_FILE = "invocations.jsonl"
 
 
 @dataclass(frozen=True)
@@ -45,20 +44,18 @@ class CaptureSource:
         destination: The capture root: a folder (local) or an ``s3://`` prefix.
         endpoint: First folder of SageMaker's layout under ``destination``.
         variant: Second folder (the production variant).
-        router_file: The local router's capture file (local targets only).
     """
 
     kind: Literal["local", "s3"]
     destination: str
     endpoint: str
     variant: str
-    router_file: Path | None = None
 
     def describe(self) -> str:
         """Where the capture is, in a few words."""
         if self.kind == "s3":
             return f"{self.destination.rstrip('/')}/{self.endpoint}/{self.variant}/"
-        return str(self.router_file or self.destination)
+        return self.destination
 
 
 @dataclass(frozen=True)
@@ -170,6 +167,5 @@ def deployment_of(key: str, manifest: Manifest, *, state_dir: Path) -> Monitored
             destination=str(root),
             endpoint=endpoint,
             variant="AllTraffic",
-            router_file=root / ROUTER_CAPTURE_FILE,
         )
     return MonitoredDeployment(key, env, model, manifest, capture, endpoint)

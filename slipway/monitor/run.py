@@ -246,7 +246,6 @@ def monitor_deployment(
             labels=labels or None,
             registered_metrics=dict(version.metrics),
         )
-    extra = loaded.warnings() + extra
     return DeploymentResult(
         deployment, request.since, request.until, result, freshness, tuple(extra), stale_violations
     )

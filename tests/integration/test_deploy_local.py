@@ -40,6 +40,9 @@ from model_deploy.service import Deployer
 from model_deploy.status import status_all
 from model_deploy.targets import processes
 from model_deploy.targets.local_state import EnvFiles, read_state, write_state
+from model_deploy.targets.waiting import poll_until
+from model_monitor.capture import DEFAULT_VARIANT, CaptureRecord
+from model_monitor.reader import capture_files, iter_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -77,9 +80,23 @@ def test_data_capture_file_and_a_fast_noop(env: tuple[Deployer, int]) -> None:
     assert apply_env(deployer, "dev").outcome == "noop"
     assert time.monotonic() - started < 2.0
     assert read_state(EnvFiles(deployer.state_dir / "dev" / "driver_ranking"))[0] == pids
-    capture = EnvFiles(deployer.state_dir / "dev" / "driver_ranking").capture
-    assert capture.is_file()
-    assert "predictions" in capture.read_text()  # 100 % data capture
+    files = EnvFiles(deployer.state_dir / "dev" / "driver_ranking")
+    # 100 % data capture, in SageMaker's layout, written off the request path (soon after)
+    records = poll_until(
+        lambda: _captured(files) or None,
+        timeout=10,
+        interval=0.05,
+        on_timeout=lambda: f"nothing captured under {files.capture}",
+    )
+    assert records[0].endpoint_output is not None
+    assert "predictions" in records[0].endpoint_output.text()
+
+
+def _captured(files: EnvFiles) -> list[CaptureRecord]:
+    found = capture_files(
+        destination=files.capture, endpoint=files.capture_endpoint, variant=DEFAULT_VARIANT
+    )
+    return list(iter_records(files=found))
 
 
 def test_upgrade_switches_with_zero_failed_requests(

@@ -60,7 +60,7 @@ def test_stale_views_are_warnings_of_a_monitor_run(
     for name, value in {**project.env, "SLIPWAY_FEATURE_REPO": str(repo.path)}.items():
         monkeypatch.setenv(name, value)
     start = datetime(2026, 11, 30, 8, tzinfo=UTC)
-    router_lines(project.router_file, rows=400, seed=31, start=start)
+    router_lines(project.capture_root, rows=400, seed=31, start=start)
     code = run(
         ["monitor", "run", "dev", "--model", "driver_ranking", "--since", "2026-11-30T08:00:00Z",
          "--until", "2026-11-30T09:00:00Z", "--out", str(tmp_path / "out"), "--format", "json"]

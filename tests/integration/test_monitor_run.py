@@ -2,9 +2,9 @@
 
 The project (:mod:`kits.monitor_project`) has ``dev/driver_ranking`` on a local target,
 ``driver_ranking:1`` registered with a baseline of the synthetic driver data; traffic is
-written where the local router writes it (or in SageMaker's layout beside it, with inference
-ids). The command runs as a user runs it (a subprocess) for the verdicts; its JSON is what
-``slipway ci retrain`` reads.
+written where the local router writes it (SageMaker's layout), or as an inference server
+with ``--capture-dir`` writes it beside, with inference ids. The command runs as a user runs
+it (a subprocess) for the verdicts; its JSON is what ``slipway ci retrain`` reads.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def _retrain(project: Project, result: Path, *, repo: Path) -> dict[str, Any]:
 
 
 def test_an_in_distribution_window_exits_0(project: Project, tmp_path: Path) -> None:
-    project.router_file.unlink(missing_ok=True)
-    router_lines(project.router_file, rows=2000, seed=11, start=START)
+    project.clear_capture()
+    router_lines(project.capture_root, rows=2000, seed=11, start=START)
     code, doc, err = _run(project, tmp_path)
     assert code == 0, err
     assert doc["status"] == "Completed"
@@ -98,8 +98,8 @@ def test_an_in_distribution_window_exits_0(project: Project, tmp_path: Path) -> 
 
 
 def test_a_shifted_window_exits_1_naming_the_feature(project: Project, tmp_path: Path) -> None:
-    project.router_file.unlink(missing_ok=True)
-    router_lines(project.router_file, rows=2000, seed=12, start=START, shift={IMPORTANT: 0.5})
+    project.clear_capture()
+    router_lines(project.capture_root, rows=2000, seed=12, start=START, shift={IMPORTANT: 0.5})
     code, doc, err = _run(project, tmp_path)
     assert code == 1, err
     assert doc["status"] == "CompletedWithViolations"
@@ -129,9 +129,9 @@ def test_a_shifted_window_exits_1_naming_the_feature(project: Project, tmp_path:
 def test_labels_joined_by_inference_id_give_sklearn_metrics(
     project: Project, tmp_path: Path
 ) -> None:
-    project.router_file.unlink(missing_ok=True)
+    project.clear_capture()
     records, scores = sagemaker_records(rows=1500, seed=13, start=START)
-    root = Path(project.router_file.parent)  # SageMaker's layout beside the router's file
+    root = project.capture_root  # an inference server's own capture beside the router's
     folder = hour_folder(variant_folder(root, endpoint="local", variant="AllTraffic"), START)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "00-00-000-capture.jsonl").write_bytes(b"".join(r.encode() for r in records))
@@ -170,8 +170,8 @@ def test_labels_joined_by_inference_id_give_sklearn_metrics(
 def test_every_deployment_of_the_environment_without_model(
     project: Project, tmp_path: Path
 ) -> None:
-    project.router_file.unlink(missing_ok=True)
-    router_lines(project.router_file, rows=300, seed=14, start=START + timedelta(minutes=1))
+    project.clear_capture()
+    router_lines(project.capture_root, rows=300, seed=14, start=START + timedelta(minutes=1))
     done = _slipway(project, "monitor", "run", "dev", *WINDOW, "--out", str(tmp_path), "-f", "json")
     assert done.returncode in (0, 1), done.stderr
     (only,) = json.loads(done.stdout)["results"]

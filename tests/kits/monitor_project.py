@@ -5,12 +5,14 @@ local target, or a SageMaker one capturing to S3), registers ``driver_ranking:1`
 registry (a tiny bundle, the metrics given, a baseline of :mod:`model_monitor.simulate`'s
 driver data unless ``baseline=False``) and returns the ``SLIPWAY_*`` variables that point the
 CLI at it. :func:`router_lines` and :func:`sagemaker_records` write capture the way the local
-router and SageMaker (or the inference server) do.
+router (its own record builder, in SageMaker's layout) and SageMaker (or the inference server)
+do.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,12 +25,20 @@ import pandas as pd
 from model_build.registry.local import LocalRegistry
 from model_build.registry.protocol import NewVersion
 from model_bundle.bundle import ModelBundle, save_bundle
+from model_deploy.targets.local_capture import (
+    CAPTURE_VARIANT,
+    CaptureTarget,
+    capture_folder,
+    capture_line,
+)
 from model_monitor.baseline import build_baseline
 from model_monitor.capture import CapturedPayload, CaptureRecord
 from model_monitor.simulate import driver_frame, driver_labels, driver_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "drivers-dev"
+LOCAL_ENDPOINT = "dev-driver_ranking"
+"""The endpoint folder the local router of ``dev/driver_ranking`` writes under its capture."""
 DESTINATION = "s3://capture-bucket/datacapture"
 
 
@@ -44,8 +54,13 @@ class Project:
         return self.root / "state"
 
     @property
-    def router_file(self) -> Path:
-        return self.state_dir / "dev" / "driver_ranking" / "capture" / "invocations.jsonl"
+    def capture_root(self) -> Path:
+        """The local router's capture destination of ``dev/driver_ranking``."""
+        return self.state_dir / "dev" / "driver_ranking" / "capture"
+
+    def clear_capture(self) -> None:
+        """Remove every captured file (between tests sharing the project)."""
+        shutil.rmtree(self.capture_root, ignore_errors=True)
 
     @property
     def ground_truth(self) -> Path:
@@ -144,27 +159,42 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def router_lines(
-    path: Path,
+    destination: Path,
     *,
     rows: int,
     seed: int,
     start: datetime,
     shift: Mapping[str, float] | None = None,
     step: timedelta = timedelta(seconds=1),
-) -> None:
-    """Append ``rows`` one-row requests as the local router records them."""
+    endpoint: str = LOCAL_ENDPOINT,
+) -> list[Path]:
+    """Write ``rows`` one-row requests as the local router captures them; the files written.
+
+    One file per UTC hour under ``<destination>/<endpoint>/AllTraffic/yyyy/mm/dd/hh/``.
+    """
     frame, scores, labels = traffic(rows, seed=seed, shift=shift)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for i, row in enumerate(_rows(frame)):
-            answer = {"predictions": [{"probability": float(scores[i]), "label": int(labels[i])}]}
-            line = {
-                "at": (start + i * step).isoformat(),
-                "status": 200,
-                "request": json.dumps({"instances": [row]}),
-                "response": json.dumps(answer),
-            }
-            handle.write(json.dumps(line) + "\n")
+    target = CaptureTarget(100.0, destination, endpoint, CAPTURE_VARIANT)
+    lines: dict[Path, list[bytes]] = {}
+    for i, row in enumerate(_rows(frame)):
+        answer = {"predictions": [{"probability": float(scores[i]), "label": int(labels[i])}]}
+        at = (start + i * step).timestamp()
+        lines.setdefault(capture_folder(target, at), []).append(
+            capture_line(
+                at=at,
+                request=json.dumps({"instances": [row]}).encode(),
+                request_type="application/json",
+                response=json.dumps(answer).encode(),
+                response_type="application/json",
+            )
+        )
+    written = []
+    for folder, chunk in lines.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"router-{seed}.jsonl"
+        with path.open("ab") as handle:
+            handle.write(b"".join(chunk))
+        written.append(path)
+    return written
 
 
 def sagemaker_records(

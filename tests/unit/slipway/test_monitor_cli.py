@@ -40,7 +40,7 @@ def project(shared: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Projec
     for name, value in shared.env.items():
         monkeypatch.setenv(name, value)
     yield shared
-    shared.router_file.unlink(missing_ok=True)
+    shared.clear_capture()
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -113,12 +113,11 @@ def test_no_capture_at_all_is_failed_not_a_violation(
 def test_malformed_capture_lines_are_counted_as_warnings(
     project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    router_lines(project.router_file, rows=60, seed=3, start=START)
-    with project.router_file.open("a", encoding="utf-8") as handle:
+    (path,) = router_lines(project.capture_root, rows=60, seed=3, start=START)
+    with path.open("a", encoding="utf-8") as handle:
         handle.write("{not json\n")
-        handle.write('{"at": "2026-11-30T08:30:00Z", "status": 200}\n')
-        handle.write('{"at": "2026-11-30T08:31:00Z", "status": 500, "request": "{}", '
-                     '"response": "boom"}\n')  # fmt: skip
+        handle.write('{"captureData": {}, "eventMetadata": {"eventId": "x", '
+                     '"inferenceTime": "2026-11-30T08:30:00Z"}}\n')  # fmt: skip
     args = ["monitor", "run", "dev", "--model", "driver_ranking", *WINDOW, "--out", str(tmp_path)]
     code, out, err = _cli(capsys, *args, "--format", "json")
     assert code in (0, 1), err
@@ -126,9 +125,8 @@ def test_malformed_capture_lines_are_counted_as_warnings(
     read = doc["window"]["read"]
     assert (read["corrupt_lines"], doc["window"]["requests"]) == (2, 60)
     joined = " ".join(doc["warnings"])
-    assert "invocations.jsonl:61: not JSON" in joined
-    assert "invocations.jsonl:62: no request text" in joined
-    assert "1 captured requests failed (HTTP 4xx/5xx): not analysed" in doc["warnings"]
+    assert f"{path}:61: not JSON" in joined
+    assert f"{path}:62: captureData holds neither endpointInput nor endpointOutput" in joined
 
 
 def test_a_version_without_baseline_names_model_and_version(
@@ -234,7 +232,7 @@ def test_malformed_label_lines_are_named_and_nothing_is_written(
 def test_labels_with_unknown_ids_are_a_warning_of_the_run(
     project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    router_lines(project.router_file, rows=40, seed=4, start=START)
+    router_lines(project.capture_root, rows=40, seed=4, start=START)
     source = tmp_path / "unknown.jsonl"
     source.write_text('{"id": "nobody-1", "label": 1}\n{"id": "nobody-2", "label": 0}\n')
     labels = ["monitor", "labels", "dev", "--model", "driver_ranking", "--file", str(source)]
@@ -253,7 +251,7 @@ def test_labels_with_unknown_ids_are_a_warning_of_the_run(
 def test_json_of_a_run_is_what_ci_retrain_reads(
     project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    router_lines(project.router_file, rows=50, seed=6, start=START + timedelta(minutes=5))
+    router_lines(project.capture_root, rows=50, seed=6, start=START + timedelta(minutes=5))
     args = ["monitor", "run", "dev", *WINDOW, "--out", str(tmp_path), "--format", "json"]
     code, out, err = _cli(capsys, *args)
     assert code in (0, 1), err
@@ -273,7 +271,7 @@ def test_json_of_a_run_is_what_ci_retrain_reads(
 def test_text_output_is_one_screen_with_verdict_and_report(
     project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    router_lines(project.router_file, rows=50, seed=7, start=START)
+    router_lines(project.capture_root, rows=50, seed=7, start=START)
     code, out, _ = _cli(
         capsys, "monitor", "run", "dev", "--model", "driver_ranking", *WINDOW,
         "--out", str(tmp_path),
@@ -297,7 +295,7 @@ def test_the_manifest_window_is_the_default(
     )
     for name, value in two_hours.env.items():
         monkeypatch.setenv(name, value)
-    router_lines(two_hours.router_file, rows=40, seed=8, start=START - timedelta(minutes=50))
+    router_lines(two_hours.capture_root, rows=40, seed=8, start=START - timedelta(minutes=50))
     args = ["monitor", "run", "dev/driver_ranking", "--until", "2026-11-30T09:00:00Z"]
     code, out, err = _cli(capsys, *args, "--format", "json")
     assert code in (0, 1), err
@@ -362,7 +360,7 @@ def test_the_version_serving_per_the_history_is_monitored(
         manifest_hash="sha256:0", manifest={},
     )  # fmt: skip
     Deployer().store.append_history("dev/driver_ranking", record)
-    router_lines(behind.router_file, rows=30, seed=9, start=START)
+    router_lines(behind.capture_root, rows=30, seed=9, start=START)
     code, out, err = _cli(
         capsys, "monitor", "run", "dev", "-m", "driver_ranking", *WINDOW, "-f", "json"
     )
@@ -379,9 +377,9 @@ def test_router_lines_outside_the_window_are_counted(tmp_path: Path) -> None:
     from slipway.monitor.capture import load_capture
     from slipway.monitor.deployments import CaptureSource
 
-    router = tmp_path / "capture" / "invocations.jsonl"
-    router_lines(router, rows=10, seed=1, start=START, step=timedelta(minutes=1))
-    source = CaptureSource("local", str(router.parent), "e", "AllTraffic", router_file=router)
+    root = tmp_path / "capture"
+    router_lines(root, rows=10, seed=1, start=START, step=timedelta(minutes=1), endpoint="e")
+    source = CaptureSource("local", str(root), "e", "AllTraffic")
     work = tmp_path / "work"
     work.mkdir()
     loaded = load_capture(
@@ -409,7 +407,7 @@ def test_with_several_deployments_a_failing_one_does_not_stop_the_others(
     (folder / "trip_fare.yaml").write_text(
         text.replace("name: driver_ranking", "name: trip_fare").replace("18601", "18602")
     )
-    router_lines(two.router_file, rows=30, seed=10, start=START)
+    router_lines(two.capture_root, rows=30, seed=10, start=START)
     code, out, err = _cli(capsys, "monitor", "run", "dev", *WINDOW, "--format", "json")
     assert code == 1
     by_key = {r["deployment"]: r for r in _json(out)["results"]}
@@ -439,18 +437,26 @@ def test_labels_for_an_unknown_model_is_one_line_exit_2(
     assert out == ""
 
 
-def test_router_lines_with_an_inference_id_and_csv_bodies(tmp_path: Path) -> None:
+def test_router_records_with_an_inference_id_and_csv_bodies(tmp_path: Path) -> None:
+    from model_deploy.targets.local_capture import CaptureTarget, capture_folder, capture_line
     from slipway.monitor.capture import load_capture
     from slipway.monitor.deployments import CaptureSource
 
-    router = tmp_path / "capture" / "invocations.jsonl"
-    router.parent.mkdir(parents=True)
-    line = {
-        "at": "2026-11-30T08:00:01.250000+00:00", "status": 200, "inference_id": "req-7",
-        "request": "0.5,0.9", "response": "0.25", "request_type": "text/csv",
-    }  # fmt: skip
-    router.write_text(json.dumps(line) + "\n")
-    source = CaptureSource("local", str(router.parent), "e", "AllTraffic", router_file=router)
+    root = tmp_path / "capture"
+    at = (START + timedelta(seconds=1, milliseconds=250)).timestamp()
+    folder = capture_folder(CaptureTarget(100.0, root, "e", "AllTraffic"), at)
+    folder.mkdir(parents=True)
+    (folder / "00-01-250-x.jsonl").write_bytes(
+        capture_line(
+            at=at,
+            request=b"0.5,0.9",
+            request_type="text/csv",
+            response=b"0.25",
+            response_type="text/csv",
+            inference_id="req-7",
+        )
+    )
+    source = CaptureSource("local", str(root), "e", "AllTraffic")
     loaded = load_capture(
         source=source, schema=None, since=START, until=START + timedelta(hours=1),
         work_dir=tmp_path,
