@@ -24,6 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kits.browser import (
+    AXE,
+    WAIT,
+    axe_critical,
+    cell,
+    chrome,
+    click,
+    load,
+    missing,
+    severe,
+    shot,
+)
 from kits.console_state import (
     ConsoleState,
     FakeTarget,
@@ -39,21 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ci"))  # 
 from github_api.fixtures import github_api, github_server  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-AXE = ROOT / ".cache" / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "docs" / "console"
-WAIT = 20.0
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip(
-        "needs Debian's chromium and chromium-driver (.ci/run installs them)",
-        allow_module_level=True,
-    )
-selenium = pytest.importorskip("selenium")
+if missing() is not None:
+    pytest.skip(str(missing()), allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -188,70 +189,8 @@ def server(world: dict[str, Any]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1400,1000", "--no-first-run",
-                     "--disable-extensions", "--disable-background-networking"):  # fmt: skip
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    browser.set_page_load_timeout(WAIT * 3)
-    browser.set_script_timeout(WAIT * 3)
-    try:
+    with chrome() as browser:
         yield browser
-    finally:
-        browser.quit()
-
-
-def severe(browser: Any) -> list[str]:
-    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def shot(browser: Any, name: str) -> None:
-    """A full-page screenshot (at most 2,600 px tall) in docs/console/<name>.png."""
-    import base64
-
-    metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": min(size["width"], 1400), "scale": 1,
-            "height": min(size["height"], 2600)}  # fmt: skip
-    png = browser.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / f"{name}.png").write_bytes(base64.b64decode(png["data"]))
-
-
-def axe_critical(browser: Any) -> list[str]:
-    browser.execute_script(AXE.read_text(encoding="utf-8"))
-    violations = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']})"
-        ".then(r => done(r.violations.map(v => [v.impact, v.id, v.nodes.length])))"
-        ".catch(e => done([['error', String(e), 0]]));"
-    )
-    return [f"{v[1]} ({v[2]} nodes)" for v in violations if v[0] in ("critical", "error")]
-
-
-def load(browser: Any, url: str, heading: str) -> None:
-    browser.get(url)
-    WebDriverWait(browser, WAIT).until(
-        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), heading)
-    )
-
-
-def click(browser: Any, text: str, heading: str) -> None:
-    WebDriverWait(browser, WAIT).until(
-        expected_conditions.element_to_be_clickable((By.LINK_TEXT, text))
-    ).click()
-    WebDriverWait(browser, WAIT).until(
-        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), heading)
-    )
-
-
-def cell(browser: Any, key: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, f'td[data-key="{key}"]').text)
 
 
 def test_pages_navigation_console_log_and_accessibility(server: str, driver: Any) -> None:
@@ -371,88 +310,6 @@ def test_slipway_console_serves_the_state(world: dict[str, Any], tmp_path: Path)
     )  # fmt: skip
     assert public.returncode == 1
     assert "SLIPWAY_CONSOLE_TOKEN" in public.stderr
-
-
-@pytest.fixture(scope="module")
-def main_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """``slipway demo --keep-running`` in a temp folder; its endpoints stopped at the end."""
-    from slipway.demo.commands import LoopPaths
-    from slipway.demo.loop import stop_endpoints
-
-    workdir = tmp_path_factory.mktemp("main-job")
-    paths = LoopPaths(root=workdir, feature_repo=workdir / "feature_repo")
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "slipway", "demo", "--workdir", str(workdir),
-             "--keep-running"],
-            cwd=ROOT, env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "200"},
-            capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        yield paths
-    finally:
-        stop_endpoints(paths)
-
-
-@pytest.mark.timeout(1500)  # the main job itself takes minutes (test_main_job allows 600 s)
-def test_the_main_jobs_state_renders(main_job: Any, driver: Any, tmp_path: Path) -> None:
-    """The console on what ``slipway demo`` leaves: every deployment synced and healthy."""
-    if not AXE.is_file():
-        pytest.fail(f"no {AXE}: npm install --no-save --prefix .cache axe-core@4.14.1")
-    root = main_job.root
-    env = {
-        **main_job.env(),
-        "SLIPWAY_CONSOLE_RUN_DIR": str(main_job.runs),
-        "SLIPWAY_CONSOLE_REPORTS_DIR": str(root / "reports" / "validation"),
-        "SLIPWAY_CONSOLE_STATUS_TTL": "0",
-    }
-    env.pop("SLIPWAY_CONSOLE_TOKEN", None)
-    port = free_port()
-    log = (tmp_path / "console.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "slipway", "console", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-    )  # fmt: skip
-    server = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(server + "/healthz", timeout=60)
-        load(driver, server + "/", "Environments")
-        for env_name in ("dev", "staging", "prod"):
-            for model in ("driver_ranking", "trip_fare"):
-                text = cell(driver, f"{env_name}/{model}")
-                assert "v1" in text, text
-                assert "synced" in text, text
-                assert "unhealthy" not in text, text
-        assert not severe(driver)
-        assert not axe_critical(driver)
-        shot(driver, "main-job-matrix")
-        click(driver, "prod", "Environment prod")
-        assert "Merge pull request" in driver.find_element(By.TAG_NAME, "main").text
-        click(driver, "Models", "Models")
-        click(driver, "driver_ranking", "Model driver_ranking")
-        click(driver, "v1", "driver_ranking:1")
-        images = driver.find_elements(By.CSS_SELECTOR, ".plots img")
-        assert images, "the build run's plots"
-        assert all(driver.execute_script("return arguments[0].naturalWidth", i) > 0 for i in images)
-        assert driver.find_elements(By.LINK_TEXT, "Validation report (Data Docs)")
-        assert not severe(driver)
-        assert not axe_critical(driver)
-        shot(driver, "main-job-version")
-        click(driver, "Features", "Features")
-        main = driver.find_element(By.TAG_NAME, "main").text
-        assert "driver_hourly_stats" in main
-        assert "driver_ranking_v1" in main
-        assert driver.find_elements(By.CSS_SELECTOR, ".badge-fresh"), "materialized just now"
-        assert not severe(driver)
-        shot(driver, "main-job-features")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=WAIT)
-        log.close()
 
 
 def test_console_reads_promotions_from_github(

@@ -4,21 +4,29 @@ One ``run_demo(keep_running=True)`` in a temp folder (the real loop: build, regi
 baseline, promote by PR to prod, deploy), then: the step reported the training-like window
 clean and the shifted one with a drift violation naming the shifted feature; the forge holds
 exactly one retrain pull request and one monitoring issue; running the step again on the live
-deployment updates them and opens nothing new. The endpoints are stopped afterwards.
+deployment updates them and opens nothing new; the web console renders that state in a real
+headless browser (issue 16). The endpoints are stopped afterwards. The demo's endpoints listen
+on the manifests' fixed ports, so the run holds ``kits.demo_ports`` (one main job at a time).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from kits.browser import AXE, WAIT, axe_critical, cell, chrome, click, load, missing, severe, shot
+from kits.demo_ports import demo_ports
 
 from ci.forge.local import LocalForge
 from ci.retrain import MONITOR_LABEL, retrain_branch, stamp_path
+from foundation.ports import free_port
 from slipway.demo.commands import LoopPaths
 from slipway.demo.loop import _monitored, stop_endpoints
 from slipway.demo.monitoring import (
@@ -39,6 +47,9 @@ pytestmark = pytest.mark.integration
 
 MODEL = "driver_ranking"
 PROMOTIONS = 6  # two models x three environments, each merged
+# The first test pays for the module's demo run (minutes on a loaded machine), and may first
+# wait for another main job to release the ports (kits.demo_ports).
+DEMO_TIMEOUT = 2400
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +58,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoRun, Lo
 
     root = tmp_path_factory.mktemp("demo")
     paths = LoopPaths(root=root, feature_repo=root / "feature_repo")
-    try:
-        run = run_demo(workdir=root, keep_running=True)
-        yield run, LoopPaths(root=run.workdir, feature_repo=run.repo.path)
-    finally:
-        stop_endpoints(paths)
+    with demo_ports():
+        try:
+            run = run_demo(workdir=root, keep_running=True)
+            yield run, LoopPaths(root=run.workdir, feature_repo=run.repo.path)
+        finally:
+            stop_endpoints(paths)
 
 
 def _open(paths: LoopPaths) -> tuple[list[int], list[int]]:
@@ -70,6 +82,7 @@ def _drifted(result: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEMO_TIMEOUT)
 def test_the_step_reports_clean_then_drift_and_opens_one_pr_and_one_issue(
     demo: tuple[DemoRun, LoopPaths],
 ) -> None:
@@ -115,6 +128,7 @@ def test_the_step_reports_clean_then_drift_and_opens_one_pr_and_one_issue(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEMO_TIMEOUT)
 def test_rerunning_the_step_updates_the_pr_and_issue_and_opens_nothing_new(
     demo: tuple[DemoRun, LoopPaths],
 ) -> None:
@@ -133,6 +147,94 @@ def test_rerunning_the_step_updates_the_pr_and_issue_and_opens_nothing_new(
     forge = LocalForge(repo=paths.git_repo)
     assert len(forge.list_prs()) == PROMOTIONS + 1
     assert len([i for i in forge.list_issues() if MONITOR_LABEL in i.labels]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DEMO_TIMEOUT)
+def test_the_console_renders_the_main_jobs_state(
+    demo: tuple[DemoRun, LoopPaths], tmp_path: Path
+) -> None:
+    """The console on what ``slipway demo`` leaves: every deployment synced and healthy.
+
+    A real headless chromium (``kits.browser``), no SEVERE console entry, no critical axe-core
+    violation; the screenshots are docs/console.md's.
+    """
+    if missing() is not None:
+        pytest.skip(str(missing()))
+    if not AXE.is_file():
+        pytest.fail(f"no {AXE}: npm install --no-save --prefix .cache axe-core@4.14.1")
+    from selenium.webdriver.common.by import By
+
+    _, main_job = demo
+    root = main_job.root
+    env = {
+        **main_job.env(),
+        "SLIPWAY_CONSOLE_RUN_DIR": str(main_job.runs),
+        "SLIPWAY_CONSOLE_REPORTS_DIR": str(root / "reports" / "validation"),
+        "SLIPWAY_CONSOLE_STATUS_TTL": "0",
+    }
+    env.pop("SLIPWAY_CONSOLE_TOKEN", None)
+    port = free_port()
+    log = (tmp_path / "console.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slipway", "console", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    server = f"http://127.0.0.1:{port}"
+    try:
+        with chrome() as driver:
+            _wait_healthy(server + "/healthz")
+            load(driver, server + "/", "Environments")
+            for env_name in ("dev", "staging", "prod"):
+                for model in ("driver_ranking", "trip_fare"):
+                    text = cell(driver, f"{env_name}/{model}")
+                    assert "v1" in text, text
+                    assert "synced" in text, text
+                    assert "unhealthy" not in text, text
+            assert not severe(driver)
+            assert not axe_critical(driver)
+            shot(driver, "main-job-matrix")
+            click(driver, "prod", "Environment prod")
+            assert "Merge pull request" in driver.find_element(By.TAG_NAME, "main").text
+            click(driver, "Models", "Models")
+            click(driver, "driver_ranking", "Model driver_ranking")
+            click(driver, "v1", "driver_ranking:1")
+            images = driver.find_elements(By.CSS_SELECTOR, ".plots img")
+            assert images, "the build run's plots"
+            assert all(
+                driver.execute_script("return arguments[0].naturalWidth", i) > 0 for i in images
+            )
+            assert driver.find_elements(By.LINK_TEXT, "Validation report (Data Docs)")
+            assert not severe(driver)
+            assert not axe_critical(driver)
+            shot(driver, "main-job-version")
+            click(driver, "Features", "Features")
+            main = driver.find_element(By.TAG_NAME, "main").text
+            assert "driver_hourly_stats" in main
+            assert "driver_ranking_v1" in main
+            assert driver.find_elements(By.CSS_SELECTOR, ".badge-fresh"), "materialized just now"
+            assert not severe(driver)
+            shot(driver, "main-job-features")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=WAIT)
+        log.close()
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within 60 s")
 
 
 # --- the step's verdicts and the demo's prod manifest (no demo run) -------------------------

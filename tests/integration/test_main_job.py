@@ -9,26 +9,35 @@ import sys
 from pathlib import Path
 
 import pytest
+from kits.demo_ports import demo_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+@pytest.mark.timeout(2400)  # may wait for another main job's ports (kits.demo_ports)
 def test_main_job_runs_the_whole_loop(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "COLUMNS": "200"}
-    result = subprocess.run(
-        [sys.executable, "-m", "slipway", "demo", "--workdir", str(workdir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    with demo_ports():  # its endpoints take the manifests' fixed ports while it runs
+        result = subprocess.run(
+            [sys.executable, "-m", "slipway", "demo", "--workdir", str(workdir)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        # read while no other main job can have taken the ports
+        listening = subprocess.run(["ss", "-ltn"], capture_output=True, text=True).stdout
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
+    # The tracking store, the explanations and a small batch scoring (issue 15).
+    assert "MLflow runs: " in out
+    assert "SHAP importance: " in out
+    assert "Batch scoring: " in out
     for env_name in ("dev", "staging", "prod"):
         for model in ("driver_ranking", "trip_fare"):
             assert f"Promote {model} to {env_name}" in out
@@ -71,9 +80,8 @@ def test_main_job_runs_the_whole_loop(tmp_path: Path) -> None:
         built_in = workdir / "build" if (workdir / "build").is_dir() else ROOT
         assert sha == _head(built_in)
     # The endpoints were stopped afterwards (no --keep-running).
-    lsof = subprocess.run(["ss", "-ltn"], capture_output=True, text=True, check=False).stdout
-    assert ":8603 " not in lsof
-    assert ":8613 " not in lsof
+    assert ":8603 " not in listening
+    assert ":8613 " not in listening
 
 
 def _head(repo: Path) -> str:
