@@ -9,38 +9,15 @@ once a run is tracked.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from model_build.settings import BuildSettings
 from model_build.tracking.mlflow_tracker import MlflowTracker
 from model_build.tracking.record import ARTIFACTS, NO_TRACKING, BuildRecord, flatten
-from model_build.tracking.store import resolve_store
 
 ROOT = Path(__file__).resolve().parents[4]
 COMMIT = "1234567890abcdef1234567890abcdef12345678"
-
-
-@pytest.fixture(scope="module")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite store with its migrations applied (copied by every test)."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def tracker(migrated_db: Path, tmp_path: Path) -> MlflowTracker:
-    folder = tmp_path / "tracking"
-    folder.mkdir()
-    shutil.copyfile(migrated_db, folder / "mlflow.db")
-    return MlflowTracker(store=resolve_store(BuildSettings(tracking_dir=folder)))
 
 
 def _run_folder(root: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +13,12 @@ from model_build.errors import GateFailedError
 from model_build.pipeline.local_runner import BuildResult, run_training_set
 from model_build.pipeline.steps.gate import NoServingModel
 from model_build.registry.local import LocalRegistry
-from model_build.settings import BuildSettings
 from model_build.tracking.mlflow_tracker import MlflowTracker
-from model_build.tracking.store import resolve_store
 from model_deploy.evidence import Evidence
 
 pytestmark = pytest.mark.slow
 
 NONE = NoServingModel(reason="no serving version in this test")
-
-
-@pytest.fixture(scope="module")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def tracker(migrated_db: Path, tmp_path: Path) -> MlflowTracker:
-    folder = tmp_path / "tracking"
-    folder.mkdir()
-    shutil.copyfile(migrated_db, folder / "mlflow.db")
-    return MlflowTracker(store=resolve_store(BuildSettings(tracking_dir=folder)))
 
 
 def _build(
